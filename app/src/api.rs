@@ -1,0 +1,202 @@
+//! The dashboard's server functions: thin calls into `platform::Platform`
+//! (taken from the Leptos context the server provides), guarded by the
+//! `wisp_session` cookie. They own no domain logic and touch no storage; the
+//! bodies compile only with the `ssr` feature, the browser gets HTTP stubs.
+
+use leptos::prelude::*;
+use model::{FunctionDetail, FunctionSummary, InvocationRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Name of the session cookie the dashboard and the REST API accept.
+pub const SESSION_COOKIE: &str = "wisp_session";
+
+/// Public base URL of the function gateway (e.g. `http://127.0.0.1:8080`),
+/// provided as Leptos context by the server so pages can show full URLs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayOrigin(pub String);
+
+/// Everything the function page shows above the invocations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunctionOverview {
+    pub detail: FunctionDetail,
+    /// Full URL of the function on the gateway, when the gateway origin is known.
+    pub gateway_url: Option<String>,
+}
+
+/// How many invocations the function page lists.
+pub const RECENT_INVOCATIONS: u32 = 25;
+
+/// The signed-in user's name.
+#[server(prefix = "/rpc")]
+pub async fn current_user() -> Result<String, AppError> {
+    Ok(ssr::require_user().await?.username)
+}
+
+/// Checks the credentials, sets the session cookie and sends the browser on to
+/// `next` (a local path; anything else goes to the functions list).
+#[server(prefix = "/rpc")]
+pub async fn login(username: String, password: String, next: String) -> Result<(), AppError> {
+    if username.trim().is_empty() || password.is_empty() {
+        return Err(AppError::InvalidInput(
+            "Enter your username and password.".into(),
+        ));
+    }
+    let session = ssr::platform()
+        .login(username.trim(), &password)
+        .await
+        .map_err(|err| match AppError::from(err) {
+            AppError::Unauthorized | AppError::NotFound(_) => AppError::BadCredentials,
+            other => other,
+        })?;
+    let max_age = (session.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    ssr::set_session_cookie(&session.token, max_age);
+    leptos_axum::redirect(&ssr::local_path_or_home(&next));
+    Ok(())
+}
+
+/// Ends the session (server side and cookie) and goes back to the sign-in page.
+#[server(prefix = "/rpc")]
+pub async fn logout() -> Result<(), AppError> {
+    if let Some(token) = ssr::session_token() {
+        // An unknown or expired token is as good as logged out.
+        if let Err(err) = ssr::platform().logout(&token).await {
+            if err.code() != "unauthorized" && err.code() != "not_found" {
+                return Err(err.into());
+            }
+        }
+    }
+    ssr::set_session_cookie("", 0);
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/rpc")]
+pub async fn list_functions() -> Result<Vec<FunctionSummary>, AppError> {
+    ssr::require_user().await?;
+    Ok(ssr::platform().list_functions().await?)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_function(name: String) -> Result<FunctionOverview, AppError> {
+    ssr::require_user().await?;
+    let detail = ssr::platform().function_detail(&name).await?;
+    let gateway_url = use_context::<GatewayOrigin>()
+        .map(|origin| format!("{}{}", origin.0.trim_end_matches('/'), detail.gateway_path));
+    Ok(FunctionOverview {
+        detail,
+        gateway_url,
+    })
+}
+
+/// Newest first; `status` is `success`, `error` or empty for all.
+#[server(prefix = "/rpc")]
+pub async fn list_invocations(
+    name: String,
+    status: Option<String>,
+) -> Result<Vec<InvocationRecord>, AppError> {
+    ssr::require_user().await?;
+    let query = platform::InvocationQuery {
+        limit: RECENT_INVOCATIONS,
+        status: status.filter(|s| !s.is_empty()),
+    };
+    Ok(ssr::platform().list_invocations(&name, query).await?)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn invocation(id: String) -> Result<InvocationRecord, AppError> {
+    ssr::require_user().await?;
+    Ok(ssr::platform().invocation(&id).await?)
+}
+
+/// Points the `live` alias of `name` at `version` (rollback or roll forward).
+#[server(prefix = "/rpc")]
+pub async fn activate_version(name: String, version: i64) -> Result<FunctionDetail, AppError> {
+    ssr::require_user().await?;
+    Ok(ssr::platform().set_alias(&name, version).await?)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    //! Request plumbing shared by the server functions: the platform handle,
+    //! the session cookie in and out.
+
+    use http::{header, request::Parts, HeaderValue};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    use super::SESSION_COOKIE;
+    use crate::error::AppError;
+
+    pub fn platform() -> platform::Platform {
+        expect_context::<platform::Platform>()
+    }
+
+    /// The session token from the request's `Cookie` header, if any.
+    pub fn session_token() -> Option<String> {
+        let parts = use_context::<Parts>()?;
+        parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == SESSION_COOKIE)
+            .map(|(_, token)| token.to_string())
+            .filter(|token| !token.is_empty())
+    }
+
+    /// The signed-in user, or [`AppError::Unauthorized`].
+    pub async fn require_user() -> Result<platform::Principal, AppError> {
+        let token = session_token().ok_or(AppError::Unauthorized)?;
+        platform()
+            .session_user(&token)
+            .await
+            .map_err(|err| match AppError::from(err) {
+                AppError::NotFound(_) => AppError::Unauthorized,
+                other => other,
+            })
+    }
+
+    /// Sets (or, with `max_age` 0, clears) the HttpOnly session cookie.
+    pub fn set_session_cookie(token: &str, max_age: i64) {
+        let cookie =
+            format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}");
+        if let (Some(response), Ok(value)) = (
+            use_context::<ResponseOptions>(),
+            HeaderValue::from_str(&cookie),
+        ) {
+            response.append_header(header::SET_COOKIE, value);
+        }
+    }
+
+    /// `next` when it is a path on this site, else the functions list: never
+    /// an open redirect to another origin.
+    pub fn local_path_or_home(next: &str) -> String {
+        let local = next.starts_with('/')
+            && !next.starts_with("//")
+            && !next.contains('\\')
+            && !next.starts_with("/login");
+        if local {
+            next.to_string()
+        } else {
+            "/functions".to_string()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::local_path_or_home;
+
+        #[test]
+        fn next_stays_on_site() {
+            assert_eq!(local_path_or_home("/functions/hello"), "/functions/hello");
+            assert_eq!(local_path_or_home("/invocations/1?x=2"), "/invocations/1?x=2");
+            for outside in ["", "https://evil.example", "//evil.example", "/\\evil", "/login"] {
+                assert_eq!(local_path_or_home(outside), "/functions", "{outside:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Views shared by several pages.
+
+pub mod feedback;
+pub mod invocations;
+pub mod layout;
+pub mod upload;

@@ -1,0 +1,406 @@
+//! The deploy panel: a drop zone and file picker for a `.wasm` file, a
+//! function name checked with `model::validate_function_name`, and an upload
+//! through `XMLHttpRequest` (for its upload progress events) to the REST API,
+//! `POST /api/v1/functions/{name}/versions`, authenticated by the session
+//! cookie. It shows the server's own error message in place. It owns no list
+//! state: the parent hears about a deploy through `on_deployed`.
+
+use leptos::{ev, prelude::*};
+use model::{ApiError, DeployedVersion};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use web_sys::{File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
+
+use crate::format;
+
+/// Where one upload is.
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    Idle,
+    /// Bytes going up; the fraction sent so far (0.0–1.0).
+    Uploading(f64),
+    /// All bytes sent; the server validates and compiles the module.
+    Processing,
+    Done(DeployedVersion),
+    Failed(String),
+}
+
+impl Phase {
+    fn busy(&self) -> bool {
+        matches!(self, Phase::Uploading(_) | Phase::Processing)
+    }
+
+    /// Progress bar fill, in percent, when a bar should show.
+    fn percent(&self) -> Option<u32> {
+        match self {
+            Phase::Uploading(fraction) => Some((fraction * 100.0).round().clamp(0.0, 100.0) as u32),
+            Phase::Processing | Phase::Done(_) => Some(100),
+            Phase::Idle | Phase::Failed(_) => None,
+        }
+    }
+}
+
+/// The file picked, as shown (the `File` itself lives in a local store).
+#[derive(Clone, Debug, PartialEq)]
+struct Picked {
+    name: String,
+    size: f64,
+}
+
+#[component]
+pub fn UploadPanel(
+    /// Upload a new version of this function (no name field) instead of
+    /// deploying a function of any name.
+    #[prop(optional, into)]
+    fixed_name: Option<String>,
+    /// Called after the server accepted a version.
+    #[prop(into)]
+    on_deployed: Callback<DeployedVersion>,
+) -> impl IntoView {
+    let name_is_fixed = fixed_name.is_some();
+    let name = RwSignal::new(fixed_name.unwrap_or_default());
+    let name_touched = RwSignal::new(false);
+    let picked = RwSignal::new(None::<Picked>);
+    let file = StoredValue::new_local(None::<File>);
+    let phase = RwSignal::new(Phase::Idle);
+    let dragging = RwSignal::new(false);
+
+    let name_error = Memo::new(move |_| {
+        let name = name.get();
+        if name.is_empty() && !name_touched.get() {
+            None
+        } else {
+            model::validate_function_name(&name).err()
+        }
+    });
+
+    let pick = move |chosen: File| {
+        if !name_is_fixed && (name.get_untracked().is_empty() || !name_touched.get_untracked()) {
+            name.set(format::name_from_file(&chosen.name()));
+        }
+        picked.set(Some(Picked {
+            name: chosen.name(),
+            size: chosen.size(),
+        }));
+        file.set_value(Some(chosen));
+        phase.set(Phase::Idle);
+    };
+
+    let on_drop = move |ev: ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        if let Some(chosen) = ev
+            .data_transfer()
+            .and_then(|transfer| transfer.files())
+            .and_then(|files| files.get(0))
+        {
+            pick(chosen);
+        }
+    };
+    let on_change = move |ev: ev::Event| {
+        let Some(input) = ev
+            .target()
+            .and_then(|target| target.dyn_into::<HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        if let Some(chosen) = input.files().and_then(|files| files.get(0)) {
+            pick(chosen);
+        }
+    };
+
+    let on_submit = move |ev: ev::SubmitEvent| {
+        ev.prevent_default();
+        if phase.get_untracked().busy() {
+            return;
+        }
+        name_touched.set(true);
+        let target = name.get_untracked();
+        if let Err(message) = model::validate_function_name(&target) {
+            phase.set(Phase::Failed(format!("Fix the name first: {message}.")));
+            return;
+        }
+        let Some(chosen) = file.get_value() else {
+            phase.set(Phase::Failed("Choose a .wasm file to upload.".into()));
+            return;
+        };
+        phase.set(Phase::Uploading(0.0));
+        if let Err(err) = send_version(&target, &chosen, phase, on_deployed) {
+            phase.set(Phase::Failed(format!(
+                "The browser could not start the upload: {}",
+                err.as_string().unwrap_or_else(|| format!("{err:?}"))
+            )));
+        }
+    };
+
+    let name_field = (!name_is_fixed).then(|| {
+        view! {
+            <div class="field">
+                <label for="deploy-name">"Function name"</label>
+                <input
+                    id="deploy-name"
+                    name="name"
+                    type="text"
+                    autocomplete="off"
+                    spellcheck="false"
+                    placeholder="hello"
+                    aria-describedby="deploy-name-help"
+                    aria-invalid=move || name_error.get().is_some().to_string()
+                    bind:value=name
+                    on:blur=move |_| name_touched.set(true)
+                    on:input=move |_| name_touched.set(true)
+                />
+                {move || match name_error.get() {
+                    Some(message) => {
+                        view! {
+                            <p id="deploy-name-help" class="field-error">
+                                {message}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    None => {
+                        view! {
+                            <p id="deploy-name-help" class="field-help">
+                                "Lowercase letters, digits and dashes. Used in URLs: "
+                                <code>"/fn/"{move || name.get()}"/"</code>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }}
+            </div>
+        }
+    });
+
+    view! {
+        <form class="upload" on:submit=on_submit novalidate=true>
+            {name_field}
+            <div class="field">
+                <span class="field-label" id="deploy-file-label">
+                    "WebAssembly file"
+                </span>
+                <label
+                    for="deploy-file"
+                    class="dropzone"
+                    class:dragging=move || dragging.get()
+                    class:has-file=move || picked.with(Option::is_some)
+                    on:dragenter=move |ev: ev::DragEvent| {
+                        ev.prevent_default();
+                        dragging.set(true);
+                    }
+                    on:dragover=move |ev: ev::DragEvent| {
+                        ev.prevent_default();
+                        dragging.set(true);
+                    }
+                    on:dragleave=move |_| dragging.set(false)
+                    on:drop=on_drop
+                >
+                    <input
+                        id="deploy-file"
+                        class="visually-hidden"
+                        type="file"
+                        name="file"
+                        accept=".wasm,application/wasm"
+                        aria-labelledby="deploy-file-label"
+                        on:change=on_change
+                    />
+                    <span class="dropzone-icon" aria-hidden="true">
+                        "⬆"
+                    </span>
+                    {move || match picked.get() {
+                        Some(Picked { name, size }) => {
+                            view! {
+                                <span class="dropzone-file">{name}</span>
+                                <span class="dropzone-hint">
+                                    {format::bytes(size as i64)} " · drop another file to replace it"
+                                </span>
+                            }
+                                .into_any()
+                        }
+                        None => {
+                            view! {
+                                <span class="dropzone-title">
+                                    "Drop a " <code>".wasm"</code> " file here"
+                                </span>
+                                <span class="dropzone-hint">
+                                    "or " <span class="link-like">"browse your files"</span>
+                                    " — a WASI 0.2 component or a WAGI module"
+                                </span>
+                            }
+                                .into_any()
+                        }
+                    }}
+                </label>
+            </div>
+            <div class="upload-actions">
+                <button type="submit" class="btn btn-primary" disabled=move || phase.with(Phase::busy)>
+                    {move || {
+                        if phase.with(Phase::busy) {
+                            "Deploying…"
+                        } else if name_is_fixed {
+                            "Upload new version"
+                        } else {
+                            "Deploy"
+                        }
+                    }}
+                </button>
+            </div>
+            <UploadStatus phase />
+        </form>
+    }
+}
+
+/// Progress bar and the outcome of the last upload.
+#[component]
+fn UploadStatus(phase: RwSignal<Phase>) -> impl IntoView {
+    view! {
+        <div class="upload-status" aria-live="polite">
+            {move || {
+                phase
+                    .with(Phase::percent)
+                    .map(|percent| {
+                        let label = match phase.get() {
+                            Phase::Uploading(_) => format!("Uploading… {percent}%"),
+                            Phase::Processing => "Uploaded — validating and compiling…".to_string(),
+                            _ => "Upload complete".to_string(),
+                        };
+                        view! {
+                            <div class="progress-wrap">
+                                <div
+                                    class="progress"
+                                    role="progressbar"
+                                    aria-label="Upload progress"
+                                    aria-valuemin="0"
+                                    aria-valuemax="100"
+                                    aria-valuenow=percent
+                                >
+                                    <div class="progress-fill" style:width=format!("{percent}%")></div>
+                                </div>
+                                <span class="progress-label">{label}</span>
+                            </div>
+                        }
+                    })
+            }}
+            {move || match phase.get() {
+                Phase::Done(deployed) => {
+                    let href = format!("/functions/{}", deployed.name);
+                    view! {
+                        <div class="alert alert-success upload-result" role="status">
+                            <strong>"Deployed "</strong>
+                            <a href=href>{deployed.name.clone()}</a>
+                            " version "
+                            {deployed.version}
+                            " ("
+                            {deployed.kind.clone()}
+                            ", "
+                            {format::bytes(deployed.size_bytes)}
+                            ")"
+                            {if deployed.live { " — now live." } else { " — not activated." }}
+                        </div>
+                    }
+                        .into_any()
+                }
+                Phase::Failed(message) => {
+                    view! {
+                        <div class="alert alert-error upload-result" role="alert">
+                            {message}
+                        </div>
+                    }
+                        .into_any()
+                }
+                _ => ().into_any(),
+            }}
+        </div>
+    }
+}
+
+/// Starts the upload; progress and the outcome arrive in `phase`.
+fn send_version(
+    name: &str,
+    file: &File,
+    phase: RwSignal<Phase>,
+    on_deployed: Callback<DeployedVersion>,
+) -> Result<(), JsValue> {
+    let xhr = XmlHttpRequest::new()?;
+    let url = format!("/api/v1/functions/{}/versions", format::query_value(name));
+    xhr.open_with_async("POST", &url, true)?;
+    xhr.set_request_header("Content-Type", "application/wasm")?;
+    xhr.set_request_header("Accept", "application/json")?;
+    // The API accepts the session cookie only with this header, which a
+    // cross-site form cannot send (CSRF protection).
+    xhr.set_request_header("X-Wisp-Csrf", "1")?;
+
+    let upload = xhr.upload()?;
+    let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |ev: ProgressEvent| {
+        if ev.length_computable() && ev.total() > 0.0 {
+            phase.set(Phase::Uploading(ev.loaded() / ev.total()));
+        }
+    });
+    upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    let on_sent = Closure::<dyn FnMut()>::new(move || phase.set(Phase::Processing));
+    upload.set_onload(Some(on_sent.as_ref().unchecked_ref()));
+
+    let answered = xhr.clone();
+    let on_load = Closure::<dyn FnMut()>::new(move || {
+        let status = answered.status().unwrap_or(0);
+        let body = answered.response_text().ok().flatten().unwrap_or_default();
+        match read_answer(status, &body) {
+            Ok(deployed) => {
+                phase.set(Phase::Done(deployed.clone()));
+                on_deployed.run(deployed);
+            }
+            Err(message) => phase.set(Phase::Failed(message)),
+        }
+    });
+    xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
+    let on_error = Closure::<dyn FnMut()>::new(move || {
+        phase.set(Phase::Failed(
+            "The upload did not reach the server. Check the connection and try again.".into(),
+        ))
+    });
+    xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+
+    let body: &web_sys::Blob = file;
+    xhr.send_with_opt_blob(Some(body))?;
+    // The handlers must outlive this call and run once each; a few closures
+    // per upload are leaked rather than tracked.
+    on_progress.forget();
+    on_sent.forget();
+    on_load.forget();
+    on_error.forget();
+    Ok(())
+}
+
+/// The deployed version, or the message to show for a failed upload.
+fn read_answer(status: u16, body: &str) -> Result<DeployedVersion, String> {
+    if (200..300).contains(&status) {
+        return serde_json::from_str(body)
+            .map_err(|err| format!("The server accepted the upload but its answer was unreadable: {err}"));
+    }
+    if let Ok(ApiError { error }) = serde_json::from_str::<ApiError>(body) {
+        return Err(if status == 401 {
+            format!("{} Sign in again to upload.", error.message)
+        } else {
+            error.message
+        });
+    }
+    Err(match status {
+        401 => "Your session has ended. Sign in again to upload.".into(),
+        413 => "The file is larger than the server accepts.".into(),
+        _ => format!("The upload failed (HTTP {status})."),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_answer;
+
+    #[test]
+    fn server_messages_are_shown_as_sent() {
+        let body = r#"{"error":{"code":"invalid_wasm","message":"not a WebAssembly file"}}"#;
+        assert_eq!(read_answer(400, body).unwrap_err(), "not a WebAssembly file");
+        assert_eq!(read_answer(502, "<html>").unwrap_err(), "The upload failed (HTTP 502).");
+        let ok = r#"{"name":"a","version":2,"sha256":"ab","kind":"module","size_bytes":10,"live":true}"#;
+        assert_eq!(read_answer(201, ok).unwrap().version, 2);
+    }
+}

@@ -1,0 +1,153 @@
+//! How numbers, sizes, times and URLs read in the dashboard. Pure functions:
+//! the same output on the server and in the browser, so hydration never sees
+//! a difference (no "now", no locale).
+
+use chrono::{DateTime, Utc};
+
+/// `2025-03-04 15:06:07` (UTC; column headers and titles say so).
+pub fn datetime(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// RFC 3339 for `<time datetime=…>`.
+pub fn datetime_attr(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339()
+}
+
+/// Sizes in binary units: `512 B`, `1.5 KiB`, `12.0 MiB`.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n.abs() < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for next in &UNITS[1..] {
+        if value.abs() < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
+}
+
+/// Durations: `0.42 ms`, `12.3 ms`, `1.25 s`.
+pub fn duration_ms(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+/// Milliseconds of configuration (timeouts): `30 s`, `1500 ms`.
+pub fn timeout(ms: u64) -> String {
+    if ms >= 1000 && ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+/// The first 12 hex digits of a content hash, enough to tell versions apart.
+pub fn short_hash(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
+}
+
+/// Invocation ids are long; tables show the start and the end.
+pub fn short_id(id: &str) -> String {
+    if id.len() <= 14 {
+        id.to_string()
+    } else {
+        format!("{}…{}", &id[..8], &id[id.len() - 4..])
+    }
+}
+
+/// Human words for an invocation outcome (`out_of_memory` → `Out of memory`).
+pub fn outcome(outcome: &str) -> String {
+    let words = outcome.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Percent-encodes a value for a query string (RFC 3986 unreserved kept, `/` too
+/// so paths stay readable).
+pub fn query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Suggests a function name from an uploaded file name: `Hello_World.wasm` → `hello-world`.
+pub fn name_from_file(file_name: &str) -> String {
+    let stem = file_name
+        .rsplit_once('.')
+        .map_or(file_name, |(stem, _)| stem);
+    let mut name = String::new();
+    for c in stem.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            name.push(c);
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_matches('-').trim_start_matches(|c: char| c.is_ascii_digit());
+    name.chars().take(64).collect::<String>().trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(128 * 1024 * 1024), "128.0 MiB");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ms(0.4213), "0.42 ms");
+        assert_eq!(duration_ms(12.34), "12.3 ms");
+        assert_eq!(duration_ms(1250.0), "1.25 s");
+        assert_eq!(timeout(30_000), "30 s");
+        assert_eq!(timeout(1_500), "1500 ms");
+    }
+
+    #[test]
+    fn words_and_ids() {
+        assert_eq!(outcome("out_of_memory"), "Out of memory");
+        assert_eq!(short_id("0193a4b2-1111-2222-3333-444455556666"), "0193a4b2…6666");
+        assert_eq!(short_hash("abcdef0123456789"), "abcdef012345");
+    }
+
+    #[test]
+    fn query_values() {
+        assert_eq!(query_value("/functions/a-b"), "/functions/a-b");
+        assert_eq!(query_value("/x?status=error&a b"), "/x%3Fstatus%3Derror%26a%20b");
+    }
+
+    #[test]
+    fn names_from_files() {
+        assert_eq!(name_from_file("hello.wasm"), "hello");
+        assert_eq!(name_from_file("Hello_World.component.wasm"), "hello-world-component");
+        assert_eq!(name_from_file("2fast.wasm"), "fast");
+        assert_eq!(name_from_file("___.wasm"), "");
+    }
+}

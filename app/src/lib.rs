@@ -1,0 +1,89 @@
+//! Wisp's dashboard: a Leptos app rendered on the server (feature `ssr`, used
+//! by the `wisp` binary) and hydrated in the browser (feature `hydrate`, built
+//! to `pkg/wisp.js` + `pkg/wisp_bg.wasm` by `scripts/build-site.sh`).
+//!
+//! It owns the pages, their components and thin `#[server]` functions; the
+//! domain stays in `platform`, reached through the Leptos context the server
+//! provides (`platform::Platform`, and optionally [`api::GatewayOrigin`]).
+//! Uploads go straight to the REST API (`POST /api/v1/functions/{name}/versions`).
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod format;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Redirect, Route, Router, Routes},
+    path, SsrMode,
+};
+
+use crate::{
+    components::layout::AppFrame,
+    pages::{
+        function::FunctionPage, functions::FunctionsPage, invocation::InvocationPage,
+        login::LoginPage, not_found::NotFoundPage,
+    },
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard. Every route renders with its data on the server
+/// (`SsrMode::Async`), so a signed-out visitor gets a real `302` to `/login`.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Marks the page as interactive once hydration has run; end-to-end tests
+    // wait for `body[data-hydrated]` before they click.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/wisp.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="color-scheme" content="light" />
+        <Title text="Wisp" />
+        <Router>
+            <Routes fallback=|| view! { <NotFoundPage /> }>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=AppFrame ssr=SsrMode::Async>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/functions" /> } ssr=SsrMode::Async />
+                    <Route path=path!("/functions") view=FunctionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/functions/:name") view=FunctionPage ssr=SsrMode::Async />
+                    <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Entry point of the browser bundle: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

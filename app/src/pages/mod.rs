@@ -1,0 +1,7 @@
+//! One module per route of the dashboard.
+
+pub mod function;
+pub mod functions;
+pub mod invocation;
+pub mod login;
+pub mod not_found;

@@ -1,0 +1,320 @@
+// End-to-end test of the Wisp dashboard: a real Chromium (playwright-core,
+// /usr/bin/chromium, never a downloaded browser) against a running `wisp serve`.
+// It walks the flow a user would: sign in, deploy a broken and a real
+// function, call it through the gateway, read the invocation, sign out.
+//
+// Environment (set by the lead's test script, or by hand):
+//   WISP_URL               dashboard origin, e.g. http://127.0.0.1:3000
+//   WISP_GATEWAY_URL       gateway origin, e.g. http://127.0.0.1:8080
+//   WISP_ADDRESSES         alternative to both: path of <data-dir>/addresses.json
+//   WISP_ADMIN_PASSWORD    password of the `admin` user
+//   WISP_FUNCTIONS_DIR     directory holding hello.wasm (or WISP_HELLO_WASM = its path)
+//   WISP_BAD_FILE          optional: a non-wasm file to upload (default: a generated text file)
+//   WISP_SCREENSHOT_DIR    where screenshots go (default: end2end/screenshots)
+//   WISP_CHROMIUM          browser binary (default: /usr/bin/chromium)
+// Prints one line per step and finally `N passed, N failed`; exits 1 on any failure.
+
+import { chromium } from "playwright-core";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DESKTOP = { width: 1280, height: 800 };
+const MOBILE = { width: 390, height: 844 };
+const FUNCTION_NAME = "hello-e2e";
+const TIMEOUT_MS = 20_000;
+
+function config() {
+  let url = process.env.WISP_URL;
+  let gateway = process.env.WISP_GATEWAY_URL;
+  if (process.env.WISP_ADDRESSES) {
+    const addresses = JSON.parse(readFileSync(process.env.WISP_ADDRESSES, "utf8"));
+    url ??= `http://${addresses.listen}`;
+    gateway ??= `http://${addresses.gateway}`;
+  }
+  const password = process.env.WISP_ADMIN_PASSWORD;
+  const functionsDir = process.env.WISP_FUNCTIONS_DIR ?? resolve(here, "../functions");
+  const candidates = [
+    process.env.WISP_HELLO_WASM,
+    join(functionsDir, "hello.wasm"),
+    join(functionsDir, "target/wasm32-wasip2/release/hello.wasm"),
+    join(functionsDir, "hello/target/wasm32-wasip2/release/hello.wasm"),
+  ].filter(Boolean);
+  const helloWasm = candidates.find((path) => existsSync(path));
+  const missing = [];
+  if (!url) missing.push("WISP_URL (or WISP_ADDRESSES)");
+  if (!gateway) missing.push("WISP_GATEWAY_URL (or WISP_ADDRESSES)");
+  if (!password) missing.push("WISP_ADMIN_PASSWORD");
+  if (!helloWasm) missing.push(`hello.wasm (looked at ${candidates.join(", ")})`);
+  if (missing.length) {
+    console.error(`end2end: missing ${missing.join("; ")}`);
+    process.exit(2);
+  }
+  let badFile = process.env.WISP_BAD_FILE;
+  if (!badFile) {
+    badFile = join(tmpdir(), `wisp-e2e-not-wasm-${process.pid}.txt`);
+    writeFileSync(badFile, "this is a text file, not WebAssembly\n");
+  }
+  const screenshots = resolve(process.env.WISP_SCREENSHOT_DIR ?? join(here, "screenshots"));
+  mkdirSync(screenshots, { recursive: true });
+  return {
+    url: url.replace(/\/$/, ""),
+    gateway: gateway.replace(/\/$/, ""),
+    password,
+    helloWasm,
+    badFile,
+    screenshots,
+    browser: process.env.WISP_CHROMIUM ?? "/usr/bin/chromium",
+  };
+}
+
+// ---- a tiny sequential runner: later steps depend on earlier ones ----
+
+const results = { passed: 0, failed: 0, skipped: [] };
+let broken = false;
+
+async function step(name, body) {
+  if (broken) {
+    results.skipped.push(name);
+    console.log(`- skip ${name}`);
+    return;
+  }
+  const started = Date.now();
+  try {
+    await body();
+    results.passed += 1;
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    results.failed += 1;
+    broken = true;
+    console.log(`FAIL ${name}\n     ${String(err?.stack ?? err).split("\n").join("\n     ")}`);
+  }
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// ---- helpers on the page ----
+
+async function waitForHydration(page) {
+  await page.waitForSelector("body[data-hydrated='true']", { timeout: TIMEOUT_MS });
+}
+
+async function assertNoHorizontalOverflow(page, what) {
+  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+  }));
+  assert(scrollWidth <= innerWidth, `${what}: page is ${scrollWidth}px wide in a ${innerWidth}px window`);
+}
+
+async function shoot(page, cfg, file) {
+  const path = join(cfg.screenshots, file);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/// Drops a file on the drop zone the way a browser does: a `drop` event with a DataTransfer.
+async function dropFile(page, selector, path, name, type) {
+  const bytes = [...readFileSync(path)];
+  await page.evaluate(
+    ({ selector, bytes, name, type }) => {
+      const zone = document.querySelector(selector);
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
+      for (const kind of ["dragenter", "dragover", "drop"]) {
+        zone.dispatchEvent(new DragEvent(kind, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }
+    },
+    { selector, bytes, name, type },
+  );
+}
+
+async function main() {
+  const cfg = config();
+  console.log(`end2end: dashboard ${cfg.url}, gateway ${cfg.gateway}, function ${cfg.helloWasm}`);
+  const browser = await chromium.launch({
+    executablePath: cfg.browser,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  const pageErrors = [];
+  page.on("pageerror", (err) => pageErrors.push(String(err)));
+  page.on("console", (msg) => {
+    // Failed uploads answer 4xx on purpose; the browser logs those as errors.
+    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) {
+      pageErrors.push(msg.text());
+    }
+  });
+  const shots = [];
+  let invocationHref;
+
+  await step("a signed-out visit to /functions is redirected to /login", async () => {
+    const response = await page.goto(`${cfg.url}/functions`);
+    const url = new URL(page.url());
+    assert(url.pathname === "/login", `landed on ${page.url()}`);
+    assert(url.searchParams.get("next") === "/functions", `next is ${url.searchParams.get("next")}`);
+    assert(response.request().redirectedFrom(), "expected a server-side redirect (302)");
+    await waitForHydration(page);
+    shots.push(await shoot(page, cfg, "login.png"));
+  });
+
+  await step("a wrong password shows an error", async () => {
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill(`${cfg.password}-wrong`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.locator(".login-form .alert-error");
+    await alert.waitFor();
+    assert(/wrong username or password/i.test(await alert.innerText()), await alert.innerText());
+  });
+
+  await step("signing in lands on the functions list", async () => {
+    await page.getByLabel("Password").fill(cfg.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL((url) => url.pathname === "/functions");
+    await page.getByRole("heading", { name: "Functions", level: 1 }).waitFor();
+    await waitForHydration(page);
+    await assertNoHorizontalOverflow(page, "functions list");
+    shots.push(await shoot(page, cfg, "functions-empty.png"));
+  });
+
+  await step("uploading a text file shows the server's validation message", async () => {
+    await page.getByLabel("Function name").fill("bad");
+    await page.setInputFiles("#deploy-file", cfg.badFile);
+    await page.getByRole("button", { name: "Deploy" }).click();
+    const alert = page.locator(".upload-result.alert-error");
+    await alert.waitFor();
+    const message = (await alert.innerText()).trim();
+    assert(message.length > 0, "empty error message");
+    assert(!/^The upload failed \(HTTP/.test(message), `no JSON error from the server: ${message}`);
+    assert(!/^Fix the name/.test(message) && !/^Choose a/.test(message), `client-side error: ${message}`);
+    console.log(`     server said: ${message}`);
+    shots.push(await shoot(page, cfg, "upload-error.png"));
+  });
+
+  await step(`dropping hello.wasm as ${FUNCTION_NAME} deploys it with a progress bar`, async () => {
+    await page.getByLabel("Function name").fill(FUNCTION_NAME);
+    await dropFile(page, ".dropzone", cfg.helloWasm, "hello.wasm", "application/wasm");
+    await page.locator(".dropzone-file", { hasText: "hello.wasm" }).waitFor();
+    assert((await page.getByLabel("Function name").inputValue()) === FUNCTION_NAME, "name changed by the drop");
+    await page.getByRole("button", { name: "Deploy" }).click();
+    await page.getByRole("progressbar").waitFor();
+    const success = page.locator(".upload-result.alert-success");
+    await success.waitFor();
+    const text = await success.innerText();
+    assert(text.includes(FUNCTION_NAME) && /version 1\b/.test(text), `success says: ${text}`);
+    const percent = await page.getByRole("progressbar").getAttribute("aria-valuenow");
+    assert(percent === "100", `progress ends at ${percent}%`);
+  });
+
+  await step(`the list refreshes and shows ${FUNCTION_NAME}`, async () => {
+    const row = page.locator("table tbody tr", { has: page.locator(`a.row-link:text-is("${FUNCTION_NAME}")`) });
+    await row.waitFor();
+    assert((await row.innerText()).includes("v1"), `row: ${await row.innerText()}`);
+    await assertNoHorizontalOverflow(page, "functions list");
+    shots.push(await shoot(page, cfg, "functions.png"));
+  });
+
+  await step("the list fits a 390×844 phone screen", async () => {
+    await page.setViewportSize(MOBILE);
+    await page.reload();
+    await waitForHydration(page);
+    await assertNoHorizontalOverflow(page, "functions list on a phone");
+    shots.push(await shoot(page, cfg, "functions-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step(`the function page shows version 1 live`, async () => {
+    await page.locator(`a.row-link:text-is("${FUNCTION_NAME}")`).click();
+    await page.waitForURL((url) => url.pathname === `/functions/${FUNCTION_NAME}`);
+    await page.getByRole("heading", { name: "Versions" }).waitFor();
+    const liveRow = page.locator("tr.row-live");
+    await liveRow.waitFor();
+    const text = await liveRow.innerText();
+    assert(/v1/.test(text) && /Live/.test(text), `live row: ${text}`);
+  });
+
+  await step("calling the gateway URL answers Hello from Wisp!", async () => {
+    const shown = page.locator("a.gateway-url");
+    let target = `${cfg.gateway}/fn/${FUNCTION_NAME}/`;
+    if (await shown.count()) {
+      const href = await shown.getAttribute("href");
+      assert(href === target, `page shows ${href}, expected ${target}`);
+    } else {
+      console.log("     (the page shows no gateway origin; the server provides no GatewayOrigin)");
+    }
+    const response = await fetch(target);
+    const body = await response.text();
+    assert(response.status === 200, `gateway answered ${response.status}: ${body}`);
+    assert(body === "Hello from Wisp!\n", `gateway body: ${JSON.stringify(body)}`);
+  });
+
+  await step("after a reload the invocation is listed (rendered on the server)", async () => {
+    const html = await (await context.request.get(page.url())).text();
+    assert(html.includes("/invocations/"), "server-rendered function page has no invocation link");
+    await page.reload();
+    await waitForHydration(page);
+    const link = page.locator("a[href^='/invocations/']").first();
+    await link.waitFor();
+    invocationHref = await link.getAttribute("href");
+    const row = page.locator("tr", { has: link });
+    assert(/Success/.test(await row.innerText()), `row: ${await row.innerText()}`);
+    await assertNoHorizontalOverflow(page, "function page");
+    shots.push(await shoot(page, cfg, "function.png"));
+  });
+
+  await step("the invocation page shows the logs", async () => {
+    await page.evaluate(() => {
+      window.__wispMarker = "still here";
+    });
+    await page.locator(`a[href='${invocationHref}']`).click();
+    await page.waitForURL((url) => url.pathname === invocationHref);
+    const logs = page.locator("pre.logs");
+    await logs.waitFor();
+    assert((await logs.innerText()).includes("hello:"), `logs: ${await logs.innerText()}`);
+    assert((await page.evaluate(() => window.__wispMarker)) === "still here", "the click reloaded the page");
+    await assertNoHorizontalOverflow(page, "invocation page");
+    shots.push(await shoot(page, cfg, "invocation.png"));
+  });
+
+  await step("links navigate on the client, without a full reload", async () => {
+    await page.locator(".breadcrumbs a", { hasText: FUNCTION_NAME }).click();
+    await page.waitForURL((url) => url.pathname === `/functions/${FUNCTION_NAME}`);
+    await page.getByRole("heading", { name: "Versions" }).waitFor();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Functions" }).click();
+    await page.waitForURL((url) => url.pathname === "/functions");
+    await page.getByRole("heading", { name: "All functions" }).waitFor();
+    assert((await page.evaluate(() => window.__wispMarker)) === "still here", "navigation reloaded the page");
+  });
+
+  await step("signing out returns to the sign-in page and ends the session", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL((url) => url.pathname === "/login");
+    await page.goto(`${cfg.url}/functions/${FUNCTION_NAME}`);
+    const url = new URL(page.url());
+    assert(url.pathname === "/login", `still signed in: ${page.url()}`);
+    assert(url.searchParams.get("next") === `/functions/${FUNCTION_NAME}`, `next: ${url.searchParams.get("next")}`);
+  });
+
+  await step("no script errors in the browser", async () => {
+    assert(pageErrors.length === 0, `errors:\n${pageErrors.join("\n")}`);
+  });
+
+  await browser.close();
+  if (results.skipped.length) console.log(`${results.skipped.length} skipped after the first failure`);
+  console.log(`screenshots in ${cfg.screenshots}`);
+  for (const shot of shots) console.log(`  ${shot}`);
+  console.log(`${results.passed} passed, ${results.failed + results.skipped.length} failed`);
+  process.exit(results.failed + results.skipped.length === 0 ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(err);
+  console.log(`${results.passed} passed, ${results.failed + 1} failed`);
+  process.exit(1);
+});

@@ -1,0 +1,229 @@
+//! The data shapes Wisp shows to the outside: REST API bodies, CLI output and
+//! the dashboard's view models. Serde only, so it builds for the browser
+//! (hydrate) as well as the server. It owns no behaviour; `platform` fills
+//! these in and `server`/`app` render them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Default memory limit of a function, in MiB (as on AWS Lambda's low end).
+pub const DEFAULT_MEMORY_MB: u32 = 128;
+/// Default wall-clock timeout of one invocation, in milliseconds.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Default number of invocations of one function allowed at once.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 100;
+
+/// A function as listed: name, what serves traffic, how many versions exist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FunctionSummary {
+    pub name: String,
+    /// Version the `live` alias points at (None when no version is live).
+    pub live_version: Option<i64>,
+    /// `component` or `module` of the live version.
+    pub kind: Option<String>,
+    pub version_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Start of the most recent recorded invocation, if any.
+    pub last_invoked_at: Option<DateTime<Utc>>,
+}
+
+/// Per-function sandbox configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FunctionConfig {
+    pub memory_mb: u32,
+    pub timeout_ms: u64,
+    pub max_concurrency: u32,
+    pub env: BTreeMap<String, String>,
+    /// Hosts the function may call over outbound HTTP (`example.com`, `*.example.com`).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for FunctionConfig {
+    fn default() -> Self {
+        Self {
+            memory_mb: DEFAULT_MEMORY_MB,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            env: BTreeMap::new(),
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+/// A partial update of [`FunctionConfig`] (`PATCH /api/v1/functions/{name}`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConfigPatch {
+    pub memory_mb: Option<u32>,
+    pub timeout_ms: Option<u64>,
+    pub max_concurrency: Option<u32>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+/// One immutable uploaded version of a function.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FunctionVersion {
+    pub version: i64,
+    pub sha256: String,
+    pub kind: String,
+    pub size_bytes: i64,
+    pub created_at: DateTime<Utc>,
+    pub live: bool,
+}
+
+/// Everything about one function.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FunctionDetail {
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub live_version: Option<i64>,
+    pub config: FunctionConfig,
+    /// Newest first.
+    pub versions: Vec<FunctionVersion>,
+    /// Triggers wired to this function (empty until triggers exist).
+    pub triggers: Vec<serde_json::Value>,
+    /// Path of the function on the gateway, e.g. `/fn/hello/`.
+    pub gateway_path: String,
+}
+
+/// Answer to an upload (`POST /api/v1/functions/{name}/versions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeployedVersion {
+    pub name: String,
+    pub version: i64,
+    pub sha256: String,
+    pub kind: String,
+    pub size_bytes: i64,
+    /// Whether the `live` alias now points at this version.
+    pub live: bool,
+}
+
+/// `POST /api/v1/functions/{name}/alias` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AliasUpdate {
+    pub version: i64,
+}
+
+/// What a recorded call looked like: the debugging record of one invocation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvocationRecord {
+    pub id: String,
+    pub function: String,
+    pub version: i64,
+    /// What caused the call: `http`, `api`, ...
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    /// Wall time of the guest run, in milliseconds (fractional).
+    pub duration_ms: f64,
+    /// Wall time rounded up to the next whole millisecond.
+    pub billed_ms: i64,
+    pub memory_limit_mb: i64,
+    pub peak_memory_bytes: i64,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    /// `success` or `error`.
+    pub status: String,
+    /// Precise outcome: `success`, `trap`, `timeout`, `out_of_memory`, ...
+    pub outcome: String,
+    /// HTTP status the function answered with, if it answered.
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub logs: String,
+    pub logs_truncated: bool,
+}
+
+/// An API token as listed (the secret itself is shown only once, at creation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The error body of every failed API call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    pub error: ApiErrorBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiErrorBody {
+    /// Stable machine-readable code, e.g. `not_found`, `invalid_wasm`.
+    pub code: String,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            error: ApiErrorBody {
+                code: code.into(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// Checks a function name: 1–64 characters of `a-z`, `0-9` and `-`, starting
+/// with a letter. Names appear in URLs and host names (`<name>.fn.wisp`).
+pub fn validate_function_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("a function name must be 1 to 64 characters long".into());
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("a function name must start with a lowercase letter".into());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "a function name may only hold lowercase letters, digits and '-' (found {bad:?})"
+        ));
+    }
+    if name.ends_with('-') {
+        return Err("a function name must not end with '-'".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names() {
+        assert!(validate_function_name("hello").is_ok());
+        assert!(validate_function_name("order-api2").is_ok());
+        for bad in ["", "Hello", "1abc", "a_b", "a-", "a b", &"x".repeat(65)] {
+            assert!(validate_function_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn config_patch_rejects_unknown_fields() {
+        let err = serde_json::from_str::<FunctionConfigPatch>(r#"{"memory":1}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+}

@@ -1,0 +1,84 @@
+//! Database connection and migrations. One `sqlx::AnyPool` over SQLite (the
+//! single-node default, WAL mode) or PostgreSQL (clusters); queries use `$N`
+//! placeholders, which both drivers accept. Owns nothing else.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which SQL dialect the pool speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl FromStr for Backend {
+    type Err = anyhow::Error;
+    fn from_str(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://...")
+        }
+    }
+}
+
+/// Opens the pool and brings the schema up to date.
+pub(crate) async fn connect(url: &str) -> anyhow::Result<(AnyPool, Backend)> {
+    install_default_drivers();
+    let backend: Backend = url.parse()?;
+    let url = match backend {
+        // Create the file when missing.
+        Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+        _ => url.to_string(),
+    };
+    let options = AnyPoolOptions::new()
+        // SQLite serialises writers anyway; a handful of readers is plenty.
+        .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    use sqlx::Executor;
+                    // WAL: readers never block the writer; NORMAL sync is
+                    // durable across process crashes (not power loss) and
+                    // much faster than FULL; busy_timeout waits for the
+                    // write lock instead of failing.
+                    conn.execute(
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        });
+    let pool = options
+        .connect(&url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&url)))?;
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    migrator.run(&pool).await.context("running migrations")?;
+    Ok((pool, backend))
+}
+
+/// Hides a password in a database URL for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}

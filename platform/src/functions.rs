@@ -1,0 +1,417 @@
+//! Functions and their versions: upload (validate, compile, store once by
+//! content hash), list, describe, configure, move the `live` alias, delete,
+//! and load what is live at start.
+
+use bytes::Bytes;
+use model::{
+    DeployedVersion, FunctionConfig, FunctionConfigPatch, FunctionDetail, FunctionSummary,
+    FunctionVersion,
+};
+use runtime::Runtime;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::registry::{sandbox_for, LiveFunction};
+use crate::time::{from_ms, now_ms};
+use crate::{Platform, PlatformError};
+
+/// Upper bounds of the configuration a user may set.
+const MAX_MEMORY_MB: u32 = 4096;
+/// Lambda's 15-minute ceiling.
+const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
+const MAX_CONCURRENCY: u32 = 10_000;
+
+fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
+    let env_json: String = row.try_get("env_json")?;
+    let hosts_json: String = row.try_get("allowed_hosts_json")?;
+    Ok(FunctionConfig {
+        memory_mb: row.try_get::<i64, _>("memory_mb")? as u32,
+        timeout_ms: row.try_get::<i64, _>("timeout_ms")? as u64,
+        max_concurrency: row.try_get::<i64, _>("max_concurrency")? as u32,
+        env: serde_json::from_str(&env_json).map_err(anyhow::Error::from)?,
+        allowed_hosts: serde_json::from_str(&hosts_json).map_err(anyhow::Error::from)?,
+    })
+}
+
+fn validate_config(c: &FunctionConfig) -> Result<(), PlatformError> {
+    if c.memory_mb == 0 || c.memory_mb > MAX_MEMORY_MB {
+        return Err(PlatformError::invalid(format!(
+            "memory_mb must be between 1 and {MAX_MEMORY_MB}"
+        )));
+    }
+    if c.timeout_ms == 0 || c.timeout_ms > MAX_TIMEOUT_MS {
+        return Err(PlatformError::invalid(format!(
+            "timeout_ms must be between 1 and {MAX_TIMEOUT_MS}"
+        )));
+    }
+    if c.max_concurrency == 0 || c.max_concurrency > MAX_CONCURRENCY {
+        return Err(PlatformError::invalid(format!(
+            "max_concurrency must be between 1 and {MAX_CONCURRENCY}"
+        )));
+    }
+    for key in c.env.keys() {
+        let ok = !key.is_empty()
+            && !key.starts_with(|ch: char| ch.is_ascii_digit())
+            && key.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !ok {
+            return Err(PlatformError::invalid(format!(
+                "environment variable name {key:?} must be letters, digits and '_', not starting with a digit"
+            )));
+        }
+    }
+    for host in &c.allowed_hosts {
+        let bare = host.strip_prefix("*.").unwrap_or(host);
+        let ok = !bare.is_empty()
+            && bare
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || ch == ':');
+        if !ok {
+            return Err(PlatformError::invalid(format!(
+                "allowed host {host:?} must be a host name like api.example.com or *.example.com"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn version_from_row(row: &AnyRow, live: Option<i64>) -> Result<FunctionVersion, PlatformError> {
+    let version: i64 = row.try_get("version")?;
+    Ok(FunctionVersion {
+        version,
+        sha256: row.try_get("sha256")?,
+        kind: row.try_get("kind")?,
+        size_bytes: row.try_get("size_bytes")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        live: live == Some(version),
+    })
+}
+
+impl Platform {
+    /// Uploads a new immutable version of `name` (creating the function if
+    /// new). The wasm is validated and compiled before anything is stored.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        wasm: Bytes,
+        activate: bool,
+    ) -> Result<DeployedVersion, PlatformError> {
+        model::validate_function_name(name).map_err(PlatformError::invalid)?;
+        let limit = self.inner.config.max_upload_bytes;
+        if wasm.len() as u64 > limit {
+            return Err(PlatformError::TooLarge {
+                size: wasm.len() as u64,
+                limit,
+            });
+        }
+        let invalid = |e: runtime::ValidationError| PlatformError::InvalidWasm {
+            message: e.to_string(),
+        };
+        let kind = Runtime::validate(&wasm).map_err(invalid)?;
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let prepared = self.inner.runtime.prepare(&wasm, &sha256).await.map_err(invalid)?;
+
+        let _guard = self.inner.deploy_lock.lock().await;
+        let now = now_ms();
+        let kind_str = kind.to_string();
+        let size = wasm.len() as i64;
+        let mut tx = self.inner.db.begin().await?;
+        sqlx::query(
+            "INSERT INTO wasm_blobs (sha256, size_bytes, kind, bytes, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(&sha256)
+        .bind(size)
+        .bind(&kind_str)
+        .bind(wasm.to_vec())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let defaults = FunctionConfig::default();
+        sqlx::query(
+            "INSERT INTO functions (name, created_at, updated_at, live_version, memory_mb, timeout_ms, \
+             max_concurrency, env_json, allowed_hosts_json) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(defaults.memory_mb))
+        .bind(defaults.timeout_ms as i64)
+        .bind(i64::from(defaults.max_concurrency))
+        .bind("{}")
+        .bind("[]")
+        .execute(&mut *tx)
+        .await?;
+        let version: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM function_versions WHERE function_name = $1",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("next")?;
+        sqlx::query(
+            "INSERT INTO function_versions (function_name, version, sha256, kind, size_bytes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(name)
+        .bind(version)
+        .bind(&sha256)
+        .bind(&kind_str)
+        .bind(size)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if activate {
+            sqlx::query("UPDATE functions SET live_version = $1, updated_at = $2 WHERE name = $3")
+                .bind(version)
+                .bind(now)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let config_row = sqlx::query("SELECT * FROM functions WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let config = config_from_row(&config_row)?;
+        tx.commit().await?;
+        if activate {
+            self.inner
+                .registry
+                .insert(LiveFunction::new(name, version, prepared, &config));
+        }
+        tracing::info!(function = name, version, sha256 = %sha256, kind = %kind_str, "deployed");
+        Ok(DeployedVersion {
+            name: name.to_string(),
+            version,
+            sha256,
+            kind: kind_str,
+            size_bytes: size,
+            live: activate,
+        })
+    }
+
+    /// All functions, by name.
+    pub async fn list_functions(&self) -> Result<Vec<FunctionSummary>, PlatformError> {
+        let rows = sqlx::query(
+            "SELECT f.name AS name, f.created_at AS created_at, f.updated_at AS updated_at, \
+             f.live_version AS live_version, \
+             (SELECT v.kind FROM function_versions v WHERE v.function_name = f.name AND v.version = f.live_version) AS kind, \
+             (SELECT COUNT(*) FROM function_versions v WHERE v.function_name = f.name) AS version_count, \
+             (SELECT MAX(i.started_at) FROM invocations i WHERE i.function_name = f.name) AS last_invoked_at \
+             FROM functions f ORDER BY f.name",
+        )
+        .fetch_all(&self.inner.db)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FunctionSummary {
+                    name: row.try_get("name")?,
+                    live_version: row.try_get("live_version")?,
+                    kind: row.try_get("kind")?,
+                    version_count: row.try_get("version_count")?,
+                    created_at: from_ms(row.try_get("created_at")?),
+                    updated_at: from_ms(row.try_get("updated_at")?),
+                    last_invoked_at: row
+                        .try_get::<Option<i64>, _>("last_invoked_at")?
+                        .map(from_ms),
+                })
+            })
+            .collect()
+    }
+
+    /// Configuration, versions (newest first) and live version of a function.
+    pub async fn function_detail(&self, name: &str) -> Result<FunctionDetail, PlatformError> {
+        let row = sqlx::query("SELECT * FROM functions WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.inner.db)
+            .await?
+            .ok_or_else(|| PlatformError::not_found(format!("function {name}")))?;
+        let live: Option<i64> = row.try_get("live_version")?;
+        let versions = sqlx::query(
+            "SELECT version, sha256, kind, size_bytes, created_at FROM function_versions \
+             WHERE function_name = $1 ORDER BY version DESC",
+        )
+        .bind(name)
+        .fetch_all(&self.inner.db)
+        .await?
+        .iter()
+        .map(|r| version_from_row(r, live))
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(FunctionDetail {
+            name: name.to_string(),
+            created_at: from_ms(row.try_get("created_at")?),
+            updated_at: from_ms(row.try_get("updated_at")?),
+            live_version: live,
+            config: config_from_row(&row)?,
+            versions,
+            triggers: Vec::new(),
+            gateway_path: format!("/fn/{name}/"),
+        })
+    }
+
+    /// Changes a function's sandbox configuration; applies to the next call.
+    pub async fn update_config(
+        &self,
+        name: &str,
+        patch: FunctionConfigPatch,
+    ) -> Result<FunctionDetail, PlatformError> {
+        let detail = self.function_detail(name).await?;
+        let mut config = detail.config;
+        if let Some(v) = patch.memory_mb {
+            config.memory_mb = v;
+        }
+        if let Some(v) = patch.timeout_ms {
+            config.timeout_ms = v;
+        }
+        if let Some(v) = patch.max_concurrency {
+            config.max_concurrency = v;
+        }
+        if let Some(v) = patch.env {
+            config.env = v;
+        }
+        if let Some(v) = patch.allowed_hosts {
+            config.allowed_hosts = v;
+        }
+        validate_config(&config)?;
+        sqlx::query(
+            "UPDATE functions SET memory_mb = $1, timeout_ms = $2, max_concurrency = $3, env_json = $4, \
+             allowed_hosts_json = $5, updated_at = $6 WHERE name = $7",
+        )
+        .bind(i64::from(config.memory_mb))
+        .bind(config.timeout_ms as i64)
+        .bind(i64::from(config.max_concurrency))
+        .bind(serde_json::to_string(&config.env).map_err(anyhow::Error::from)?)
+        .bind(serde_json::to_string(&config.allowed_hosts).map_err(anyhow::Error::from)?)
+        .bind(now_ms())
+        .bind(name)
+        .execute(&self.inner.db)
+        .await?;
+        if let Some(live) = self.inner.registry.get(name) {
+            self.inner.registry.insert(LiveFunction::new(
+                name,
+                live.version,
+                live.prepared.clone(),
+                &config,
+            ));
+        }
+        self.function_detail(name).await
+    }
+
+    /// Points the `live` alias at `version` (rollback or roll forward).
+    pub async fn set_alias(&self, name: &str, version: i64) -> Result<FunctionDetail, PlatformError> {
+        let detail = self.function_detail(name).await?;
+        let Some(v) = detail.versions.iter().find(|v| v.version == version) else {
+            return Err(PlatformError::not_found(format!(
+                "version {version} of function {name}"
+            )));
+        };
+        let prepared = self.prepare_blob(&v.sha256).await?;
+        sqlx::query("UPDATE functions SET live_version = $1, updated_at = $2 WHERE name = $3")
+            .bind(version)
+            .bind(now_ms())
+            .bind(name)
+            .execute(&self.inner.db)
+            .await?;
+        self.inner
+            .registry
+            .insert(LiveFunction::new(name, version, prepared, &detail.config));
+        tracing::info!(function = name, version, "live alias moved");
+        self.function_detail(name).await
+    }
+
+    /// Deletes a function and its versions (invocation history is kept).
+    pub async fn delete_function(&self, name: &str) -> Result<(), PlatformError> {
+        let mut tx = self.inner.db.begin().await?;
+        sqlx::query("DELETE FROM function_versions WHERE function_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM functions WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(PlatformError::not_found(format!("function {name}")));
+        }
+        // Content-addressed blobs no version refers to any more.
+        sqlx::query(
+            "DELETE FROM wasm_blobs WHERE sha256 NOT IN (SELECT sha256 FROM function_versions)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.inner.registry.remove(name);
+        tracing::info!(function = name, "deleted");
+        Ok(())
+    }
+
+    /// Compiles (or loads from the artifact cache) a stored blob.
+    async fn prepare_blob(&self, sha256: &str) -> Result<runtime::PreparedFunction, PlatformError> {
+        let row = sqlx::query("SELECT bytes FROM wasm_blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.inner.db)
+            .await?
+            .ok_or_else(|| PlatformError::not_found(format!("wasm blob {sha256}")))?;
+        let bytes: Vec<u8> = row.try_get("bytes")?;
+        self.inner
+            .runtime
+            .prepare(&bytes, sha256)
+            .await
+            .map_err(|e| PlatformError::Internal(anyhow::anyhow!("preparing stored blob {sha256}: {e}")))
+    }
+
+    /// Loads every live version into the routing table (used at start).
+    pub(crate) async fn load_live_functions(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "SELECT f.*, v.sha256 AS sha256 FROM functions f JOIN function_versions v \
+             ON v.function_name = f.name AND v.version = f.live_version",
+        )
+        .fetch_all(&self.inner.db)
+        .await?;
+        let started = std::time::Instant::now();
+        for row in &rows {
+            let name: String = row.try_get("name")?;
+            let version: i64 = row.try_get("live_version")?;
+            let sha256: String = row.try_get("sha256")?;
+            let config = config_from_row(row).map_err(|e| anyhow::anyhow!("{e}"))?;
+            match self.prepare_blob(&sha256).await {
+                Ok(prepared) => self
+                    .inner
+                    .registry
+                    .insert(LiveFunction::new(&name, version, prepared, &config)),
+                Err(e) => tracing::error!(function = %name, version, error = %e, "could not load live version"),
+            }
+        }
+        tracing::info!(
+            functions = rows.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "live functions loaded"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation() {
+        let mut c = FunctionConfig::default();
+        assert!(validate_config(&c).is_ok());
+        c.memory_mb = 0;
+        assert!(validate_config(&c).is_err());
+        c = FunctionConfig::default();
+        c.env.insert("1BAD".into(), "x".into());
+        assert!(validate_config(&c).is_err());
+        c = FunctionConfig::default();
+        c.allowed_hosts = vec!["*.example.com".into(), "api.example.com:8443".into()];
+        assert!(validate_config(&c).is_ok());
+        c.allowed_hosts = vec!["http://x".into()];
+        assert!(validate_config(&c).is_err());
+        let _ = sandbox_for(&c);
+    }
+}

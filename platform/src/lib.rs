@@ -1,0 +1,141 @@
+//! Wisp's domain layer: functions and their immutable versions, the `live`
+//! alias, invoking a function through the runtime, recording every
+//! invocation, and who may use the control plane. It knows SQL (through
+//! sqlx) and the `runtime` crate; it knows nothing of axum or Leptos.
+
+mod auth;
+mod db;
+mod error;
+mod functions;
+mod invocations;
+mod invoke;
+mod recorder;
+mod registry;
+mod time;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use runtime::{Runtime, RuntimeConfig};
+use sqlx::AnyPool;
+
+pub use auth::{AdminBootstrap, Principal, Session};
+pub use db::Backend;
+pub use error::PlatformError;
+pub use invocations::InvocationQuery;
+pub use invoke::{new_invocation_id, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER};
+pub use model;
+pub use runtime::{BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
+
+/// Largest accepted `.wasm` upload by default (a componentize-py Python
+/// component is ~18 MB; leave room for bigger toolchains).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+
+/// How the platform is set up; every field has a sane default.
+#[derive(Clone, Debug)]
+pub struct PlatformConfig {
+    /// Where the database (by default), compiled-artifact cache and keys live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default `sqlite://<data_dir>/wisp.db`.
+    pub database_url: Option<String>,
+    /// Compiled artifacts; default `<data_dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+    pub max_upload_bytes: u64,
+    /// Concurrent sandboxes the pooling allocator reserves room for.
+    pub max_instances: u32,
+}
+
+impl PlatformConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url: None,
+            cache_dir: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_instances: RuntimeConfig::default().max_instances,
+        }
+    }
+
+    fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("wisp.db").display())
+        })
+    }
+}
+
+/// The running platform. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: AnyPool,
+    backend: Backend,
+    runtime: Runtime,
+    registry: registry::Registry,
+    recorder: recorder::Recorder,
+    config: PlatformConfig,
+    /// Serialises version numbering of concurrent uploads.
+    deploy_lock: tokio::sync::Mutex<()>,
+}
+
+impl Platform {
+    /// Opens storage, migrates it, starts the runtime and the invocation
+    /// recorder, and loads every live function (from the artifact cache).
+    pub async fn start(config: PlatformConfig) -> anyhow::Result<Platform> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let (db, backend) = db::connect(&config.database_url()).await?;
+        let cache_dir = config
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("cache"));
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir,
+            max_instances: config.max_instances,
+            ..RuntimeConfig::default()
+        })
+        .context("starting the wasm runtime")?;
+        let recorder = recorder::Recorder::start(db.clone());
+        let platform = Platform {
+            inner: Arc::new(Inner {
+                db,
+                backend,
+                runtime,
+                registry: registry::Registry::default(),
+                recorder,
+                config,
+                deploy_lock: tokio::sync::Mutex::new(()),
+            }),
+        };
+        platform.load_live_functions().await?;
+        Ok(platform)
+    }
+
+    /// The database flavour in use.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Compile-cache counters of the runtime since start.
+    pub fn cache_stats(&self) -> runtime::CacheStats {
+        self.inner.runtime.cache_stats()
+    }
+
+    /// How many functions have a live version loaded and routable.
+    pub fn live_function_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Writes every invocation record still queued; call before exiting.
+    pub async fn flush(&self) {
+        self.inner.recorder.flush().await;
+    }
+
+    /// A live feed of invocation records as they are stored.
+    pub fn subscribe_invocations(&self) -> tokio::sync::broadcast::Receiver<model::InvocationRecord> {
+        self.inner.recorder.subscribe()
+    }
+}

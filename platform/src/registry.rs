@@ -1,0 +1,99 @@
+//! The in-memory routing table: function name → the compiled live version and
+//! its sandbox settings. Read on every call (a short read lock and an `Arc`
+//! clone); written only on deploy, alias moves, config changes and deletes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use runtime::{PreparedFunction, SandboxConfig};
+use tokio::sync::Semaphore;
+
+/// Largest request body a function accepts, by default.
+const MAX_REQUEST_BODY: u64 = 10 * 1024 * 1024;
+/// Largest response body a function may send, by default.
+const MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
+/// Log bytes (stdout + stderr) kept per invocation.
+const MAX_LOG_BYTES: usize = 64 * 1024;
+
+/// What serves a function's traffic right now.
+pub(crate) struct LiveFunction {
+    pub name: String,
+    pub version: i64,
+    pub prepared: PreparedFunction,
+    pub sandbox: SandboxConfig,
+    pub memory_mb: u32,
+    pub max_concurrency: u32,
+    /// One permit per allowed concurrent invocation.
+    pub permits: Arc<Semaphore>,
+}
+
+impl LiveFunction {
+    pub fn new(
+        name: &str,
+        version: i64,
+        prepared: PreparedFunction,
+        config: &model::FunctionConfig,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            version,
+            prepared,
+            sandbox: sandbox_for(config),
+            memory_mb: config.memory_mb,
+            max_concurrency: config.max_concurrency,
+            permits: Arc::new(Semaphore::new(config.max_concurrency as usize)),
+        }
+    }
+}
+
+/// Sandbox limits derived from a function's configuration.
+pub(crate) fn sandbox_for(config: &model::FunctionConfig) -> SandboxConfig {
+    SandboxConfig {
+        memory_limit_bytes: u64::from(config.memory_mb) * 1024 * 1024,
+        timeout: Duration::from_millis(config.timeout_ms),
+        max_request_body: MAX_REQUEST_BODY,
+        max_response_body: MAX_RESPONSE_BODY,
+        max_log_bytes: MAX_LOG_BYTES,
+        env: config
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        allowed_hosts: config.allowed_hosts.clone(),
+        ..SandboxConfig::default()
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    live: RwLock<HashMap<String, Arc<LiveFunction>>>,
+}
+
+impl Registry {
+    pub fn get(&self, name: &str) -> Option<Arc<LiveFunction>> {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub fn insert(&self, f: LiveFunction) {
+        self.live
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(f.name.clone(), Arc::new(f));
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn remove(&self, name: &str) {
+        self.live
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+}

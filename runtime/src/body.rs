@@ -1,0 +1,318 @@
+//! Bodies crossing the sandbox boundary, metered and bounded: the request body
+//! a guest reads (counted, cut off at `max_request_body`) and the
+//! [`ResponseBody`] a guest streams back (counted, failed once it exceeds
+//! `max_response_body`, and reporting when it finished or was dropped).
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt as _;
+use tokio::sync::oneshot;
+
+use crate::{BoxError, RequestBody};
+
+/// Body error type of wasmtime-wasi-http.
+type WasiHttpError = wasmtime_wasi_http::Error;
+
+/// The response-body limit was exceeded.
+#[derive(Debug, thiserror::Error)]
+#[error("the response body exceeds the limit of {limit} bytes")]
+pub struct ResponseTooLarge {
+    pub limit: u64,
+}
+
+/// How a [`ResponseBody`] ended.
+#[derive(Clone, Debug)]
+pub(crate) struct BodyEnd {
+    pub bytes_out: u64,
+    pub too_large: bool,
+    pub at: Instant,
+}
+
+/// Streaming response body produced by a guest; counts bytes, enforces
+/// `max_response_body`.
+pub struct ResponseBody {
+    inner: UnsyncBoxBody<Bytes, BoxError>,
+    limit: u64,
+    sent: u64,
+    done: Option<oneshot::Sender<BodyEnd>>,
+}
+
+impl ResponseBody {
+    /// Wraps `inner`; the returned receiver resolves when the body finishes,
+    /// fails or is dropped.
+    pub(crate) fn new(
+        inner: UnsyncBoxBody<Bytes, BoxError>,
+        limit: u64,
+    ) -> (Self, oneshot::Receiver<BodyEnd>) {
+        let (tx, rx) = oneshot::channel();
+        let body = ResponseBody {
+            inner,
+            limit,
+            sent: 0,
+            done: Some(tx),
+        };
+        (body, rx)
+    }
+
+    /// Bytes handed to the consumer so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+
+    fn finish(&mut self, too_large: bool) {
+        if let Some(done) = self.done.take() {
+            // The report may have been dropped; nobody to tell then.
+            let _ = done.send(BodyEnd {
+                bytes_out: self.sent,
+                too_large,
+                at: Instant::now(),
+            });
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.done.is_none() {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                self.finish(false);
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.finish(false);
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, |data| data.len() as u64);
+                if self.sent.saturating_add(len) > self.limit {
+                    self.finish(true);
+                    let limit = self.limit;
+                    return Poll::Ready(Some(Err(Box::new(ResponseTooLarge { limit }))));
+                }
+                self.sent += len;
+                Poll::Ready(Some(Ok(frame)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done.is_none() || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+/// Shared counters of a request body.
+#[derive(Default)]
+pub(crate) struct RequestMeter {
+    bytes_in: AtomicU64,
+    too_large: AtomicBool,
+}
+
+impl RequestMeter {
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+
+    pub fn too_large(&self) -> bool {
+        self.too_large.load(Ordering::Relaxed)
+    }
+}
+
+/// The request body as a component guest sees it: counted, and failing once
+/// more than `limit` bytes arrive.
+pub(crate) struct MeteredRequestBody {
+    inner: RequestBody,
+    limit: u64,
+    seen: u64,
+    failed: bool,
+    meter: Arc<RequestMeter>,
+}
+
+impl MeteredRequestBody {
+    pub fn new(inner: RequestBody, limit: u64, meter: Arc<RequestMeter>) -> Self {
+        MeteredRequestBody {
+            inner,
+            limit,
+            seen: 0,
+            failed: false,
+            meter,
+        }
+    }
+}
+
+impl Body for MeteredRequestBody {
+    type Data = Bytes;
+    type Error = WasiHttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, WasiHttpError>>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => {
+                self.failed = true;
+                Poll::Ready(Some(Err(WasiHttpError::InternalError(Some(format!(
+                    "reading the request body failed: {e}"
+                ))))))
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, |data| data.len() as u64);
+                self.seen = self.seen.saturating_add(len);
+                if self.seen > self.limit {
+                    self.failed = true;
+                    self.meter.too_large.store(true, Ordering::Relaxed);
+                    return Poll::Ready(Some(Err(WasiHttpError::HttpRequestBodySize(Some(
+                        self.limit,
+                    )))));
+                }
+                self.meter.bytes_in.fetch_add(len, Ordering::Relaxed);
+                Poll::Ready(Some(Ok(frame)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Why a request body could not be buffered.
+#[derive(Debug)]
+pub(crate) enum ReadBodyError {
+    /// More than the limit arrived; `read` bytes were consumed.
+    TooLarge { read: u64 },
+    /// The client's body stream failed.
+    Failed(String),
+}
+
+/// Buffers a whole request body of at most `limit` bytes (for CGI stdin).
+pub(crate) async fn read_limited(mut body: RequestBody, limit: u64) -> Result<Bytes, ReadBodyError> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ReadBodyError::Failed(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            let read = (buf.len() + data.len()) as u64;
+            if read > limit {
+                return Err(ReadBodyError::TooLarge { read });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// The `Content-Length` a request declares, if any and if it parses.
+pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Converts a wasmtime-wasi-http body into our boxed body type.
+pub(crate) fn from_wasi_body(body: UnsyncBoxBody<Bytes, WasiHttpError>) -> crate::BoxBody {
+    body.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
+}
+
+/// Converts our boxed body type into a wasmtime-wasi-http body.
+pub(crate) fn to_wasi_body(body: crate::BoxBody) -> UnsyncBoxBody<Bytes, WasiHttpError> {
+    body.map_err(|e| WasiHttpError::InternalError(Some(e.to_string())))
+        .boxed_unsync()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::full_body;
+
+    #[tokio::test]
+    async fn response_body_counts_and_reports() {
+        let (body, done) = ResponseBody::new(full_body("hello"), 100);
+        let collected = body.collect().await.expect("body").to_bytes();
+        assert_eq!(collected, "hello");
+        let end = done.await.expect("end reported");
+        assert_eq!(end.bytes_out, 5);
+        assert!(!end.too_large);
+    }
+
+    #[tokio::test]
+    async fn response_body_fails_beyond_limit() {
+        let (body, done) = ResponseBody::new(full_body("0123456789"), 4);
+        let err = body.collect().await.expect_err("limit must fail the body");
+        assert!(err.to_string().contains("limit of 4 bytes"));
+        let end = done.await.expect("end reported");
+        assert!(end.too_large);
+        assert_eq!(end.bytes_out, 0);
+    }
+
+    #[tokio::test]
+    async fn dropped_response_body_reports() {
+        let (body, done) = ResponseBody::new(full_body("abc"), 10);
+        drop(body);
+        let end = done.await.expect("drop reported");
+        assert_eq!(end.bytes_out, 0);
+    }
+
+    #[tokio::test]
+    async fn request_body_is_cut_at_the_limit() {
+        let meter = Arc::new(RequestMeter::default());
+        let body = MeteredRequestBody::new(full_body("0123456789"), 5, meter.clone());
+        assert!(body.collect().await.is_err());
+        assert!(meter.too_large());
+
+        let meter = Arc::new(RequestMeter::default());
+        let body = MeteredRequestBody::new(full_body("01234"), 5, meter.clone());
+        let bytes = body.collect().await.expect("within limit").to_bytes();
+        assert_eq!(bytes, "01234");
+        assert_eq!(meter.bytes_in(), 5);
+        assert!(!meter.too_large());
+    }
+
+    #[tokio::test]
+    async fn read_limited_buffers_or_refuses() {
+        let bytes = read_limited(full_body("abc"), 3).await.expect("fits");
+        assert_eq!(bytes, "abc");
+        assert!(matches!(
+            read_limited(full_body("abcd"), 3).await,
+            Err(ReadBodyError::TooLarge { read: 4 })
+        ));
+    }
+}

@@ -1,0 +1,250 @@
+//! Invoking a wasi:http component: the per-call store state
+//! ([`ComponentHost`]), the linker (WASI 0.2 + wasi:http), and the request
+//! flow of `wasmtime serve` — incoming-request and response-outparam
+//! resources, the guest on its own task, the response head from the outparam
+//! channel — under the sandbox's limits.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use futures::future::{BoxFuture, FutureExt as _, Shared};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::Store;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::body::{declared_length, from_wasi_body, MeteredRequestBody, RequestMeter, ResponseBody};
+use crate::capture::{Capture, Overflow};
+use crate::config::SandboxConfig;
+use crate::limits::{classify, set_deadline, MemoryLimiter, MemoryMeter};
+use crate::outbound::OutboundPolicy;
+use crate::report::{final_outcome, GuestExit, Head, Invocation, InvocationReport, InvokeError, Outcome};
+use crate::RequestBody;
+
+/// Extra time the host timer gives a guest beyond its timeout, so that
+/// CPU-bound guests are stopped by the epoch deadline (precise, with a wasm
+/// backtrace) and the timer only catches guests blocked in host I/O.
+pub(crate) const HOST_TIMER_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Host used when a request names none (wasi:http requires an authority).
+const FALLBACK_AUTHORITY: &str = "localhost";
+
+/// Store data of one component invocation.
+pub(crate) struct ComponentHost {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: OutboundPolicy,
+    limiter: MemoryLimiter,
+}
+
+impl WasiView for ComponentHost {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ComponentHost {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// The linker components are instantiated against: all of WASI 0.2 (what
+/// real toolchains import — Rust std and CPython import wasi:filesystem and
+/// wasi:sockets even when unused) plus wasi:http. Capabilities are then
+/// withheld per store: no preopens, no sockets, no inherited environment.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<ComponentHost>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    Ok(linker)
+}
+
+/// A WASI context with nothing but `env` and the log capture.
+pub(crate) fn wasi_builder(env: &[(String, String)], logs: &Capture) -> WasiCtxBuilder {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .envs(env)
+        .stderr(logs.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    builder
+}
+
+/// Runs one request through the component.
+pub(crate) async fn invoke(
+    pre: &ProxyPre<ComponentHost>,
+    request: http::Request<RequestBody>,
+    sandbox: SandboxConfig,
+    memory_limit: u64,
+) -> Invocation {
+    let started_at = SystemTime::now();
+    if declared_length(request.headers()).is_some_and(|len| len > sandbox.max_request_body) {
+        return Invocation::rejected(Outcome::RequestTooLarge, started_at, 0);
+    }
+
+    let logs = Capture::new(sandbox.max_log_bytes, Overflow::Truncate);
+    let memory = Arc::new(MemoryMeter::default());
+    let request_meter = Arc::new(RequestMeter::default());
+
+    let mut wasi = wasi_builder(&sandbox.env, &logs);
+    wasi.stdout(logs.clone());
+    let host = ComponentHost {
+        table: ResourceTable::new(),
+        wasi: wasi.build(),
+        http: WasiHttpCtx::new(),
+        outbound: OutboundPolicy::new(
+            &sandbox.allowed_hosts,
+            sandbox.allow_private_destinations,
+            sandbox.interceptor.clone(),
+        ),
+        limiter: MemoryLimiter::new(memory_limit, memory.clone()),
+    };
+    let mut store = Store::new(pre.engine(), host);
+    store.limiter(|host| &mut host.limiter);
+
+    let request = with_authority(request).map(|body| {
+        MeteredRequestBody::new(body, sandbox.max_request_body, request_meter.clone())
+    });
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let resources = (|| -> wasmtime::Result<_> {
+        let mut http = store.data_mut().http();
+        let request = http.new_incoming_request(Scheme::Http, request)?;
+        let outparam = http.new_response_outparam(sender)?;
+        Ok((request, outparam))
+    })();
+    let (guest_request, outparam) = match resources {
+        Ok(resources) => resources,
+        Err(error) => {
+            let outcome = Outcome::Trap {
+                message: format!("the request could not be handed to the function: {error:#}"),
+            };
+            return Invocation::rejected(outcome, started_at, 0);
+        }
+    };
+
+    let start = Instant::now();
+    let deadline = start + sandbox.timeout;
+    set_deadline(&mut store, deadline);
+
+    let pre = pre.clone();
+    let guest_memory = memory.clone();
+    let timeout = sandbox.timeout;
+    let task = tokio::spawn(async move {
+        let run = async {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, guest_request, outparam)
+                .await
+        };
+        let result = tokio::time::timeout(timeout + HOST_TIMER_GRACE, run).await;
+        // Free the pool slot before anyone looks at the result.
+        drop(store);
+        let outcome = match result {
+            Err(_elapsed) => Outcome::Timeout,
+            Ok(Ok(())) => Outcome::Success,
+            Ok(Err(error)) => {
+                let outcome = classify(&error, &guest_memory);
+                tracing::debug!(code = outcome.code(), "component guest failed: {error:?}");
+                outcome
+            }
+        };
+        GuestExit {
+            outcome,
+            finished_at: Instant::now(),
+        }
+    });
+    let guest: Shared<BoxFuture<'static, GuestExit>> = task
+        .map(|joined| {
+            joined.unwrap_or_else(|panic| GuestExit {
+                outcome: Outcome::Trap {
+                    message: format!("the host task running the function failed: {panic}"),
+                },
+                finished_at: Instant::now(),
+            })
+        })
+        .boxed()
+        .shared();
+
+    let max_response_body = sandbox.max_response_body;
+    let (response, head, body_end) = match receiver.await {
+        Ok(Ok(response)) => {
+            let status = response.status().as_u16();
+            let (parts, body) = response.into_parts();
+            let (body, end) = ResponseBody::new(from_wasi_body(body), max_response_body);
+            (
+                Ok(http::Response::from_parts(parts, body)),
+                Head::Sent(status),
+                Some(end),
+            )
+        }
+        Ok(Err(code)) => {
+            let head = Head::GuestError(format!("{code:?}"));
+            let exit = guest.clone().await;
+            let outcome = final_outcome(request_meter.too_large(), &exit.outcome, &head, None);
+            (Err(InvokeError { outcome }), head, None)
+        }
+        // The guest finished (or died) without setting a response.
+        Err(_) => {
+            let exit = guest.clone().await;
+            let outcome =
+                final_outcome(request_meter.too_large(), &exit.outcome, &Head::Missing, None);
+            (Err(InvokeError { outcome }), Head::Missing, None)
+        }
+    };
+
+    let report = async move {
+        let exit = guest.await;
+        let end = match body_end {
+            Some(end) => end.await.ok(),
+            None => None,
+        };
+        let finished = end
+            .as_ref()
+            .map_or(exit.finished_at, |e| e.at.max(exit.finished_at));
+        let (logs, logs_truncated) = logs.take_logs();
+        InvocationReport {
+            started_at,
+            duration: finished.saturating_duration_since(start),
+            peak_memory_bytes: memory.peak(),
+            bytes_in: request_meter.bytes_in(),
+            bytes_out: end.as_ref().map_or(0, |e| e.bytes_out),
+            status_code: match head {
+                Head::Sent(status) => Some(status),
+                _ => None,
+            },
+            outcome: final_outcome(request_meter.too_large(), &exit.outcome, &head, end.as_ref()),
+            logs,
+            logs_truncated,
+        }
+    };
+
+    Invocation {
+        response,
+        report: Box::pin(report),
+    }
+}
+
+/// wasi:http needs an authority: take it from the URI, else the Host header,
+/// else use a placeholder host.
+fn with_authority(mut request: http::Request<RequestBody>) -> http::Request<RequestBody> {
+    if request.uri().authority().is_none() && !request.headers().contains_key(http::header::HOST) {
+        request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_static(FALLBACK_AUTHORITY),
+        );
+    }
+    request
+}

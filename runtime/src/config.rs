@@ -1,0 +1,126 @@
+//! Settings: [`RuntimeConfig`] (once per process: where artifacts live, how big
+//! the instance pool is) and [`SandboxConfig`] (once per call: the limits and
+//! capabilities one invocation gets). Plain data; no behaviour lives here.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::outbound::OutboundInterceptor;
+
+/// 1 MiB, the unit most limits are written in.
+const MIB: u64 = 1024 * 1024;
+
+/// Process-wide runtime settings, fixed when the [`crate::Runtime`] is built.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Compiled artifacts live here; created if missing.
+    pub cache_dir: PathBuf,
+    /// Pooling allocator capacity: how many sandboxes can run at once.
+    pub max_instances: u32,
+    /// Largest per-function memory limit allowed (the size of one pool slot).
+    pub max_memory_bytes: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            // Callers normally put this under their data directory; the
+            // default only has to be somewhere writable.
+            cache_dir: std::env::temp_dir().join("wisp-artifacts"),
+            // wasmtime's own pooling default, and what `wasmtime serve` uses.
+            max_instances: 1000,
+            // 4 GiB: the whole 32-bit wasm address space.
+            max_memory_bytes: 4 * 1024 * MIB,
+        }
+    }
+}
+
+/// Limits and capabilities of one invocation.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Total linear memory the guest may use (all of its memories together).
+    /// Clamped to [`RuntimeConfig::max_memory_bytes`].
+    pub memory_limit_bytes: u64,
+    /// Wall-clock limit for the guest run, enforced by epoch interruption
+    /// (CPU-bound code) and by a host timer (guests waiting on I/O).
+    pub timeout: Duration,
+    /// Largest request body the guest may read.
+    pub max_request_body: u64,
+    /// Largest response body the guest may send.
+    pub max_response_body: u64,
+    /// Captured log size (component stdout + stderr, module stderr); output
+    /// beyond this is dropped and a marker line is appended.
+    pub max_log_bytes: usize,
+    /// Environment variables visible to the guest (nothing is inherited).
+    pub env: Vec<(String, String)>,
+    /// Outbound wasi:http allow-list: an exact host (`api.example.com`,
+    /// optionally with `:port`), `*.suffix` for any subdomain, or `*` for any
+    /// host. Empty = deny everything (the guest gets `HTTP-request-denied`).
+    pub allowed_hosts: Vec<String>,
+    /// Allow outbound requests to loopback, private, link-local and other
+    /// non-public addresses. Off by default; an administrator's switch.
+    pub allow_private_destinations: bool,
+    /// In-process handler consulted before the allow-list for every outbound
+    /// request (function-to-function calls, events, kv on `*.wisp` hosts).
+    pub interceptor: Option<Arc<dyn OutboundInterceptor>>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            // The platform default from DESIGN.md.
+            memory_limit_bytes: 128 * MIB,
+            // The platform default from DESIGN.md.
+            timeout: Duration::from_secs(30),
+            // 10 MiB, a common API-gateway request limit.
+            max_request_body: 10 * MIB,
+            // 64 MiB: generous for downloads, bounded for the host.
+            max_response_body: 64 * MIB,
+            // 64 KiB of logs per call is plenty to debug, cheap to store.
+            max_log_bytes: 64 * 1024,
+            env: Vec::new(),
+            allowed_hosts: Vec::new(),
+            allow_private_destinations: false,
+            interceptor: None,
+        }
+    }
+}
+
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Environment values may be secrets: show the names only.
+        let env_names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("SandboxConfig")
+            .field("memory_limit_bytes", &self.memory_limit_bytes)
+            .field("timeout", &self.timeout)
+            .field("max_request_body", &self.max_request_body)
+            .field("max_response_body", &self.max_response_body)
+            .field("max_log_bytes", &self.max_log_bytes)
+            .field("env", &env_names)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field(
+                "allow_private_destinations",
+                &self.allow_private_destinations,
+            )
+            .field("interceptor", &self.interceptor.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_env_values() {
+        let config = SandboxConfig {
+            env: vec![("API_KEY".into(), "s3cr3t".into())],
+            ..SandboxConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("API_KEY"));
+        assert!(!shown.contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,191 @@
+//! The one place that decides wasmtime's policy: every `Config` setting of
+//! the engine, the pooling-allocator sizing, and the epoch ticker thread that
+//! drives timeouts. Nothing else in the crate touches `wasmtime::Config`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use crate::config::RuntimeConfig;
+
+/// Epoch tick: the granularity of timeouts and of cooperative yielding of
+/// busy guests. 10 ms keeps timeouts precise to ~1% of a 1 s limit at a
+/// negligible cost (one atomic increment per tick).
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Core module instances one component may contain. A componentize-py
+/// Python component has ~10 (libc, libpython, adapters, shims); wasm-tools
+/// component links produce one per linked library.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+
+/// Linear memories one component may contain. Real components share one
+/// memory across their modules; a few more allow composed components.
+const MEMORIES_PER_COMPONENT: u32 = 4;
+
+/// Tables one component may contain: typically the main module's function
+/// table plus the `shim`/`fixup` indirection tables wit-component adds, and
+/// one per dynamically linked library.
+const TABLES_PER_COMPONENT: u32 = 32;
+
+/// Tables per sandbox budgeted in the pool: most components define 2–3.
+/// Tables are cheap (address space only until used).
+const TABLES_PER_SANDBOX: u32 = 4;
+
+/// Elements of the largest table. CPython in a componentize-py component has
+/// a function table of a few tens of thousands of entries; each element is
+/// one pointer of reserved address space (100k × 8 B = 800 KB per table slot).
+const TABLE_ELEMENTS: usize = 100_000;
+
+/// Runtime metadata (`VMContext`) size of one core instance. Large modules
+/// (CPython: ~20k functions) need several MiB; this is a cap checked at
+/// instantiation, not a reservation.
+const CORE_INSTANCE_SIZE: usize = 16 << 20;
+
+/// Runtime metadata of a whole component (its own context plus all of its
+/// core instances'). A cap, not a reservation.
+const COMPONENT_INSTANCE_SIZE: usize = 64 << 20;
+
+/// Address space reserved per linear memory: 4 GiB covers the whole 32-bit
+/// wasm address space, so compiled code elides bounds checks.
+const MIN_MEMORY_RESERVATION: u64 = 4 << 30;
+
+/// Linear memory kept resident when a pool slot is freed and reset with
+/// `memset` instead of `madvise`: small guests then reuse warm pages
+/// without page faults. 1 MiB covers a typical Rust guest's stack + data.
+const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+
+/// Tables kept resident when a slot is freed (see above): 64 KiB = 8k entries.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+/// Builds the engine for `config`; the flag says whether it pools. Falls
+/// back from the pooling allocator to on-demand allocation when the pool's
+/// address-space reservation fails (e.g. under a `ulimit -v`), logging why.
+pub(crate) fn build_engine(config: &RuntimeConfig) -> wasmtime::Result<(Engine, bool)> {
+    let pooled = engine_config(config, true);
+    match Engine::new(&pooled) {
+        Ok(engine) => Ok((engine, true)),
+        Err(error) => {
+            tracing::warn!(
+                "pooling allocator unavailable ({error:#}); falling back to on-demand allocation"
+            );
+            Ok((Engine::new(&engine_config(config, false))?, false))
+        }
+    }
+}
+
+fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
+    let mut c = Config::new();
+    // Components are the first-class function format.
+    c.wasm_component_model(true);
+    // Timeouts: guests check an epoch counter the ticker thread bumps.
+    c.epoch_interruption(true);
+    // Fast code over fast compiles: we compile once per upload.
+    c.cranelift_opt_level(OptLevel::Speed);
+    // Use every core for compiling large (e.g. 18 MB Python) components.
+    c.parallel_compilation(true);
+    // Map the data segments of a module copy-on-write instead of copying
+    // them per instantiation: instantiation cost stays flat with module size.
+    c.memory_init_cow(true);
+    // Names in trap backtraces come from the name section; the DWARF-based
+    // details would need the debug info kept and are not worth the cost.
+    c.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+    // Our artifact cache replaces wasmtime's own compilation cache.
+    c.cache(None);
+
+    let max_memory = config.max_memory_bytes.max(1);
+    c.memory_reservation(max_memory.max(MIN_MEMORY_RESERVATION));
+
+    if pooling {
+        let instances = config.max_instances.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        // Concurrent sandboxes.
+        pool.total_component_instances(instances);
+        // Every sandbox runs on its own async fiber stack.
+        pool.total_stacks(instances);
+        // One memory per sandbox (components share one memory between their
+        // modules; command modules have one).
+        pool.total_memories(instances);
+        pool.total_tables(instances.saturating_mul(TABLES_PER_SANDBOX));
+        // Core instances are counters, not reservations: be generous.
+        pool.total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT));
+        pool.max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT);
+        pool.max_memories_per_component(MEMORIES_PER_COMPONENT);
+        pool.max_tables_per_component(TABLES_PER_COMPONENT);
+        pool.max_memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX));
+        pool.table_elements(TABLE_ELEMENTS);
+        pool.max_core_instance_size(CORE_INSTANCE_SIZE);
+        pool.max_component_instance_size(COMPONENT_INSTANCE_SIZE);
+        pool.linear_memory_keep_resident(MEMORY_KEEP_RESIDENT);
+        pool.table_keep_resident(TABLE_KEEP_RESIDENT);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    c
+}
+
+/// The first 16 hex digits of a SHA-256 over the engine's compatibility
+/// hash: artifacts compiled by an engine with a different hash are never
+/// loaded.
+pub(crate) fn compatibility_key(engine: &Engine) -> String {
+    use std::hash::Hash;
+
+    /// Feeds `Hash` into SHA-256, so the key is stable across Rust versions.
+    struct Sha256Hasher(Sha256);
+    impl std::hash::Hasher for Sha256Hasher {
+        fn finish(&self) -> u64 {
+            // Unused: we read the digest instead.
+            0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+
+    let mut hasher = Sha256Hasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let digest = hasher.0.finalize();
+    // 8 bytes = 16 hex digits: collisions between engine configs are moot.
+    hex::encode(&digest[..8])
+}
+
+/// Increments the engine's epoch every [`EPOCH_TICK`] on its own thread;
+/// stops and joins the thread when dropped.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name("wisp-epoch".into())
+            .spawn({
+                let stop = stop.clone();
+                move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the epoch ticker thread panicked");
+            }
+        }
+    }
+}

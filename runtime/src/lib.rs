@@ -1,0 +1,81 @@
+//! Wisp's WebAssembly runtime: everything that touches wasmtime, and nothing else.
+//!
+//! This crate owns the engine policy (pooling allocator, epoch interruption,
+//! compilation settings), the on-disk cache of compiled artifacts, one
+//! `InstancePre` per prepared function, and the per-call sandbox: a fresh
+//! store with memory limits, a deadline, captured logs and an outbound-HTTP
+//! policy. It knows nothing of HTTP servers, databases or JSON error formats:
+//! callers hand it an `http::Request` and get back an `http::Response` plus an
+//! [`InvocationReport`] to meter and record.
+//!
+//! ```no_run
+//! # async fn demo(wasm: &[u8], sha: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! use runtime::{Runtime, RuntimeConfig, SandboxConfig};
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let function = runtime.prepare(wasm, sha).await?;
+//! let request = http::Request::get("http://localhost/hello")
+//!     .body(runtime::empty_body())?;
+//! let invocation = function.invoke(request, SandboxConfig::default()).await;
+//! let response = invocation.response?; // stream its body to the client
+//! drop(response);
+//! let report = invocation.report.await; // duration, memory, logs, outcome
+//! # let _ = report; Ok(()) }
+//! ```
+//!
+//! Module map: [`engine`] (engine settings, epoch ticker), `runtime`
+//! ([`Runtime`]), `cache` (compiled artifacts on disk), [`validate`]
+//! (structural checks), `prepared` ([`PreparedFunction`]), `component`
+//! (wasi:http components), `module` + `cgi` (WAGI/CGI command modules),
+//! `limits` (memory limiter, deadlines, trap classification), `capture`
+//! (stdout/stderr capture), `body` (metered request/response bodies),
+//! `outbound` (outgoing wasi:http policy), `report` (outcomes and reports),
+//! `config` (runtime and sandbox settings).
+
+mod body;
+mod cache;
+mod capture;
+mod cgi;
+mod component;
+mod config;
+pub mod engine;
+mod limits;
+mod module;
+mod outbound;
+mod prepared;
+mod report;
+mod runtime;
+pub mod validate;
+
+pub use body::ResponseBody;
+pub use cache::CacheStats;
+pub use config::{RuntimeConfig, SandboxConfig};
+pub use outbound::{
+    host_is_allowed, InterceptedResponse, Interception, OutboundError, OutboundInterceptor,
+};
+pub use prepared::PreparedFunction;
+pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
+pub use runtime::{Runtime, RuntimeError};
+pub use validate::{FunctionKind, UnknownFunctionKind, ValidationError};
+
+/// Any error that can cross a body boundary.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A boxed, streaming HTTP body: the request body handed to a guest, and the
+/// body type used by an [`OutboundInterceptor`] in both directions.
+pub type BoxBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
+
+/// The request body passed to [`PreparedFunction::invoke`].
+pub type RequestBody = BoxBody;
+
+/// An empty [`RequestBody`] (for GET requests, tests, cron ticks without payload).
+pub fn empty_body() -> RequestBody {
+    full_body(bytes::Bytes::new())
+}
+
+/// A [`RequestBody`] holding `bytes` in full.
+pub fn full_body(bytes: impl Into<bytes::Bytes>) -> RequestBody {
+    use http_body_util::BodyExt as _;
+    http_body_util::Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}

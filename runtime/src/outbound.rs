@@ -1,0 +1,273 @@
+//! Outbound wasi:http policy of one sandbox: first the optional in-process
+//! [`OutboundInterceptor`] (the extension point for `*.wisp` hosts), then the
+//! allow-list (deny by default), then a refusal of private/loopback/link-local
+//! destinations, and only then the network via wasmtime's default client.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
+
+use crate::body::{from_wasi_body, to_wasi_body};
+use crate::BoxBody;
+
+type WasiHttpError = wasmtime_wasi_http::Error;
+type WasiBody = UnsyncBoxBody<Bytes, WasiHttpError>;
+
+/// Default port per scheme, for the private-address check.
+const HTTP_PORT: u16 = 80;
+const HTTPS_PORT: u16 = 443;
+
+/// Why an intercepted outbound request failed; the guest sees the matching
+/// wasi:http error code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundError {
+    #[error("request denied")]
+    Denied,
+    #[error("destination not found")]
+    NotFound,
+    #[error("destination unavailable")]
+    Unavailable,
+    #[error("timed out")]
+    Timeout,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<OutboundError> for WasiHttpError {
+    fn from(error: OutboundError) -> Self {
+        match error {
+            OutboundError::Denied => WasiHttpError::HttpRequestDenied,
+            OutboundError::NotFound => WasiHttpError::DestinationNotFound,
+            OutboundError::Unavailable => WasiHttpError::DestinationUnavailable,
+            OutboundError::Timeout => WasiHttpError::ConnectionTimeout,
+            OutboundError::Internal(message) => WasiHttpError::InternalError(Some(message)),
+        }
+    }
+}
+
+/// A future resolving to an intercepted request's response.
+pub type InterceptedResponse =
+    Pin<Box<dyn Future<Output = Result<http::Response<BoxBody>, OutboundError>> + Send>>;
+
+/// What an interceptor decided.
+pub enum Interception {
+    /// Not mine: continue with the allow-list and the network.
+    Pass(http::Request<BoxBody>),
+    /// Handled in-process; the guest gets this response.
+    Handled(InterceptedResponse),
+}
+
+/// Sees every outbound request of a sandbox before the allow-list.
+///
+/// This is how Wisp serves its reserved hosts (`<function>.fn.wisp`,
+/// `events.wisp`, `kv.wisp`) without touching the network: the platform puts
+/// an implementation, carrying the caller's identity, into
+/// [`crate::SandboxConfig::interceptor`]. The request URI is absolute
+/// (`http://kv.wisp/key`) and the `host` header is set.
+pub trait OutboundInterceptor: Send + Sync {
+    fn intercept(&self, request: http::Request<BoxBody>) -> Interception;
+}
+
+/// Whether `host` (optionally `host:port` in `authority`) is on the allow-list.
+///
+/// Entries: `*` (any host), `*.example.com` (any subdomain, not the apex),
+/// `example.com` (that host, any port), `example.com:8443` (that authority).
+/// Matching is case-insensitive.
+pub fn host_is_allowed(allowed: &[String], host: &str, authority: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let authority = authority.to_ascii_lowercase();
+    allowed.iter().any(|entry| {
+        let entry = entry.trim().to_ascii_lowercase();
+        if entry == "*" {
+            true
+        } else if let Some(suffix) = entry.strip_prefix("*.") {
+            host.len() > suffix.len() + 1
+                && host.ends_with(suffix)
+                && host[..host.len() - suffix.len()].ends_with('.')
+        } else if entry.contains(':') {
+            entry == authority
+        } else {
+            entry == host
+        }
+    })
+}
+
+/// Whether `ip` is a public destination (not loopback, private, link-local,
+/// shared, documentation, multicast or unspecified).
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                // 100.64.0.0/10, carrier-grade NAT (RFC 6598).
+                || (a == 100 && (64..128).contains(&b))
+                // 0.0.0.0/8, "this network".
+                || a == 0)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                // fc00::/7, unique local.
+                || (first & 0xfe00) == 0xfc00
+                // fe80::/10, link-local.
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// The `WasiHttpHooks` of one sandbox.
+pub(crate) struct OutboundPolicy {
+    allowed_hosts: Arc<[String]>,
+    allow_private: bool,
+    interceptor: Option<Arc<dyn OutboundInterceptor>>,
+}
+
+impl OutboundPolicy {
+    pub fn new(
+        allowed_hosts: &[String],
+        allow_private: bool,
+        interceptor: Option<Arc<dyn OutboundInterceptor>>,
+    ) -> Self {
+        OutboundPolicy {
+            allowed_hosts: allowed_hosts.into(),
+            allow_private,
+            interceptor,
+        }
+    }
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), WasiHttpError>> + Send>,
+                ),
+                WasiHttpError,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send>,
+    ) -> SendFuture {
+        let allowed = self.allowed_hosts.clone();
+        let allow_private = self.allow_private;
+        let interceptor = self.interceptor.clone();
+        Box::new(async move {
+            let request = match interceptor {
+                Some(interceptor) => match interceptor.intercept(request.map(from_wasi_body)) {
+                    Interception::Pass(request) => request.map(to_wasi_body),
+                    Interception::Handled(response) => {
+                        let response = response.await?;
+                        let done: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> =
+                            Box::new(std::future::ready(Ok(())));
+                        return Ok((response.map(to_wasi_body), done));
+                    }
+                },
+                None => request,
+            };
+
+            let uri = request.uri();
+            let host = uri.host().unwrap_or_default().to_string();
+            let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+            if !host_is_allowed(&allowed, &host, authority) {
+                tracing::debug!(%host, "outbound request denied by the allow-list");
+                return Err(WasiHttpError::HttpRequestDenied);
+            }
+            if !allow_private {
+                let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+                let default_port = if https { HTTPS_PORT } else { HTTP_PORT };
+                let port = uri.port_u16().unwrap_or(default_port);
+                // Brackets of IPv6 literals must go for the resolver.
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                let addrs = tokio::net::lookup_host((bare, port))
+                    .await
+                    .map_err(|_| WasiHttpError::DestinationNotFound)?;
+                // Note: the connection resolves again; a DNS answer that
+                // changes in between (rebinding) is not caught here.
+                for addr in addrs {
+                    if !is_public(addr.ip()) {
+                        tracing::debug!(%host, ip = %addr.ip(), "outbound request to a private address denied");
+                        return Err(WasiHttpError::DestinationIpProhibited);
+                    }
+                }
+            }
+
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let io: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> = Box::new(io);
+            Ok((response.map(http_body_util::BodyExt::boxed_unsync), io))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(entries: &[&str]) -> Vec<String> {
+        entries.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn deny_by_default() {
+        assert!(!host_is_allowed(&[], "example.com", "example.com"));
+    }
+
+    #[test]
+    fn exact_and_wildcard_hosts() {
+        let allowed = list(&["api.example.com", "*.github.com", "localhost:8443"]);
+        assert!(host_is_allowed(&allowed, "api.example.com", "api.example.com"));
+        assert!(host_is_allowed(&allowed, "API.Example.com", "API.Example.com:443"));
+        assert!(!host_is_allowed(&allowed, "example.com", "example.com"));
+        assert!(!host_is_allowed(&allowed, "evilapi.example.com", "evilapi.example.com"));
+        assert!(host_is_allowed(&allowed, "raw.github.com", "raw.github.com"));
+        assert!(!host_is_allowed(&allowed, "github.com", "github.com"));
+        assert!(!host_is_allowed(&allowed, "evilgithub.com", "evilgithub.com"));
+        assert!(host_is_allowed(&allowed, "localhost", "localhost:8443"));
+        assert!(!host_is_allowed(&allowed, "localhost", "localhost:8080"));
+        assert!(host_is_allowed(&list(&["*"]), "anything.test", "anything.test"));
+    }
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} must not be public");
+        }
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip} must be public");
+        }
+    }
+}

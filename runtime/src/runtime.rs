@@ -1,0 +1,157 @@
+//! [`Runtime`]: the process-wide handle — engine, linkers, artifact cache and
+//! epoch ticker — and the prepare path (validate → cached artifact or compile
+//! → `InstancePre`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use crate::cache::{Artifact, ArtifactCache, CacheStats};
+use crate::component::{self, ComponentHost};
+use crate::config::RuntimeConfig;
+use crate::engine::{build_engine, compatibility_key, EpochTicker};
+use crate::module::{self, ModuleHost};
+use crate::prepared::{Entry, PreparedFunction};
+use crate::validate::{self, FunctionKind, ValidationError};
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("the WebAssembly engine could not be created: {detail}")]
+    Engine { detail: String },
+    #[error("the artifact cache directory {} could not be created: {source}", path.display())]
+    CacheDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the epoch ticker thread could not be started: {0}")]
+    Ticker(#[source] std::io::Error),
+}
+
+pub(crate) struct RuntimeInner {
+    pub engine: Engine,
+    component_linker: wasmtime::component::Linker<ComponentHost>,
+    module_linker: wasmtime::Linker<ModuleHost>,
+    cache: ArtifactCache,
+    pub max_memory_bytes: u64,
+    pooling: bool,
+    _ticker: EpochTicker,
+}
+
+/// The WebAssembly runtime. Cheap to clone; the epoch ticker stops when the
+/// last clone (and the last [`PreparedFunction`]) is dropped.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl Runtime {
+    /// Builds the engine and linkers, creates the cache directory and starts
+    /// the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        let (engine, pooling) = build_engine(&config).map_err(|e| RuntimeError::Engine {
+            detail: format!("{e:#}"),
+        })?;
+        std::fs::create_dir_all(&config.cache_dir).map_err(|source| RuntimeError::CacheDir {
+            path: config.cache_dir.clone(),
+            source,
+        })?;
+        let component_linker = component::linker(&engine).map_err(|e| RuntimeError::Engine {
+            detail: format!("component linker: {e:#}"),
+        })?;
+        let module_linker = module::linker(&engine).map_err(|e| RuntimeError::Engine {
+            detail: format!("module linker: {e:#}"),
+        })?;
+        let cache = ArtifactCache::new(config.cache_dir.clone(), compatibility_key(&engine));
+        let ticker = EpochTicker::start(engine.clone()).map_err(RuntimeError::Ticker)?;
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                component_linker,
+                module_linker,
+                cache,
+                max_memory_bytes: config.max_memory_bytes,
+                pooling,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// Fast structural check, no compilation.
+    pub fn validate(wasm: &[u8]) -> Result<FunctionKind, ValidationError> {
+        validate::validate(wasm)
+    }
+
+    /// Validates `wasm`, loads its compiled artifact from the cache directory
+    /// (or compiles it on a blocking thread and caches it), and links it.
+    /// `sha256_hex` must be the SHA-256 of `wasm` in lowercase hex.
+    pub async fn prepare(
+        &self,
+        wasm: &[u8],
+        sha256_hex: &str,
+    ) -> Result<PreparedFunction, ValidationError> {
+        let kind = Self::validate(wasm)?;
+        let inner = self.inner.clone();
+        let wasm = wasm.to_vec();
+        let sha256_hex = sha256_hex.to_string();
+        let (entry, from_cache) = tokio::task::spawn_blocking(move || {
+            let (artifact, from_cache) =
+                inner
+                    .cache
+                    .load_or_compile(&inner.engine, kind, &wasm, &sha256_hex)?;
+            Ok::<_, ValidationError>((inner.link(artifact)?, from_cache))
+        })
+        .await
+        .map_err(|e| ValidationError::Compile {
+            detail: format!("the compilation task failed: {e}"),
+        })??;
+        Ok(PreparedFunction::new(entry, from_cache, self.inner.clone()))
+    }
+
+    /// Artifact cache counters since start.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// Whether sandboxes come from the pooling allocator (false only when
+    /// the pool's address space could not be reserved).
+    pub fn is_pooling(&self) -> bool {
+        self.inner.pooling
+    }
+
+    /// The underlying engine, for embedders that need it (e.g. benchmarks).
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}
+
+impl RuntimeInner {
+    /// Links a compiled function against the host interfaces.
+    fn link(&self, artifact: Artifact) -> Result<Entry, ValidationError> {
+        match artifact {
+            Artifact::Component(component) => {
+                let pre = self
+                    .component_linker
+                    .instantiate_pre(&component)
+                    .map_err(|e| ValidationError::UnsupportedImport {
+                        detail: format!("{e:#}"),
+                    })?;
+                let proxy = ProxyPre::new(pre).map_err(|e| ValidationError::MissingHttpExport {
+                    found: vec![format!("(incompatible export: {e:#})")],
+                })?;
+                Ok(Entry::Component(proxy))
+            }
+            Artifact::Module(module) => {
+                let pre = self.module_linker.instantiate_pre(&module).map_err(|e| {
+                    ValidationError::UnsupportedImport {
+                        detail: format!("{e:#}"),
+                    }
+                })?;
+                Ok(Entry::Module(pre))
+            }
+        }
+    }
+}

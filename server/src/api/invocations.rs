@@ -1,0 +1,165 @@
+//! Invocation routes: call a function through the API (sync or async), list
+//! a function's invocations, read one record, and stream new records live
+//! (server-sent events) for log tails.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::Stream;
+use http_body_util::BodyExt;
+use model::InvocationRecord;
+use platform::{InvocationQuery, TriggerKind};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+use super::{AppError, AppState, Authenticated};
+use crate::gateway::invoke_error_response;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct InvokeParams {
+    /// Return 202 with the invocation id at once instead of waiting.
+    #[serde(rename = "async")]
+    run_async: Option<bool>,
+    /// Path (and query) the function sees; default `/`.
+    path: Option<String>,
+}
+
+/// Call a function: the request body is passed as a `POST` to the function.
+#[utoipa::path(post, path = "/api/v1/functions/{name}/invoke",
+    params(("name" = String, Path, description = "function name"), InvokeParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "the function's own response"),
+              (status = 202, description = "accepted (async)", body = serde_json::Value),
+              (status = 404, body = model::ApiError), (status = 502, body = model::ApiError),
+              (status = 504, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn invoke(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(name): Path<String>,
+    Query(params): Query<InvokeParams>,
+    request: Request,
+) -> Result<Response, AppError> {
+    let path = params.path.unwrap_or_else(|| "/".into());
+    if !path.starts_with('/') {
+        return Err(AppError::bad_request("path must start with '/'"));
+    }
+    let (parts, body) = request.into_parts();
+    let mut builder = http::Request::builder().method(http::Method::POST).uri(path);
+    for (k, v) in parts.headers.iter() {
+        if k != http::header::AUTHORIZATION && k != http::header::COOKIE {
+            builder = builder.header(k, v);
+        }
+    }
+    let function_request = builder
+        .body(body.map_err(platform::BoxError::from).boxed_unsync())
+        .map_err(|e| AppError::bad_request(format!("invalid request: {e}")))?;
+
+    if params.run_async.unwrap_or(false) {
+        let platform = state.platform.clone();
+        // Look the function up first so an unknown name is a 404, not a 202.
+        platform.function_detail(&name).await?;
+        let invocation_id = platform::new_invocation_id();
+        let id = invocation_id.clone();
+        tokio::spawn(async move {
+            match platform
+                .invoke_with_id(id, &name, function_request, TriggerKind::Api)
+                .await
+            {
+                Ok(outcome) => {
+                    if let Ok(response) = outcome.response {
+                        // Drain the body so the invocation completes.
+                        let _ = response.into_body().collect().await;
+                    }
+                }
+                Err(e) => tracing::warn!(function = %name, error = %e, "async invocation failed"),
+            }
+        });
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "invocation_id": invocation_id })),
+        )
+            .into_response());
+    }
+
+    let outcome = state
+        .platform
+        .invoke(&name, function_request, TriggerKind::Api)
+        .await?;
+    Ok(match outcome.response {
+        Ok(response) => response.map(Body::new).into_response(),
+        Err(e) => invoke_error_response(&outcome.invocation_id, &e),
+    })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListParams {
+    /// Most records to return (default 50, max 1000).
+    limit: Option<u32>,
+    /// `success`, `error`, or an outcome such as `timeout`.
+    status: Option<String>,
+}
+
+/// A function's invocations, newest first.
+#[utoipa::path(get, path = "/api/v1/functions/{name}/invocations",
+    params(("name" = String, Path, description = "function name"), ListParams),
+    responses((status = 200, body = [InvocationRecord])), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(name): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Vec<InvocationRecord>>, AppError> {
+    let query = InvocationQuery {
+        limit: params.limit.unwrap_or(50),
+        status: params.status,
+    };
+    Ok(Json(state.platform.list_invocations(&name, query).await?))
+}
+
+/// One invocation with its logs and error.
+#[utoipa::path(get, path = "/api/v1/invocations/{id}",
+    params(("id" = String, Path, description = "invocation id")),
+    responses((status = 200, body = InvocationRecord), (status = 404, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<InvocationRecord>, AppError> {
+    Ok(Json(state.platform.invocation(&id).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct StreamParams {
+    /// Only records of this function.
+    function: Option<String>,
+}
+
+/// Server-sent events: one `invocation` event (a JSON record) per stored call.
+#[utoipa::path(get, path = "/api/v1/invocations/stream", params(StreamParams),
+    responses((status = 200, content_type = "text/event-stream", description = "records as they are stored")),
+    security(("bearer" = [])))]
+pub async fn stream(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Query(params): Query<StreamParams>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let function = params.function;
+    let records = BroadcastStream::new(state.platform.subscribe_invocations()).filter_map(
+        move |r| match r {
+            Ok(record) if function.as_deref().is_none_or(|f| f == record.function) => {
+                Event::default().event("invocation").json_data(&record).ok().map(Ok)
+            }
+            _ => None,
+        },
+    );
+    Sse::new(records).keep_alive(KeepAlive::default())
+}

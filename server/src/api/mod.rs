@@ -1,0 +1,85 @@
+//! The REST API (`/api/v1/...`, `/healthz`): one router over one `AppState`,
+//! bearer-token (or dashboard-session) authentication as an extractor, and
+//! one error type that shows clients a safe JSON message while logging the
+//! real cause.
+
+mod auth;
+mod error;
+mod functions;
+mod invocations;
+mod openapi;
+
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use platform::Platform;
+
+pub use auth::{Authenticated, SESSION_COOKIE};
+pub use error::AppError;
+
+/// Shared state of the control plane.
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Platform,
+    pub max_upload_bytes: u64,
+    /// Where the function gateway listens (shown to API users).
+    pub gateway_addr: SocketAddr,
+}
+
+impl AppState {
+    pub fn new(platform: Platform, max_upload_bytes: u64, gateway_addr: SocketAddr) -> Self {
+        Self {
+            platform,
+            max_upload_bytes,
+            gateway_addr,
+        }
+    }
+}
+
+/// Every REST route and its layers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/functions", get(functions::list))
+        .route(
+            "/api/v1/functions/{name}",
+            get(functions::detail)
+                .patch(functions::update_config)
+                .delete(functions::delete),
+        )
+        .route(
+            "/api/v1/functions/{name}/versions",
+            // Uploads enforce their own (larger, configurable) limit with a
+            // JSON error; the default 2 MB cap would cut wasm files short.
+            post(functions::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/functions/{name}/alias", post(functions::set_alias))
+        .route("/api/v1/functions/{name}/invoke", post(invocations::invoke))
+        .route(
+            "/api/v1/functions/{name}/invocations",
+            get(invocations::list),
+        )
+        .route("/api/v1/invocations/{id}", get(invocations::get))
+        .route("/api/v1/invocations/stream", get(invocations::stream))
+        .with_state(state)
+}
+
+/// `GET /api/v1/status`: what this node serves and whether the compiled
+/// artifact cache is being used (compiles since start vs cache hits).
+async fn status(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _auth: Authenticated,
+) -> axum::Json<serde_json::Value> {
+    let cache = state.platform.cache_stats();
+    axum::Json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": format!("{:?}", state.platform.backend()).to_lowercase(),
+        "live_functions": state.platform.live_function_count(),
+        "gateway": state.gateway_addr.to_string(),
+        "artifact_cache": { "hits": cache.hits, "compiles": cache.compiles },
+    }))
+}

@@ -1,0 +1,40 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Wisp API", description = "Control plane of Wisp, a self-hosted serverless platform for WebAssembly functions."),
+    paths(
+        super::functions::upload, super::functions::list, super::functions::detail,
+        super::functions::update_config, super::functions::set_alias, super::functions::delete,
+        super::invocations::invoke, super::invocations::list, super::invocations::get,
+        super::invocations::stream,
+    ),
+    components(schemas(
+        model::FunctionSummary, model::FunctionDetail, model::FunctionConfig,
+        model::FunctionConfigPatch, model::FunctionVersion, model::DeployedVersion,
+        model::AliasUpdate, model::InvocationRecord, model::ApiError, model::ApiErrorBody,
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `GET /api/v1/openapi.json` (authenticated, like every route but `/healthz`).
+pub async fn document(_auth: super::Authenticated) -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,118 @@
+//! A small typed HTTP client for the REST API; turns API errors
+//! (`{"error":{"code","message"}}`) into readable CLI errors.
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use futures::Stream;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::ClientArgs;
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+        let token = match &args.token {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string("wisp-data/admin-token")
+                .map(|t| t.trim().to_string())
+                .context("no API token: set WISP_TOKEN or run from the directory holding wisp-data/")?,
+        };
+        Ok(Self {
+            http: reqwest::Client::builder().build()?,
+            base: args.url.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let response = rb
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Wisp API at {}", self.base))?;
+        Ok(response)
+    }
+
+    async fn json<T: DeserializeOwned>(response: reqwest::Response) -> anyhow::Result<T> {
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            bail!("{}", api_error_text(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).context("unexpected answer from the API")
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        Self::json(self.send(self.request(reqwest::Method::GET, path)).await?).await
+    }
+
+    pub async fn post_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        Self::json(
+            self.send(self.request(reqwest::Method::POST, path).json(body))
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn post_wasm<T: DeserializeOwned>(&self, path: &str, wasm: Vec<u8>) -> anyhow::Result<T> {
+        let rb = self
+            .request(reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+            .body(wasm);
+        Self::json(self.send(rb).await?).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> anyhow::Result<reqwest::Response> {
+        self.send(self.request(reqwest::Method::POST, path).body(body))
+            .await
+    }
+
+    pub async fn get_stream(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<impl Stream<Item = reqwest::Result<Bytes>> + Unpin> {
+        let response = self.send(self.request(reqwest::Method::GET, path)).await?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await?;
+            bail!("{}", api_error_text(status, &bytes));
+        }
+        Ok(Box::pin(response.bytes_stream()))
+    }
+}
+
+fn api_error_text(status: reqwest::StatusCode, body: &[u8]) -> String {
+    match serde_json::from_slice::<model::ApiError>(body) {
+        Ok(e) => format!("{} ({}, HTTP {})", e.error.message, e.error.code, status.as_u16()),
+        Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(body)),
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,265 @@
+//! The client half of `wisp`: commands that talk to a running server's REST
+//! API (`WISP_URL`, default http://127.0.0.1:3000) with an API token
+//! (`WISP_TOKEN`, default: ./wisp-data/admin-token when present).
+
+mod client;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use futures::StreamExt;
+use model::{DeployedVersion, FunctionDetail, FunctionSummary, InvocationRecord};
+
+use client::Client;
+
+#[derive(Args, Clone, Debug)]
+pub struct ClientArgs {
+    /// Control-plane URL.
+    #[arg(long, env = "WISP_URL", default_value = "http://127.0.0.1:3000", global = true)]
+    pub url: String,
+    /// API token (default: the contents of ./wisp-data/admin-token).
+    #[arg(long, env = "WISP_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// The .wasm file (a wasi:http component or a WASI command module).
+    pub file: PathBuf,
+    /// Function name (default: the file name without .wasm).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Upload without making the new version live.
+    #[arg(long)]
+    pub no_activate: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InvokeArgs {
+    pub name: String,
+    /// Request body: a string, or @FILE to read a file ("@-" for stdin).
+    #[arg(long, short = 'd')]
+    pub data: Option<String>,
+    /// Path (and query) the function sees.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    pub name: String,
+    /// Keep printing new invocations as they happen.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// How many recent invocations to show first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    pub name: String,
+    /// The version the live alias should point at.
+    #[arg(long)]
+    pub version: i64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let name = match args.name {
+        Some(n) => n,
+        None => args
+            .file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+            .context("give the function a --name")?,
+    };
+    let wasm = tokio::fs::read(&args.file)
+        .await
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let size = wasm.len();
+    eprintln!("Uploading {} ({size} bytes) as {name}...", args.file.display());
+    let path = format!(
+        "/api/v1/functions/{name}/versions?activate={}",
+        !args.no_activate
+    );
+    let deployed: DeployedVersion = client.post_wasm(&path, wasm).await?;
+    println!(
+        "Deployed {} version {} ({}, sha256 {}){}",
+        deployed.name,
+        deployed.version,
+        deployed.kind,
+        &deployed.sha256[..12],
+        if deployed.live { ", now live" } else { " (not live)" }
+    );
+    println!("Call it at the gateway: /fn/{}/", deployed.name);
+    Ok(())
+}
+
+pub async fn functions(args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let list: Vec<FunctionSummary> = client.get_json("/api/v1/functions").await?;
+    if list.is_empty() {
+        println!("No functions yet. Deploy one: wisp deploy FILE.wasm --name NAME");
+        return Ok(());
+    }
+    println!("{:<32} {:>5} {:<10} {:>8}  LAST CALL", "NAME", "LIVE", "KIND", "VERSIONS");
+    for f in list {
+        println!(
+            "{:<32} {:>5} {:<10} {:>8}  {}",
+            f.name,
+            f.live_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            f.kind.unwrap_or_else(|| "-".into()),
+            f.version_count,
+            f.last_invoked_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "never".into())
+        );
+    }
+    Ok(())
+}
+
+pub async fn invoke(args: InvokeArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let body = match args.data.as_deref() {
+        None => Vec::new(),
+        Some("@-") => {
+            use tokio::io::AsyncReadExt;
+            let mut buf = Vec::new();
+            tokio::io::stdin().read_to_end(&mut buf).await?;
+            buf
+        }
+        Some(d) if d.starts_with('@') => tokio::fs::read(&d[1..])
+            .await
+            .with_context(|| format!("reading {}", &d[1..]))?,
+        Some(d) => d.as_bytes().to_vec(),
+    };
+    let path = format!(
+        "/api/v1/functions/{}/invoke?path={}",
+        args.name,
+        client::encode_query(&args.path)
+    );
+    let response = client.post_raw(&path, body).await?;
+    let status = response.status();
+    let id = response
+        .headers()
+        .get(platform::INVOCATION_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = response.bytes().await?;
+    use std::io::Write;
+    std::io::stdout().write_all(&bytes)?;
+    if let Some(id) = id {
+        eprintln!("\n[{status}] invocation {id}");
+    }
+    if !status.is_success() {
+        bail!("the call failed with HTTP {status}");
+    }
+    Ok(())
+}
+
+fn print_record(r: &InvocationRecord) {
+    println!(
+        "{}  {}  v{}  {:<7} {:<14} {:>4}  {:>8.2} ms  {} {}",
+        r.started_at.format("%Y-%m-%d %H:%M:%S%.3f"),
+        r.id,
+        r.version,
+        r.status,
+        r.outcome,
+        r.status_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+        r.duration_ms,
+        r.method,
+        r.path
+    );
+    if let Some(e) = &r.error {
+        println!("    error: {e}");
+    }
+    for line in r.logs.lines() {
+        println!("    | {line}");
+    }
+}
+
+pub async fn logs(args: LogsArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    // Make sure the function exists (a clear 404 instead of silence).
+    let _: FunctionDetail = client
+        .get_json(&format!("/api/v1/functions/{}", args.name))
+        .await?;
+    let mut stream = if args.follow {
+        Some(
+            client
+                .get_stream(&format!(
+                    "/api/v1/invocations/stream?function={}",
+                    client::encode_query(&args.name)
+                ))
+                .await?,
+        )
+    } else {
+        None
+    };
+    let mut recent: Vec<InvocationRecord> = client
+        .get_json(&format!(
+            "/api/v1/functions/{}/invocations?limit={}",
+            args.name, args.limit
+        ))
+        .await?;
+    recent.reverse();
+    let mut seen: std::collections::HashSet<String> = recent.iter().map(|r| r.id.clone()).collect();
+    for r in &recent {
+        print_record(r);
+    }
+    let Some(stream) = stream.as_mut() else {
+        if recent.is_empty() {
+            println!("No invocations of {} yet.", args.name);
+        }
+        return Ok(());
+    };
+    let mut buffer = String::new();
+    while let Some(chunk) = stream.next().await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk?));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let data: String = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect::<Vec<_>>()
+                .join("\n");
+            if data.is_empty() {
+                continue;
+            }
+            if let Ok(r) = serde_json::from_str::<InvocationRecord>(&data) {
+                if seen.insert(r.id.clone()) {
+                    print_record(&r);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let detail: FunctionDetail = client
+        .post_json(
+            &format!("/api/v1/functions/{}/alias", args.name),
+            &serde_json::json!({ "version": args.version }),
+        )
+        .await?;
+    println!(
+        "{} now serves version {}",
+        detail.name,
+        detail.live_version.unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `wisp serve` configuration: flags, each also read from a `WISP_*`
+//! environment variable, with defaults that need neither.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Data directory: database, compiled-artifact cache, admin token.
+    #[arg(long, env = "WISP_DATA_DIR", default_value = "./wisp-data")]
+    pub data_dir: PathBuf,
+    /// Control plane address (dashboard + REST API). Port 0 picks a free port.
+    #[arg(long, env = "WISP_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Function gateway address. Port 0 picks a free port.
+    #[arg(long, env = "WISP_GATEWAY", default_value = "127.0.0.1:8080")]
+    pub gateway: SocketAddr,
+    /// Database URL; default sqlite://<data-dir>/wisp.db.
+    #[arg(long, env = "WISP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Compiled-artifact cache directory; default <data-dir>/cache.
+    #[arg(long, env = "WISP_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Dashboard assets (the hydration bundle under pkg/, styles); default:
+    /// `site/` beside the binary, else `target/site` of the source tree.
+    #[arg(long, env = "WISP_SITE_DIR")]
+    pub site_dir: Option<PathBuf>,
+    /// Largest .wasm upload accepted, in bytes.
+    #[arg(long, env = "WISP_MAX_UPLOAD_BYTES", default_value_t = platform::DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: u64,
+}

@@ -1,0 +1,66 @@
+//! The `wisp` binary: parses the command line and hands over to `serve` (run
+//! the platform) or to the CLI client commands that talk to the REST API.
+
+mod api;
+mod cli;
+mod config;
+mod gateway;
+mod serve;
+mod site;
+
+use clap::{Parser, Subcommand};
+
+/// Wisp: a self-hosted serverless platform for WebAssembly functions.
+#[derive(Parser)]
+#[command(name = "wisp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the dashboard + API and the function gateway.
+    Serve(config::ServeArgs),
+    /// Upload a .wasm file as a new version of a function.
+    Deploy(cli::DeployArgs),
+    /// List functions.
+    Functions(cli::ClientArgs),
+    /// Call a function through the API and print its response.
+    Invoke(cli::InvokeArgs),
+    /// Show a function's latest invocations with their logs.
+    Logs(cli::LogsArgs),
+    /// Point a function's live alias at a version (rollback / roll forward).
+    Rollback(cli::RollbackArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Deploy(args) => cli::deploy(args).await,
+            Command::Functions(args) => cli::functions(args).await,
+            Command::Invoke(args) => cli::invoke(args).await,
+            Command::Logs(args) => cli::logs(args).await,
+            Command::Rollback(args) => cli::rollback(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

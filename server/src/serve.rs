@@ -1,0 +1,138 @@
+//! `wisp serve`: starts the platform, creates the admin account on first
+//! start, binds the control plane and the gateway (two origins), writes
+//! `<data-dir>/addresses.json`, and shuts both down gracefully, flushing
+//! invocation records.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use platform::{Platform, PlatformConfig};
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let mut config = PlatformConfig::new(&args.data_dir);
+    config.database_url = args.database_url.clone();
+    config.cache_dir = args.cache_dir.clone();
+    config.max_upload_bytes = args.max_upload_bytes;
+    let platform = Platform::start(config).await?;
+
+    let password = std::env::var("WISP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some(boot) = platform.bootstrap_admin(password.as_deref()).await? {
+        let token_path = args.data_dir.join("admin-token");
+        write_secret(&token_path, &boot.token)?;
+        println!("Created the admin account (user: admin).");
+        if let Some(p) = &boot.generated_password {
+            println!("  admin password: {p}   (shown once; set WISP_ADMIN_PASSWORD to choose it)");
+        }
+        println!("  admin API token: {}   (also in {})", boot.token, token_path.display());
+    }
+
+    let control = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding the control plane to {}", args.listen))?;
+    let gateway = TcpListener::bind(args.gateway)
+        .await
+        .with_context(|| format!("binding the gateway to {}", args.gateway))?;
+    let control_addr = control.local_addr()?;
+    let gateway_addr = gateway.local_addr()?;
+
+    let site_dir = crate::site::resolve_site_dir(args.site_dir.as_deref());
+    let control_app = crate::api::router(crate::api::AppState::new(
+        platform.clone(),
+        args.max_upload_bytes,
+        gateway_addr,
+    ))
+    .merge(crate::site::router(platform.clone(), &site_dir, control_addr)?);
+    let gateway_app = crate::gateway::router(platform.clone());
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let control_task = tokio::spawn(serve_until(control, control_app, stop_rx.clone()));
+    let gateway_task = tokio::spawn(serve_until(gateway, gateway_app, stop_rx));
+
+    let addresses = serde_json::json!({
+        "listen": control_addr.to_string(),
+        "gateway": gateway_addr.to_string(),
+    });
+    write_atomic(&args.data_dir.join("addresses.json"), addresses.to_string().as_bytes())?;
+    tracing::info!(%control_addr, %gateway_addr, "wisp is ready");
+    println!("Dashboard and API: http://{control_addr}");
+    println!("Function gateway:  http://{gateway_addr}");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = control_task.await;
+    let _ = gateway_task.await;
+    platform.flush().await;
+    Ok(())
+}
+
+async fn serve_until(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "server stopped with an error");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Writes a secret readable by the owner only (mode 0600).
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    Ok(())
+}
+
+/// Replaces a file atomically so readers never see half of it.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! Test harness: starts the real `wisp serve` binary on free ports with a
+//! temporary data directory, and talks to it over HTTP like a user would.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use model::InvocationRecord;
+use serde_json::Value;
+
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// Where the built example functions are (`functions/build.sh`).
+pub fn functions_dir() -> PathBuf {
+    std::env::var_os("WISP_FUNCTIONS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions"))
+}
+
+/// The bytes of `functions/<name>.wasm`; fails loudly when it was not built.
+pub fn wasm(name: &str) -> Vec<u8> {
+    let path = functions_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}): run `bash functions/build.sh` first",
+            path.display()
+        )
+    })
+}
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    pub api: String,
+    pub gateway: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    extra_args: Vec<String>,
+}
+
+impl TestServer {
+    /// A fresh server with an empty data directory.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra_args: &[&str]) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().to_path_buf();
+        let mut server = Self {
+            child: None,
+            data_dir,
+            _temp: Some(temp),
+            api: String::new(),
+            gateway: String::new(),
+            token: String::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .expect("http client"),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn().await;
+        server
+    }
+
+    async fn spawn(&mut self) {
+        let _ = std::fs::remove_file(self.data_dir.join("addresses.json"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wisp"));
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0"])
+            .args(&self.extra_args)
+            .env("WISP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("WISP_LOG", "info,wasmtime=warn,cranelift=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.data_dir.join("server.log"))
+                    .expect("log file"),
+            ))
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.data_dir.join("server.log"))
+                    .expect("log file"),
+            ));
+        // Share compiled artifacts between test servers: the cache is keyed
+        // by content hash and engine settings, so this only saves time.
+        if let Some(cache) = std::env::var_os("WISP_TEST_CACHE_DIR") {
+            if !self.extra_args.iter().any(|a| a == "--cache-dir") {
+                cmd.arg("--cache-dir").arg(cache);
+            }
+        }
+        let child = cmd.spawn().expect("starting wisp serve");
+        self.child = Some(child);
+        let addresses = self.data_dir.join("addresses.json");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&addresses) {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    self.api = format!("http://{}", v["listen"].as_str().unwrap());
+                    self.gateway = format!("http://{}", v["gateway"].as_str().unwrap());
+                    break;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("wisp serve exited with {status}:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "server did not start:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.token = std::fs::read_to_string(self.data_dir.join("admin-token"))
+            .expect("admin-token written on first start")
+            .trim()
+            .to_string();
+        let health = self
+            .http
+            .get(format!("{}/healthz", self.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+    }
+
+    /// The server's combined stdout/stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Stops the server with SIGTERM (graceful: records are flushed).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("server did not stop on SIGTERM");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// Stops and starts the server again on the same data directory.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.spawn().await;
+    }
+
+    pub fn api_url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    pub fn fn_url(&self, path: &str) -> String {
+        format!("{}{}", self.gateway, path)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.api_url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.api_url(path)).bearer_auth(&self.token)
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).send().await.unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Uploads `bytes` as a new version of `name`; returns (status, JSON).
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .post(&format!("/api/v1/functions/{name}/versions"))
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("upload answered non-JSON ({status}): {text}"));
+        (status, json)
+    }
+
+    /// Deploys `functions/<file>.wasm` as `name`, asserting success.
+    pub async fn deploy(&self, name: &str, file: &str) -> Value {
+        let (status, json) = self.upload(name, wasm(file)).await;
+        assert_eq!(status, 201, "deploying {file} as {name}: {json}");
+        json
+    }
+
+    /// Sets configuration fields of a function.
+    pub async fn configure(&self, name: &str, patch: Value) {
+        let r = self
+            .http
+            .patch(self.api_url(&format!("/api/v1/functions/{name}")))
+            .bearer_auth(&self.token)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    /// Waits until `name` has at least `n` recorded invocations; newest first.
+    pub async fn invocations(&self, name: &str, n: usize) -> Vec<InvocationRecord> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let list: Vec<InvocationRecord> = serde_json::from_value(
+                self.get_json(&format!("/api/v1/functions/{name}/invocations?limit=1000"))
+                    .await,
+            )
+            .unwrap();
+            if list.len() >= n {
+                return list;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} invocations of {name} recorded",
+                list.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Fetches one invocation record.
+    pub async fn invocation(&self, id: &str) -> InvocationRecord {
+        serde_json::from_value(self.get_json(&format!("/api/v1/invocations/{id}")).await).unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl TestServer {
+    /// Waits until the record of invocation `id` is stored, then returns it.
+    pub async fn invocation_eventually(&self, id: &str) -> InvocationRecord {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self
+                .get(&format!("/api/v1/invocations/{id}"))
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 200 {
+                return r.json().await.unwrap();
+            }
+            assert_eq!(r.status(), 404, "unexpected status reading invocation {id}");
+            assert!(Instant::now() < deadline, "invocation {id} never recorded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The invocation id a gateway or invoke response carries.
+pub fn invocation_id(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-wisp-invocation-id")
+        .expect("x-wisp-invocation-id header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}

@@ -1,0 +1,319 @@
+//! The core user journey over real HTTP: deploy each example function, call
+//! it through the gateway, and read its invocation record and logs.
+
+mod common;
+
+use common::{invocation_id, wasm, TestServer};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+#[tokio::test]
+async fn hello_component_is_deployed_called_and_recorded() {
+    let server = TestServer::start().await;
+    let deployed = server.deploy("hello", "hello").await;
+    assert_eq!(deployed["name"], "hello");
+    assert_eq!(deployed["version"], 1);
+    assert_eq!(deployed["kind"], "component");
+    assert_eq!(deployed["live"], true);
+    assert_eq!(
+        deployed["sha256"],
+        hex::encode(Sha256::digest(wasm("hello")))
+    );
+
+    let response = server
+        .http
+        .get(server.fn_url("/fn/hello/anything?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
+    let id = invocation_id(&response);
+    assert_eq!(response.text().await.unwrap(), "Hello from Wisp!\n");
+
+    let record = server.invocation_eventually(&id).await;
+    assert_eq!(record.function, "hello");
+    assert_eq!(record.version, 1);
+    assert_eq!(record.trigger, "http");
+    assert_eq!(record.status, "success");
+    assert_eq!(record.outcome, "success");
+    assert_eq!(record.status_code, Some(200));
+    assert_eq!(record.method, "GET");
+    assert_eq!(record.path, "/anything?x=1");
+    assert!(record.logs.contains("hello: GET /anything?x=1"), "logs: {:?}", record.logs);
+    assert_eq!(record.bytes_out, "Hello from Wisp!\n".len() as i64);
+    assert_eq!(record.bytes_in, 0);
+    assert!(record.billed_ms >= 1);
+    assert!(record.billed_ms as f64 >= record.duration_ms);
+    assert!(record.peak_memory_bytes > 0);
+    assert_eq!(record.memory_limit_mb, 128);
+    assert!(record.error.is_none());
+
+    // The function page data: versions and the latest invocations.
+    let detail = server.get_json("/api/v1/functions/hello").await;
+    assert_eq!(detail["live_version"], 1);
+    assert_eq!(detail["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["config"]["memory_mb"], 128);
+    assert_eq!(detail["config"]["timeout_ms"], 30_000);
+    let list = server.invocations("hello", 1).await;
+    assert_eq!(list[0].id, id);
+}
+
+#[tokio::test]
+async fn echo_sees_method_path_query_headers_and_body() {
+    let server = TestServer::start().await;
+    server.deploy("echo", "echo").await;
+    let response = server
+        .http
+        .post(server.fn_url("/fn/echo/orders/7?id=7&x=y"))
+        .header("x-test", "yes")
+        .body("ping")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = invocation_id(&response);
+    let echoed: Value = response.json().await.unwrap();
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["path"], "/orders/7");
+    assert_eq!(echoed["query"], "id=7&x=y");
+    assert_eq!(echoed["headers"]["x-test"], "yes");
+    assert_eq!(echoed["body"], "ping");
+    assert_eq!(echoed["body_len"], 4);
+
+    let record = server.invocation_eventually(&id).await;
+    assert_eq!(record.method, "POST");
+    assert_eq!(record.bytes_in, 4);
+    assert!(record.logs.contains("echo: POST /orders/7"), "logs: {:?}", record.logs);
+}
+
+#[tokio::test]
+async fn cpu_bound_function_computes() {
+    let server = TestServer::start().await;
+    server.deploy("cpu", "cpu").await;
+    let response = server
+        .http
+        .get(server.fn_url("/fn/cpu/?n=1000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = invocation_id(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["n"], 1000);
+    assert_eq!(body["primes"], 168);
+    assert_eq!(server.invocation_eventually(&id).await.status, "success");
+}
+
+#[tokio::test]
+async fn cgi_module_follows_the_wagi_conventions() {
+    let server = TestServer::start().await;
+    let deployed = server.deploy("cgi", "cgi").await;
+    assert_eq!(deployed["kind"], "module");
+    let response = server
+        .http
+        .post(server.fn_url("/fn/cgi/info?a=1"))
+        .header("user-agent", "wisp-test")
+        .body("hello cgi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let id = invocation_id(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["path"], "/info");
+    assert_eq!(body["query"], "a=1");
+    assert_eq!(body["body"], "hello cgi");
+    assert_eq!(body["user_agent"], "wisp-test");
+    let record = server.invocation_eventually(&id).await;
+    assert_eq!(record.status, "success");
+    assert!(record.logs.contains("cgi: POST /info"), "logs: {:?}", record.logs);
+}
+
+#[tokio::test]
+async fn versions_alias_rollback_and_delete() {
+    let server = TestServer::start().await;
+    server.deploy("greeter", "hello").await;
+    let v2 = server.deploy("greeter", "echo").await;
+    assert_eq!(v2["version"], 2);
+    let body = server
+        .http
+        .get(server.fn_url("/fn/greeter/x"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("\"path\":\"/x\""), "v2 (echo) should serve: {body}");
+
+    // Roll back to version 1.
+    let r = server
+        .post("/api/v1/functions/greeter/alias")
+        .json(&serde_json::json!({"version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let detail: Value = r.json().await.unwrap();
+    assert_eq!(detail["live_version"], 1);
+    let body = server
+        .http
+        .get(server.fn_url("/fn/greeter/x"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "Hello from Wisp!\n");
+
+    // An upload with ?activate=false does not change what serves.
+    let r = server
+        .post("/api/v1/functions/greeter/versions?activate=false")
+        .body(wasm("echo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v3: Value = r.json().await.unwrap();
+    assert_eq!(v3["version"], 3);
+    assert_eq!(v3["live"], false);
+    let detail = server.get_json("/api/v1/functions/greeter").await;
+    assert_eq!(detail["live_version"], 1);
+    assert_eq!(detail["versions"].as_array().unwrap().len(), 3);
+
+    // Unknown version → 404 JSON.
+    let r = server
+        .post("/api/v1/functions/greeter/alias")
+        .json(&serde_json::json!({"version": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "not_found");
+
+    // Delete: gone from the API and the gateway.
+    let r = server
+        .http
+        .delete(server.api_url("/api/v1/functions/greeter"))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = server
+        .http
+        .get(server.fn_url("/fn/greeter/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "not_found");
+    let list = server.get_json("/api/v1/functions").await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn control_plane_requires_a_token() {
+    let server = TestServer::start().await;
+    let anonymous = server
+        .http
+        .get(server.api_url("/api/v1/functions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let err: Value = anonymous.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "unauthorized");
+    let wrong = server
+        .http
+        .get(server.api_url("/api/v1/functions"))
+        .bearer_auth("wisp_not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let upload = server
+        .http
+        .post(server.api_url("/api/v1/functions/x/versions"))
+        .body(wasm("hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 401);
+    let health = server.http.get(server.api_url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    let doc = server.get_json("/api/v1/openapi.json").await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/functions",
+        "/api/v1/functions/{name}/versions",
+        "/api/v1/functions/{name}/invoke",
+        "/api/v1/invocations/{id}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
+    }
+}
+
+#[tokio::test]
+async fn api_invoke_sync_and_async() {
+    let server = TestServer::start().await;
+    server.deploy("echo", "echo").await;
+    let r = server
+        .post("/api/v1/functions/echo/invoke?path=/jobs%3Fk%3Dv")
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = invocation_id(&r);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["path"], "/jobs");
+    assert_eq!(body["query"], "k=v");
+    assert_eq!(body["body"], "payload");
+    assert_eq!(server.invocation_eventually(&id).await.trigger, "api");
+
+    let r = server
+        .post("/api/v1/functions/echo/invoke?async=true")
+        .body("later")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let accepted: Value = r.json().await.unwrap();
+    let id = accepted["invocation_id"].as_str().unwrap();
+    let record = server.invocation_eventually(id).await;
+    assert_eq!(record.status, "success");
+    assert_eq!(record.bytes_in, 5);
+
+    let r = server
+        .post("/api/v1/functions/nope/invoke?async=true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn unknown_function_is_a_json_404_on_the_gateway() {
+    let server = TestServer::start().await;
+    let r = server
+        .http
+        .get(server.fn_url("/fn/missing/anything"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "not_found");
+}
