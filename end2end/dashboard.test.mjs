@@ -255,7 +255,12 @@ async function main() {
   });
 
   await step("after a reload the invocation is listed (rendered on the server)", async () => {
-    const html = await (await context.request.get(page.url())).text();
+    // Records are written in small batches shortly after the call: poll briefly.
+    let html = "";
+    for (let attempt = 0; attempt < 25 && !html.includes("/invocations/"); attempt += 1) {
+      if (attempt) await new Promise((done) => setTimeout(done, 200));
+      html = await (await context.request.get(page.url())).text();
+    }
     assert(html.includes("/invocations/"), "server-rendered function page has no invocation link");
     await page.reload();
     await waitForHydration(page);

@@ -50,7 +50,9 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
             AppError::Unauthorized | AppError::NotFound(_) => AppError::BadCredentials,
             other => other,
         })?;
-    let max_age = (session.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    let max_age = (session.expires_at - chrono::Utc::now())
+        .num_seconds()
+        .max(0);
     ssr::set_session_cookie(&session.token, max_age);
     leptos_axum::redirect(&ssr::local_path_or_home(&next));
     Ok(())
@@ -162,8 +164,9 @@ mod ssr {
 
     /// Sets (or, with `max_age` 0, clears) the HttpOnly session cookie.
     pub fn set_session_cookie(token: &str, max_age: i64) {
-        let cookie =
-            format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}");
+        let cookie = format!(
+            "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
+        );
         if let (Some(response), Ok(value)) = (
             use_context::<ResponseOptions>(),
             HeaderValue::from_str(&cookie),
@@ -193,8 +196,17 @@ mod ssr {
         #[test]
         fn next_stays_on_site() {
             assert_eq!(local_path_or_home("/functions/hello"), "/functions/hello");
-            assert_eq!(local_path_or_home("/invocations/1?x=2"), "/invocations/1?x=2");
-            for outside in ["", "https://evil.example", "//evil.example", "/\\evil", "/login"] {
+            assert_eq!(
+                local_path_or_home("/invocations/1?x=2"),
+                "/invocations/1?x=2"
+            );
+            for outside in [
+                "",
+                "https://evil.example",
+                "//evil.example",
+                "/\\evil",
+                "/login",
+            ] {
                 assert_eq!(local_path_or_home(outside), "/functions", "{outside:?}");
             }
         }

@@ -69,8 +69,11 @@ impl From<platform::PlatformError> for AppError {
     fn from(err: platform::PlatformError) -> Self {
         match err.code() {
             "unauthorized" => AppError::Unauthorized,
-            "not_found" => AppError::NotFound(err.to_string()),
-            "invalid_input" | "invalid_wasm" | "conflict" => AppError::InvalidInput(err.to_string()),
+            "bad_credentials" => AppError::BadCredentials,
+            "not_found" => AppError::NotFound(capitalize(&err.to_string())),
+            "invalid_input" | "invalid_wasm" | "too_large" | "conflict" | "too_many_requests" => {
+                AppError::InvalidInput(capitalize(&err.to_string()))
+            }
             code => {
                 tracing::error!(code, error = %err, "dashboard server function failed");
                 AppError::Server(format!(
@@ -78,5 +81,15 @@ impl From<platform::PlatformError> for AppError {
                 ))
             }
         }
+    }
+}
+
+/// Platform messages start lowercase (`function x not found`); panels show sentences.
+#[cfg(feature = "ssr")]
+fn capitalize(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

@@ -45,7 +45,7 @@ pub fn duration_ms(ms: f64) -> String {
 
 /// Milliseconds of configuration (timeouts): `30 s`, `1500 ms`.
 pub fn timeout(ms: u64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -105,8 +105,14 @@ pub fn name_from_file(file_name: &str) -> String {
             name.push('-');
         }
     }
-    let name = name.trim_matches('-').trim_start_matches(|c: char| c.is_ascii_digit());
-    name.chars().take(64).collect::<String>().trim_end_matches('-').to_string()
+    let name = name
+        .trim_matches('-')
+        .trim_start_matches(|c: char| c.is_ascii_digit());
+    name.chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
 }
 
 #[cfg(test)]
@@ -133,20 +139,29 @@ mod tests {
     #[test]
     fn words_and_ids() {
         assert_eq!(outcome("out_of_memory"), "Out of memory");
-        assert_eq!(short_id("0193a4b2-1111-2222-3333-444455556666"), "0193a4b2…6666");
+        assert_eq!(
+            short_id("0193a4b2-1111-2222-3333-444455556666"),
+            "0193a4b2…6666"
+        );
         assert_eq!(short_hash("abcdef0123456789"), "abcdef012345");
     }
 
     #[test]
     fn query_values() {
         assert_eq!(query_value("/functions/a-b"), "/functions/a-b");
-        assert_eq!(query_value("/x?status=error&a b"), "/x%3Fstatus%3Derror%26a%20b");
+        assert_eq!(
+            query_value("/x?status=error&a b"),
+            "/x%3Fstatus%3Derror%26a%20b"
+        );
     }
 
     #[test]
     fn names_from_files() {
         assert_eq!(name_from_file("hello.wasm"), "hello");
-        assert_eq!(name_from_file("Hello_World.component.wasm"), "hello-world-component");
+        assert_eq!(
+            name_from_file("Hello_World.component.wasm"),
+            "hello-world-component"
+        );
         assert_eq!(name_from_file("2fast.wasm"), "fast");
         assert_eq!(name_from_file("___.wasm"), "");
     }

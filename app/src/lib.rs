@@ -7,6 +7,9 @@
 //! provides (`platform::Platform`, and optionally [`api::GatewayOrigin`]).
 //! Uploads go straight to the REST API (`POST /api/v1/functions/{name}/versions`).
 
+// Leptos view types nest deeply; debug builds of the hydrate bundle need room.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod error;

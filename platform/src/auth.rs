@@ -2,7 +2,9 @@
 //! tokens and dashboard sessions (both stored as SHA-256 hashes, shown to the
 //! user only once), and the first-start bootstrap of the `admin` account.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -83,7 +85,9 @@ impl Platform {
         if count > 0 {
             return Ok(None);
         }
-        let generated = password.is_none().then(|| random_secret()[..20].to_string());
+        let generated = password
+            .is_none()
+            .then(|| random_secret()[..20].to_string());
         let password = password.map(str::to_string).or_else(|| generated.clone());
         let password = password.unwrap_or_default();
         if password.len() < 8 {
@@ -114,7 +118,11 @@ impl Platform {
     }
 
     /// Creates an API token for a user; the secret is returned once.
-    pub async fn create_api_token(&self, user_id: i64, name: &str) -> Result<String, PlatformError> {
+    pub async fn create_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+    ) -> Result<String, PlatformError> {
         let token = format!("{TOKEN_PREFIX}{}", random_secret());
         sqlx::query(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
@@ -173,7 +181,11 @@ impl Platform {
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&stored)
-                .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+                .map(|h| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &h)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         })
         .await

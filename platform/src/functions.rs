@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::registry::{sandbox_for, LiveFunction};
+use crate::registry::LiveFunction;
 use crate::time::{from_ms, now_ms};
 use crate::{Platform, PlatformError};
 
@@ -53,7 +53,9 @@ fn validate_config(c: &FunctionConfig) -> Result<(), PlatformError> {
     for key in c.env.keys() {
         let ok = !key.is_empty()
             && !key.starts_with(|ch: char| ch.is_ascii_digit())
-            && key.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            && key
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
         if !ok {
             return Err(PlatformError::invalid(format!(
                 "environment variable name {key:?} must be letters, digits and '_', not starting with a digit"
@@ -109,7 +111,12 @@ impl Platform {
         };
         let kind = Runtime::validate(&wasm).map_err(invalid)?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
-        let prepared = self.inner.runtime.prepare(&wasm, &sha256).await.map_err(invalid)?;
+        let prepared = self
+            .inner
+            .runtime
+            .prepare(&wasm, &sha256)
+            .await
+            .map_err(invalid)?;
 
         let _guard = self.inner.deploy_lock.lock().await;
         let now = now_ms();
@@ -300,7 +307,11 @@ impl Platform {
     }
 
     /// Points the `live` alias at `version` (rollback or roll forward).
-    pub async fn set_alias(&self, name: &str, version: i64) -> Result<FunctionDetail, PlatformError> {
+    pub async fn set_alias(
+        &self,
+        name: &str,
+        version: i64,
+    ) -> Result<FunctionDetail, PlatformError> {
         let detail = self.function_detail(name).await?;
         let Some(v) = detail.versions.iter().find(|v| v.version == version) else {
             return Err(PlatformError::not_found(format!(
@@ -360,7 +371,9 @@ impl Platform {
             .runtime
             .prepare(&bytes, sha256)
             .await
-            .map_err(|e| PlatformError::Internal(anyhow::anyhow!("preparing stored blob {sha256}: {e}")))
+            .map_err(|e| {
+                PlatformError::Internal(anyhow::anyhow!("preparing stored blob {sha256}: {e}"))
+            })
     }
 
     /// Loads every live version into the routing table (used at start).
@@ -382,7 +395,9 @@ impl Platform {
                     .inner
                     .registry
                     .insert(LiveFunction::new(&name, version, prepared, &config)),
-                Err(e) => tracing::error!(function = %name, version, error = %e, "could not load live version"),
+                Err(e) => {
+                    tracing::error!(function = %name, version, error = %e, "could not load live version")
+                }
             }
         }
         tracing::info!(
@@ -412,6 +427,6 @@ mod tests {
         assert!(validate_config(&c).is_ok());
         c.allowed_hosts = vec!["http://x".into()];
         assert!(validate_config(&c).is_err());
-        let _ = sandbox_for(&c);
+        let _ = crate::registry::sandbox_for(&c);
     }
 }

@@ -131,7 +131,12 @@ fn to_record(
         peak_memory_bytes: report.peak_memory_bytes as i64,
         bytes_in: report.bytes_in as i64,
         bytes_out: report.bytes_out as i64,
-        status: if report.outcome.is_error() { "error" } else { "success" }.to_string(),
+        status: if report.outcome.is_error() {
+            "error"
+        } else {
+            "success"
+        }
+        .to_string(),
         outcome: report.outcome.code().to_string(),
         status_code: report.status_code.map(i64::from),
         error,

@@ -58,9 +58,9 @@ impl PlatformConfig {
     }
 
     fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("wisp.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wisp.db").display()))
     }
 }
 
@@ -135,7 +135,9 @@ impl Platform {
     }
 
     /// A live feed of invocation records as they are stored.
-    pub fn subscribe_invocations(&self) -> tokio::sync::broadcast::Receiver<model::InvocationRecord> {
+    pub fn subscribe_invocations(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<model::InvocationRecord> {
         self.inner.recorder.subscribe()
     }
 }

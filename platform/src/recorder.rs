@@ -41,7 +41,12 @@ impl Recorder {
     }
 
     pub async fn record(&self, record: InvocationRecord) {
-        if self.tx.send(Message::Record(Box::new(record))).await.is_err() {
+        if self
+            .tx
+            .send(Message::Record(Box::new(record)))
+            .await
+            .is_err()
+        {
             tracing::error!("invocation recorder stopped; record lost");
         }
     }

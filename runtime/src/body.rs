@@ -221,7 +221,10 @@ pub(crate) enum ReadBodyError {
 }
 
 /// Buffers a whole request body of at most `limit` bytes (for CGI stdin).
-pub(crate) async fn read_limited(mut body: RequestBody, limit: u64) -> Result<Bytes, ReadBodyError> {
+pub(crate) async fn read_limited(
+    mut body: RequestBody,
+    limit: u64,
+) -> Result<Bytes, ReadBodyError> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ReadBodyError::Failed(e.to_string()))?;

@@ -133,7 +133,9 @@ fn load(engine: &Engine, kind: FunctionKind, path: &Path) -> wasmtime::Result<Ar
     // additionally checks the artifact header and the engine compatibility.
     let artifact = unsafe {
         match kind {
-            FunctionKind::Component => Artifact::Component(Component::deserialize_file(engine, path)?),
+            FunctionKind::Component => {
+                Artifact::Component(Component::deserialize_file(engine, path)?)
+            }
             FunctionKind::Module => Artifact::Module(Module::deserialize_file(engine, path)?),
         }
     };
@@ -164,10 +166,11 @@ fn compile(
 /// the rest (limits, unsupported features) are [`ValidationError::Compile`].
 fn compile_error(error: wasmtime::Error) -> ValidationError {
     let detail = format!("{error:#}");
-    let invalid = error
-        .chain()
-        .any(|cause| cause.downcast_ref::<wasmparser::BinaryReaderError>().is_some())
-        || detail.contains("WebAssembly translation error")
+    let invalid = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<wasmparser::BinaryReaderError>()
+            .is_some()
+    }) || detail.contains("WebAssembly translation error")
         || detail.contains("Invalid input WebAssembly");
     if invalid {
         ValidationError::Invalid { detail }

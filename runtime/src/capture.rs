@@ -61,7 +61,9 @@ impl Capture {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the buffer invalid.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Appends `bytes`, honouring the cap.

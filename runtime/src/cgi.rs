@@ -136,9 +136,9 @@ pub(crate) fn parse_output(stdout: Bytes) -> Result<CgiResponse, String> {
         }
         let text = std::str::from_utf8(line)
             .map_err(|_| "a CGI header line is not valid UTF-8".to_string())?;
-        let (name, value) = text
-            .split_once(':')
-            .ok_or_else(|| format!("malformed CGI header line {text:?} (expected `Name: value`)"))?;
+        let (name, value) = text.split_once(':').ok_or_else(|| {
+            format!("malformed CGI header line {text:?} (expected `Name: value`)")
+        })?;
         let (name, value) = (name.trim(), value.trim());
         if name.eq_ignore_ascii_case("status") {
             let code = value.split_whitespace().next().unwrap_or_default();
@@ -152,8 +152,8 @@ pub(crate) fn parse_output(stdout: Bytes) -> Result<CgiResponse, String> {
         }
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("invalid header name {name:?}"))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| format!("invalid value for header {name}"))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|_| format!("invalid value for header {name}"))?;
         headers.append(name, value);
     };
 

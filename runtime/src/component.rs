@@ -15,12 +15,16 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::body::{declared_length, from_wasi_body, MeteredRequestBody, RequestMeter, ResponseBody};
+use crate::body::{
+    declared_length, from_wasi_body, MeteredRequestBody, RequestMeter, ResponseBody,
+};
 use crate::capture::{Capture, Overflow};
 use crate::config::SandboxConfig;
 use crate::limits::{classify, set_deadline, MemoryLimiter, MemoryMeter};
 use crate::outbound::OutboundPolicy;
-use crate::report::{final_outcome, GuestExit, Head, Invocation, InvocationReport, InvokeError, Outcome};
+use crate::report::{
+    final_outcome, GuestExit, Head, Invocation, InvocationReport, InvokeError, Outcome,
+};
 use crate::RequestBody;
 
 /// Extra time the host timer gives a guest beyond its timeout, so that
@@ -114,9 +118,8 @@ pub(crate) async fn invoke(
     let mut store = Store::new(pre.engine(), host);
     store.limiter(|host| &mut host.limiter);
 
-    let request = with_authority(request).map(|body| {
-        MeteredRequestBody::new(body, sandbox.max_request_body, request_meter.clone())
-    });
+    let request = with_authority(request)
+        .map(|body| MeteredRequestBody::new(body, sandbox.max_request_body, request_meter.clone()));
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let resources = (|| -> wasmtime::Result<_> {
         let mut http = store.data_mut().http();
@@ -199,8 +202,12 @@ pub(crate) async fn invoke(
         // The guest finished (or died) without setting a response.
         Err(_) => {
             let exit = guest.clone().await;
-            let outcome =
-                final_outcome(request_meter.too_large(), &exit.outcome, &Head::Missing, None);
+            let outcome = final_outcome(
+                request_meter.too_large(),
+                &exit.outcome,
+                &Head::Missing,
+                None,
+            );
             (Err(InvokeError { outcome }), Head::Missing, None)
         }
     };
@@ -225,7 +232,12 @@ pub(crate) async fn invoke(
                 Head::Sent(status) => Some(status),
                 _ => None,
             },
-            outcome: final_outcome(request_meter.too_large(), &exit.outcome, &head, end.as_ref()),
+            outcome: final_outcome(
+                request_meter.too_large(),
+                &exit.outcome,
+                &head,
+                end.as_ref(),
+            ),
             logs,
             logs_truncated,
         }

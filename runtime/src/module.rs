@@ -118,8 +118,9 @@ pub(crate) async fn invoke(
     };
 
     let parsed = match outcome {
-        Outcome::Success => cgi::parse_output(stdout.take())
-            .map_err(|message| Outcome::BadResponse { message }),
+        Outcome::Success => {
+            cgi::parse_output(stdout.take()).map_err(|message| Outcome::BadResponse { message })
+        }
         failed => Err(failed),
     };
 
@@ -147,8 +148,10 @@ pub(crate) async fn invoke(
         },
         Ok(cgi_response) => {
             let status = cgi_response.status.as_u16();
-            let (body, end) =
-                ResponseBody::new(crate::full_body(cgi_response.body), sandbox.max_response_body);
+            let (body, end) = ResponseBody::new(
+                crate::full_body(cgi_response.body),
+                sandbox.max_response_body,
+            );
             let mut response = http::Response::new(body);
             *response.status_mut() = cgi_response.status;
             *response.headers_mut() = cgi_response.headers;

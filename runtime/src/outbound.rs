@@ -224,6 +224,113 @@ impl WasiHttpHooks for OutboundPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt as _;
+    use std::pin::Pin;
+
+    /// Sends `uri` through `policy` as the guest's outgoing handler would.
+    async fn send(
+        policy: &mut OutboundPolicy,
+        uri: &str,
+    ) -> Result<http::Response<WasiBody>, WasiHttpError> {
+        let request = http::Request::get(uri)
+            .body(to_wasi_body(crate::empty_body()))
+            .expect("request");
+        let future = policy.send_request(request, None, Box::new(std::future::ready(Ok(()))));
+        Pin::from(future).await.map(|(response, _io)| response)
+    }
+
+    struct KvOnly;
+    impl OutboundInterceptor for KvOnly {
+        fn intercept(&self, request: http::Request<BoxBody>) -> Interception {
+            if request.uri().host() != Some("kv.wisp") {
+                return Interception::Pass(request);
+            }
+            let key = request.uri().path().trim_start_matches('/').to_string();
+            Interception::Handled(Box::pin(async move {
+                if key == "missing" {
+                    return Err(OutboundError::NotFound);
+                }
+                Ok(http::Response::new(crate::full_body(format!(
+                    "value of {key}"
+                ))))
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn hosts_off_the_list_are_denied() {
+        let mut policy = OutboundPolicy::new(&[], false, None);
+        let err = send(&mut policy, "http://example.com/").await.unwrap_err();
+        assert!(matches!(err, WasiHttpError::HttpRequestDenied), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_interceptor_answers_in_process() {
+        let mut policy = OutboundPolicy::new(&[], false, Some(Arc::new(KvOnly)));
+        let response = send(&mut policy, "http://kv.wisp/colour")
+            .await
+            .expect("intercepted");
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert_eq!(body, "value of colour");
+        let err = send(&mut policy, "http://kv.wisp/missing")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WasiHttpError::DestinationNotFound), "{err:?}");
+        // Hosts the interceptor passes on still face the allow-list.
+        let err = send(&mut policy, "http://example.com/").await.unwrap_err();
+        assert!(matches!(err, WasiHttpError::HttpRequestDenied), "{err:?}");
+    }
+
+    /// A one-shot HTTP server on loopback answering `ok`.
+    async fn local_server() -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            if let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn private_destinations_need_the_administrator_switch() {
+        let addr = local_server().await;
+        let uri = format!("http://{addr}/");
+        let allowed = vec!["127.0.0.1".to_string()];
+
+        let mut policy = OutboundPolicy::new(&allowed, false, None);
+        let err = send(&mut policy, &uri).await.unwrap_err();
+        assert!(
+            matches!(err, WasiHttpError::DestinationIpProhibited),
+            "{err:?}"
+        );
+
+        let mut policy = OutboundPolicy::new(&allowed, true, None);
+        let response = send(&mut policy, &uri)
+            .await
+            .expect("allowed and private ok");
+        assert_eq!(response.status(), 200);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert_eq!(body, "ok");
+    }
 
     fn list(entries: &[&str]) -> Vec<String> {
         entries.iter().map(|s| s.to_string()).collect()
@@ -237,16 +344,40 @@ mod tests {
     #[test]
     fn exact_and_wildcard_hosts() {
         let allowed = list(&["api.example.com", "*.github.com", "localhost:8443"]);
-        assert!(host_is_allowed(&allowed, "api.example.com", "api.example.com"));
-        assert!(host_is_allowed(&allowed, "API.Example.com", "API.Example.com:443"));
+        assert!(host_is_allowed(
+            &allowed,
+            "api.example.com",
+            "api.example.com"
+        ));
+        assert!(host_is_allowed(
+            &allowed,
+            "API.Example.com",
+            "API.Example.com:443"
+        ));
         assert!(!host_is_allowed(&allowed, "example.com", "example.com"));
-        assert!(!host_is_allowed(&allowed, "evilapi.example.com", "evilapi.example.com"));
-        assert!(host_is_allowed(&allowed, "raw.github.com", "raw.github.com"));
+        assert!(!host_is_allowed(
+            &allowed,
+            "evilapi.example.com",
+            "evilapi.example.com"
+        ));
+        assert!(host_is_allowed(
+            &allowed,
+            "raw.github.com",
+            "raw.github.com"
+        ));
         assert!(!host_is_allowed(&allowed, "github.com", "github.com"));
-        assert!(!host_is_allowed(&allowed, "evilgithub.com", "evilgithub.com"));
+        assert!(!host_is_allowed(
+            &allowed,
+            "evilgithub.com",
+            "evilgithub.com"
+        ));
         assert!(host_is_allowed(&allowed, "localhost", "localhost:8443"));
         assert!(!host_is_allowed(&allowed, "localhost", "localhost:8080"));
-        assert!(host_is_allowed(&list(&["*"]), "anything.test", "anything.test"));
+        assert!(host_is_allowed(
+            &list(&["*"]),
+            "anything.test",
+            "anything.test"
+        ));
     }
 
     #[test]

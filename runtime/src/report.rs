@@ -57,7 +57,9 @@ impl Outcome {
             Outcome::Success => "the function completed successfully".to_string(),
             Outcome::Trap { message } => format!("the function trapped: {message}"),
             Outcome::Timeout => "the function exceeded its time limit".to_string(),
-            Outcome::OutOfMemory => "the function ran out of memory (it reached its memory limit)".to_string(),
+            Outcome::OutOfMemory => {
+                "the function ran out of memory (it reached its memory limit)".to_string()
+            }
             Outcome::StackOverflow => {
                 "the function overflowed its call stack (recursion too deep)".to_string()
             }
@@ -199,13 +201,23 @@ mod tests {
     fn codes_are_stable() {
         let all = [
             (Outcome::Success, "success"),
-            (Outcome::Trap { message: "x".into() }, "trap"),
+            (
+                Outcome::Trap {
+                    message: "x".into(),
+                },
+                "trap",
+            ),
             (Outcome::Timeout, "timeout"),
             (Outcome::OutOfMemory, "out_of_memory"),
             (Outcome::StackOverflow, "stack_overflow"),
             (Outcome::RequestTooLarge, "request_too_large"),
             (Outcome::ResponseTooLarge, "response_too_large"),
-            (Outcome::BadResponse { message: "x".into() }, "bad_response"),
+            (
+                Outcome::BadResponse {
+                    message: "x".into(),
+                },
+                "bad_response",
+            ),
         ];
         for (outcome, code) in all {
             assert_eq!(outcome.code(), code);

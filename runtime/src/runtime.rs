@@ -139,8 +139,10 @@ impl RuntimeInner {
                     .map_err(|e| ValidationError::UnsupportedImport {
                         detail: format!("{e:#}"),
                     })?;
-                let proxy = ProxyPre::new(pre).map_err(|e| ValidationError::MissingHttpExport {
-                    found: vec![format!("(incompatible export: {e:#})")],
+                let proxy = ProxyPre::new(pre).map_err(|e| ValidationError::Invalid {
+                    detail: format!(
+                        "its wasi:http/incoming-handler export does not match WASI 0.2: {e:#}"
+                    ),
                 })?;
                 Ok(Entry::Component(proxy))
             }

@@ -204,10 +204,7 @@ mod tests {
     fn garbage_is_not_wasm() {
         let err = validate(b"#!/bin/sh\necho hello\n").unwrap_err();
         assert_eq!(err, ValidationError::NotWasm);
-        assert_eq!(
-            err.to_string(),
-            "not a WebAssembly file (bad magic number)"
-        );
+        assert_eq!(err.to_string(), "not a WebAssembly file (bad magic number)");
         // A PNG header is not wasm either.
         assert_eq!(
             validate(b"\x89PNG\r\n\x1a\n"),
@@ -260,13 +257,11 @@ mod tests {
 
     #[test]
     fn component_lists_what_it_exports() {
-        let component = wat(
-            r#"(component
+        let component = wat(r#"(component
                 (core module $m)
                 (instance $i)
                 (export "wasi:cli/run@0.2.0" (instance $i))
-            )"#,
-        );
+            )"#);
         let err = validate(&component).unwrap_err();
         assert_eq!(
             err,
@@ -274,31 +269,29 @@ mod tests {
                 found: vec!["wasi:cli/run@0.2.0".to_string()]
             }
         );
-        assert!(err.to_string().ends_with("(it exports: wasi:cli/run@0.2.0)"));
+        assert!(err
+            .to_string()
+            .ends_with("(it exports: wasi:cli/run@0.2.0)"));
     }
 
     #[test]
     fn component_with_handler_export() {
-        let component = wat(
-            r#"(component
+        let component = wat(r#"(component
                 (instance $i)
                 (export "wasi:http/incoming-handler@0.2.3" (instance $i))
-            )"#,
-        );
+            )"#);
         assert_eq!(validate(&component), Ok(FunctionKind::Component));
     }
 
     #[test]
     fn nested_exports_do_not_count() {
         // The handler is exported by an inner component only.
-        let component = wat(
-            r#"(component
+        let component = wat(r#"(component
                 (component $inner
                     (instance $i)
                     (export "wasi:http/incoming-handler@0.2.0" (instance $i))
                 )
-            )"#,
-        );
+            )"#);
         assert!(matches!(
             validate(&component),
             Err(ValidationError::MissingHttpExport { .. })

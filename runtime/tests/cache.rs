@@ -24,7 +24,13 @@ async fn a_restarted_runtime_loads_instead_of_compiling() {
     let first = runtime_in(dir.path());
     let compiled = first.prepare(&wasm, &sha).await.expect("prepare");
     assert!(!compiled.from_cache());
-    assert_eq!(first.cache_stats(), CacheStats { hits: 0, compiles: 1 });
+    assert_eq!(
+        first.cache_stats(),
+        CacheStats {
+            hits: 0,
+            compiles: 1
+        }
+    );
     let artifacts: Vec<_> = std::fs::read_dir(dir.path())
         .expect("cache dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -38,7 +44,13 @@ async fn a_restarted_runtime_loads_instead_of_compiling() {
     let second = runtime_in(dir.path());
     let loaded = second.prepare(&wasm, &sha).await.expect("prepare");
     assert!(loaded.from_cache());
-    assert_eq!(second.cache_stats(), CacheStats { hits: 1, compiles: 0 });
+    assert_eq!(
+        second.cache_stats(),
+        CacheStats {
+            hits: 1,
+            compiles: 0
+        }
+    );
 
     // The loaded artifact really runs.
     let answer = answer(loaded.invoke(get("/"), SandboxConfig::default()).await).await;
@@ -65,11 +77,24 @@ async fn a_corrupt_artifact_is_recompiled_and_replaced() {
     let second = runtime_in(dir.path());
     let prepared = second.prepare(&wasm, &sha).await.expect("prepare");
     assert!(!prepared.from_cache());
-    assert_eq!(second.cache_stats(), CacheStats { hits: 0, compiles: 1 });
-    assert_ne!(std::fs::read(&artifact).expect("artifact"), b"not an artifact");
+    assert_eq!(
+        second.cache_stats(),
+        CacheStats {
+            hits: 0,
+            compiles: 1
+        }
+    );
+    assert_ne!(
+        std::fs::read(&artifact).expect("artifact"),
+        b"not an artifact"
+    );
 
     let third = runtime_in(dir.path());
-    assert!(third.prepare(&wasm, &sha).await.expect("prepare").from_cache());
+    assert!(third
+        .prepare(&wasm, &sha)
+        .await
+        .expect("prepare")
+        .from_cache());
 }
 
 #[tokio::test]
@@ -79,8 +104,15 @@ async fn validation_errors_surface_from_prepare() {
     let error = runtime.prepare(b"", "").await.err().expect("empty file");
     assert_eq!(error, runtime::ValidationError::Empty);
     let component = wat::parse_str("(component)").expect("WAT");
-    let error = runtime.prepare(&component, &sha256_hex(&component)).await.err().expect("no handler");
-    assert!(matches!(error, runtime::ValidationError::MissingHttpExport { .. }));
+    let error = runtime
+        .prepare(&component, &sha256_hex(&component))
+        .await
+        .err()
+        .expect("no handler");
+    assert!(matches!(
+        error,
+        runtime::ValidationError::MissingHttpExport { .. }
+    ));
     assert_eq!(runtime.cache_stats(), CacheStats::default());
 }
 

@@ -11,10 +11,7 @@ use runtime::{Outcome, PreparedFunction, SandboxConfig};
 
 /// A WASI command that writes `stdout` and then exits with `exit_code`.
 fn cgi_module(stdout: &str, exit_code: i32) -> Vec<u8> {
-    let escaped: String = stdout
-        .bytes()
-        .map(|b| format!("\\{b:02x}"))
-        .collect();
+    let escaped: String = stdout.bytes().map(|b| format!("\\{b:02x}")).collect();
     let len = stdout.len();
     wat::parse_str(format!(
         r#"(module
@@ -62,6 +59,16 @@ async fn output_without_headers_is_a_bad_response() {
     let Outcome::BadResponse { message } = report.outcome else {
         panic!("expected a bad response, got {:?}", report.outcome);
     };
+    assert!(message.contains("malformed CGI header line"), "{message}");
+}
+
+#[tokio::test]
+async fn output_without_a_blank_line_is_a_bad_response() {
+    let module = prepare_wat(cgi_module("Content-Type: text/plain\nbody right away", 0)).await;
+    let report = failure(&module, get("/"), SandboxConfig::default()).await;
+    let Outcome::BadResponse { message } = report.outcome else {
+        panic!("expected a bad response, got {:?}", report.outcome);
+    };
     assert!(message.contains("no blank line"), "{message}");
 }
 
@@ -105,7 +112,11 @@ async fn spinning_module_times_out() {
     };
     let report = failure(&module, get("/"), sandbox).await;
     assert_eq!(report.outcome, Outcome::Timeout);
-    assert!(report.duration < Duration::from_secs(1), "{:?}", report.duration);
+    assert!(
+        report.duration < Duration::from_secs(1),
+        "{:?}",
+        report.duration
+    );
 }
 
 #[tokio::test]
@@ -142,7 +153,10 @@ async fn module_with_unknown_imports_is_refused_at_prepare() {
         .await
         .err()
         .expect("unknown import must be refused");
-    assert!(matches!(error, runtime::ValidationError::UnsupportedImport { .. }), "{error:?}");
+    assert!(
+        matches!(error, runtime::ValidationError::UnsupportedImport { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("secret_syscall"), "{error}");
 }
 
@@ -156,5 +170,8 @@ async fn invalid_code_is_refused_at_prepare() {
         .await
         .err()
         .expect("invalid code must be refused");
-    assert!(matches!(error, runtime::ValidationError::Invalid { .. }), "{error:?}");
+    assert!(
+        matches!(error, runtime::ValidationError::Invalid { .. }),
+        "{error:?}"
+    );
 }

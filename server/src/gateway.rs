@@ -21,7 +21,9 @@ pub fn router(platform: Platform) -> Router {
         .route("/fn/{name}/", any(call_root))
         .route("/fn/{name}/{*rest}", any(call_rest))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .fallback(|| async { AppError::not_found("no function is routed here; call /fn/{name}/...") })
+        .fallback(|| async {
+            AppError::not_found("no function is routed here; call /fn/{name}/...")
+        })
         .with_state(platform)
 }
 

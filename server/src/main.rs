@@ -1,6 +1,9 @@
 //! The `wisp` binary: parses the command line and hands over to `serve` (run
 //! the platform) or to the CLI client commands that talk to the REST API.
 
+// Leptos view types of the dashboard nest deeply; layout computation needs room.
+#![recursion_limit = "512"]
+
 mod api;
 mod cli;
 mod config;

@@ -20,7 +20,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.max_upload_bytes = args.max_upload_bytes;
     let platform = Platform::start(config).await?;
 
-    let password = std::env::var("WISP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let password = std::env::var("WISP_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     if let Some(boot) = platform.bootstrap_admin(password.as_deref()).await? {
         let token_path = args.data_dir.join("admin-token");
         write_secret(&token_path, &boot.token)?;
@@ -28,7 +30,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(p) = &boot.generated_password {
             println!("  admin password: {p}   (shown once; set WISP_ADMIN_PASSWORD to choose it)");
         }
-        println!("  admin API token: {}   (also in {})", boot.token, token_path.display());
+        println!(
+            "  admin API token: {}   (also in {})",
+            boot.token,
+            token_path.display()
+        );
     }
 
     let control = TcpListener::bind(args.listen)
@@ -46,7 +52,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.max_upload_bytes,
         gateway_addr,
     ))
-    .merge(crate::site::router(platform.clone(), &site_dir, control_addr)?);
+    .merge(crate::site::router(
+        platform.clone(),
+        &site_dir,
+        control_addr,
+    )?);
     let gateway_app = crate::gateway::router(platform.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -57,7 +67,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "listen": control_addr.to_string(),
         "gateway": gateway_addr.to_string(),
     });
-    write_atomic(&args.data_dir.join("addresses.json"), addresses.to_string().as_bytes())?;
+    write_atomic(
+        &args.data_dir.join("addresses.json"),
+        addresses.to_string().as_bytes(),
+    )?;
     tracing::info!(%control_addr, %gateway_addr, "wisp is ready");
     println!("Dashboard and API: http://{control_addr}");
     println!("Function gateway:  http://{gateway_addr}");
@@ -108,8 +121,9 @@ async fn shutdown_signal() {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn,sqlx=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WISP_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn,sqlx=warn")
+    });
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 

@@ -50,9 +50,11 @@ pub fn router(platform: Platform, site_dir: &Path, addr: SocketAddr) -> anyhow::
     let shell_options = options.clone();
     let static_files = ServeDir::new(site_dir)
         .append_index_html_on_directories(false)
-        .fallback(tower::service_fn(|req: axum::http::Request<axum::body::Body>| async move {
-            Ok::<_, std::convert::Infallible>(not_found(req.uri()))
-        }));
+        .fallback(tower::service_fn(
+            |req: axum::http::Request<axum::body::Body>| async move {
+                Ok::<_, std::convert::Infallible>(not_found(req.uri()))
+            },
+        ));
     let router = Router::new()
         .leptos_routes_with_context(
             &options,

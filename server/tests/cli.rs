@@ -26,17 +26,27 @@ async fn cli_deploys_lists_invokes_and_shows_logs() {
     let hello = functions_dir().join("hello.wasm");
     let echo = functions_dir().join("echo.wasm");
 
-    let (ok, out, err) = wisp(&server, &["deploy", hello.to_str().unwrap(), "--name", "hello"]);
+    let (ok, out, err) = wisp(
+        &server,
+        &["deploy", hello.to_str().unwrap(), "--name", "hello"],
+    );
     assert!(ok, "deploy failed: {out}{err}");
     assert!(out.contains("Deployed hello version 1"), "{out}");
 
-    let (ok, out, err) = wisp(&server, &["deploy", echo.to_str().unwrap(), "--name", "hello"]);
+    let (ok, out, err) = wisp(
+        &server,
+        &["deploy", echo.to_str().unwrap(), "--name", "hello"],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("version 2"), "{out}");
 
     let (ok, out, _) = wisp(&server, &["functions"]);
     assert!(ok);
-    assert!(out.lines().any(|l| l.starts_with("hello") && l.contains("component")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("hello") && l.contains("component")),
+        "{out}"
+    );
 
     let (ok, out, _) = wisp(&server, &["rollback", "hello", "--version", "1"]);
     assert!(ok);

@@ -57,7 +57,11 @@ async fn observe(response: reqwest::Response) -> (u16, Vec<(String, String)>, Ve
         .filter(|(k, _)| {
             !matches!(
                 k.as_str(),
-                "date" | "x-wisp-invocation-id" | "transfer-encoding" | "connection" | "content-length"
+                "date"
+                    | "x-wisp-invocation-id"
+                    | "transfer-encoding"
+                    | "connection"
+                    | "content-length"
             )
         })
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
@@ -90,7 +94,10 @@ async fn assert_same_answers(file: &str) {
             .await
             .unwrap();
         let (ours, theirs) = (observe(ours).await, observe(theirs).await);
-        assert_eq!(ours, theirs, "{file}: {method} {path} differs from wasmtime serve");
+        assert_eq!(
+            ours, theirs,
+            "{file}: {method} {path} differs from wasmtime serve"
+        );
         assert_eq!(ours.0, 200);
     }
 }

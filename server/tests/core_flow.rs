@@ -43,7 +43,11 @@ async fn hello_component_is_deployed_called_and_recorded() {
     assert_eq!(record.status_code, Some(200));
     assert_eq!(record.method, "GET");
     assert_eq!(record.path, "/anything?x=1");
-    assert!(record.logs.contains("hello: GET /anything?x=1"), "logs: {:?}", record.logs);
+    assert!(
+        record.logs.contains("hello: GET /anything?x=1"),
+        "logs: {:?}",
+        record.logs
+    );
     assert_eq!(record.bytes_out, "Hello from Wisp!\n".len() as i64);
     assert_eq!(record.bytes_in, 0);
     assert!(record.billed_ms >= 1);
@@ -87,7 +91,11 @@ async fn echo_sees_method_path_query_headers_and_body() {
     let record = server.invocation_eventually(&id).await;
     assert_eq!(record.method, "POST");
     assert_eq!(record.bytes_in, 4);
-    assert!(record.logs.contains("echo: POST /orders/7"), "logs: {:?}", record.logs);
+    assert!(
+        record.logs.contains("echo: POST /orders/7"),
+        "logs: {:?}",
+        record.logs
+    );
 }
 
 #[tokio::test]
@@ -132,7 +140,11 @@ async fn cgi_module_follows_the_wagi_conventions() {
     assert_eq!(body["user_agent"], "wisp-test");
     let record = server.invocation_eventually(&id).await;
     assert_eq!(record.status, "success");
-    assert!(record.logs.contains("cgi: POST /info"), "logs: {:?}", record.logs);
+    assert!(
+        record.logs.contains("cgi: POST /info"),
+        "logs: {:?}",
+        record.logs
+    );
 }
 
 #[tokio::test]
@@ -150,7 +162,10 @@ async fn versions_alias_rollback_and_delete() {
         .text()
         .await
         .unwrap();
-    assert!(body.contains("\"path\":\"/x\""), "v2 (echo) should serve: {body}");
+    assert!(
+        body.contains("\"path\":\"/x\""),
+        "v2 (echo) should serve: {body}"
+    );
 
     // Roll back to version 1.
     let r = server
@@ -249,7 +264,12 @@ async fn control_plane_requires_a_token() {
         .await
         .unwrap();
     assert_eq!(upload.status(), 401);
-    let health = server.http.get(server.api_url("/healthz")).send().await.unwrap();
+    let health = server
+        .http
+        .get(server.api_url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     let doc = server.get_json("/api/v1/openapi.json").await;
@@ -260,7 +280,10 @@ async fn control_plane_requires_a_token() {
         "/api/v1/functions/{name}/invoke",
         "/api/v1/invocations/{id}",
     ] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
     }
 }
 

@@ -34,8 +34,12 @@ async fn hostile_functions_are_contained_and_recorded() {
     ] {
         server.deploy(name, name).await;
     }
-    server.configure("infinite-loop", json!({"timeout_ms": 1000})).await;
-    server.configure("memory-bomb", json!({"memory_mb": 32})).await;
+    server
+        .configure("infinite-loop", json!({"timeout_ms": 1000}))
+        .await;
+    server
+        .configure("memory-bomb", json!({"memory_mb": 32}))
+        .await;
 
     // A steady stream of normal calls for the whole test.
     let stop = Arc::new(AtomicBool::new(false));
@@ -68,7 +72,10 @@ async fn hostile_functions_are_contained_and_recorded() {
     let waited = started.elapsed();
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["code"], "timeout");
-    assert!(waited >= Duration::from_millis(900), "timed out too early: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "timed out too early: {waited:?}"
+    );
 
     let (status, body, bomb_id) = call(&server, "/fn/memory-bomb/").await;
     assert_eq!(status, 502, "{body}");
@@ -123,11 +130,19 @@ async fn hostile_functions_are_contained_and_recorded() {
     let trap = server.invocation_eventually(&trap_id).await;
     assert!(trap.logs.contains("trap: about to fail"), "{:?}", trap.logs);
     let bomb = server.invocation_eventually(&bomb_id).await;
-    assert!(bomb.peak_memory_bytes <= 32 * 1024 * 1024, "{}", bomb.peak_memory_bytes);
+    assert!(
+        bomb.peak_memory_bytes <= 32 * 1024 * 1024,
+        "{}",
+        bomb.peak_memory_bytes
+    );
     let flood = server.invocation_eventually(&flood_id).await;
     assert_eq!(flood.status, "success");
     assert!(flood.logs_truncated);
-    assert!(flood.logs.len() <= 70 * 1024, "{} log bytes kept", flood.logs.len());
+    assert!(
+        flood.logs.len() <= 70 * 1024,
+        "{} log bytes kept",
+        flood.logs.len()
+    );
 
     // And the server still serves.
     let (status, _, _) = call(&server, "/fn/hello/").await;

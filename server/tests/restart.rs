@@ -26,7 +26,10 @@ async fn restart_keeps_state_and_does_not_recompile() {
 
     let status = server.get_json("/api/v1/status").await;
     assert_eq!(status["live_functions"], 3, "{status}");
-    assert_eq!(status["artifact_cache"]["compiles"], 0, "recompiled after restart: {status}");
+    assert_eq!(
+        status["artifact_cache"]["compiles"], 0,
+        "recompiled after restart: {status}"
+    );
     assert_eq!(status["artifact_cache"]["hits"], 3, "{status}");
 
     let list = server.get_json("/api/v1/functions").await;
@@ -43,7 +46,12 @@ async fn restart_keeps_state_and_does_not_recompile() {
     assert_eq!(server.invocations("hello", 1).await.len(), 1);
     assert_eq!(server.invocations("echo", 1).await.len(), 1);
 
-    let r = server.http.get(server.fn_url("/fn/hello/")).send().await.unwrap();
+    let r = server
+        .http
+        .get(server.fn_url("/fn/hello/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "Hello from Wisp!\n");
     assert_eq!(server.invocations("hello", 2).await.len(), 2);
 }

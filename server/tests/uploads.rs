@@ -11,7 +11,14 @@ const EMPTY_MODULE: &[u8] = b"\0asm\x01\0\0\0";
 /// The smallest valid component: magic + component version/layer, no exports.
 const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
 
-async fn assert_rejected(server: &TestServer, name: &str, bytes: Vec<u8>, status: u16, code: &str, needle: &str) {
+async fn assert_rejected(
+    server: &TestServer,
+    name: &str,
+    bytes: Vec<u8>,
+    status: u16,
+    code: &str,
+    needle: &str,
+) {
     let (got, json) = server.upload(name, bytes).await;
     assert_eq!(got, status, "{name}: {json}");
     assert_eq!(json["error"]["code"], code, "{name}: {json}");
@@ -72,12 +79,27 @@ async fn bad_uploads_are_rejected_and_nothing_is_stored() {
         "limit",
     )
     .await;
-    assert_rejected(&server, "Bad_Name", hello.clone(), 400, "invalid_input", "function name").await;
+    assert_rejected(
+        &server,
+        "Bad_Name",
+        hello.clone(),
+        400,
+        "invalid_input",
+        "function name",
+    )
+    .await;
 
     // Nothing of the above was stored.
     let list: Value = server.get_json("/api/v1/functions").await;
     assert_eq!(list, serde_json::json!([]));
-    for name in ["empty", "text", "truncated", "no-start", "no-export", "too-big"] {
+    for name in [
+        "empty",
+        "text",
+        "truncated",
+        "no-start",
+        "no-export",
+        "too-big",
+    ] {
         let r = server
             .get(&format!("/api/v1/functions/{name}"))
             .send()

@@ -84,4 +84,5 @@ pub fn InvocationTable(invocations: Vec<InvocationRecord>) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }

@@ -63,4 +63,5 @@ pub fn AppFrame() -> impl IntoView {
             </main>
         </div>
     }
+    .into_any()
 }

@@ -248,6 +248,7 @@ pub fn UploadPanel(
             <UploadStatus phase />
         </form>
     }
+    .into_any()
 }
 
 /// Progress bar and the outcome of the last upload.
@@ -312,6 +313,7 @@ fn UploadStatus(phase: RwSignal<Phase>) -> impl IntoView {
             }}
         </div>
     }
+    .into_any()
 }
 
 /// Starts the upload; progress and the outcome arrive in `phase`.
@@ -374,8 +376,9 @@ fn send_version(
 /// The deployed version, or the message to show for a failed upload.
 fn read_answer(status: u16, body: &str) -> Result<DeployedVersion, String> {
     if (200..300).contains(&status) {
-        return serde_json::from_str(body)
-            .map_err(|err| format!("The server accepted the upload but its answer was unreadable: {err}"));
+        return serde_json::from_str(body).map_err(|err| {
+            format!("The server accepted the upload but its answer was unreadable: {err}")
+        });
     }
     if let Ok(ApiError { error }) = serde_json::from_str::<ApiError>(body) {
         return Err(if status == 401 {
@@ -398,9 +401,16 @@ mod tests {
     #[test]
     fn server_messages_are_shown_as_sent() {
         let body = r#"{"error":{"code":"invalid_wasm","message":"not a WebAssembly file"}}"#;
-        assert_eq!(read_answer(400, body).unwrap_err(), "not a WebAssembly file");
-        assert_eq!(read_answer(502, "<html>").unwrap_err(), "The upload failed (HTTP 502).");
-        let ok = r#"{"name":"a","version":2,"sha256":"ab","kind":"module","size_bytes":10,"live":true}"#;
+        assert_eq!(
+            read_answer(400, body).unwrap_err(),
+            "not a WebAssembly file"
+        );
+        assert_eq!(
+            read_answer(502, "<html>").unwrap_err(),
+            "The upload failed (HTTP 502)."
+        );
+        let ok =
+            r#"{"name":"a","version":2,"sha256":"ab","kind":"module","size_bytes":10,"live":true}"#;
         assert_eq!(read_answer(201, ok).unwrap().version, 2);
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use model::{FunctionConfig, FunctionVersion};
 
 use crate::{
-    api::{load_function, list_invocations, ActivateVersion, FunctionOverview},
+    api::{list_invocations, load_function, ActivateVersion, FunctionOverview},
     components::{
         feedback::{ErrorList, ErrorPanel, Loading},
         invocations::InvocationTable,
@@ -52,6 +52,7 @@ pub fn FunctionPage() -> impl IntoView {
             </ErrorBoundary>
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -66,10 +67,14 @@ fn FunctionView(
         gateway_url,
     } = overview;
     let live = match detail.live_version {
-        Some(version) => view! { <span class="pill pill-live">"v" {version} " live"</span> }.into_any(),
+        Some(version) => {
+            view! { <span class="pill pill-live">"v" {version} " live"</span> }.into_any()
+        }
         None => view! { <span class="pill">"No live version"</span> }.into_any(),
     };
-    let call_url = gateway_url.clone().unwrap_or_else(|| detail.gateway_path.clone());
+    let call_url = gateway_url
+        .clone()
+        .unwrap_or_else(|| detail.gateway_path.clone());
     let call = match gateway_url {
         Some(url) => view! {
             <a class="gateway-url mono" href=url.clone() target="_blank" rel="noopener">
@@ -135,6 +140,7 @@ fn FunctionView(
         </div>
         <RecentInvocations name=detail.name.clone() uploads />
     }
+    .into_any()
 }
 
 /// Versions, newest first; the live one marked, the others one confirmed
@@ -232,6 +238,7 @@ fn VersionsTable(
             </table>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -290,6 +297,7 @@ fn ConfigSummary(config: FunctionConfig, triggers: usize) -> impl IntoView {
             </div>
         </dl>
     }
+    .into_any()
 }
 
 /// The latest invocations, filterable by status, with a refresh button.
@@ -376,4 +384,5 @@ fn RecentInvocations(name: String, uploads: RwSignal<u32>) -> impl IntoView {
             </Transition>
         </section>
     }
+    .into_any()
 }

@@ -65,6 +65,7 @@ pub fn FunctionsPage() -> impl IntoView {
             </aside>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -74,7 +75,9 @@ fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
         .map(|function| {
             let href = format!("/functions/{}", function.name);
             let live = match function.live_version {
-                Some(version) => view! { <span class="pill pill-live">"v" {version}</span> }.into_any(),
+                Some(version) => {
+                    view! { <span class="pill pill-live">"v" {version}</span> }.into_any()
+                }
                 None => view! { <span class="muted">"none"</span> }.into_any(),
             };
             let kind = function
@@ -121,6 +124,7 @@ fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -139,4 +143,5 @@ fn NoFunctions() -> impl IntoView {
             </p>
         </div>
     }
+    .into_any()
 }

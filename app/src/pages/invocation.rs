@@ -39,6 +39,7 @@ pub fn InvocationPage() -> impl IntoView {
             </ErrorBoundary>
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -178,4 +179,5 @@ fn InvocationView(record: InvocationRecord) -> impl IntoView {
             <a href=format!("/functions/{}", record.function)>"← Back to " {record.function.clone()}</a>
         </p>
     }
+    .into_any()
 }

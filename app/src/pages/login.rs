@@ -78,4 +78,5 @@ pub fn LoginPage() -> impl IntoView {
             </div>
         </main>
     }
+    .into_any()
 }

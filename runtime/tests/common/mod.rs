@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use runtime::{
-    full_body, Invocation, InvocationReport, PreparedFunction, RequestBody, Runtime,
-    RuntimeConfig, SandboxConfig,
+    full_body, Invocation, InvocationReport, PreparedFunction, RequestBody, Runtime, RuntimeConfig,
+    SandboxConfig,
 };
 use sha2::{Digest, Sha256};
 
@@ -111,7 +111,11 @@ pub async fn answer(invocation: Invocation) -> Answer {
 }
 
 /// Invokes `function` and expects no response; returns the report.
-pub async fn failure(function: &PreparedFunction, request: http::Request<RequestBody>, sandbox: SandboxConfig) -> InvocationReport {
+pub async fn failure(
+    function: &PreparedFunction,
+    request: http::Request<RequestBody>,
+    sandbox: SandboxConfig,
+) -> InvocationReport {
     let invocation = function.invoke(request, sandbox).await;
     let report_future = invocation.report;
     match invocation.response {
@@ -127,7 +131,10 @@ pub async fn failure(function: &PreparedFunction, request: http::Request<Request
         }
         Err(error) => {
             let report = report_future.await;
-            assert_eq!(error.outcome, report.outcome, "response error and report agree");
+            assert_eq!(
+                error.outcome, report.outcome,
+                "response error and report agree"
+            );
             report
         }
     }

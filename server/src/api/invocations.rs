@@ -52,7 +52,9 @@ pub async fn invoke(
         return Err(AppError::bad_request("path must start with '/'"));
     }
     let (parts, body) = request.into_parts();
-    let mut builder = http::Request::builder().method(http::Method::POST).uri(path);
+    let mut builder = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(path);
     for (k, v) in parts.headers.iter() {
         if k != http::header::AUTHORIZATION && k != http::header::COOKIE {
             builder = builder.header(k, v);
@@ -153,13 +155,16 @@ pub async fn stream(
     Query(params): Query<StreamParams>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let function = params.function;
-    let records = BroadcastStream::new(state.platform.subscribe_invocations()).filter_map(
-        move |r| match r {
+    let records =
+        BroadcastStream::new(state.platform.subscribe_invocations()).filter_map(move |r| match r {
             Ok(record) if function.as_deref().is_none_or(|f| f == record.function) => {
-                Event::default().event("invocation").json_data(&record).ok().map(Ok)
+                Event::default()
+                    .event("invocation")
+                    .json_data(&record)
+                    .ok()
+                    .map(Ok)
             }
             _ => None,
-        },
-    );
+        });
     Sse::new(records).keep_alive(KeepAlive::default())
 }

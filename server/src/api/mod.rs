@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use platform::Platform;
 
-pub use auth::{Authenticated, SESSION_COOKIE};
+pub use auth::Authenticated;
 pub use error::AppError;
 
 /// Shared state of the control plane.

@@ -21,7 +21,9 @@ impl Client {
             Some(t) => t.clone(),
             None => std::fs::read_to_string("wisp-data/admin-token")
                 .map(|t| t.trim().to_string())
-                .context("no API token: set WISP_TOKEN or run from the directory holding wisp-data/")?,
+                .context(
+                    "no API token: set WISP_TOKEN or run from the directory holding wisp-data/",
+                )?,
         };
         Ok(Self {
             http: reqwest::Client::builder().build()?,
@@ -69,7 +71,11 @@ impl Client {
         .await
     }
 
-    pub async fn post_wasm<T: DeserializeOwned>(&self, path: &str, wasm: Vec<u8>) -> anyhow::Result<T> {
+    pub async fn post_wasm<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        wasm: Vec<u8>,
+    ) -> anyhow::Result<T> {
         let rb = self
             .request(reqwest::Method::POST, path)
             .header(reqwest::header::CONTENT_TYPE, "application/wasm")
@@ -98,7 +104,12 @@ impl Client {
 
 fn api_error_text(status: reqwest::StatusCode, body: &[u8]) -> String {
     match serde_json::from_slice::<model::ApiError>(body) {
-        Ok(e) => format!("{} ({}, HTTP {})", e.error.message, e.error.code, status.as_u16()),
+        Ok(e) => format!(
+            "{} ({}, HTTP {})",
+            e.error.message,
+            e.error.code,
+            status.as_u16()
+        ),
         Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(body)),
     }
 }

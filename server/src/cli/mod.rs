@@ -16,7 +16,12 @@ use client::Client;
 #[derive(Args, Clone, Debug)]
 pub struct ClientArgs {
     /// Control-plane URL.
-    #[arg(long, env = "WISP_URL", default_value = "http://127.0.0.1:3000", global = true)]
+    #[arg(
+        long,
+        env = "WISP_URL",
+        default_value = "http://127.0.0.1:3000",
+        global = true
+    )]
     pub url: String,
     /// API token (default: the contents of ./wisp-data/admin-token).
     #[arg(long, env = "WISP_TOKEN", hide_env_values = true, global = true)]
@@ -88,7 +93,10 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("reading {}", args.file.display()))?;
     let size = wasm.len();
-    eprintln!("Uploading {} ({size} bytes) as {name}...", args.file.display());
+    eprintln!(
+        "Uploading {} ({size} bytes) as {name}...",
+        args.file.display()
+    );
     let path = format!(
         "/api/v1/functions/{name}/versions?activate={}",
         !args.no_activate
@@ -100,7 +108,11 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         deployed.version,
         deployed.kind,
         &deployed.sha256[..12],
-        if deployed.live { ", now live" } else { " (not live)" }
+        if deployed.live {
+            ", now live"
+        } else {
+            " (not live)"
+        }
     );
     println!("Call it at the gateway: /fn/{}/", deployed.name);
     Ok(())
@@ -113,12 +125,17 @@ pub async fn functions(args: ClientArgs) -> anyhow::Result<()> {
         println!("No functions yet. Deploy one: wisp deploy FILE.wasm --name NAME");
         return Ok(());
     }
-    println!("{:<32} {:>5} {:<10} {:>8}  LAST CALL", "NAME", "LIVE", "KIND", "VERSIONS");
+    println!(
+        "{:<32} {:>5} {:<10} {:>8}  LAST CALL",
+        "NAME", "LIVE", "KIND", "VERSIONS"
+    );
     for f in list {
         println!(
             "{:<32} {:>5} {:<10} {:>8}  {}",
             f.name,
-            f.live_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            f.live_version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
             f.kind.unwrap_or_else(|| "-".into()),
             f.version_count,
             f.last_invoked_at
@@ -176,7 +193,9 @@ fn print_record(r: &InvocationRecord) {
         r.version,
         r.status,
         r.outcome,
-        r.status_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+        r.status_code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "-".into()),
         r.duration_ms,
         r.method,
         r.path

@@ -114,7 +114,11 @@ impl TestServer {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("wisp serve exited with {status}:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "server did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "server did not start:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.token = std::fs::read_to_string(self.data_dir.join("admin-token"))
