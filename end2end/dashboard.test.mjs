@@ -8,7 +8,8 @@
 //   WISP_GATEWAY_URL       gateway origin, e.g. http://127.0.0.1:8080
 //   WISP_ADDRESSES         alternative to both: path of <data-dir>/addresses.json
 //   WISP_ADMIN_PASSWORD    password of the `admin` user
-//   WISP_FUNCTIONS_DIR     directory holding hello.wasm (or WISP_HELLO_WASM = its path)
+//   WISP_FUNCTIONS_DIR     directory holding hello.wasm (or WISP_HELLO_WASM = its path) and,
+//                          optionally, trap.wasm (or WISP_TRAP_WASM) for the error view
 //   WISP_BAD_FILE          optional: a non-wasm file to upload (default: a generated text file)
 //   WISP_SCREENSHOT_DIR    where screenshots go (default: end2end/screenshots)
 //   WISP_CHROMIUM          browser binary (default: /usr/bin/chromium)
@@ -43,6 +44,10 @@ function config() {
     join(functionsDir, "hello/target/wasm32-wasip2/release/hello.wasm"),
   ].filter(Boolean);
   const helloWasm = candidates.find((path) => existsSync(path));
+  // Optional: a function that traps, for the error view.
+  const trapWasm = [process.env.WISP_TRAP_WASM, join(functionsDir, "trap.wasm")]
+    .filter(Boolean)
+    .find((path) => existsSync(path));
   const missing = [];
   if (!url) missing.push("WISP_URL (or WISP_ADDRESSES)");
   if (!gateway) missing.push("WISP_GATEWAY_URL (or WISP_ADDRESSES)");
@@ -64,6 +69,7 @@ function config() {
     gateway: gateway.replace(/\/$/, ""),
     password,
     helloWasm,
+    trapWasm,
     badFile,
     screenshots,
     browser: process.env.WISP_CHROMIUM ?? "/usr/bin/chromium",
@@ -296,6 +302,53 @@ async function main() {
     await page.getByRole("heading", { name: "All functions" }).waitFor();
     assert((await page.evaluate(() => window.__wispMarker)) === "still here", "navigation reloaded the page");
   });
+
+  await step("a new version goes live, and rolling back to version 1 works", async () => {
+    await page.locator(`a.row-link:text-is("${FUNCTION_NAME}")`).click();
+    await page.waitForURL((url) => url.pathname === `/functions/${FUNCTION_NAME}`);
+    await page.setInputFiles("#deploy-file", cfg.helloWasm);
+    await page.getByRole("button", { name: "Upload new version" }).click();
+    const success = page.locator(".upload-result.alert-success");
+    await success.waitFor();
+    assert(/version 2\b/.test(await success.innerText()), `success says: ${await success.innerText()}`);
+    await page.locator("tr.row-live", { hasText: "v2" }).waitFor();
+    await page.getByRole("button", { name: "Activate version 1" }).click();
+    await page.getByRole("group", { name: "Confirm activating version 1" }).getByRole("button", { name: "Activate" }).click();
+    await page.locator("tr.row-live", { hasText: "v1" }).waitFor();
+    await page.locator("h1 .pill-live", { hasText: "v1 live" }).waitFor();
+    const body = await (await fetch(`${cfg.gateway}/fn/${FUNCTION_NAME}/`)).text();
+    assert(body === "Hello from Wisp!\n", `gateway body after rollback: ${JSON.stringify(body)}`);
+    shots.push(await shoot(page, cfg, "function-versions.png"));
+  });
+
+  if (cfg.trapWasm) {
+    await step("a failing function's invocation shows its error", async () => {
+      const status = await page.evaluate(async (bytes) => {
+        const response = await fetch("/api/v1/functions/trap-e2e/versions", {
+          method: "POST",
+          headers: { "Content-Type": "application/wasm", "X-Wisp-Csrf": "1" },
+          body: new Uint8Array(bytes),
+        });
+        return response.status;
+      }, [...readFileSync(cfg.trapWasm)]);
+      assert(status === 201, `deploying trap.wasm answered ${status}`);
+      const response = await fetch(`${cfg.gateway}/fn/trap-e2e/`);
+      assert(response.status >= 500, `a trapping function answered ${response.status}`);
+      let link;
+      for (let attempt = 0; attempt < 25; attempt += 1) {
+        await page.goto(`${cfg.url}/functions/trap-e2e?status=error`);
+        link = page.locator("a[href^='/invocations/']").first();
+        if (await link.count()) break;
+        await new Promise((done) => setTimeout(done, 200));
+      }
+      await waitForHydration(page);
+      await link.click();
+      await page.locator(".error-block").waitFor();
+      await page.locator("h1 .badge-error").waitFor();
+      await assertNoHorizontalOverflow(page, "failed invocation page");
+      shots.push(await shoot(page, cfg, "invocation-error.png"));
+    });
+  }
 
   await step("signing out returns to the sign-in page and ends the session", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();

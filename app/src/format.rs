@@ -68,8 +68,12 @@ pub fn short_id(id: &str) -> String {
 
 /// Human words for an invocation outcome (`out_of_memory` → `Out of memory`).
 pub fn outcome(outcome: &str) -> String {
-    let words = outcome.replace('_', " ");
-    let mut chars = words.chars();
+    sentence(&outcome.replace('_', " "))
+}
+
+/// A message as a sentence: first letter upper case (`not a module` → `Not a module`).
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),

@@ -79,3 +79,23 @@ pub fn full_body(bytes: impl Into<bytes::Bytes>) -> RequestBody {
         .map_err(|never| match never {})
         .boxed_unsync()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send + 'static>() {}
+
+    #[test]
+    fn handles_cross_threads() {
+        send_sync::<Runtime>();
+        send_sync::<PreparedFunction>();
+        send_sync::<SandboxConfig>();
+        send::<Invocation>();
+        send::<ResponseBody>();
+        send::<InvocationReport>();
+        fn body<B: http_body::Body<Data = bytes::Bytes, Error = BoxError> + Unpin>() {}
+        body::<ResponseBody>();
+    }
+}

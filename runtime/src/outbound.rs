@@ -57,7 +57,7 @@ pub type InterceptedResponse =
 /// What an interceptor decided.
 pub enum Interception {
     /// Not mine: continue with the allow-list and the network.
-    Pass(http::Request<BoxBody>),
+    Pass(Box<http::Request<BoxBody>>),
     /// Handled in-process; the guest gets this response.
     Handled(InterceptedResponse),
 }
@@ -243,7 +243,7 @@ mod tests {
     impl OutboundInterceptor for KvOnly {
         fn intercept(&self, request: http::Request<BoxBody>) -> Interception {
             if request.uri().host() != Some("kv.wisp") {
-                return Interception::Pass(request);
+                return Interception::Pass(Box::new(request));
             }
             let key = request.uri().path().trim_start_matches('/').to_string();
             Interception::Handled(Box::pin(async move {

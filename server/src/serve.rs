@@ -56,6 +56,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         platform.clone(),
         &site_dir,
         control_addr,
+        gateway_addr,
     )?);
     let gateway_app = crate::gateway::router(platform.clone());
 

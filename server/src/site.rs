@@ -32,7 +32,12 @@ pub fn resolve_site_dir(flag: Option<&Path>) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site")
 }
 
-pub fn router(platform: Platform, site_dir: &Path, addr: SocketAddr) -> anyhow::Result<Router> {
+pub fn router(
+    platform: Platform,
+    site_dir: &Path,
+    addr: SocketAddr,
+    gateway_addr: SocketAddr,
+) -> anyhow::Result<Router> {
     if !site_dir.join("pkg").join("wisp.js").is_file() {
         tracing::warn!(
             site_dir = %site_dir.display(),
@@ -59,7 +64,10 @@ pub fn router(platform: Platform, site_dir: &Path, addr: SocketAddr) -> anyhow::
         .leptos_routes_with_context(
             &options,
             routes,
-            move || provide_context(context_platform.clone()),
+            move || {
+                provide_context(context_platform.clone());
+                provide_context(app::api::GatewayOrigin(format!("http://{gateway_addr}")));
+            },
             move || app::shell(shell_options.clone()),
         )
         .fallback_service(static_files)

@@ -7,6 +7,7 @@
 
 use leptos::{ev, prelude::*};
 use model::{ApiError, DeployedVersion};
+use send_wrapper::SendWrapper;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
@@ -60,7 +61,9 @@ pub fn UploadPanel(
     let name = RwSignal::new(fixed_name.unwrap_or_default());
     let name_touched = RwSignal::new(false);
     let picked = RwSignal::new(None::<Picked>);
-    let file = StoredValue::new_local(None::<File>);
+    // Always `None` on the server: the wrapper is only ever filled, used and
+    // dropped on the browser's one thread.
+    let file = StoredValue::new(None::<SendWrapper<File>>);
     let phase = RwSignal::new(Phase::Idle);
     let dragging = RwSignal::new(false);
 
@@ -81,7 +84,7 @@ pub fn UploadPanel(
             name: chosen.name(),
             size: chosen.size(),
         }));
-        file.set_value(Some(chosen));
+        file.set_value(Some(SendWrapper::new(chosen)));
         phase.set(Phase::Idle);
     };
 
@@ -119,7 +122,8 @@ pub fn UploadPanel(
             phase.set(Phase::Failed(format!("Fix the name first: {message}.")));
             return;
         }
-        let Some(chosen) = file.get_value() else {
+        let Some(chosen) = file.with_value(|file| file.as_ref().map(|file| (**file).clone()))
+        else {
             phase.set(Phase::Failed("Choose a .wasm file to upload.".into()));
             return;
         };
@@ -162,7 +166,14 @@ pub fn UploadPanel(
                         view! {
                             <p id="deploy-name-help" class="field-help">
                                 "Lowercase letters, digits and dashes. Used in URLs: "
-                                <code>"/fn/"{move || name.get()}"/"</code>
+                                <code>
+                                    "/fn/"
+                                    {move || {
+                                        let name = name.get();
+                                        if name.is_empty() { "<name>".to_string() } else { name }
+                                    }}
+                                    "/"
+                                </code>
                             </p>
                         }
                             .into_any()
@@ -304,7 +315,7 @@ fn UploadStatus(phase: RwSignal<Phase>) -> impl IntoView {
                 Phase::Failed(message) => {
                     view! {
                         <div class="alert alert-error upload-result" role="alert">
-                            {message}
+                            {format::sentence(&message)}
                         </div>
                     }
                         .into_any()

@@ -72,19 +72,23 @@ fn FunctionView(
         }
         None => view! { <span class="pill">"No live version"</span> }.into_any(),
     };
-    let call_url = gateway_url
-        .clone()
-        .unwrap_or_else(|| detail.gateway_path.clone());
     let call = match gateway_url {
         Some(url) => view! {
-            <a class="gateway-url mono" href=url.clone() target="_blank" rel="noopener">
-                {url.clone()}
-            </a>
+            <p class="call-line">
+                <a class="gateway-url mono" href=url.clone() target="_blank" rel="noopener">
+                    {url.clone()}
+                </a>
+            </p>
+            <pre class="code-block">
+                <code>"curl " {url}</code>
+            </pre>
         }
         .into_any(),
         None => view! {
-            <span class="gateway-url mono">{detail.gateway_path.clone()}</span>
-            <span class="muted">" on the gateway"</span>
+            <p class="call-line">
+                <span class="gateway-url mono">{detail.gateway_path.clone()}</span>
+                <span class="muted">"on the function gateway (" <code>"wisp serve --gateway"</code> ")"</span>
+            </p>
         }
         .into_any(),
     };
@@ -113,29 +117,27 @@ fn FunctionView(
         </div>
         <section class="card call-card" aria-labelledby="call-title">
             <h2 id="call-title">"Call it"</h2>
-            <p class="call-line">{call}</p>
-            <pre class="code-block">
-                <code>"curl " {call_url}</code>
-            </pre>
+            {call}
         </section>
         <div class="split">
-            <section class="card card-flush" aria-labelledby="versions-title">
-                <div class="card-head">
-                    <h2 id="versions-title">"Versions"</h2>
-                    <span class="muted">{detail.versions.len()} " total"</span>
-                </div>
-                {activation_error}
-                <VersionsTable name=detail.name.clone() versions=detail.versions.clone() activate />
-            </section>
-            <aside class="stack">
-                <section class="card" aria-labelledby="config-title">
-                    <h2 id="config-title">"Configuration"</h2>
-                    <ConfigSummary config=detail.config.clone() triggers=detail.triggers.len() />
+            <div class="stack">
+                <section class="card card-flush" aria-labelledby="versions-title">
+                    <div class="card-head">
+                        <h2 id="versions-title">"Versions"</h2>
+                        <span class="muted">{detail.versions.len()} " total"</span>
+                    </div>
+                    {activation_error}
+                    <VersionsTable name=detail.name.clone() versions=detail.versions.clone() activate />
                 </section>
                 <section class="card" aria-labelledby="upload-title">
-                    <h2 id="upload-title">"New version"</h2>
+                    <h2 id="upload-title">"Upload a new version"</h2>
+                    <p class="muted card-lede">"It goes live as soon as it is accepted; older versions stay one click away."</p>
                     <UploadPanel fixed_name=detail.name.clone() on_deployed />
                 </section>
+            </div>
+            <aside class="card" aria-labelledby="config-title">
+                <h2 id="config-title">"Configuration"</h2>
+                <ConfigSummary config=detail.config.clone() triggers=detail.triggers.len() />
             </aside>
         </div>
         <RecentInvocations name=detail.name.clone() uploads />

@@ -126,7 +126,7 @@ fn InvocationView(record: InvocationRecord) -> impl IntoView {
         <div class="stack">
             <section class="card" aria-labelledby="details-title">
                 <h2 id="details-title">"Details"</h2>
-                <dl class="facts">
+                <dl class="facts facts-wide">
                     <div>
                         <dt>"Function"</dt>
                         <dd>
