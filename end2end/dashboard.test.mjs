@@ -119,6 +119,8 @@ async function assertNoHorizontalOverflow(page, what) {
 
 async function shoot(page, cfg, file) {
   const path = join(cfg.screenshots, file);
+  // Sticky headers land mid-page in a full-page shot taken while scrolled.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage: true });
   return path;
 }
@@ -349,6 +351,19 @@ async function main() {
       shots.push(await shoot(page, cfg, "invocation-error.png"));
     });
   }
+
+  await step("the function and invocation pages fit a 390×844 phone screen", async () => {
+    await page.setViewportSize(MOBILE);
+    await page.goto(`${cfg.url}/functions/${FUNCTION_NAME}`);
+    await waitForHydration(page);
+    await assertNoHorizontalOverflow(page, "function page on a phone");
+    shots.push(await shoot(page, cfg, "function-mobile.png"));
+    await page.goto(`${cfg.url}${invocationHref}`);
+    await waitForHydration(page);
+    await assertNoHorizontalOverflow(page, "invocation page on a phone");
+    shots.push(await shoot(page, cfg, "invocation-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+  });
 
   await step("signing out returns to the sign-in page and ends the session", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the dashboard's browser side (the "site") without cargo-leptos:
 #   $SITE/pkg/wisp.js, $SITE/pkg/wisp_bg.wasm  hydration bundle (wasm-bindgen --target web)
-#   $SITE/pkg/wisp.css                         style/main.css
+#   $SITE/pkg/wisp.css                         style/{main,forms,components}.css
 #   $SITE/*                                    public/ (favicon, ...)
 # The server serves $SITE at / with LeptosOptions output_name "wisp" and
 # site_pkg_dir "pkg". Idempotent: run it again after any change to app/, style/
@@ -26,6 +26,8 @@ esac
 if [[ "${WISP_RELEASE:-0}" == "1" ]]; then
   profile="wasm-release"
   profile_dir="wasm-release"
+  # Drop the symbol-name section (over half the file); panics still report messages.
+  export CARGO_PROFILE_WASM_RELEASE_STRIP="${CARGO_PROFILE_WASM_RELEASE_STRIP:-true}"
 else
   profile="dev"
   profile_dir="debug"
@@ -60,7 +62,8 @@ fi
 mkdir -p "$site/pkg"
 wasm-bindgen --target web --no-typescript \
   --out-dir "$site/pkg" --out-name wisp "$wasm"
-cp style/main.css "$site/pkg/wisp.css"
+# One stylesheet, in cascade order (tokens and layout first).
+cat style/main.css style/forms.css style/components.css >"$site/pkg/wisp.css"
 if [[ -d public ]] && [[ -n "$(ls -A public)" ]]; then
   cp -R public/. "$site/"
 fi

@@ -40,6 +40,18 @@ impl Phase {
     }
 }
 
+/// The state of a panel's last upload. A page that re-renders the panel when
+/// its data refreshes (the function page does, after each deploy) owns it, so
+/// the outcome stays on screen.
+#[derive(Clone, Copy, Debug)]
+pub struct UploadProgress(RwSignal<Phase>);
+
+impl Default for UploadProgress {
+    fn default() -> Self {
+        Self(RwSignal::new(Phase::Idle))
+    }
+}
+
 /// The file picked, as shown (the `File` itself lives in a local store).
 #[derive(Clone, Debug, PartialEq)]
 struct Picked {
@@ -56,6 +68,9 @@ pub fn UploadPanel(
     /// Called after the server accepted a version.
     #[prop(into)]
     on_deployed: Callback<DeployedVersion>,
+    /// Upload state that outlives this panel (see [`UploadProgress`]).
+    #[prop(optional)]
+    progress: Option<UploadProgress>,
 ) -> impl IntoView {
     let name_is_fixed = fixed_name.is_some();
     let name = RwSignal::new(fixed_name.unwrap_or_default());
@@ -64,7 +79,7 @@ pub fn UploadPanel(
     // Always `None` on the server: the wrapper is only ever filled, used and
     // dropped on the browser's one thread.
     let file = StoredValue::new(None::<SendWrapper<File>>);
-    let phase = RwSignal::new(Phase::Idle);
+    let phase = progress.unwrap_or_default().0;
     let dragging = RwSignal::new(false);
 
     let name_error = Memo::new(move |_| {

@@ -12,7 +12,7 @@ use crate::{
     components::{
         feedback::{ErrorList, ErrorPanel, Loading},
         invocations::InvocationTable,
-        upload::UploadPanel,
+        upload::{UploadPanel, UploadProgress},
     },
     format,
 };
@@ -28,6 +28,9 @@ pub fn FunctionPage() -> impl IntoView {
         |(name, _, _)| load_function(name),
     );
     let on_deployed = Callback::new(move |_| uploads.update(|n| *n += 1));
+    // The panel is rebuilt when the overview refetches after a deploy; its
+    // outcome lives here so it stays on screen.
+    let upload_progress = UploadProgress::default();
 
     view! {
         <Title text=move || format!("{} · Functions · Wisp", name.get()) />
@@ -42,7 +45,7 @@ pub fn FunctionPage() -> impl IntoView {
                     match overview.await {
                         Ok(overview) => {
                             view! {
-                                <FunctionView overview activate on_deployed uploads />
+                                <FunctionView overview activate on_deployed uploads upload_progress />
                             }
                                 .into_any()
                         }
@@ -61,6 +64,7 @@ fn FunctionView(
     activate: ServerAction<ActivateVersion>,
     on_deployed: Callback<model::DeployedVersion>,
     uploads: RwSignal<u32>,
+    upload_progress: UploadProgress,
 ) -> impl IntoView {
     let FunctionOverview {
         detail,
@@ -132,7 +136,7 @@ fn FunctionView(
                 <section class="card" aria-labelledby="upload-title">
                     <h2 id="upload-title">"Upload a new version"</h2>
                     <p class="muted card-lede">"It goes live as soon as it is accepted; older versions stay one click away."</p>
-                    <UploadPanel fixed_name=detail.name.clone() on_deployed />
+                    <UploadPanel fixed_name=detail.name.clone() on_deployed progress=upload_progress />
                 </section>
             </div>
             <aside class="card" aria-labelledby="config-title">
