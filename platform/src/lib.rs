@@ -9,6 +9,7 @@ mod error;
 mod functions;
 mod invocations;
 mod invoke;
+mod metering;
 mod recorder;
 mod registry;
 mod time;
@@ -25,6 +26,10 @@ pub use db::Backend;
 pub use error::PlatformError;
 pub use invocations::InvocationQuery;
 pub use invoke::{new_invocation_id, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER};
+pub use metering::{
+    cost_of, gb_seconds, report_csv, Month, Prices, Usage, DEFAULT_CURRENCY, DEFAULT_PER_GB_EGRESS,
+    DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS, DEFAULT_SERVER_MONTHLY,
+};
 pub use model;
 pub use runtime::{BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 

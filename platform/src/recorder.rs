@@ -1,6 +1,7 @@
 //! The invocation recorder: calls hand their finished records to a channel;
 //! one background task writes them in batches (one multi-row INSERT per
-//! batch, inside a transaction), so recording never sits on a request's hot
+//! batch, inside a transaction, together with the batch's hourly usage
+//! rollups), so recording never sits on a request's hot
 //! path and the database sees few, large writes. Stored records are also
 //! broadcast for live log tails.
 
@@ -153,5 +154,6 @@ async fn write_batch(db: &AnyPool, batch: &[InvocationRecord]) -> Result<(), sql
     }
     let mut tx = db.begin().await?;
     q.execute(&mut *tx).await?;
+    crate::metering::rollup::add_batch(&mut tx, batch).await?;
     tx.commit().await
 }

@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// `site/` beside the binary, else `target/site` of the source tree.
     #[arg(long, env = "WISP_SITE_DIR")]
     pub site_dir: Option<PathBuf>,
+    /// Public URL of the gateway shown in the dashboard (default
+    /// http://<gateway address>, with 127.0.0.1 for an unspecified address).
+    #[arg(long, env = "WISP_PUBLIC_GATEWAY_URL")]
+    pub public_gateway_url: Option<String>,
     /// Largest .wasm upload accepted, in bytes.
     #[arg(long, env = "WISP_MAX_UPLOAD_BYTES", default_value_t = platform::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,

@@ -35,6 +35,8 @@ enum Command {
     Logs(cli::LogsArgs),
     /// Point a function's live alias at a version (rollback / roll forward).
     Rollback(cli::RollbackArgs),
+    /// Show a month's usage and cost per function (table, JSON or CSV).
+    Costs(cli::CostsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
             Command::Invoke(args) => cli::invoke(args).await,
             Command::Logs(args) => cli::logs(args).await,
             Command::Rollback(args) => cli::rollback(args).await,
+            Command::Costs(args) => cli::costs(args).await,
         }
     });
     match result {

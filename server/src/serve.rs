@@ -56,7 +56,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         platform.clone(),
         &site_dir,
         control_addr,
-        gateway_addr,
+        args.public_gateway_url
+            .clone()
+            .unwrap_or_else(|| crate::site::default_gateway_url(gateway_addr)),
     )?);
     let gateway_app = crate::gateway::router(platform.clone());
 

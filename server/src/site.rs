@@ -36,7 +36,7 @@ pub fn router(
     platform: Platform,
     site_dir: &Path,
     addr: SocketAddr,
-    gateway_addr: SocketAddr,
+    gateway_url: String,
 ) -> anyhow::Result<Router> {
     if !site_dir.join("pkg").join("wisp.js").is_file() {
         tracing::warn!(
@@ -66,7 +66,7 @@ pub fn router(
             routes,
             move || {
                 provide_context(context_platform.clone());
-                provide_context(app::api::GatewayOrigin(format!("http://{gateway_addr}")));
+                provide_context(app::api::GatewayOrigin(gateway_url.clone()));
             },
             move || app::shell(shell_options.clone()),
         )
@@ -92,4 +92,14 @@ fn not_found(uri: &Uri) -> Response {
         return AppError::not_found("no such API route").into_response();
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+/// The gateway's URL as a browser on this machine reaches it: an unspecified
+/// bind address (0.0.0.0, ::) is shown as loopback.
+pub fn default_gateway_url(gateway_addr: SocketAddr) -> String {
+    let mut shown = gateway_addr;
+    if shown.ip().is_unspecified() {
+        shown.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{shown}")
 }

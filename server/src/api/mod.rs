@@ -4,6 +4,7 @@
 //! real cause.
 
 mod auth;
+mod costs;
 mod error;
 mod functions;
 mod invocations;
@@ -65,6 +66,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/invocations/{id}", get(invocations::get))
         .route("/api/v1/invocations/stream", get(invocations::stream))
+        .route(
+            "/api/v1/price-plan",
+            get(costs::get_plan).put(costs::put_plan),
+        )
+        .route("/api/v1/costs", get(costs::report))
+        .route("/api/v1/costs/{file}", get(costs::download))
         .with_state(state)
 }
 

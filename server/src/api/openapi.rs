@@ -12,11 +12,16 @@ use utoipa::{Modify, OpenApi};
         super::functions::update_config, super::functions::set_alias, super::functions::delete,
         super::invocations::invoke, super::invocations::list, super::invocations::get,
         super::invocations::stream,
+        super::costs::get_plan, super::costs::put_plan, super::costs::report,
+        super::costs::download,
     ),
     components(schemas(
         model::FunctionSummary, model::FunctionDetail, model::FunctionConfig,
         model::FunctionConfigPatch, model::FunctionVersion, model::DeployedVersion,
         model::AliasUpdate, model::InvocationRecord, model::ApiError, model::ApiErrorBody,
+        model::PricePlan, model::PricePlanUpdate, model::PricePlans, model::CostReport,
+        model::FunctionCost, model::UsageCost, model::DailyCost, model::CostProjection,
+        model::ServerComparison,
     )),
     modifiers(&BearerAuth)
 )]

@@ -59,6 +59,17 @@ impl Client {
         Self::json(self.send(self.request(reqwest::Method::GET, path)).await?).await
     }
 
+    /// A non-JSON answer (e.g. CSV), as text.
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let response = self.send(self.request(reqwest::Method::GET, path)).await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            bail!("{}", api_error_text(status, &bytes));
+        }
+        String::from_utf8(bytes.to_vec()).context("unexpected answer from the API")
+    }
+
     pub async fn post_json<T: DeserializeOwned, B: Serialize>(
         &self,
         path: &str,

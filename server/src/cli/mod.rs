@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use futures::StreamExt;
-use model::{DeployedVersion, FunctionDetail, FunctionSummary, InvocationRecord};
+use model::{CostReport, DeployedVersion, FunctionDetail, FunctionSummary, InvocationRecord};
 
 use client::Client;
 
@@ -74,6 +74,28 @@ pub struct RollbackArgs {
     /// The version the live alias should point at.
     #[arg(long)]
     pub version: i64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// How `wisp costs` prints the report.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostsFormat {
+    /// A table for people.
+    Table,
+    /// The API's JSON report.
+    Json,
+    /// The API's CSV download (one row per function per day, and totals).
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct CostsArgs {
+    /// Month as YYYY-MM (UTC); default the current month.
+    #[arg(long)]
+    pub month: Option<String>,
+    #[arg(long, value_enum, default_value_t = CostsFormat::Table)]
+    pub format: CostsFormat,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -281,4 +303,106 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         detail.live_version.unwrap_or_default()
     );
     Ok(())
+}
+
+pub async fn costs(args: CostsArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let query = args
+        .month
+        .as_deref()
+        .map(|m| format!("?month={}", client::encode_query(m)))
+        .unwrap_or_default();
+    if args.format == CostsFormat::Csv {
+        // The CSV route names the month; ask the JSON report which one is current.
+        let month = match args.month {
+            Some(m) => m,
+            None => client.get_json::<CostReport>("/api/v1/costs").await?.month,
+        };
+        let csv = client
+            .get_text(&format!(
+                "/api/v1/costs/{}.csv",
+                client::encode_query(&month)
+            ))
+            .await?;
+        print!("{csv}");
+        return Ok(());
+    }
+    let report: CostReport = client.get_json(&format!("/api/v1/costs{query}")).await?;
+    if args.format == CostsFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    print_costs(&report);
+    Ok(())
+}
+
+fn print_costs(r: &CostReport) {
+    let c = &r.currency;
+    println!(
+        "Costs for {}{} ({c})",
+        r.month,
+        if r.month_to_date {
+            ", month to date"
+        } else {
+            ""
+        }
+    );
+    if r.functions.is_empty() {
+        println!("No usage in {} or {}.", r.month, r.previous_month);
+    } else {
+        println!(
+            "{:<32} {:>12} {:>8} {:>14} {:>14} {:>12} {:>12}",
+            "FUNCTION", "REQUESTS", "ERRORS", "GB-SECONDS", "EGRESS BYTES", "COST", "PREV MONTH"
+        );
+        for f in &r.functions {
+            println!(
+                "{:<32} {:>12} {:>8} {:>14} {:>14} {:>12} {:>12}",
+                f.name,
+                f.usage.requests,
+                f.usage.errors,
+                round(&f.usage.gb_seconds, 3),
+                f.usage.egress_bytes,
+                f.usage.cost_display,
+                round(&f.previous_month_cost, 2),
+            );
+        }
+    }
+    let t = &r.totals;
+    println!(
+        "{:<32} {:>12} {:>8} {:>14} {:>14} {:>12} {:>12}",
+        "TOTAL",
+        t.requests,
+        t.errors,
+        round(&t.gb_seconds, 3),
+        t.egress_bytes,
+        t.cost_display,
+        r.previous_totals.cost_display,
+    );
+    if let Some(p) = &r.projection {
+        println!(
+            "Projected to month end: {} {c} ({} requests)",
+            p.projected_cost_display, p.projected_requests
+        );
+    }
+    let s = &r.server;
+    println!(
+        "On an always-on server at {} {c}/month: {}",
+        s.server_monthly,
+        if s.server_cheaper {
+            "the server would be cheaper"
+        } else {
+            "serverless is cheaper"
+        }
+    );
+    if let Some(n) = s.break_even_requests {
+        println!("Break-even at about {n} requests a month (at this month's cost per request).");
+    }
+}
+
+/// A decimal string rounded for display (the string is kept when it is not a number).
+fn round(value: &str, decimals: usize) -> String {
+    value
+        .parse::<f64>()
+        .map(|v| format!("{v:.decimals$}"))
+        .unwrap_or_else(|_| value.to_string())
 }

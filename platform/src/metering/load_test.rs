@@ -1,0 +1,95 @@
+//! Load test: a month of usage (1,000,000 invocations across 20 functions,
+//! with explicit timestamps as the test clock) goes through the real
+//! recorder (records + rollups in one transaction per batch), then the month
+//! report and its CSV are produced from the rollups. Timings are printed,
+//! not asserted (shared build machines vary too much). Ignored by default
+//! (about 2 minutes in a debug build); `cargo test -p platform -- --ignored`.
+
+use std::time::Instant;
+
+use chrono::Duration;
+use model::InvocationRecord;
+
+use super::{plan, report, rollup, Month};
+use crate::recorder::Recorder;
+use crate::time::from_ms;
+
+const INVOCATIONS: i64 = 1_000_000;
+const FUNCTIONS: i64 = 20;
+
+fn record(i: i64, month: Month) -> InvocationRecord {
+    let span = month.end_ms() - month.start_ms();
+    // Spread evenly over the month; each function gets its own memory size.
+    let at = month.start_ms() + i * (span / INVOCATIONS);
+    let f = i % FUNCTIONS;
+    InvocationRecord {
+        id: format!("load-{i:08}"),
+        function: format!("fn-{f:02}"),
+        version: 1,
+        trigger: "http".into(),
+        started_at: from_ms(at),
+        duration_ms: 1.5,
+        billed_ms: 1 + i % 7,
+        memory_limit_mb: 128 * (1 + f % 4),
+        peak_memory_bytes: 1 << 20,
+        bytes_in: 10,
+        bytes_out: 100 + i % 13,
+        status: if i % 100 == 0 { "error" } else { "success" }.into(),
+        outcome: "success".into(),
+        status_code: Some(200),
+        error: None,
+        method: "GET".into(),
+        path: "/".into(),
+        logs: String::new(),
+        logs_truncated: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "about 2 minutes in a debug build; run with `cargo test -p platform -- --ignored`"]
+async fn a_month_of_a_million_invocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+    let (db, _) = crate::db::connect(&url).await.unwrap();
+    let month: Month = "2026-02".parse().unwrap();
+
+    let started = Instant::now();
+    let recorder = Recorder::start(db.clone());
+    let mut expected = rollup::Usage::default();
+    for i in 0..INVOCATIONS {
+        let r = record(i, month);
+        expected.add(&rollup::Usage::of(&r));
+        recorder.record(r).await;
+    }
+    recorder.flush().await;
+    let recording = started.elapsed();
+
+    let started = Instant::now();
+    let hours = rollup::load(&db, month.previous().start_ms(), month.end_ms())
+        .await
+        .unwrap();
+    let book = plan::load(&db).await.unwrap();
+    let now = month.end_ms() + Duration::days(3).num_milliseconds();
+    let report = report::build(month, &hours, &book, now);
+    let csv = report::report_csv(&report);
+    let reporting = started.elapsed();
+    eprintln!(
+        "load test: recorded {INVOCATIONS} invocations in {recording:.2?}; \
+         month report ({} hourly rows) + CSV ({} bytes) in {reporting:.2?}",
+        hours.len(),
+        csv.len()
+    );
+
+    assert_eq!(report.functions.len(), FUNCTIONS as usize);
+    assert_eq!(report.totals.requests, expected.requests);
+    assert_eq!(report.totals.errors, expected.errors);
+    assert_eq!(report.totals.billed_ms, expected.billed_ms);
+    assert_eq!(report.totals.egress_bytes, expected.bytes_out);
+    // Priced per function per day and summed, against one product over
+    // the month: equal far below a cent (both carry 28 digits).
+    let total: rust_decimal::Decimal = report.totals.cost.parse().unwrap();
+    let whole = report::cost_of(&expected, &plan::Plan::default_plan().prices);
+    assert_eq!(total.round_dp(12), whole.round_dp(12));
+    // 28 days × 20 functions, plus header and totals.
+    assert_eq!(csv.lines().count(), 28 * FUNCTIONS as usize + 2);
+}

@@ -1,0 +1,83 @@
+//! Metering routes: the price plan (read, change from a date) and month cost
+//! reports as JSON or CSV. Thin: the platform prices and renders.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use model::{CostReport, PricePlan, PricePlanUpdate, PricePlans};
+use serde::Deserialize;
+
+use super::{AppError, AppState, Authenticated};
+
+/// The plan in force now and every plan, oldest first.
+#[utoipa::path(get, path = "/api/v1/price-plan",
+    responses((status = 200, body = PricePlans)), security(("bearer" = [])))]
+pub async fn get_plan(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+) -> Result<Json<PricePlans>, AppError> {
+    Ok(Json(state.platform.price_plans().await?))
+}
+
+/// Add a price plan taking effect at `effective_from` (default now; never
+/// before the current month).
+#[utoipa::path(put, path = "/api/v1/price-plan", request_body = PricePlanUpdate,
+    responses((status = 200, body = PricePlan), (status = 400, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn put_plan(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Json(update): Json<PricePlanUpdate>,
+) -> Result<Json<PricePlan>, AppError> {
+    Ok(Json(state.platform.set_price_plan(update).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ReportParams {
+    /// `YYYY-MM` (UTC); default the current month.
+    month: Option<String>,
+}
+
+/// A month's usage and cost per function, beside the previous month.
+#[utoipa::path(get, path = "/api/v1/costs", params(ReportParams),
+    responses((status = 200, body = CostReport), (status = 400, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn report(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Query(params): Query<ReportParams>,
+) -> Result<Json<CostReport>, AppError> {
+    Ok(Json(
+        state.platform.cost_report(params.month.as_deref()).await?,
+    ))
+}
+
+/// A month's report as a download: `{YYYY-MM}.csv` (RFC 4180, one row per
+/// function per day and a totals row).
+#[utoipa::path(get, path = "/api/v1/costs/{file}",
+    params(("file" = String, Path, description = "`YYYY-MM.csv`")),
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 400, body = model::ApiError), (status = 404, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn download(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    let Some(month) = file.strip_suffix(".csv") else {
+        return Err(AppError::not_found(format!(
+            "no report format for {file:?}: use YYYY-MM.csv"
+        )));
+    };
+    let report = state.platform.cost_report(Some(month)).await?;
+    let disposition = format!("attachment; filename=\"wisp-costs-{}.csv\"", report.month);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        platform::report_csv(&report),
+    )
+        .into_response())
+}

@@ -1,0 +1,318 @@
+//! Metering and cost reports over HTTP: calls to a real function show up in
+//! the month report (priced exactly as an independent computation from the
+//! invocation records says), the CSV download parses and adds up, and a
+//! price-plan change from next month leaves this month's cost untouched.
+
+mod common;
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use model::{CostReport, PricePlans};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+const CALLS: usize = 12;
+
+/// Polls the report until `function` shows `n` requests (the recorder
+/// flushes on its own within a batch window).
+async fn report_with(server: &TestServer, function: &str, n: i64) -> CostReport {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let report: CostReport =
+            serde_json::from_value(server.get_json("/api/v1/costs").await).unwrap();
+        if report
+            .functions
+            .iter()
+            .any(|f| f.name == function && f.usage.requests == n)
+        {
+            return report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "report never showed {n} requests of {function}: {report:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap_or_else(|e| panic!("{s:?} is not a decimal: {e}"))
+}
+
+#[tokio::test]
+async fn month_report_prices_recorded_calls_exactly() {
+    let server = TestServer::start().await;
+    server.deploy("hello", "hello").await;
+    for _ in 0..CALLS {
+        let r = server
+            .http
+            .get(server.fn_url("/fn/hello/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let report = report_with(&server, "hello", CALLS as i64).await;
+    let records = server.invocations("hello", CALLS).await;
+    assert_eq!(records.len(), CALLS);
+
+    // Independent computation from the records with the default plan.
+    let plans: PricePlans =
+        serde_json::from_value(server.get_json("/api/v1/price-plan").await).unwrap();
+    assert_eq!(plans.current.id, None, "the default plan applies");
+    assert_eq!(plans.current.per_million_requests, "0.20");
+    assert_eq!(plans.current.per_gb_second, "0.0000166667");
+    let mb_ms: i64 = records
+        .iter()
+        .map(|r| r.billed_ms * r.memory_limit_mb)
+        .sum();
+    let bytes_out: i64 = records.iter().map(|r| r.bytes_out).sum();
+    let errors = records.iter().filter(|r| r.status == "error").count() as i64;
+    let expected = Decimal::from(CALLS as i64) * dec("0.20") / Decimal::from(1_000_000)
+        + Decimal::from(mb_ms) * dec("0.0000166667") / Decimal::from(1_024_000)
+        + Decimal::from(bytes_out) * dec("0.09") / Decimal::from(1_073_741_824i64);
+
+    let hello = report.functions.iter().find(|f| f.name == "hello").unwrap();
+    assert_eq!(hello.usage.requests, CALLS as i64);
+    assert_eq!(hello.usage.errors, errors);
+    assert_eq!(
+        hello.usage.billed_ms,
+        records.iter().map(|r| r.billed_ms).sum::<i64>()
+    );
+    assert_eq!(
+        dec(&hello.usage.gb_seconds),
+        Decimal::from(mb_ms) / Decimal::from(1_024_000)
+    );
+    assert_eq!(hello.usage.egress_bytes, bytes_out);
+    // Both sides carry 28 significant digits; calls that straddle midnight
+    // are priced per day, so compare far below a cent.
+    assert_eq!(dec(&hello.usage.cost).round_dp(15), expected.round_dp(15));
+    assert_eq!(dec(&report.totals.cost).round_dp(15), expected.round_dp(15));
+    assert_eq!(report.totals.requests, CALLS as i64);
+    assert_eq!(report.currency, "USD");
+    assert_eq!(hello.previous_month_cost, "0");
+    assert!(report.month_to_date);
+    let projection = report
+        .projection
+        .as_ref()
+        .expect("month-to-date projection");
+    assert!(projection.projected_requests >= CALLS as i64);
+    assert_eq!(report.server.server_monthly, "40");
+    assert!(!report.server.server_cheaper);
+    assert!(report.server.break_even_requests.unwrap() > 0);
+    let daily: i64 = report.daily.iter().map(|d| d.usage.requests).sum();
+    assert_eq!(daily, CALLS as i64);
+
+    // CSV: header, a row per function per day, a totals row that adds up.
+    let r = server
+        .get(&format!("/api/v1/costs/{}.csv", report.month))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = r.text().await.unwrap();
+    assert!(csv.ends_with("\r\n"), "RFC 4180 lines end in CRLF");
+    let rows: Vec<Vec<&str>> = csv
+        .trim_end_matches("\r\n")
+        .split("\r\n")
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "date",
+            "function",
+            "requests",
+            "errors",
+            "billed_ms",
+            "gb_seconds",
+            "egress_bytes",
+            "cost",
+            "currency"
+        ]
+    );
+    let (total, days) = rows[1..].split_last().unwrap();
+    assert_eq!(days.len(), report.daily.len());
+    assert!(days.iter().all(|d| d[1] == "hello" && d.len() == 9));
+    assert_eq!(total[0], "total");
+    let requests: i64 = days.iter().map(|d| d[2].parse::<i64>().unwrap()).sum();
+    assert_eq!(requests, CALLS as i64);
+    assert_eq!(total[2], CALLS.to_string());
+    let cost: Decimal = days.iter().map(|d| dec(d[7])).sum();
+    assert_eq!(cost, dec(total[7]));
+    assert_eq!(dec(total[7]), dec(&report.totals.cost));
+
+    // Unknown download formats and bad months are clear errors.
+    let r = server
+        .get(&format!("/api/v1/costs/{}.xls", report.month))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = server
+        .get("/api/v1/costs?month=2026-13")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Reports need a token.
+    let r = server
+        .http
+        .get(server.api_url("/api/v1/costs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn plan_change_from_next_month_keeps_this_month() {
+    let server = TestServer::start().await;
+    server.deploy("hello", "hello").await;
+    for _ in 0..3 {
+        let r = server
+            .http
+            .get(server.fn_url("/fn/hello/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let before = report_with(&server, "hello", 3).await;
+    let next = next_month(&before.month);
+
+    let put = |body: serde_json::Value| {
+        server
+            .http
+            .put(server.api_url("/api/v1/price-plan"))
+            .bearer_auth(&server.token)
+            .json(&body)
+            .send()
+    };
+    let plan = json!({
+        "effective_from": format!("{next}-01T00:00:00Z"),
+        "currency": "EUR",
+        "per_million_requests": "2.00",
+        "per_gb_second": "0.001",
+        "per_gb_egress": "1",
+        "server_monthly": "10",
+    });
+    let r = put(plan.clone()).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    // Invalid plans are refused with the reason.
+    for (field, value) in [
+        ("currency", json!("euro")),
+        ("per_gb_second", json!("-1")),
+        ("per_million_requests", json!("a lot")),
+        ("effective_from", json!("2000-01-01T00:00:00Z")),
+    ] {
+        let mut bad = plan.clone();
+        bad[field] = value;
+        let r = put(bad).await.unwrap();
+        assert_eq!(r.status(), 400, "{field} accepted");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_input");
+    }
+
+    let plans: PricePlans =
+        serde_json::from_value(server.get_json("/api/v1/price-plan").await).unwrap();
+    assert_eq!(plans.history.len(), 2);
+    assert_eq!(plans.current.id, None, "the new plan starts next month");
+    assert_eq!(plans.history[1].currency, "EUR");
+
+    let after: CostReport = serde_json::from_value(
+        server
+            .get_json(&format!("/api/v1/costs?month={}", before.month))
+            .await,
+    )
+    .unwrap();
+    assert_eq!(after.totals, before.totals);
+    assert_eq!(after.currency, "USD");
+    assert_eq!(after.plans.len(), 1);
+
+    let coming: CostReport = serde_json::from_value(
+        server
+            .get_json(&format!("/api/v1/costs?month={next}"))
+            .await,
+    )
+    .unwrap();
+    assert_eq!(coming.currency, "EUR");
+    assert_eq!(coming.totals.requests, 0);
+    assert_eq!(coming.previous_totals, before.totals);
+    assert_eq!(coming.server.server_monthly, "10");
+}
+
+fn next_month(month: &str) -> String {
+    let (y, m) = month.split_once('-').unwrap();
+    let (y, m): (i32, u32) = (y.parse().unwrap(), m.parse().unwrap());
+    if m == 12 {
+        format!("{}-01", y + 1)
+    } else {
+        format!("{y}-{:02}", m + 1)
+    }
+}
+
+fn wisp(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wisp"))
+        .args(args)
+        .env("WISP_URL", &server.api)
+        .env("WISP_TOKEN", &server.token)
+        .output()
+        .expect("running wisp");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn cli_prints_costs_as_table_json_and_csv() {
+    let server = TestServer::start().await;
+    server.deploy("hello", "hello").await;
+    let r = server
+        .http
+        .get(server.fn_url("/fn/hello/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report = report_with(&server, "hello", 1).await;
+
+    let (ok, out, err) = wisp(&server, &["costs"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("Costs for {}", report.month)),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("hello") && l.contains(" 1 ")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("TOTAL")), "{out}");
+
+    let (ok, out, err) = wisp(
+        &server,
+        &["costs", "--month", &report.month, "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    let json: CostReport = serde_json::from_str(&out).unwrap();
+    assert_eq!(json.totals, report.totals);
+
+    let (ok, out, err) = wisp(&server, &["costs", "--format", "csv"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("date,function,requests,"), "{out}");
+    assert!(out.contains(",hello,1,"), "{out}");
+
+    let (ok, _, err) = wisp(&server, &["costs", "--month", "2026-13"]);
+    assert!(!ok);
+    assert!(err.contains("YYYY-MM"), "{err}");
+}
