@@ -1,7 +1,8 @@
 // End-to-end test of the Wisp dashboard: a real Chromium (playwright-core,
 // /usr/bin/chromium, never a downloaded browser) against a running `wisp serve`.
 // It walks the flow a user would: sign in, deploy a broken and a real
-// function, call it through the gateway, read the invocation, sign out.
+// function, call it through the gateway, read the invocation and the month's
+// costs, sign out.
 //
 // Environment (set by the lead's test script, or by hand):
 //   WISP_URL               dashboard origin, e.g. http://127.0.0.1:3000
@@ -362,6 +363,45 @@ async function main() {
     await waitForHydration(page);
     await assertNoHorizontalOverflow(page, "invocation page on a phone");
     shots.push(await shoot(page, cfg, "invocation-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step("the Costs page shows the month's usage, chart and CSV download", async () => {
+    // Usage is rolled up shortly after each call: poll the server-rendered page.
+    let html = "";
+    for (let attempt = 0; attempt < 50 && !html.includes(`href="/functions/${FUNCTION_NAME}"`); attempt += 1) {
+      if (attempt) await new Promise((done) => setTimeout(done, 200));
+      html = await (await context.request.get(`${cfg.url}/costs`)).text();
+    }
+    assert(html.includes(`href="/functions/${FUNCTION_NAME}"`), "server-rendered /costs has no row for the function");
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Costs" }).click();
+    await page.waitForURL((url) => url.pathname === "/costs");
+    await page.getByRole("heading", { name: "Costs", level: 1 }).waitFor();
+    await waitForHydration(page);
+    const row = page.locator(".cost-table tbody tr", { has: page.locator(`a.row-link:text-is("${FUNCTION_NAME}")`) });
+    await row.waitFor();
+    const requests = Number((await row.locator("td.requests").innerText()).replace(/,/g, ""));
+    assert(requests >= 1, `requests cell: ${await row.locator("td.requests").innerText()}`);
+    const bars = await page.locator("svg.cost-chart rect.bar").count();
+    assert(bars >= 1, `the chart has ${bars} bars`);
+    const title = await page.locator("svg.cost-chart > title").textContent();
+    assert(/per day/.test(title ?? ""), `chart title: ${title}`);
+    // Sorting is client side: by name ascending, then back.
+    await page.locator(".cost-table thead button", { hasText: "Function" }).click();
+    await page.locator(".cost-table thead th[aria-sort='ascending']", { hasText: "Function" }).waitFor();
+    const csvHref = await page.getByRole("link", { name: "Download CSV" }).getAttribute("href");
+    assert(/^\/api\/v1\/costs\/\d{4}-\d{2}\.csv$/.test(csvHref), `CSV link: ${csvHref}`);
+    const csv = await page.request.get(`${cfg.url}${csvHref}`);
+    assert(csv.status() === 200, `CSV answered ${csv.status()}`);
+    assert(/^text\/csv/.test(csv.headers()["content-type"] ?? ""), `CSV type: ${csv.headers()["content-type"]}`);
+    assert((await csv.text()).includes(FUNCTION_NAME), "the CSV does not name the function");
+    await assertNoHorizontalOverflow(page, "costs page");
+    shots.push(await shoot(page, cfg, "costs.png"));
+    await page.setViewportSize(MOBILE);
+    await page.reload();
+    await waitForHydration(page);
+    await assertNoHorizontalOverflow(page, "costs page on a phone");
+    shots.push(await shoot(page, cfg, "costs-mobile.png"));
     await page.setViewportSize(DESKTOP);
   });
 

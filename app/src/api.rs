@@ -4,7 +4,7 @@
 //! bodies compile only with the `ssr` feature, the browser gets HTTP stubs.
 
 use leptos::prelude::*;
-use model::{FunctionDetail, FunctionSummary, InvocationRecord};
+use model::{CostReport, FunctionDetail, FunctionSummary, InvocationRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -117,6 +117,14 @@ pub async fn invocation(id: String) -> Result<InvocationRecord, AppError> {
 pub async fn activate_version(name: String, version: i64) -> Result<FunctionDetail, AppError> {
     ssr::require_user().await?;
     Ok(ssr::platform().set_alias(&name, version).await?)
+}
+
+/// The cost report of `month` (`YYYY-MM`, UTC; empty or none: this month).
+#[server(prefix = "/rpc")]
+pub async fn month_costs(month: Option<String>) -> Result<CostReport, AppError> {
+    ssr::require_user().await?;
+    let month = month.filter(|m| !m.trim().is_empty());
+    Ok(ssr::platform().cost_report(month.as_deref()).await?)
 }
 
 #[cfg(feature = "ssr")]

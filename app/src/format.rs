@@ -52,6 +52,65 @@ pub fn timeout(ms: u64) -> String {
     }
 }
 
+/// A decimal string from the API as a number for charts and sorting (0 when
+/// unreadable). Displayed amounts go through [`money`].
+pub fn amount(decimal: &str) -> f64 {
+    decimal.trim().parse().unwrap_or(0.0)
+}
+
+/// Money with its currency: `$12.34`, `€0.81`, `CHF 3.00`. Amounts under a
+/// cent keep three significant digits (`$0.000000202`) so small bills do not
+/// read as zero.
+pub fn money(value: f64, currency: &str) -> String {
+    let digits = if value != 0.0 && value.abs() < 0.01 {
+        // Three significant digits: 2.02e-7 → 9 decimals.
+        ((-value.abs().log10()).floor() as usize + 3).min(12)
+    } else {
+        2
+    };
+    let sign = if value < 0.0 { "-" } else { "" };
+    let number = format!("{:.digits$}", value.abs());
+    match currency {
+        "USD" => format!("{sign}${number}"),
+        "EUR" => format!("{sign}€{number}"),
+        "GBP" => format!("{sign}£{number}"),
+        other => format!("{sign}{other} {number}"),
+    }
+}
+
+/// Whole numbers with thousands separators: `1,234,567`.
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A change against a previous value: `+12.5%`, `−3.0%`, `new` (from zero).
+pub fn change_percent(now: f64, before: f64) -> String {
+    if before == 0.0 {
+        return if now == 0.0 {
+            "no change".into()
+        } else {
+            "new".into()
+        };
+    }
+    let percent = (now - before) / before * 100.0;
+    if percent >= 0.0 {
+        format!("+{percent:.1}%")
+    } else {
+        format!("−{:.1}%", percent.abs())
+    }
+}
+
 /// The first 12 hex digits of a content hash, enough to tell versions apart.
 pub fn short_hash(sha256: &str) -> &str {
     sha256.get(..12).unwrap_or(sha256)
@@ -168,5 +227,17 @@ mod tests {
         );
         assert_eq!(name_from_file("2fast.wasm"), "fast");
         assert_eq!(name_from_file("___.wasm"), "");
+    }
+    #[test]
+    fn money_and_counts() {
+        assert_eq!(money(12.345, "USD"), "$12.35");
+        assert_eq!(money(0.0, "EUR"), "€0.00");
+        assert_eq!(money(0.000_000_202, "USD"), "$0.000000202");
+        assert_eq!(money(-1.5, "CHF"), "-CHF 1.50");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(-999), "-999");
+        assert_eq!(change_percent(15.0, 10.0), "+50.0%");
+        assert_eq!(change_percent(5.0, 10.0), "−50.0%");
+        assert_eq!(change_percent(5.0, 0.0), "new");
     }
 }

@@ -26,8 +26,8 @@ use leptos_router::{
 use crate::{
     components::layout::AppFrame,
     pages::{
-        function::FunctionPage, functions::FunctionsPage, invocation::InvocationPage,
-        login::LoginPage, not_found::NotFoundPage,
+        costs::CostsPage, function::FunctionPage, functions::FunctionsPage,
+        invocation::InvocationPage, login::LoginPage, not_found::NotFoundPage,
     },
 };
 
@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=|| view! { <Redirect path="/functions" /> } ssr=SsrMode::Async />
                     <Route path=path!("/functions") view=FunctionsPage ssr=SsrMode::Async />
                     <Route path=path!("/functions/:name") view=FunctionPage ssr=SsrMode::Async />
+                    <Route path=path!("/costs") view=CostsPage ssr=SsrMode::Async />
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>

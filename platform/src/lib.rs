@@ -27,8 +27,9 @@ pub use error::PlatformError;
 pub use invocations::InvocationQuery;
 pub use invoke::{new_invocation_id, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER};
 pub use metering::{
-    cost_of, gb_seconds, report_csv, Month, Prices, Usage, DEFAULT_CURRENCY, DEFAULT_PER_GB_EGRESS,
-    DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS, DEFAULT_SERVER_MONTHLY,
+    cost_of, gb_seconds, report_csv, report_pdf, Month, Prices, Usage, DEFAULT_CURRENCY,
+    DEFAULT_PER_GB_EGRESS, DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS,
+    DEFAULT_SERVER_MONTHLY,
 };
 pub use model;
 pub use runtime::{BoxError, InvokeError, Outcome, RequestBody, ResponseBody};

@@ -1,6 +1,7 @@
 //! Metering and cost reports over HTTP: calls to a real function show up in
 //! the month report (priced exactly as an independent computation from the
-//! invocation records says), the CSV download parses and adds up, and a
+//! invocation records says), the CSV download parses and adds up, the PDF
+//! is a document pdftotext reads the totals from, and a
 //! price-plan change from next month leaves this month's cost untouched.
 
 mod common;
@@ -169,6 +170,99 @@ async fn month_report_prices_recorded_calls_exactly() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+/// Runs a poppler tool (`pdftotext`, `pdftoppm`), failing with its stderr.
+fn poppler(tool: &str, args: &[&str]) {
+    let output = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (Debian poppler-utils) is needed: {e}"));
+    assert!(
+        output.status.success(),
+        "{tool} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn pdf_report_is_a_document_with_the_totals() {
+    let server = TestServer::start().await;
+    server.deploy("hello", "hello").await;
+    for _ in 0..5 {
+        let r = server
+            .http
+            .get(server.fn_url("/fn/hello/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let report = report_with(&server, "hello", 5).await;
+
+    let r = server
+        .get(&format!("/api/v1/costs/{}.pdf", report.month))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!("attachment; filename=\"wisp-costs-{}.pdf\"", report.month).as_str()
+    );
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let file = file.to_str().unwrap();
+    let txt = dir.path().join("report.txt");
+    poppler("pdftotext", &["-layout", file, txt.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&txt).unwrap();
+    assert!(text.contains("Wisp cost report"), "{text}");
+    assert!(text.contains(&report.month), "{text}");
+    assert!(text.contains("hello"), "{text}");
+    assert!(text.contains(&report.totals.cost_display), "{text}");
+    assert!(text.contains("Price plan used"), "{text}");
+    // Page 1 renders (WISP_PDF_PNG keeps the image for a look).
+    let png = std::env::var("WISP_PDF_PNG")
+        .unwrap_or_else(|_| dir.path().join("page").to_str().unwrap().to_string());
+    poppler(
+        "pdftoppm",
+        &[
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            file,
+            &png,
+        ],
+    );
+    assert!(std::fs::metadata(format!("{png}.png")).unwrap().len() > 1000);
+
+    // The CLI writes the same document to a file and prints its path.
+    let out_file = dir.path().join("cli.pdf");
+    let (ok, out, err) = wisp(
+        &server,
+        &[
+            "costs",
+            "--month",
+            &report.month,
+            "--format",
+            "pdf",
+            "--output",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), out_file.to_str().unwrap());
+    assert!(std::fs::read(&out_file).unwrap().starts_with(b"%PDF-"));
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ pub fn AppFrame() -> impl IntoView {
                     </A>
                     <nav class="nav" aria-label="Main">
                         <A href="/functions">"Functions"</A>
+                        <A href="/costs">"Costs"</A>
                     </nav>
                     <div class="account">
                         <Transition fallback=|| ()>

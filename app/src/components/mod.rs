@@ -1,5 +1,6 @@
 //! Views shared by several pages.
 
+pub mod cost_chart;
 pub mod feedback;
 pub mod invocations;
 pub mod layout;

@@ -1,5 +1,6 @@
 //! One module per route of the dashboard.
 
+pub mod costs;
 pub mod function;
 pub mod functions;
 pub mod invocation;

@@ -6,6 +6,7 @@
 
 #[cfg(test)]
 mod load_test;
+mod pdf;
 mod plan;
 mod report;
 pub(crate) mod rollup;
@@ -17,6 +18,7 @@ use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 
 use crate::PlatformError;
 
+pub use pdf::report_pdf;
 pub use plan::Prices;
 pub use plan::{
     DEFAULT_CURRENCY, DEFAULT_PER_GB_EGRESS, DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS,

@@ -2,7 +2,7 @@
 //! reports as JSON or CSV. Thin: the platform prices and renders.
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use model::{CostReport, PricePlan, PricePlanUpdate, PricePlans};
@@ -54,10 +54,13 @@ pub async fn report(
 }
 
 /// A month's report as a download: `{YYYY-MM}.csv` (RFC 4180, one row per
-/// function per day and a totals row).
+/// function per day and a totals row) or `{YYYY-MM}.pdf` (a printable
+/// document: totals, daily cost chart, per-function table, price plan).
 #[utoipa::path(get, path = "/api/v1/costs/{file}",
-    params(("file" = String, Path, description = "`YYYY-MM.csv`")),
-    responses((status = 200, content_type = "text/csv", body = String),
+    params(("file" = String, Path, description = "`YYYY-MM.csv` or `YYYY-MM.pdf`")),
+    responses((status = 200,
+               description = "`YYYY-MM.csv`: the report as CSV; `YYYY-MM.pdf`: as a PDF document",
+               content((String = "text/csv"), (Vec<u8> = "application/pdf"))),
               (status = 400, body = model::ApiError), (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn download(
@@ -65,19 +68,44 @@ pub async fn download(
     _auth: Authenticated,
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
-    let Some(month) = file.strip_suffix(".csv") else {
-        return Err(AppError::not_found(format!(
-            "no report format for {file:?}: use YYYY-MM.csv"
-        )));
+    let (month, extension) = match file.rsplit_once('.') {
+        Some((month, ext @ ("csv" | "pdf"))) => (month, ext),
+        _ => {
+            return Err(AppError::not_found(format!(
+                "no report format for {file:?}: use YYYY-MM.csv or YYYY-MM.pdf"
+            )))
+        }
     };
     let report = state.platform.cost_report(Some(month)).await?;
-    let disposition = format!("attachment; filename=\"wisp-costs-{}.csv\"", report.month);
+    let disposition = format!(
+        "attachment; filename=\"wisp-costs-{}.{extension}\"",
+        report.month
+    );
+    let (content_type, body) = if extension == "pdf" {
+        // Rendering is CPU work: keep it off the async workers.
+        let pdf = tokio::task::spawn_blocking(move || platform::report_pdf(&report))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "rendering the cost report PDF");
+                AppError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "rendering the PDF failed",
+                )
+            })?;
+        ("application/pdf", pdf)
+    } else {
+        (
+            "text/csv; charset=utf-8",
+            platform::report_csv(&report).into_bytes(),
+        )
+    };
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        platform::report_csv(&report),
+        body,
     )
         .into_response())
 }

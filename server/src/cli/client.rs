@@ -61,13 +61,19 @@ impl Client {
 
     /// A non-JSON answer (e.g. CSV), as text.
     pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let bytes = self.get_bytes(path).await?;
+        String::from_utf8(bytes).context("unexpected answer from the API")
+    }
+
+    /// A binary answer (e.g. a PDF).
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let response = self.send(self.request(reqwest::Method::GET, path)).await?;
         let status = response.status();
         let bytes = response.bytes().await?;
         if !status.is_success() {
             bail!("{}", api_error_text(status, &bytes));
         }
-        String::from_utf8(bytes.to_vec()).context("unexpected answer from the API")
+        Ok(bytes.to_vec())
     }
 
     pub async fn post_json<T: DeserializeOwned, B: Serialize>(

@@ -87,6 +87,8 @@ pub enum CostsFormat {
     Json,
     /// The API's CSV download (one row per function per day, and totals).
     Csv,
+    /// The API's PDF document, written to `--output`.
+    Pdf,
 }
 
 #[derive(Args, Debug)]
@@ -96,6 +98,9 @@ pub struct CostsArgs {
     pub month: Option<String>,
     #[arg(long, value_enum, default_value_t = CostsFormat::Table)]
     pub format: CostsFormat,
+    /// With `--format pdf`: the file to write (default `wisp-costs-YYYY-MM.pdf`).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -312,19 +317,26 @@ pub async fn costs(args: CostsArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|m| format!("?month={}", client::encode_query(m)))
         .unwrap_or_default();
-    if args.format == CostsFormat::Csv {
-        // The CSV route names the month; ask the JSON report which one is current.
+    if args.output.is_some() && args.format != CostsFormat::Pdf {
+        bail!("--output goes with --format pdf");
+    }
+    if matches!(args.format, CostsFormat::Csv | CostsFormat::Pdf) {
+        // The download routes name the month; ask the JSON report which one is current.
         let month = match args.month {
             Some(m) => m,
             None => client.get_json::<CostReport>("/api/v1/costs").await?.month,
         };
-        let csv = client
-            .get_text(&format!(
-                "/api/v1/costs/{}.csv",
-                client::encode_query(&month)
-            ))
-            .await?;
-        print!("{csv}");
+        let path = |ext: &str| format!("/api/v1/costs/{}.{ext}", client::encode_query(&month));
+        if args.format == CostsFormat::Csv {
+            print!("{}", client.get_text(&path("csv")).await?);
+            return Ok(());
+        }
+        let pdf = client.get_bytes(&path("pdf")).await?;
+        let file = args
+            .output
+            .unwrap_or_else(|| PathBuf::from(format!("wisp-costs-{month}.pdf")));
+        std::fs::write(&file, pdf).with_context(|| format!("writing {}", file.display()))?;
+        println!("{}", file.display());
         return Ok(());
     }
     let report: CostReport = client.get_json(&format!("/api/v1/costs{query}")).await?;
