@@ -256,7 +256,8 @@ mod tests {
         assert_eq!(nice_ceiling(0.0), 1.0);
         assert_eq!(nice_ceiling(3.2), 4.0);
         assert_eq!(nice_ceiling(7.0), 8.0);
-        assert!((nice_ceiling(0.000_000_9) - 0.000_001_2).abs() < 1e-12);
+        // 0.0000009 over 4 ticks: 1-2-5 steps give 5e-7 per tick.
+        assert!((nice_ceiling(0.000_000_9) - 0.000_002).abs() < 1e-12);
     }
 
     #[test]
