@@ -116,19 +116,7 @@ async fn write_batch(db: &AnyPool, batch: &[InvocationRecord]) -> Result<(), sql
          billed_ms, memory_limit_mb, peak_memory_bytes, bytes_in, bytes_out, status, outcome, \
          status_code, error, method, path, logs, logs_truncated) VALUES ",
     );
-    for i in 0..batch.len() {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..COLUMNS {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", i * COLUMNS + c + 1));
-        }
-        sql.push(')');
-    }
+    sql.push_str(&crate::db::values_placeholders(batch.len(), COLUMNS));
     let mut q = sqlx::query(&sql);
     for r in batch {
         q = q

@@ -2,23 +2,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{functions_dir, TestServer};
-
-fn wisp(server: &TestServer, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_wisp"))
-        .args(args)
-        .env("WISP_URL", &server.api)
-        .env("WISP_TOKEN", &server.token)
-        .output()
-        .expect("running wisp");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
-}
+use common::{functions_dir, wisp, TestServer};
 
 #[tokio::test]
 async fn cli_deploys_lists_invokes_and_shows_logs() {

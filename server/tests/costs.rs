@@ -9,7 +9,7 @@ mod common;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{wisp, TestServer};
 use model::{CostReport, PricePlans};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -351,20 +351,6 @@ fn next_month(month: &str) -> String {
     } else {
         format!("{y}-{:02}", m + 1)
     }
-}
-
-fn wisp(server: &TestServer, args: &[&str]) -> (bool, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wisp"))
-        .args(args)
-        .env("WISP_URL", &server.api)
-        .env("WISP_TOKEN", &server.token)
-        .output()
-        .expect("running wisp");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
 }
 
 #[tokio::test]

@@ -88,19 +88,7 @@ pub(crate) async fn add_batch(
             "INSERT INTO usage_hourly (function_name, hour_start, requests, errors, \
              billed_ms_total, mb_ms_total, bytes_in, bytes_out) VALUES ",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..COLUMNS {
-                if c > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("${}", i * COLUMNS + c + 1));
-            }
-            sql.push(')');
-        }
+        sql.push_str(&crate::db::values_placeholders(chunk.len(), COLUMNS));
         sql.push_str(
             " ON CONFLICT (function_name, hour_start) DO UPDATE SET \
              requests = usage_hourly.requests + excluded.requests, \

@@ -289,3 +289,18 @@ pub fn invocation_id(response: &reqwest::Response) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Runs the `wisp` CLI against `server`: (success, stdout, stderr).
+pub fn wisp(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wisp"))
+        .args(args)
+        .env("WISP_URL", &server.api)
+        .env("WISP_TOKEN", &server.token)
+        .output()
+        .expect("running wisp");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
