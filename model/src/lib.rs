@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod events;
+pub use events::*;
+
 /// Default memory limit of a function, in MiB (as on AWS Lambda's low end).
 pub const DEFAULT_MEMORY_MB: u32 = 128;
 /// Default wall-clock timeout of one invocation, in milliseconds.
@@ -41,6 +44,17 @@ pub struct FunctionConfig {
     pub env: BTreeMap<String, String>,
     /// Hosts the function may call over outbound HTTP (`example.com`, `*.example.com`).
     pub allowed_hosts: Vec<String>,
+    /// The application the function belongs to: functions of one
+    /// application share a key-value store and are reported together.
+    #[serde(default = "default_application")]
+    pub application: String,
+}
+
+/// Name of the application a function belongs to unless configured.
+pub const DEFAULT_APPLICATION: &str = "default";
+
+fn default_application() -> String {
+    DEFAULT_APPLICATION.to_string()
 }
 
 impl Default for FunctionConfig {
@@ -51,6 +65,7 @@ impl Default for FunctionConfig {
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             env: BTreeMap::new(),
             allowed_hosts: Vec::new(),
+            application: default_application(),
         }
     }
 }
@@ -65,6 +80,7 @@ pub struct FunctionConfigPatch {
     pub max_concurrency: Option<u32>,
     pub env: Option<BTreeMap<String, String>>,
     pub allowed_hosts: Option<Vec<String>>,
+    pub application: Option<String>,
 }
 
 /// One immutable uploaded version of a function.
@@ -90,8 +106,8 @@ pub struct FunctionDetail {
     pub config: FunctionConfig,
     /// Newest first.
     pub versions: Vec<FunctionVersion>,
-    /// Triggers wired to this function (empty until triggers exist).
-    pub triggers: Vec<serde_json::Value>,
+    /// Triggers wired to this function.
+    pub triggers: Vec<Trigger>,
     /// Path of the function on the gateway, e.g. `/fn/hello/`.
     pub gateway_path: String,
 }
@@ -146,6 +162,13 @@ pub struct InvocationRecord {
     pub path: String,
     pub logs: String,
     pub logs_truncated: bool,
+    /// The invocation that caused this one (a function-to-function call, an
+    /// event published by a function).
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// The trigger that fired this invocation, if any.
+    #[serde(default)]
+    pub trigger_id: Option<String>,
 }
 
 /// An API token as listed (the secret itself is shown only once, at creation).

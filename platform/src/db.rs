@@ -75,6 +75,20 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<(AnyPool, Backend)> {
     Ok((pool, backend))
 }
 
+/// Starts a transaction that will write after reading. On SQLite it takes
+/// the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that
+/// reads first fails with "database is locked" instead of waiting when
+/// another writer got in between.
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    }
+}
+
 /// `($1,$2,...),($n+1,...)` for a multi-row INSERT of `rows` rows of
 /// `columns` values each.
 pub(crate) fn values_placeholders(rows: usize, columns: usize) -> String {

@@ -31,6 +31,7 @@ fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
         max_concurrency: row.try_get::<i64, _>("max_concurrency")? as u32,
         env: serde_json::from_str(&env_json).map_err(anyhow::Error::from)?,
         allowed_hosts: serde_json::from_str(&hosts_json).map_err(anyhow::Error::from)?,
+        application: row.try_get("application")?,
     })
 }
 
@@ -61,6 +62,16 @@ fn validate_config(c: &FunctionConfig) -> Result<(), PlatformError> {
                 "environment variable name {key:?} must be letters, digits and '_', not starting with a digit"
             )));
         }
+    }
+    let app_ok = !c.application.is_empty()
+        && c.application.len() <= 64
+        && c.application
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+    if !app_ok {
+        return Err(PlatformError::invalid(
+            "application must be 1-64 letters, digits, '-' or '_'",
+        ));
     }
     for host in &c.allowed_hosts {
         let bare = host.strip_prefix("*.").unwrap_or(host);
@@ -253,7 +264,7 @@ impl Platform {
             live_version: live,
             config: config_from_row(&row)?,
             versions,
-            triggers: Vec::new(),
+            triggers: self.triggers_of(name).await?,
             gateway_path: format!("/fn/{name}/"),
         })
     }
@@ -281,16 +292,20 @@ impl Platform {
         if let Some(v) = patch.allowed_hosts {
             config.allowed_hosts = v;
         }
+        if let Some(v) = patch.application {
+            config.application = v;
+        }
         validate_config(&config)?;
         sqlx::query(
             "UPDATE functions SET memory_mb = $1, timeout_ms = $2, max_concurrency = $3, env_json = $4, \
-             allowed_hosts_json = $5, updated_at = $6 WHERE name = $7",
+             allowed_hosts_json = $5, application = $6, updated_at = $7 WHERE name = $8",
         )
         .bind(i64::from(config.memory_mb))
         .bind(config.timeout_ms as i64)
         .bind(i64::from(config.max_concurrency))
         .bind(serde_json::to_string(&config.env).map_err(anyhow::Error::from)?)
         .bind(serde_json::to_string(&config.allowed_hosts).map_err(anyhow::Error::from)?)
+        .bind(config.application.clone())
         .bind(now_ms())
         .bind(name)
         .execute(&self.inner.db)
@@ -355,6 +370,7 @@ impl Platform {
         .await?;
         tx.commit().await?;
         self.inner.registry.remove(name);
+        self.stop_triggers_of(name);
         tracing::info!(function = name, "deleted");
         Ok(())
     }

@@ -41,6 +41,8 @@ fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
         path: row.try_get("path")?,
         logs: row.try_get("logs")?,
         logs_truncated: row.try_get::<i64, _>("logs_truncated")? != 0,
+        parent_id: row.try_get("parent_id")?,
+        trigger_id: row.try_get("trigger_id")?,
     })
 }
 
@@ -100,5 +102,19 @@ impl Platform {
             .await?
             .ok_or_else(|| PlatformError::not_found(format!("invocation {id}")))?;
         record_from_row(&row)
+    }
+
+    /// Invocations caused by `id` (calls it made, events it published), oldest first.
+    pub async fn invocation_children(
+        &self,
+        id: &str,
+    ) -> Result<Vec<InvocationRecord>, PlatformError> {
+        let rows = sqlx::query(
+            "SELECT * FROM invocations WHERE parent_id = $1 ORDER BY started_at, id LIMIT 1000",
+        )
+        .bind(id)
+        .fetch_all(&self.inner.db)
+        .await?;
+        rows.iter().map(record_from_row).collect()
     }
 }

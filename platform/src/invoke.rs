@@ -1,10 +1,12 @@
 //! Invoking a function: find the live version, respect its concurrency limit,
-//! run it in a fresh sandbox, and hand the finished report to the recorder
-//! off the request's hot path.
+//! run it in a fresh sandbox (with the `*.wisp` hosts wired to this call),
+//! and hand the finished report to the recorder off the request's hot path.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::Request;
+use http_body_util::BodyExt as _;
 use runtime::{InvokeError, RequestBody, ResponseBody};
 
 use crate::registry::LiveFunction;
@@ -19,6 +21,9 @@ pub fn new_invocation_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Largest part of a response body kept by [`Platform::invoke_to_completion`].
+const KEPT_BODY_BYTES: usize = 64 * 1024;
+
 /// What caused an invocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TriggerKind {
@@ -26,6 +31,20 @@ pub enum TriggerKind {
     Http,
     /// `POST /api/v1/functions/{name}/invoke`.
     Api,
+    /// `POST /api/v1/functions/{name}/invoke?async=true`, run from the queue.
+    Async,
+    /// An event published to a topic.
+    Topic,
+    /// A cron tick.
+    Cron,
+    /// A NATS message.
+    Nats,
+    /// A Redis stream entry.
+    Redis,
+    /// An MQTT message.
+    Mqtt,
+    /// Another function, through `http://<name>.fn.wisp/`.
+    Function,
 }
 
 impl TriggerKind {
@@ -33,7 +52,77 @@ impl TriggerKind {
         match self {
             Self::Http => "http",
             Self::Api => "api",
+            Self::Async => "async",
+            Self::Topic => "topic",
+            Self::Cron => "cron",
+            Self::Nats => "nats",
+            Self::Redis => "redis",
+            Self::Mqtt => "mqtt",
+            Self::Function => "function",
         }
+    }
+
+    /// The kind named by [`TriggerKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "http" => Self::Http,
+            "api" => Self::Api,
+            "async" => Self::Async,
+            "topic" => Self::Topic,
+            "cron" => Self::Cron,
+            "nats" => Self::Nats,
+            "redis" => Self::Redis,
+            "mqtt" => Self::Mqtt,
+            "function" => Self::Function,
+            _ => return None,
+        })
+    }
+}
+
+/// Why and from where a call is made.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    pub trigger: TriggerKind,
+    /// The trigger that fired the call, if any.
+    pub trigger_id: Option<String>,
+    /// The invocation that caused this one.
+    pub parent_id: Option<String>,
+    /// Nesting depth of function-to-function calls (0 for an entry call).
+    pub depth: u32,
+    /// Wait for a free concurrency slot (async work) instead of failing
+    /// with `TooManyRequests` (synchronous callers get 429).
+    pub wait_for_slot: bool,
+}
+
+impl CallContext {
+    pub fn new(trigger: TriggerKind) -> Self {
+        Self {
+            trigger,
+            trigger_id: None,
+            parent_id: None,
+            depth: 0,
+            wait_for_slot: false,
+        }
+    }
+}
+
+/// A call run to its end, body read: what queued work needs to decide
+/// between done and retry.
+#[derive(Clone, Debug)]
+pub struct CompletedCall {
+    pub invocation_id: String,
+    /// The function's status, or the gateway-equivalent status of its failure.
+    pub status: u16,
+    /// The start of the response body (at most 64 KiB).
+    pub body: Bytes,
+    /// Why the call failed, if the function did not answer cleanly.
+    pub error: Option<String>,
+}
+
+impl CompletedCall {
+    /// Answered without a runtime error and without a 5xx status.
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.status < 500
     }
 }
 
@@ -53,8 +142,13 @@ impl Platform {
         request: Request<RequestBody>,
         trigger: TriggerKind,
     ) -> Result<InvokeOutcome, PlatformError> {
-        self.invoke_with_id(new_invocation_id(), name, request, trigger)
-            .await
+        self.invoke_in(
+            new_invocation_id(),
+            name,
+            request,
+            CallContext::new(trigger),
+        )
+        .await
     }
 
     /// [`Platform::invoke`] under an id chosen beforehand (async invokes
@@ -66,24 +160,55 @@ impl Platform {
         request: Request<RequestBody>,
         trigger: TriggerKind,
     ) -> Result<InvokeOutcome, PlatformError> {
+        self.invoke_in(invocation_id, name, request, CallContext::new(trigger))
+            .await
+    }
+
+    /// Runs `name` under `invocation_id` in the given call context (trigger,
+    /// parent, depth); the general form of [`Platform::invoke`].
+    pub async fn invoke_in(
+        &self,
+        invocation_id: String,
+        name: &str,
+        request: Request<RequestBody>,
+        context: CallContext,
+    ) -> Result<InvokeOutcome, PlatformError> {
         let live = self
             .inner
             .registry
             .get(name)
             .ok_or_else(|| PlatformError::not_found(format!("function {name}")))?;
-        let permit = Arc::clone(&live.permits).try_acquire_owned().map_err(|_| {
-            PlatformError::TooManyRequests {
-                function: name.to_string(),
-                limit: live.max_concurrency,
-            }
-        })?;
+        let permit = if context.wait_for_slot {
+            Arc::clone(&live.permits)
+                .acquire_owned()
+                .await
+                .map_err(|_| PlatformError::not_found(format!("function {name}")))?
+        } else {
+            Arc::clone(&live.permits).try_acquire_owned().map_err(|_| {
+                PlatformError::TooManyRequests {
+                    function: name.to_string(),
+                    limit: live.max_concurrency,
+                }
+            })?
+        };
         let method = request.method().to_string();
         let path = request
             .uri()
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
-        let invocation = live.prepared.invoke(request, live.sandbox.clone()).await;
+        let mut sandbox = live.sandbox.clone();
+        sandbox.allow_private_destinations = self.inner.config.allow_private_destinations;
+        sandbox.interceptor = Some(Arc::new(crate::hosts::WispHosts::new(
+            self.clone(),
+            crate::hosts::Caller {
+                function: live.name.clone(),
+                application: live.application.clone(),
+                invocation_id: invocation_id.clone(),
+                depth: context.depth,
+            },
+        )));
+        let invocation = live.prepared.invoke(request, sandbox).await;
         let mut response = invocation.response;
         if let Ok(resp) = &mut response {
             if let Ok(value) = http::HeaderValue::from_str(&invocation_id) {
@@ -97,7 +222,7 @@ impl Platform {
             let report = report.await;
             drop(permit);
             recorder
-                .record(to_record(id, &live, trigger, method, path, report))
+                .record(to_record(id, &live, &context, method, path, report))
                 .await;
         });
         Ok(InvokeOutcome {
@@ -105,12 +230,67 @@ impl Platform {
             response,
         })
     }
+
+    /// Runs a call to its end and reads the response body (keeping its
+    /// first 64 KiB): how queued work, cron ticks and queue messages call.
+    pub async fn invoke_to_completion(
+        &self,
+        invocation_id: String,
+        name: &str,
+        request: Request<RequestBody>,
+        context: CallContext,
+    ) -> Result<CompletedCall, PlatformError> {
+        let outcome = self
+            .invoke_in(invocation_id, name, request, context)
+            .await?;
+        let invocation_id = outcome.invocation_id;
+        let response = match outcome.response {
+            Ok(response) => response,
+            Err(e) => {
+                let status = match e.outcome {
+                    runtime::Outcome::Timeout => 504,
+                    runtime::Outcome::RequestTooLarge => 413,
+                    _ => 502,
+                };
+                return Ok(CompletedCall {
+                    invocation_id,
+                    status,
+                    body: Bytes::new(),
+                    error: Some(e.outcome.message()),
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut kept = Vec::new();
+        let mut error = None;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => {
+                    if let Some(data) = frame.data_ref() {
+                        let room = KEPT_BODY_BYTES.saturating_sub(kept.len());
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+                Err(e) => {
+                    error = Some(format!("response body failed: {e}"));
+                    break;
+                }
+            }
+        }
+        Ok(CompletedCall {
+            invocation_id,
+            status,
+            body: Bytes::from(kept),
+            error,
+        })
+    }
 }
 
 fn to_record(
     id: String,
     live: &LiveFunction,
-    trigger: TriggerKind,
+    context: &CallContext,
     method: String,
     path: String,
     report: runtime::InvocationReport,
@@ -123,7 +303,7 @@ fn to_record(
         id,
         function: live.name.clone(),
         version: live.version,
-        trigger: trigger.as_str().to_string(),
+        trigger: context.trigger.as_str().to_string(),
         started_at: crate::time::from_ms(system_time_ms(report.started_at)),
         duration_ms: micros as f64 / 1000.0,
         billed_ms,
@@ -144,5 +324,7 @@ fn to_record(
         path,
         logs: report.logs,
         logs_truncated: report.logs_truncated,
+        parent_id: context.parent_id.clone(),
+        trigger_id: context.trigger_id.clone(),
     }
 }

@@ -4,28 +4,41 @@
 //! sqlx) and the `runtime` crate; it knows nothing of axum or Leptos.
 
 mod auth;
+mod clock;
 mod db;
+mod dispatcher;
 mod error;
 mod functions;
+mod hosts;
 mod invocations;
 mod invoke;
+mod kv;
 mod metering;
+mod queue;
 mod recorder;
 mod registry;
 mod time;
+mod topics;
+mod triggers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use runtime::{Runtime, RuntimeConfig};
 use sqlx::AnyPool;
 
 pub use auth::{AdminBootstrap, Principal, Session};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::Backend;
 pub use error::PlatformError;
+pub use hosts::MAX_CALL_DEPTH;
 pub use invocations::InvocationQuery;
-pub use invoke::{new_invocation_id, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER};
+pub use invoke::{
+    new_invocation_id, CallContext, CompletedCall, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER,
+};
+pub use kv::{KvValue, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use metering::{
     cost_of, gb_seconds, report_csv, report_pdf, Month, Prices, Usage, DEFAULT_CURRENCY,
     DEFAULT_PER_GB_EGRESS, DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS,
@@ -33,6 +46,8 @@ pub use metering::{
 };
 pub use model;
 pub use runtime::{BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
+pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
+pub use triggers::{next_fires, RouteLookup, RouteMatch, Schedule};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python
 /// component is ~18 MB; leave room for bigger toolchains).
@@ -50,6 +65,21 @@ pub struct PlatformConfig {
     pub max_upload_bytes: u64,
     /// Concurrent sandboxes the pooling allocator reserves room for.
     pub max_instances: u32,
+    /// Let functions reach loopback/private addresses on their allow-list
+    /// (an administrator's switch; off by default against SSRF).
+    pub allow_private_destinations: bool,
+    /// Delay before the first retry of failed async work; doubles per attempt.
+    pub retry_base: Duration,
+    /// Attempts async work gets before it becomes a dead letter.
+    pub max_attempts: u32,
+    /// Where "now" comes from (cron ticks, backoff); tests move it by hand.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for dyn Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl PlatformConfig {
@@ -60,6 +90,10 @@ impl PlatformConfig {
             cache_dir: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_instances: RuntimeConfig::default().max_instances,
+            allow_private_destinations: false,
+            retry_base: Duration::from_secs(1),
+            max_attempts: model::DEFAULT_MAX_ATTEMPTS,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -85,6 +119,19 @@ struct Inner {
     config: PlatformConfig,
     /// Serialises version numbering of concurrent uploads.
     deploy_lock: tokio::sync::Mutex<()>,
+    /// Serialises trigger creation (route conflict checks) and deletion.
+    trigger_lock: tokio::sync::Mutex<()>,
+    clock: Arc<dyn Clock>,
+    dispatcher: dispatcher::Dispatcher,
+    triggers: triggers::Supervisor,
+    /// Set once the platform is shutting down: background loops end.
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.triggers.stop_all();
+    }
 }
 
 impl Platform {
@@ -105,6 +152,7 @@ impl Platform {
         })
         .context("starting the wasm runtime")?;
         let recorder = recorder::Recorder::start(db.clone());
+        let clock = config.clock.clone();
         let platform = Platform {
             inner: Arc::new(Inner {
                 db,
@@ -114,10 +162,46 @@ impl Platform {
                 recorder,
                 config,
                 deploy_lock: tokio::sync::Mutex::new(()),
+                trigger_lock: tokio::sync::Mutex::new(()),
+                clock,
+                dispatcher: dispatcher::Dispatcher::new(),
+                triggers: triggers::Supervisor::default(),
+                shutdown: tokio::sync::watch::channel(false).0,
             }),
         };
         platform.load_live_functions().await?;
+        if backend == Backend::Sqlite {
+            // One node owns an SQLite file: whatever was running belonged to
+            // a previous process that is gone.
+            let requeued = platform
+                .requeue_all_running(platform.inner.clock.now_ms())
+                .await?;
+            if requeued > 0 {
+                tracing::warn!(
+                    jobs = requeued,
+                    "requeued jobs interrupted by the last shutdown"
+                );
+            }
+        }
+        platform.start_triggers().await?;
+        platform.inner.dispatcher.spawn(platform.clone());
         Ok(platform)
+    }
+
+    /// Stops taking new async work: trigger consumers, schedules and the
+    /// job dispatcher end (calls already running finish). Call before exiting.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        self.inner.triggers.stop_all();
+    }
+
+    pub(crate) fn record_call(&self, call: hosts::OutboundCallRecord) {
+        self.inner.recorder.record_call(call);
+    }
+
+    /// The clock the platform runs on.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
     }
 
     /// The database flavour in use.

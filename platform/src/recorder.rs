@@ -8,13 +8,15 @@
 use std::time::Duration;
 
 use model::InvocationRecord;
+
+use crate::hosts::OutboundCallRecord;
 use sqlx::AnyPool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Records waiting to be written before producers start to wait. Producers are
 /// background tasks, never the request itself.
 const QUEUE_CAPACITY: usize = 65_536;
-/// Rows per INSERT: 19 columns × 200 rows stays far below SQLite's and
+/// Rows per INSERT: 21 columns × 200 rows stays far below SQLite's and
 /// PostgreSQL's bind-parameter limits (32,766 and 65,535).
 const BATCH_ROWS: usize = 200;
 /// How long a batch may wait to fill before it is written anyway.
@@ -24,6 +26,7 @@ const BROADCAST_CAPACITY: usize = 1024;
 
 enum Message {
     Record(Box<InvocationRecord>),
+    Call(Box<OutboundCallRecord>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -52,6 +55,14 @@ impl Recorder {
         }
     }
 
+    /// Queues an outbound call of a running function (never waits; under
+    /// extreme backlog the edge is dropped and logged).
+    pub fn record_call(&self, call: OutboundCallRecord) {
+        if self.tx.try_send(Message::Call(Box::new(call))).is_err() {
+            tracing::warn!("recorder backlog full; outbound call edge dropped");
+        }
+    }
+
     /// Waits until everything sent before this call is stored.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -71,6 +82,7 @@ async fn write_loop(
     live: broadcast::Sender<InvocationRecord>,
 ) {
     let mut batch: Vec<InvocationRecord> = Vec::with_capacity(BATCH_ROWS);
+    let mut calls: Vec<OutboundCallRecord> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
@@ -78,13 +90,14 @@ async fn write_loop(
         loop {
             match next.take() {
                 Some(Message::Record(r)) => batch.push(*r),
+                Some(Message::Call(c)) => calls.push(*c),
                 Some(Message::Flush(w)) => {
                     waiters.push(w);
                     break;
                 }
                 None => {}
             }
-            if batch.len() >= BATCH_ROWS {
+            if batch.len() >= BATCH_ROWS || calls.len() >= BATCH_ROWS {
                 break;
             }
             match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -103,6 +116,12 @@ async fn write_loop(
             }
             batch.clear();
         }
+        if !calls.is_empty() {
+            if let Err(e) = write_calls(&db, &calls).await {
+                tracing::error!(error = %e, rows = calls.len(), "writing outbound call records failed");
+            }
+            calls.clear();
+        }
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
@@ -110,11 +129,11 @@ async fn write_loop(
 }
 
 async fn write_batch(db: &AnyPool, batch: &[InvocationRecord]) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 19;
+    const COLUMNS: usize = 21;
     let mut sql = String::from(
         "INSERT INTO invocations (id, function_name, version, trigger_kind, started_at, duration_us, \
          billed_ms, memory_limit_mb, peak_memory_bytes, bytes_in, bytes_out, status, outcome, \
-         status_code, error, method, path, logs, logs_truncated) VALUES ",
+         status_code, error, method, path, logs, logs_truncated, parent_id, trigger_id) VALUES ",
     );
     sql.push_str(&crate::db::values_placeholders(batch.len(), COLUMNS));
     let mut q = sqlx::query(&sql);
@@ -138,10 +157,36 @@ async fn write_batch(db: &AnyPool, batch: &[InvocationRecord]) -> Result<(), sql
             .bind(r.method.clone())
             .bind(r.path.clone())
             .bind(r.logs.clone())
-            .bind(i64::from(r.logs_truncated));
+            .bind(i64::from(r.logs_truncated))
+            .bind(r.parent_id.clone())
+            .bind(r.trigger_id.clone());
     }
     let mut tx = db.begin().await?;
     q.execute(&mut *tx).await?;
     crate::metering::rollup::add_batch(&mut tx, batch).await?;
     tx.commit().await
+}
+
+async fn write_calls(db: &AnyPool, calls: &[OutboundCallRecord]) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 9;
+    let mut sql = String::from(
+        "INSERT INTO outbound_calls (invocation_id, function_name, target_kind, target, method, \
+         status_code, ok, duration_us, at) VALUES ",
+    );
+    sql.push_str(&crate::db::values_placeholders(calls.len(), COLUMNS));
+    let mut q = sqlx::query(&sql);
+    for c in calls {
+        q = q
+            .bind(c.invocation_id.clone())
+            .bind(c.function.clone())
+            .bind(c.target_kind)
+            .bind(c.target.clone())
+            .bind(c.method.clone())
+            .bind(c.status_code.map(i64::from))
+            .bind(i64::from(c.ok))
+            .bind(c.duration_us)
+            .bind(c.at_ms);
+    }
+    q.execute(db).await?;
+    Ok(())
 }

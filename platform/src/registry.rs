@@ -19,6 +19,7 @@ const MAX_LOG_BYTES: usize = 64 * 1024;
 /// What serves a function's traffic right now.
 pub(crate) struct LiveFunction {
     pub name: String,
+    pub application: String,
     pub version: i64,
     pub prepared: PreparedFunction,
     pub sandbox: SandboxConfig,
@@ -37,6 +38,7 @@ impl LiveFunction {
     ) -> Self {
         Self {
             name: name.to_string(),
+            application: config.application.clone(),
             version,
             prepared,
             sandbox: sandbox_for(config),

@@ -50,7 +50,8 @@ pub use body::ResponseBody;
 pub use cache::CacheStats;
 pub use config::{RuntimeConfig, SandboxConfig};
 pub use outbound::{
-    host_is_allowed, InterceptedResponse, Interception, OutboundError, OutboundInterceptor,
+    host_is_allowed, InterceptedResponse, Interception, ObservedCall, OutboundError,
+    OutboundInterceptor,
 };
 pub use prepared::PreparedFunction;
 pub use report::{Invocation, InvocationReport, InvokeError, Outcome};

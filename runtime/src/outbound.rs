@@ -71,6 +71,23 @@ pub enum Interception {
 /// (`http://kv.wisp/key`) and the `host` header is set.
 pub trait OutboundInterceptor: Send + Sync {
     fn intercept(&self, request: http::Request<BoxBody>) -> Interception;
+
+    /// Told how each request it passed on ended (answered by the network, or
+    /// refused by the policy), so callers can record the edge to the host.
+    fn observe(&self, _call: &ObservedCall) {}
+}
+
+/// A request that left (or tried to leave) the sandbox for the network.
+#[derive(Clone, Debug)]
+pub struct ObservedCall {
+    pub method: String,
+    /// `host` or `host:port` as the guest wrote it.
+    pub authority: String,
+    /// The response status, when a response arrived.
+    pub status: Option<u16>,
+    /// Why there was no response (denied, not found, connection error, ...).
+    pub error: Option<String>,
+    pub duration: std::time::Duration,
 }
 
 /// Whether `host` (optionally `host:port` in `authority`) is on the allow-list.
@@ -152,17 +169,15 @@ impl OutboundPolicy {
     }
 }
 
-type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), WasiHttpError>> + Send>,
-                ),
-                WasiHttpError,
-            >,
-        > + Send,
+/// A response plus the future driving its connection, or why there is none.
+type SendResult = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), WasiHttpError>> + Send>,
+    ),
+    WasiHttpError,
 >;
+type SendFuture = Box<dyn Future<Output = SendResult> + Send>;
 
 impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
@@ -175,6 +190,7 @@ impl WasiHttpHooks for OutboundPolicy {
         let allow_private = self.allow_private;
         let interceptor = self.interceptor.clone();
         Box::new(async move {
+            let observer = interceptor.clone();
             let request = match interceptor {
                 Some(interceptor) => match interceptor.intercept(request.map(from_wasi_body)) {
                     Interception::Pass(request) => request.map(to_wasi_body),
@@ -188,37 +204,65 @@ impl WasiHttpHooks for OutboundPolicy {
                 None => request,
             };
 
-            let uri = request.uri();
-            let host = uri.host().unwrap_or_default().to_string();
-            let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
-            if !host_is_allowed(&allowed, &host, authority) {
-                tracing::debug!(%host, "outbound request denied by the allow-list");
-                return Err(WasiHttpError::HttpRequestDenied);
-            }
-            if !allow_private {
-                let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-                let default_port = if https { HTTPS_PORT } else { HTTP_PORT };
-                let port = uri.port_u16().unwrap_or(default_port);
-                // Brackets of IPv6 literals must go for the resolver.
-                let bare = host.trim_start_matches('[').trim_end_matches(']');
-                let addrs = tokio::net::lookup_host((bare, port))
-                    .await
-                    .map_err(|_| WasiHttpError::DestinationNotFound)?;
-                // Note: the connection resolves again; a DNS answer that
-                // changes in between (rebinding) is not caught here.
-                for addr in addrs {
-                    if !is_public(addr.ip()) {
-                        tracing::debug!(%host, ip = %addr.ip(), "outbound request to a private address denied");
-                        return Err(WasiHttpError::DestinationIpProhibited);
-                    }
-                }
-            }
-
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            let io: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> = Box::new(io);
-            Ok((response.map(http_body_util::BodyExt::boxed_unsync), io))
+            let Some(observer) = observer else {
+                return send_external(request, options, &allowed, allow_private).await;
+            };
+            let method = request.method().to_string();
+            let authority = request
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let started = std::time::Instant::now();
+            let result = send_external(request, options, &allowed, allow_private).await;
+            observer.observe(&ObservedCall {
+                method,
+                authority,
+                status: result.as_ref().ok().map(|(r, _)| r.status().as_u16()),
+                error: result.as_ref().err().map(|e| e.to_string()),
+                duration: started.elapsed(),
+            });
+            result
         })
     }
+}
+
+/// The allow-list, the private-address check, then the network.
+async fn send_external(
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+    allowed: &[String],
+    allow_private: bool,
+) -> SendResult {
+    let uri = request.uri();
+    let host = uri.host().unwrap_or_default().to_string();
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    if !host_is_allowed(allowed, &host, authority) {
+        tracing::debug!(%host, "outbound request denied by the allow-list");
+        return Err(WasiHttpError::HttpRequestDenied);
+    }
+    if !allow_private {
+        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let default_port = if https { HTTPS_PORT } else { HTTP_PORT };
+        let port = uri.port_u16().unwrap_or(default_port);
+        // Brackets of IPv6 literals must go for the resolver.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs = tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|_| WasiHttpError::DestinationNotFound)?;
+        // Note: the connection resolves again; a DNS answer that
+        // changes in between (rebinding) is not caught here.
+        for addr in addrs {
+            if !is_public(addr.ip()) {
+                tracing::debug!(%host, ip = %addr.ip(), "outbound request to a private address denied");
+                return Err(WasiHttpError::DestinationIpProhibited);
+            }
+        }
+    }
+
+    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+    let io: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> = Box::new(io);
+    Ok((response.map(http_body_util::BodyExt::boxed_unsync), io))
 }
 
 #[cfg(test)]

@@ -34,4 +34,15 @@ pub struct ServeArgs {
     /// Largest .wasm upload accepted, in bytes.
     #[arg(long, env = "WISP_MAX_UPLOAD_BYTES", default_value_t = platform::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
+    /// Let functions call loopback/private/link-local addresses that are on
+    /// their allow-list (off by default: protects internal services from SSRF).
+    #[arg(long, env = "WISP_ALLOW_PRIVATE_DESTINATIONS")]
+    pub allow_private_destinations: bool,
+    /// Delay before the first retry of failed async work (topics, cron,
+    /// queues, async invokes), in milliseconds; doubles on each attempt.
+    #[arg(long, env = "WISP_RETRY_BASE_MS", default_value_t = 1000)]
+    pub retry_base_ms: u64,
+    /// Attempts async work gets before it moves to the dead letters.
+    #[arg(long, env = "WISP_MAX_ATTEMPTS", default_value_t = model::DEFAULT_MAX_ATTEMPTS)]
+    pub max_attempts: u32,
 }

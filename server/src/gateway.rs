@@ -1,7 +1,10 @@
 //! The function gateway: a separate origin from the dashboard. `ANY
 //! /fn/{name}/{*rest}` runs the live version of `name`; the function sees
 //! `/{rest}?query` with the caller's method, headers and streaming body, and
-//! its response streams back as it is produced. No auth by default.
+//! its response streams back as it is produced. Every other path is looked
+//! up in the HTTP trigger routes; the function then sees the whole path, and
+//! the route and its parameters as `x-wisp-route` / `x-wisp-param-<name>`
+//! headers. No auth by default.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -11,7 +14,9 @@ use axum::routing::any;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use model::ApiError;
-use platform::{InvokeError, Outcome, Platform, TriggerKind, INVOCATION_ID_HEADER};
+use platform::{
+    CallContext, InvokeError, Outcome, Platform, RouteLookup, TriggerKind, INVOCATION_ID_HEADER,
+};
 
 use crate::api::AppError;
 
@@ -21,9 +26,7 @@ pub fn router(platform: Platform) -> Router {
         .route("/fn/{name}/", any(call_root))
         .route("/fn/{name}/{*rest}", any(call_rest))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .fallback(|| async {
-            AppError::not_found("no function is routed here; call /fn/{name}/...")
-        })
+        .fallback(routed)
         .with_state(platform)
 }
 
@@ -43,6 +46,84 @@ async fn call_rest(
     call(platform, name, rest, request).await
 }
 
+/// A request outside `/fn/`: an HTTP trigger route, or a JSON 404/405.
+async fn routed(State(platform): State<Platform>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let found = match platform.match_route(request.method().as_str(), &path) {
+        RouteLookup::Found(found) => found,
+        RouteLookup::MethodNotAllowed(allowed) => {
+            let mut response = AppError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{path} accepts {}", allowed.join(", ")),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, v);
+            }
+            return response;
+        }
+        RouteLookup::NotFound => {
+            return AppError::not_found(
+                "no function is routed here; call /fn/{name}/... or add an HTTP trigger",
+            )
+            .into_response()
+        }
+    };
+    let (mut parts, body) = request.into_parts();
+    // Only the gateway sets these; a caller's own copies are dropped.
+    let spoofed: Vec<_> = parts
+        .headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-wisp-"))
+        .cloned()
+        .collect();
+    for k in spoofed {
+        parts.headers.remove(k);
+    }
+    if let Ok(v) = HeaderValue::from_str(&found.route) {
+        parts.headers.insert("x-wisp-route", v);
+    }
+    for (name, value) in &found.params {
+        let header_name = format!("x-wisp-param-{}", name.to_ascii_lowercase());
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(header_name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            parts.headers.insert(n, v);
+        }
+    }
+    if !parts.headers.contains_key(header::HOST) {
+        parts
+            .headers
+            .insert(header::HOST, HeaderValue::from_static("localhost"));
+    }
+    let body = body.map_err(platform::BoxError::from).boxed_unsync();
+    let request = http::Request::from_parts(parts, body);
+    let mut context = CallContext::new(TriggerKind::Http);
+    context.trigger_id = Some(found.trigger_id.clone());
+    respond(
+        platform
+            .invoke_in(
+                platform::new_invocation_id(),
+                &found.function,
+                request,
+                context,
+            )
+            .await,
+    )
+}
+
+fn respond(result: Result<platform::InvokeOutcome, platform::PlatformError>) -> Response {
+    match result {
+        Ok(outcome) => match outcome.response {
+            Ok(response) => response.map(Body::new),
+            Err(e) => invoke_error_response(&outcome.invocation_id, &e),
+        },
+        Err(e) => AppError::from(e).into_response(),
+    }
+}
+
 async fn call(platform: Platform, name: String, rest: String, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let path_and_query = match parts.uri.query() {
@@ -60,13 +141,7 @@ async fn call(platform: Platform, name: String, rest: String, request: Request) 
     }
     let body = body.map_err(platform::BoxError::from).boxed_unsync();
     let request = http::Request::from_parts(parts, body);
-    match platform.invoke(&name, request, TriggerKind::Http).await {
-        Ok(outcome) => match outcome.response {
-            Ok(response) => response.map(Body::new),
-            Err(e) => invoke_error_response(&outcome.invocation_id, &e),
-        },
-        Err(e) => AppError::from(e).into_response(),
-    }
+    respond(platform.invoke(&name, request, TriggerKind::Http).await)
 }
 
 /// The JSON answer when a function produced no response: 504 for timeouts,

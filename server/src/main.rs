@@ -37,6 +37,14 @@ enum Command {
     Rollback(cli::RollbackArgs),
     /// Show a month's usage and cost per function (table, JSON or CSV).
     Costs(cli::CostsArgs),
+    /// List, create, show and delete triggers (http, cron, topic, nats, redis, mqtt).
+    Triggers(cli::TriggersArgs),
+    /// Publish an event to a topic.
+    Publish(cli::PublishArgs),
+    /// List dead letters (async work that failed every attempt), or redrive one.
+    DeadLetters(cli::DeadLettersArgs),
+    /// Read and edit an application's key-value store.
+    Kv(cli::KvArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +68,10 @@ fn main() -> std::process::ExitCode {
             Command::Logs(args) => cli::logs(args).await,
             Command::Rollback(args) => cli::rollback(args).await,
             Command::Costs(args) => cli::costs(args).await,
+            Command::Triggers(args) => cli::triggers(args).await,
+            Command::Publish(args) => cli::publish(args).await,
+            Command::DeadLetters(args) => cli::dead_letters(args).await,
+            Command::Kv(args) => cli::kv(args).await,
         }
     });
     match result {

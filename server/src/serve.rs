@@ -18,6 +18,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.database_url = args.database_url.clone();
     config.cache_dir = args.cache_dir.clone();
     config.max_upload_bytes = args.max_upload_bytes;
+    config.allow_private_destinations = args.allow_private_destinations;
+    config.retry_base = std::time::Duration::from_millis(args.retry_base_ms.max(1));
+    config.max_attempts = args.max_attempts.clamp(1, 100);
     let platform = Platform::start(config).await?;
 
     let password = std::env::var("WISP_ADMIN_PASSWORD")
@@ -81,6 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    platform.shutdown();
     let _ = control_task.await;
     let _ = gateway_task.await;
     platform.flush().await;

@@ -42,6 +42,8 @@ fn record(i: i64, month: Month) -> InvocationRecord {
         path: "/".into(),
         logs: String::new(),
         logs_truncated: false,
+        parent_id: None,
+        trigger_id: None,
     }
 }
 

@@ -15,7 +15,6 @@ use http_body_util::BodyExt;
 use model::InvocationRecord;
 use platform::{InvocationQuery, TriggerKind};
 use serde::Deserialize;
-use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
@@ -36,7 +35,7 @@ pub struct InvokeParams {
     params(("name" = String, Path, description = "function name"), InvokeParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, description = "the function's own response"),
-              (status = 202, description = "accepted (async)", body = serde_json::Value),
+              (status = 202, description = "stored for async execution", body = model::AsyncInvocation),
               (status = 404, body = model::ApiError), (status = 502, body = model::ApiError),
               (status = 504, body = model::ApiError)),
     security(("bearer" = [])))]
@@ -52,44 +51,37 @@ pub async fn invoke(
         return Err(AppError::bad_request("path must start with '/'"));
     }
     let (parts, body) = request.into_parts();
+    let forwarded = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != http::header::AUTHORIZATION && *k != http::header::COOKIE);
+
+    if params.run_async.unwrap_or(false) {
+        // Durable: stored in the job queue before the 202 is sent.
+        let headers: Vec<(String, String)> = forwarded
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let bytes = axum::body::to_bytes(body, platform::MAX_EVENT_BYTES * 10)
+            .await
+            .map_err(|_| {
+                AppError::bad_request("the async request body is over the 10 MiB limit")
+            })?;
+        let queued = state
+            .platform
+            .enqueue_invocation(&name, "POST", &path, headers, bytes)
+            .await?;
+        return Ok((StatusCode::ACCEPTED, Json(queued)).into_response());
+    }
+
     let mut builder = http::Request::builder()
         .method(http::Method::POST)
         .uri(path);
-    for (k, v) in parts.headers.iter() {
-        if k != http::header::AUTHORIZATION && k != http::header::COOKIE {
-            builder = builder.header(k, v);
-        }
+    for (k, v) in forwarded {
+        builder = builder.header(k, v);
     }
     let function_request = builder
         .body(body.map_err(platform::BoxError::from).boxed_unsync())
         .map_err(|e| AppError::bad_request(format!("invalid request: {e}")))?;
-
-    if params.run_async.unwrap_or(false) {
-        let platform = state.platform.clone();
-        // Look the function up first so an unknown name is a 404, not a 202.
-        platform.function_detail(&name).await?;
-        let invocation_id = platform::new_invocation_id();
-        let id = invocation_id.clone();
-        tokio::spawn(async move {
-            match platform
-                .invoke_with_id(id, &name, function_request, TriggerKind::Api)
-                .await
-            {
-                Ok(outcome) => {
-                    if let Ok(response) = outcome.response {
-                        // Drain the body so the invocation completes.
-                        let _ = response.into_body().collect().await;
-                    }
-                }
-                Err(e) => tracing::warn!(function = %name, error = %e, "async invocation failed"),
-            }
-        });
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "invocation_id": invocation_id })),
-        )
-            .into_response());
-    }
 
     let outcome = state
         .platform
@@ -137,6 +129,19 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<InvocationRecord>, AppError> {
     Ok(Json(state.platform.invocation(&id).await?))
+}
+
+/// The invocations this one caused (functions it called, events it published).
+#[utoipa::path(get, path = "/api/v1/invocations/{id}/children",
+    params(("id" = String, Path, description = "invocation id")),
+    responses((status = 200, body = [InvocationRecord])),
+    security(("bearer" = [])))]
+pub async fn children(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<InvocationRecord>>, AppError> {
+    Ok(Json(state.platform.invocation_children(&id).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -6,9 +6,11 @@
 mod auth;
 mod costs;
 mod error;
+mod events;
 mod functions;
 mod invocations;
 mod openapi;
+mod triggers;
 
 use std::net::SocketAddr;
 
@@ -67,8 +69,38 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/invocations/{id}", get(invocations::get))
         .route("/api/v1/invocations/stream", get(invocations::stream))
         .route(
+            "/api/v1/invocations/{id}/children",
+            get(invocations::children),
+        )
+        .route(
             "/api/v1/price-plan",
             get(costs::get_plan).put(costs::put_plan),
+        )
+        .route(
+            "/api/v1/triggers",
+            get(triggers::list).post(triggers::create),
+        )
+        .route(
+            "/api/v1/triggers/{id}",
+            get(triggers::get).delete(triggers::delete),
+        )
+        .route("/api/v1/cron/preview", get(triggers::preview))
+        .route(
+            "/api/v1/topics/{topic}",
+            post(events::publish).layer(DefaultBodyLimit::max(platform::MAX_EVENT_BYTES)),
+        )
+        .route("/api/v1/jobs", get(events::jobs))
+        .route("/api/v1/jobs/stats", get(events::stats))
+        .route("/api/v1/jobs/{id}", get(events::job))
+        .route("/api/v1/dead-letters", get(events::dead_letters))
+        .route("/api/v1/dead-letters/{id}/redrive", post(events::redrive))
+        .route("/api/v1/kv", get(events::kv_list))
+        .route(
+            "/api/v1/kv/{application}/{*key}",
+            get(events::kv_get)
+                .put(events::kv_put)
+                .delete(events::kv_delete)
+                .layer(DefaultBodyLimit::max(platform::MAX_VALUE_BYTES)),
         )
         .route("/api/v1/costs", get(costs::report))
         .route("/api/v1/costs/{file}", get(costs::download))
@@ -88,5 +120,6 @@ async fn status(
         "live_functions": state.platform.live_function_count(),
         "gateway": state.gateway_addr.to_string(),
         "artifact_cache": { "hits": cache.hits, "compiles": cache.compiles },
+        "queue": state.platform.queue_stats().await.ok(),
     }))
 }

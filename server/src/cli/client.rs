@@ -105,6 +105,41 @@ impl Client {
             .await
     }
 
+    /// `DELETE path`; a non-2xx answer is an error with the API's message.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        let response = self
+            .send(self.request(reqwest::Method::DELETE, path))
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await?;
+            bail!("{}", api_error_text(status, &bytes));
+        }
+        Ok(())
+    }
+
+    /// `PUT path` with a raw body; a non-2xx answer is an error.
+    pub async fn put_raw(&self, path: &str, body: Vec<u8>) -> anyhow::Result<()> {
+        let response = self
+            .send(self.request(reqwest::Method::PUT, path).body(body))
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await?;
+            bail!("{}", api_error_text(status, &bytes));
+        }
+        Ok(())
+    }
+
+    /// `POST path` with a raw body, answer as JSON.
+    pub async fn post_bytes_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<T> {
+        Self::json(self.post_raw(path, body).await?).await
+    }
+
     pub async fn get_stream(
         &self,
         path: &str,

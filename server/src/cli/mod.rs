@@ -3,6 +3,11 @@
 //! (`WISP_TOKEN`, default: ./wisp-data/admin-token when present).
 
 mod client;
+mod events;
+
+pub use events::{
+    dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,
+};
 
 use std::path::PathBuf;
 

@@ -157,6 +157,46 @@ impl TestServer {
         }
     }
 
+    /// Kills the server with SIGKILL (no flushing, no cleanup) and starts it
+    /// again on the same data directory.
+    pub async fn kill9_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaping the killed server");
+        }
+        self.spawn().await;
+    }
+
+    /// Creates a trigger, asserting 201; returns it.
+    pub async fn create_trigger(&self, body: Value) -> Value {
+        let r = self
+            .post("/api/v1/triggers")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, 201, "creating trigger {body}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Polls `GET path` until `done` holds for its JSON (30 s at most).
+    pub async fn wait_json(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self.get_json(path).await;
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: last {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops and starts the server again on the same data directory.
     pub async fn restart(&mut self) {
         self.stop().await;

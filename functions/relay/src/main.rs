@@ -1,0 +1,84 @@
+//! relay: a scriptable function for trigger, event and topology tests. Its
+//! behaviour comes from environment variables, so one binary plays every
+//! part of a small application:
+//!
+//! - `STEPS`: outbound calls made in order, separated by `;`, each
+//!   `METHOD URL [BODY]` (e.g. `GET http://b.fn.wisp/;POST http://events.wisp/orders hi`).
+//!   `{ce-id}`, `{path}` and `{body}` in a URL or body are replaced by the
+//!   request's `ce-id` header, path and body.
+//! - `STATUS`: the response status (default 200); `FAIL_BODY_CONTAINS`: answer
+//!   500 when the request body contains this text.
+//! - `SLEEP_MS`: wait this long (not burning CPU) before answering.
+//!
+//! The response body has one line per step, `METHOD URL -> STATUS BODY`, or
+//! `METHOD URL -> error: ...`. Each step is also logged to stderr.
+
+use wstd::http::{Body, Client, Error, Method, Request, Response};
+
+#[wstd::http_server]
+async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
+    let (parts, mut body) = request.into_parts();
+    let input = String::from_utf8_lossy(body.contents().await?).into_owned();
+    let ce_id = parts
+        .headers
+        .get("ce-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let path = parts.uri.path().to_owned();
+    let fill = |s: &str| {
+        s.replace("{ce-id}", &ce_id)
+            .replace("{path}", &path)
+            .replace("{body}", &input)
+    };
+    eprintln!("relay: {} {} ({} bytes)", parts.method, path, input.len());
+
+    let mut out = String::new();
+    let steps = std::env::var("STEPS").unwrap_or_default();
+    for step in steps.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut words = step.splitn(3, ' ');
+        let method = words.next().unwrap_or("GET");
+        let url = fill(words.next().unwrap_or(""));
+        let payload = fill(words.next().unwrap_or(""));
+        let line = match call(method, &url, payload).await {
+            Ok((status, text)) => format!("{method} {url} -> {status} {text}"),
+            Err(e) => format!("{method} {url} -> error: {e}"),
+        };
+        eprintln!("relay: {line}");
+        out.push_str(&line);
+        out.push('\n');
+    }
+
+    if let Some(ms) = std::env::var("SLEEP_MS").ok().and_then(|s| s.parse().ok()) {
+        wstd::task::sleep(wstd::time::Duration::from_millis(ms)).await;
+    }
+
+    let mut status: u16 = std::env::var("STATUS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    if let Ok(needle) = std::env::var("FAIL_BODY_CONTAINS") {
+        if !needle.is_empty() && input.contains(&needle) {
+            status = 500;
+        }
+    }
+    if out.is_empty() {
+        out = format!("relay {path}\n");
+    }
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "text/plain")
+        .body(Body::from(out))?)
+}
+
+async fn call(method: &str, url: &str, payload: String) -> Result<(u16, String), Error> {
+    let method: Method = method.parse()?;
+    let request = Request::builder()
+        .method(method)
+        .uri(url)
+        .body(Body::from(payload))?;
+    let mut response = Client::new().send(request).await?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().str_contents().await?.trim().to_owned();
+    Ok((status, text))
+}

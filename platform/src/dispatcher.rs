@@ -1,0 +1,226 @@
+//! The dispatcher: the background loop that runs queued jobs. It claims due
+//! jobs per function, no more than the function has free concurrency slots
+//! (excess work waits in the queue), runs each as a call, and records the
+//! result. It also returns jobs of dead workers to the queue and forgets old
+//! delivered jobs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+
+use crate::invoke::{CallContext, TriggerKind};
+use crate::queue::ClaimedJob;
+use crate::Platform;
+
+/// Jobs running at once across all functions on this node.
+const WORKERS: usize = 64;
+/// Longest sleep when nothing is due (new work wakes the loop at once).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How often expired leases are looked for.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
+/// Delivered jobs are kept this long for inspection.
+const KEEP_DONE: Duration = Duration::from_secs(24 * 3600);
+/// Extra lease time beyond the function's timeout.
+const LEASE_MARGIN_MS: i64 = 60_000;
+
+/// Handle to wake the dispatcher loop.
+#[derive(Clone)]
+pub(crate) struct Dispatcher {
+    notify: Arc<Notify>,
+    workers: Arc<Semaphore>,
+}
+
+impl Dispatcher {
+    pub fn new() -> Self {
+        Self {
+            notify: Arc::new(Notify::new()),
+            workers: Arc::new(Semaphore::new(WORKERS)),
+        }
+    }
+
+    /// New or finished work: look at the queue again.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Runs the loop until the process ends.
+    pub fn spawn(&self, platform: Platform) {
+        let this = self.clone();
+        tokio::spawn(async move { this.run(platform).await });
+    }
+
+    async fn run(self, platform: Platform) {
+        let clock = platform.inner.clock.clone();
+        let mut last_housekeeping = tokio::time::Instant::now() - HOUSEKEEPING_EVERY;
+        let mut stop = platform.inner.shutdown.subscribe();
+        loop {
+            if *stop.borrow_and_update() {
+                return;
+            }
+            if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
+                last_housekeeping = tokio::time::Instant::now();
+                let now = clock.now_ms();
+                match platform.requeue_expired(now).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(jobs = n, "requeued jobs whose worker lease expired"),
+                    Err(e) => tracing::error!(error = %e, "requeueing expired jobs failed"),
+                }
+                if let Err(e) = platform
+                    .prune_done_jobs(now - KEEP_DONE.as_millis() as i64)
+                    .await
+                {
+                    tracing::error!(error = %e, "pruning delivered jobs failed");
+                }
+            }
+            let (started, blocked) = match self.dispatch_due(&platform).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "dispatching jobs failed");
+                    (0, true)
+                }
+            };
+            if started > 0 {
+                continue;
+            }
+            // Due work without room waits for a running job to finish (which
+            // wakes the loop) or for the next poll.
+            let next_due = if blocked {
+                Ok(None)
+            } else {
+                platform.next_due_ms().await
+            };
+            let wait = match next_due {
+                Ok(Some(due)) => {
+                    let ms = (due - clock.now_ms()).clamp(1, IDLE_POLL.as_millis() as i64);
+                    Duration::from_millis(ms as u64)
+                }
+                _ => IDLE_POLL,
+            };
+            tokio::select! {
+                _ = self.notify.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Claims and starts what is due and has room: how many jobs started,
+    /// and whether due work had to wait for room.
+    async fn dispatch_due(
+        &self,
+        platform: &Platform,
+    ) -> Result<(usize, bool), crate::PlatformError> {
+        let now = platform.inner.clock.now_ms();
+        let mut started = 0;
+        let mut blocked = false;
+        for (function, due) in platform.due_functions(now).await? {
+            let Some(live) = platform.inner.registry.get(&function) else {
+                let n = platform.dead_letter_function(&function, now).await?;
+                tracing::warn!(%function, jobs = n, "dead-lettered jobs of a function without a live version");
+                continue;
+            };
+            let room = live
+                .permits
+                .available_permits()
+                .min(self.workers.available_permits());
+            let take = (due as usize).min(room);
+            if take == 0 {
+                blocked = true;
+                continue;
+            }
+            let lease_until = now + live.sandbox.timeout.as_millis() as i64 + LEASE_MARGIN_MS;
+            let jobs = platform
+                .claim_jobs(&function, take as u32, now, lease_until)
+                .await?;
+            for job in jobs {
+                let Ok(worker) = Arc::clone(&self.workers).try_acquire_owned() else {
+                    // Cannot happen (room was checked); the lease brings it back.
+                    break;
+                };
+                started += 1;
+                let platform = platform.clone();
+                let this = self.clone();
+                tokio::spawn(async move {
+                    run_job(&platform, job).await;
+                    drop(worker);
+                    this.wake();
+                });
+            }
+        }
+        Ok((started, blocked))
+    }
+}
+
+/// Runs one claimed job and records how it went.
+async fn run_job(platform: &Platform, job: ClaimedJob) {
+    let invocation_id = job.invocation_id();
+    let request = match build_request(&job) {
+        Ok(r) => r,
+        Err(e) => {
+            let now = platform.inner.clock.now_ms();
+            let _ = platform.fail_job(&job, None, &e, now).await;
+            return;
+        }
+    };
+    let context = CallContext {
+        trigger: TriggerKind::parse(&job.source).unwrap_or(TriggerKind::Async),
+        trigger_id: job.trigger_id.clone(),
+        parent_id: job.parent_id.clone(),
+        depth: 0,
+        wait_for_slot: true,
+    };
+    let result = platform
+        .invoke_to_completion(invocation_id.clone(), &job.function, request, context)
+        .await;
+    let now = platform.inner.clock.now_ms();
+    let outcome = match result {
+        Ok(call) if call.succeeded() => {
+            platform
+                .complete_job(&job.id, &call.invocation_id, now)
+                .await
+        }
+        Ok(call) => {
+            let error = call
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("the function answered {}", call.status));
+            platform
+                .fail_job(&job, Some(&call.invocation_id), &error, now)
+                .await
+                .map(|dead| log_failure(&job, &error, dead))
+        }
+        Err(e) => {
+            let error = e.to_string();
+            platform
+                .fail_job(&job, None, &error, now)
+                .await
+                .map(|dead| log_failure(&job, &error, dead))
+        }
+    };
+    if let Err(e) = outcome {
+        // The lease returns the job to the queue; it runs again later.
+        tracing::error!(job = %job.id, error = %e, "recording a job's result failed");
+    }
+}
+
+fn log_failure(job: &ClaimedJob, error: &str, dead: bool) {
+    if dead {
+        tracing::warn!(job = %job.id, function = %job.function, attempts = job.attempts, %error, "job moved to the dead letters");
+    } else {
+        tracing::info!(job = %job.id, function = %job.function, attempt = job.attempts, %error, "job failed; will retry");
+    }
+}
+
+fn build_request(job: &ClaimedJob) -> Result<http::Request<runtime::RequestBody>, String> {
+    let mut builder = http::Request::builder()
+        .method(job.method.as_str())
+        .uri(format!("http://localhost{}", job.path))
+        .header(http::header::HOST, "localhost");
+    for (name, value) in &job.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(runtime::full_body(job.body.clone()))
+        .map_err(|e| format!("the stored request is invalid: {e}"))
+}

@@ -1,0 +1,395 @@
+//! Triggers: what turns events into calls. Each kind is one module
+//! implementing [`TriggerSource`] (check the fields, start delivering, and
+//! stop when the returned task is aborted): `http_route` (gateway routes),
+//! `cron` (schedules), `topic` (internal events; deliveries are queued at
+//! publish time), `nats`, `redis_stream`, `mqtt` (external queues, see
+//! `external`). This module stores triggers and supervises what runs.
+
+mod cron;
+mod external;
+mod http_route;
+mod mqtt;
+mod nats;
+mod redis_stream;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use model::{CronPreview, NewTrigger, Trigger, TriggerSpec};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tokio::task::JoinHandle;
+
+use crate::invoke::new_invocation_id;
+use crate::time::from_ms;
+use crate::{Platform, PlatformError};
+
+pub use cron::{next_fires, Schedule};
+#[allow(unused_imports)] // used by the queue consumers
+pub(crate) use external::{ExternalMessage, Verdict};
+use http_route::{RouteEntry, RouteTable};
+pub use http_route::{RouteLookup, RouteMatch};
+
+/// Most attempts a trigger may ask for.
+const MAX_ATTEMPTS_LIMIT: u32 = 100;
+/// Fire times shown with a cron trigger.
+const SHOWN_FIRES: usize = 5;
+
+/// One kind of trigger.
+pub(crate) trait TriggerSource: Send + Sync {
+    /// Checks the kind's own fields before the trigger is stored.
+    fn validate(&self, spec: &TriggerSpec) -> Result<(), PlatformError>;
+
+    /// Starts turning the trigger's events into calls of its function. A
+    /// returned task runs until aborted (the trigger is deleted or the
+    /// server stops); kinds driven from elsewhere return `None`.
+    fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>>;
+}
+
+/// The source of each kind.
+fn source_for(spec: &TriggerSpec) -> &'static dyn TriggerSource {
+    match spec {
+        TriggerSpec::Http { .. } => &HttpSource,
+        TriggerSpec::Cron { .. } => &CronSource,
+        TriggerSpec::Topic { .. } => &TopicSource,
+        TriggerSpec::Nats { .. } => &nats::NatsSource,
+        TriggerSpec::Redis { .. } => &redis_stream::RedisSource,
+        TriggerSpec::Mqtt { .. } => &mqtt::MqttSource,
+    }
+}
+
+/// Routes at the gateway root. Starting one rebuilds the route table.
+struct HttpSource;
+
+impl TriggerSource for HttpSource {
+    fn validate(&self, spec: &TriggerSpec) -> Result<(), PlatformError> {
+        if let TriggerSpec::Http { route, methods } = spec {
+            http_route::normalize(route)?;
+            http_route::normalize_methods(methods)?;
+        }
+        Ok(())
+    }
+
+    fn start(&self, platform: &Platform, _trigger: &Trigger) -> Option<JoinHandle<()>> {
+        platform.inner.triggers.rebuild_routes();
+        None
+    }
+}
+
+/// Schedules: one task per trigger watching the clock.
+struct CronSource;
+
+impl TriggerSource for CronSource {
+    fn validate(&self, spec: &TriggerSpec) -> Result<(), PlatformError> {
+        if let TriggerSpec::Cron { schedule, timezone } = spec {
+            Schedule::parse(schedule, timezone)?;
+        }
+        Ok(())
+    }
+
+    fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
+        let TriggerSpec::Cron { schedule, timezone } = &trigger.spec else {
+            return None;
+        };
+        let parsed = Schedule::parse(schedule, timezone).ok()?;
+        let job = cron::CronJob {
+            trigger_id: trigger.id.clone(),
+            function: trigger.function.clone(),
+            schedule_text: schedule.clone(),
+            schedule: parsed,
+            max_attempts: trigger.max_attempts,
+        };
+        Some(tokio::spawn(cron::run(platform.clone(), job)))
+    }
+}
+
+/// Topic subscriptions: deliveries are queued when an event is published.
+struct TopicSource;
+
+impl TriggerSource for TopicSource {
+    fn validate(&self, spec: &TriggerSpec) -> Result<(), PlatformError> {
+        if let TriggerSpec::Topic { topic } = spec {
+            crate::topics::validate_topic(topic)?;
+        }
+        Ok(())
+    }
+
+    fn start(&self, _platform: &Platform, _trigger: &Trigger) -> Option<JoinHandle<()>> {
+        None
+    }
+}
+
+/// What is running for the stored triggers of this node.
+#[derive(Default)]
+pub(crate) struct Supervisor {
+    triggers: Mutex<HashMap<String, Trigger>>,
+    tasks: Mutex<HashMap<String, JoinHandle<()>>>,
+    statuses: Mutex<HashMap<String, String>>,
+    routes: RwLock<Arc<RouteTable>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Supervisor {
+    fn route_entries(&self, extra: Option<&Trigger>) -> Vec<RouteEntry> {
+        let triggers = lock(&self.triggers);
+        triggers
+            .values()
+            .chain(extra)
+            .filter_map(|t| match &t.spec {
+                TriggerSpec::Http { route, methods } => Some(RouteEntry {
+                    trigger_id: t.id.clone(),
+                    function: t.function.clone(),
+                    route: route.clone(),
+                    methods: http_route::normalize_methods(methods).unwrap_or_default(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn rebuild_routes(&self) {
+        match RouteTable::build(&self.route_entries(None)) {
+            Ok(table) => *self.routes.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table),
+            // Stored routes were checked when created; keep the old table.
+            Err(e) => tracing::error!(error = %e, "rebuilding the HTTP route table failed"),
+        }
+    }
+
+    fn stop(&self, id: &str) {
+        lock(&self.triggers).remove(id);
+        lock(&self.statuses).remove(id);
+        if let Some(task) = lock(&self.tasks).remove(id) {
+            task.abort();
+        }
+    }
+
+    /// Stops everything (server shutdown).
+    pub fn stop_all(&self) {
+        for (_, task) in lock(&self.tasks).drain() {
+            task.abort();
+        }
+    }
+}
+
+fn trigger_from_row(row: &AnyRow) -> Result<Trigger, PlatformError> {
+    let spec_json: String = row.try_get("spec_json")?;
+    Ok(Trigger {
+        id: row.try_get("id")?,
+        function: row.try_get("function_name")?,
+        spec: serde_json::from_str(&spec_json).map_err(anyhow::Error::from)?,
+        max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
+        created_at: from_ms(row.try_get("created_at")?),
+        next_fires: Vec::new(),
+        last_fired: {
+            let created: i64 = row.try_get("created_at")?;
+            row.try_get::<Option<i64>, _>("last_tick_ms")?
+                .filter(|ms| *ms > created)
+                .map(from_ms)
+        },
+        status: None,
+    })
+}
+
+impl Platform {
+    /// Loads and starts every stored trigger (at start).
+    pub(crate) async fn start_triggers(&self) -> Result<(), PlatformError> {
+        let rows = sqlx::query("SELECT * FROM triggers ORDER BY created_at")
+            .fetch_all(&self.inner.db)
+            .await?;
+        for row in &rows {
+            let trigger = trigger_from_row(row)?;
+            self.run_trigger(trigger);
+        }
+        tracing::info!(triggers = rows.len(), "triggers started");
+        Ok(())
+    }
+
+    fn run_trigger(&self, trigger: Trigger) {
+        let sup = &self.inner.triggers;
+        let id = trigger.id.clone();
+        lock(&sup.triggers).insert(id.clone(), trigger.clone());
+        if let Some(task) = source_for(&trigger.spec).start(self, &trigger) {
+            if let Some(old) = lock(&sup.tasks).insert(id, task) {
+                old.abort();
+            }
+        }
+    }
+
+    /// Creates a trigger (checked, stored, started).
+    pub async fn create_trigger(&self, new: NewTrigger) -> Result<Trigger, PlatformError> {
+        let exists = sqlx::query("SELECT 1 FROM functions WHERE name = $1")
+            .bind(&new.function)
+            .fetch_optional(&self.inner.db)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(PlatformError::not_found(format!(
+                "function {}",
+                new.function
+            )));
+        }
+        let mut spec = new.spec;
+        if let TriggerSpec::Http { methods, .. } = &mut spec {
+            *methods = http_route::normalize_methods(methods)?;
+        }
+        source_for(&spec).validate(&spec)?;
+        let max_attempts = new.max_attempts.unwrap_or(self.inner.config.max_attempts);
+        if max_attempts == 0 || max_attempts > MAX_ATTEMPTS_LIMIT {
+            return Err(PlatformError::invalid(format!(
+                "max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}"
+            )));
+        }
+        let now = self.inner.clock.now_ms();
+        let trigger = Trigger {
+            id: new_invocation_id(),
+            function: new.function.clone(),
+            spec,
+            max_attempts,
+            created_at: from_ms(now),
+            next_fires: Vec::new(),
+            last_fired: None,
+            status: None,
+        };
+        let _guard = self.inner.trigger_lock.lock().await;
+        if matches!(trigger.spec, TriggerSpec::Http { .. }) {
+            RouteTable::build(&self.inner.triggers.route_entries(Some(&trigger)))?;
+        }
+        let topic = match &trigger.spec {
+            TriggerSpec::Topic { topic } => Some(topic.clone()),
+            _ => None,
+        };
+        sqlx::query(
+            "INSERT INTO triggers (id, kind, function_name, spec_json, topic, max_attempts, \
+             last_tick_ms, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(trigger.id.clone())
+        .bind(trigger.spec.kind())
+        .bind(trigger.function.clone())
+        .bind(serde_json::to_string(&trigger.spec).map_err(anyhow::Error::from)?)
+        .bind(topic)
+        .bind(i64::from(max_attempts))
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(&self.inner.db)
+        .await?;
+        self.run_trigger(trigger.clone());
+        tracing::info!(trigger = %trigger.id, kind = trigger.spec.kind(), function = %trigger.function, "trigger created");
+        Ok(self.decorate(trigger))
+    }
+
+    /// Every trigger, oldest first.
+    pub async fn list_triggers(&self) -> Result<Vec<Trigger>, PlatformError> {
+        let rows = sqlx::query("SELECT * FROM triggers ORDER BY created_at, id")
+            .fetch_all(&self.inner.db)
+            .await?;
+        rows.iter()
+            .map(|r| trigger_from_row(r).map(|t| self.decorate(t)))
+            .collect()
+    }
+
+    /// The triggers of one function.
+    pub async fn triggers_of(&self, function: &str) -> Result<Vec<Trigger>, PlatformError> {
+        let rows =
+            sqlx::query("SELECT * FROM triggers WHERE function_name = $1 ORDER BY created_at, id")
+                .bind(function)
+                .fetch_all(&self.inner.db)
+                .await?;
+        rows.iter()
+            .map(|r| trigger_from_row(r).map(|t| self.decorate(t)))
+            .collect()
+    }
+
+    /// One trigger, with its next fire times (cron) or status (queues).
+    pub async fn trigger(&self, id: &str) -> Result<Trigger, PlatformError> {
+        let row = sqlx::query("SELECT * FROM triggers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.inner.db)
+            .await?
+            .ok_or_else(|| PlatformError::not_found(format!("trigger {id}")))?;
+        Ok(self.decorate(trigger_from_row(&row)?))
+    }
+
+    /// Stops and deletes a trigger.
+    pub async fn delete_trigger(&self, id: &str) -> Result<(), PlatformError> {
+        let _guard = self.inner.trigger_lock.lock().await;
+        let deleted = sqlx::query("DELETE FROM triggers WHERE id = $1")
+            .bind(id)
+            .execute(&self.inner.db)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(PlatformError::not_found(format!("trigger {id}")));
+        }
+        self.inner.triggers.stop(id);
+        self.inner.triggers.rebuild_routes();
+        tracing::info!(trigger = %id, "trigger deleted");
+        Ok(())
+    }
+
+    /// Stops the triggers of a deleted function (their rows cascade away).
+    pub(crate) fn stop_triggers_of(&self, function: &str) {
+        let sup = &self.inner.triggers;
+        let ids: Vec<String> = lock(&sup.triggers)
+            .values()
+            .filter(|t| t.function == function)
+            .map(|t| t.id.clone())
+            .collect();
+        for id in &ids {
+            sup.stop(id);
+        }
+        sup.rebuild_routes();
+    }
+
+    /// Routes a gateway request that is not under `/fn/`.
+    pub fn match_route(&self, method: &str, path: &str) -> RouteLookup {
+        let table = self
+            .inner
+            .triggers
+            .routes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        table.lookup(method, path)
+    }
+
+    /// The next fire times of a schedule, for previews while typing.
+    pub fn cron_preview(
+        &self,
+        schedule: &str,
+        timezone: &str,
+        count: usize,
+    ) -> Result<CronPreview, PlatformError> {
+        let next = next_fires(
+            schedule,
+            timezone,
+            self.inner.clock.now(),
+            count.clamp(1, 50),
+        )?;
+        Ok(CronPreview {
+            schedule: schedule.to_string(),
+            timezone: timezone.to_string(),
+            next,
+        })
+    }
+
+    /// Reports an external consumer's connection state (shown with the trigger).
+    pub(crate) fn set_trigger_status(&self, id: &str, status: impl Into<String>) {
+        lock(&self.inner.triggers.statuses).insert(id.to_string(), status.into());
+    }
+
+    fn decorate(&self, mut trigger: Trigger) -> Trigger {
+        if let TriggerSpec::Cron { schedule, timezone } = &trigger.spec {
+            trigger.next_fires =
+                next_fires(schedule, timezone, self.inner.clock.now(), SHOWN_FIRES)
+                    .unwrap_or_default();
+        }
+        trigger.status = lock(&self.inner.triggers.statuses)
+            .get(&trigger.id)
+            .cloned();
+        trigger
+    }
+}
