@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod events;
+mod topology;
 pub use events::*;
+pub use topology::*;
 
 /// Default memory limit of a function, in MiB (as on AWS Lambda's low end).
 pub const DEFAULT_MEMORY_MB: u32 = 128;

@@ -19,6 +19,7 @@ mod recorder;
 mod registry;
 mod time;
 mod topics;
+mod topology;
 mod triggers;
 
 use std::path::PathBuf;
@@ -47,6 +48,7 @@ pub use metering::{
 pub use model;
 pub use runtime::{BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
+pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
 pub use triggers::{next_fires, RouteLookup, RouteMatch, Schedule};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python

@@ -193,6 +193,13 @@ pub(crate) fn validate(update: &PricePlanUpdate, now_ms: i64) -> Result<Plan, Pl
 }
 
 impl Platform {
+    /// The unit prices and currency in force at `ms`.
+    pub(crate) async fn prices_at(&self, ms: i64) -> Result<(Prices, String), PlatformError> {
+        let book = load(&self.inner.db).await?;
+        let plan = book.get(book.index_at(ms));
+        Ok((plan.prices.clone(), plan.currency.clone()))
+    }
+
     /// The plan in force now and every plan, oldest first.
     pub async fn price_plans(&self) -> Result<PricePlans, PlatformError> {
         let book = load(&self.inner.db).await?;

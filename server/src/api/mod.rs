@@ -10,6 +10,7 @@ mod events;
 mod functions;
 mod invocations;
 mod openapi;
+mod topology;
 mod triggers;
 
 use std::net::SocketAddr;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(events::kv_delete)
                 .layer(DefaultBodyLimit::max(platform::MAX_VALUE_BYTES)),
         )
+        .route("/api/v1/topology", get(topology::topology))
         .route("/api/v1/costs", get(costs::report))
         .route("/api/v1/costs/{file}", get(costs::download))
         .with_state(state)

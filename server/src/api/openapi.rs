@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         super::events::publish, super::events::jobs, super::events::stats, super::events::job,
         super::events::dead_letters, super::events::redrive, super::events::kv_list,
         super::events::kv_get, super::events::kv_put, super::events::kv_delete,
+        super::topology::topology,
         super::costs::get_plan, super::costs::put_plan, super::costs::report,
         super::costs::download,
     ),
@@ -28,7 +29,8 @@ use utoipa::{Modify, OpenApi};
         model::FunctionCost, model::UsageCost, model::DailyCost, model::CostProjection,
         model::ServerComparison, model::Trigger, model::TriggerSpec, model::NewTrigger,
         model::CronPreview, model::PublishReceipt, model::AsyncInvocation, model::Job,
-        model::QueueStats, model::KvEntry,
+        model::QueueStats, model::KvEntry, model::Topology, model::TopologyNode,
+        model::TopologyEdge, model::FlowStats, model::GraphLayout, model::NodeBox, model::EdgePath,
     )),
     modifiers(&BearerAuth)
 )]

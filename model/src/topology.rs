@@ -1,0 +1,100 @@
+//! The application topology graph: what is configured (triggers →
+//! functions) merged with what really ran in a time window (function calls,
+//! publishes, key-value and external-host accesses), each edge with stats.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Traffic over a node or edge in the window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowStats {
+    pub calls: i64,
+    pub errors: i64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    /// Cost in the plan's currency, exact decimal as text.
+    pub cost: String,
+}
+
+impl FlowStats {
+    /// Errors per call (0 when there were no calls).
+    pub fn error_rate(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.calls as f64
+        }
+    }
+}
+
+/// A box in the graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TopologyNode {
+    /// Stable id: `fn:NAME`, `route:TRIGGER`, `cron:TRIGGER`, `topic:NAME`,
+    /// `queue:TRIGGER`, `host:AUTHORITY`, `kv:APPLICATION`.
+    pub id: String,
+    /// `route`, `cron`, `topic`, `queue`, `function`, `host` or `kv`.
+    pub kind: String,
+    pub label: String,
+    /// Function nodes: their own invocations in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<FlowStats>,
+}
+
+/// An arrow in the graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TopologyEdge {
+    pub from: String,
+    pub to: String,
+    /// Configured (a trigger or subscription).
+    pub declared: bool,
+    /// Seen in the window.
+    pub observed: bool,
+    pub stats: FlowStats,
+}
+
+/// Where the layout put a node (top-left corner and size, in SVG units).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NodeBox {
+    pub id: String,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// The drawn path of edge `edge` (index into `edges`), as SVG path data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EdgePath {
+    pub edge: usize,
+    pub path: String,
+}
+
+/// A left-to-right layered layout of the graph.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GraphLayout {
+    pub width: f64,
+    pub height: f64,
+    pub nodes: Vec<NodeBox>,
+    pub edges: Vec<EdgePath>,
+}
+
+/// `GET /api/v1/topology`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Topology {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub currency: String,
+    pub nodes: Vec<TopologyNode>,
+    pub edges: Vec<TopologyEdge>,
+    /// With `?layout=true` (and always for the dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<GraphLayout>,
+}
