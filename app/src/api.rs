@@ -102,6 +102,7 @@ pub async fn list_invocations(
     let query = platform::InvocationQuery {
         limit: RECENT_INVOCATIONS,
         status: status.filter(|s| !s.is_empty()),
+        ..Default::default()
     };
     Ok(ssr::platform().list_invocations(&name, query).await?)
 }

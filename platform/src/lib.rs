@@ -3,13 +3,16 @@
 //! invocation, and who may use the control plane. It knows SQL (through
 //! sqlx) and the `runtime` crate; it knows nothing of axum or Leptos.
 
+mod api_tokens;
 mod auth;
+mod buffered;
 mod db;
 mod error;
 mod functions;
 mod invocations;
 mod invoke;
 mod metering;
+mod overview;
 mod recorder;
 mod registry;
 mod time;
@@ -22,6 +25,7 @@ use runtime::{Runtime, RuntimeConfig};
 use sqlx::AnyPool;
 
 pub use auth::{AdminBootstrap, Principal, Session};
+pub use buffered::BufferedInvocation;
 pub use db::Backend;
 pub use error::PlatformError;
 pub use invocations::InvocationQuery;
@@ -32,7 +36,7 @@ pub use metering::{
     DEFAULT_SERVER_MONTHLY,
 };
 pub use model;
-pub use runtime::{BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
+pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python
 /// component is ~18 MB; leave room for bigger toolchains).

@@ -9,11 +9,13 @@ mod error;
 mod functions;
 mod invocations;
 mod openapi;
+mod overview;
+mod tokens;
 
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use platform::Platform;
 
@@ -70,6 +72,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/price-plan",
             get(costs::get_plan).put(costs::put_plan),
         )
+        .route("/api/v1/overview", get(overview::get))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/v1/tokens/{id}", delete(tokens::revoke))
         .route("/api/v1/costs", get(costs::report))
         .route("/api/v1/costs/{file}", get(costs::download))
         .with_state(state)

@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
         super::invocations::invoke, super::invocations::list, super::invocations::get,
         super::invocations::stream,
         super::costs::get_plan, super::costs::put_plan, super::costs::report,
-        super::costs::download,
+        super::costs::download, super::overview::get, super::tokens::list,
+        super::tokens::create, super::tokens::revoke,
     ),
     components(schemas(
         model::FunctionSummary, model::FunctionDetail, model::FunctionConfig,
@@ -21,7 +22,8 @@ use utoipa::{Modify, OpenApi};
         model::AliasUpdate, model::InvocationRecord, model::ApiError, model::ApiErrorBody,
         model::PricePlan, model::PricePlanUpdate, model::PricePlans, model::CostReport,
         model::FunctionCost, model::UsageCost, model::DailyCost, model::CostProjection,
-        model::ServerComparison,
+        model::ServerComparison, model::Overview, model::InvocationCounts, model::MinuteCount,
+        model::FailureSummary, model::ApiTokenInfo, model::NewApiToken, model::CreatedApiToken,
     )),
     modifiers(&BearerAuth)
 )]
