@@ -145,6 +145,9 @@ async function main() {
     assert((await logs.innerText()).includes("POST /from-test?x=1"), `logs: ${await logs.innerText()}`);
     testedInvocation = await page.locator(".answer-summary a[href^='/invocations/']").getAttribute("href");
     assert(testedInvocation, "no link to the invocation");
+    await page.locator(".test-answer").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${cfg.screenshots}/function-test.png` });
+    shots.push(`${cfg.screenshots}/function-test.png`);
   });
 
   await step("a header line without a colon is refused beside the field", async () => {
@@ -203,6 +206,9 @@ async function main() {
     await page.getByText(/1 waiting/).waitFor();
     await page.getByRole("button", { name: "Resume" }).click();
     await page.locator(".tail-line", { hasText: "/while-paused" }).waitFor();
+    await page.locator(".tail-card").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${cfg.screenshots}/function-tail.png` });
+    shots.push(`${cfg.screenshots}/function-tail.png`);
     await page.getByRole("button", { name: "Clear" }).click();
     await page.locator(".tail-empty").waitFor();
   });
