@@ -277,6 +277,32 @@ async function main() {
     assert(refused.status === 401, `the revoked token got ${refused.status}`);
   });
 
+  await step("invocations page by 50: older, then newer again", async () => {
+    for (let i = 0; i < 55; i += 1) {
+      const response = await fetch(`${cfg.gateway}/fn/${QUIET}/page-${i}`);
+      assert(response.status === 200, `gateway answered ${response.status}`);
+    }
+    const rows = page.locator("section[aria-labelledby='invocations-title'] tbody tr");
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      await page.goto(`${cfg.url}/functions/${QUIET}`);
+      if ((await rows.count()) === 50 && (await page.locator("a[rel='next']").count())) break;
+      await pause(200);
+    }
+    await waitForHydration(page);
+    assert((await rows.count()) === 50, `first page has ${await rows.count()} rows`);
+    const newest = await rows.first().locator("a").getAttribute("href");
+    await page.locator("a[rel='next']", { hasText: "Older" }).click();
+    await page.waitForURL((url) => url.searchParams.has("before"));
+    await page.locator("a[rel='prev']", { hasText: "Newer" }).waitFor();
+    const older = await rows.count();
+    assert(older >= 5 && older <= 50, `older page has ${older} rows`);
+    assert(!(await page.locator(`tbody a[href='${newest}']`).count()), "the older page repeats the newest call");
+    await page.locator("a[rel='prev']", { hasText: "Newer" }).click();
+    await page.waitForURL((url) => url.searchParams.has("after"));
+    await page.locator(`tbody a[href='${newest}']`).waitFor();
+    assert((await rows.count()) === 50, `newer page has ${await rows.count()} rows`);
+  });
+
   await step("signing out ends the session", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL((url) => url.pathname === "/login");
