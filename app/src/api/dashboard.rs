@@ -154,6 +154,22 @@ pub struct TestInvocation {
     pub duration_ms: f64,
 }
 
+/// The form field a platform validation message is about (its messages
+/// name the setting first), or `form` for the form as a whole.
+pub fn field_of_message(message: &str) -> &'static str {
+    const FIELDS: [(&str, &str); 5] = [
+        ("memory_mb", "memory_mb"),
+        ("timeout_ms", "timeout_ms"),
+        ("max_concurrency", "max_concurrency"),
+        ("environment variable", "env"),
+        ("allowed host", "allowed_hosts"),
+    ];
+    FIELDS
+        .iter()
+        .find(|(start, _)| message.starts_with(start))
+        .map_or("form", |(_, field)| field)
+}
+
 /// `Name: value` lines as header pairs; blank lines are skipped.
 pub fn parse_header_lines(text: &str) -> Result<Vec<(String, String)>, String> {
     text.lines()
@@ -197,9 +213,10 @@ pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOut
     match ssr::platform().update_config(&name, patch).await {
         Ok(detail) => Ok(ConfigSaveOutcome::Saved(detail.config)),
         Err(err) if err.code() == "invalid_input" => {
+            let message = err.to_string();
             Ok(ConfigSaveOutcome::Invalid(vec![ConfigProblem {
-                field: "form".into(),
-                message: crate::format::sentence(&err.to_string()),
+                field: field_of_message(&message).into(),
+                message: crate::format::sentence(&message),
             }]))
         }
         Err(err) => Err(err.into()),
@@ -293,6 +310,19 @@ mod tests {
         assert!(parse_header_lines("no colon here")
             .unwrap_err()
             .contains("line 1"));
+    }
+
+    #[test]
+    fn server_messages_find_their_field() {
+        assert_eq!(
+            field_of_message("memory_mb must be between 1 and 4096"),
+            "memory_mb"
+        );
+        assert_eq!(
+            field_of_message("allowed host \"x y\" must be a host name"),
+            "allowed_hosts"
+        );
+        assert_eq!(field_of_message("function f not found"), "form");
     }
 
     #[test]
