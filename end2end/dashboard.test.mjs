@@ -17,130 +17,23 @@
 // Prints one line per step and finally `N passed, N failed`; exits 1 on any failure.
 
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DESKTOP = { width: 1280, height: 800 };
-const MOBILE = { width: 390, height: 844 };
+import {
+  DESKTOP,
+  MOBILE,
+  TIMEOUT_MS,
+  assert,
+  assertNoHorizontalOverflow,
+  config,
+  dropFile,
+  results,
+  shoot,
+  step,
+  waitForHydration,
+} from "./helpers.mjs";
+
 const FUNCTION_NAME = "hello-e2e";
-const TIMEOUT_MS = 20_000;
-
-function config() {
-  let url = process.env.WISP_URL;
-  let gateway = process.env.WISP_GATEWAY_URL;
-  if (process.env.WISP_ADDRESSES) {
-    const addresses = JSON.parse(readFileSync(process.env.WISP_ADDRESSES, "utf8"));
-    url ??= `http://${addresses.listen}`;
-    gateway ??= `http://${addresses.gateway}`;
-  }
-  const password = process.env.WISP_ADMIN_PASSWORD;
-  const functionsDir = process.env.WISP_FUNCTIONS_DIR ?? resolve(here, "../functions");
-  const candidates = [
-    process.env.WISP_HELLO_WASM,
-    join(functionsDir, "hello.wasm"),
-    join(functionsDir, "target/wasm32-wasip2/release/hello.wasm"),
-    join(functionsDir, "hello/target/wasm32-wasip2/release/hello.wasm"),
-  ].filter(Boolean);
-  const helloWasm = candidates.find((path) => existsSync(path));
-  // Optional: a function that traps, for the error view.
-  const trapWasm = [process.env.WISP_TRAP_WASM, join(functionsDir, "trap.wasm")]
-    .filter(Boolean)
-    .find((path) => existsSync(path));
-  const missing = [];
-  if (!url) missing.push("WISP_URL (or WISP_ADDRESSES)");
-  if (!gateway) missing.push("WISP_GATEWAY_URL (or WISP_ADDRESSES)");
-  if (!password) missing.push("WISP_ADMIN_PASSWORD");
-  if (!helloWasm) missing.push(`hello.wasm (looked at ${candidates.join(", ")})`);
-  if (missing.length) {
-    console.error(`end2end: missing ${missing.join("; ")}`);
-    process.exit(2);
-  }
-  let badFile = process.env.WISP_BAD_FILE;
-  if (!badFile) {
-    badFile = join(tmpdir(), `wisp-e2e-not-wasm-${process.pid}.txt`);
-    writeFileSync(badFile, "this is a text file, not WebAssembly\n");
-  }
-  const screenshots = resolve(process.env.WISP_SCREENSHOT_DIR ?? join(here, "screenshots"));
-  mkdirSync(screenshots, { recursive: true });
-  return {
-    url: url.replace(/\/$/, ""),
-    gateway: gateway.replace(/\/$/, ""),
-    password,
-    helloWasm,
-    trapWasm,
-    badFile,
-    screenshots,
-    browser: process.env.WISP_CHROMIUM ?? "/usr/bin/chromium",
-  };
-}
-
-// ---- a tiny sequential runner: later steps depend on earlier ones ----
-
-const results = { passed: 0, failed: 0, skipped: [] };
-let broken = false;
-
-async function step(name, body) {
-  if (broken) {
-    results.skipped.push(name);
-    console.log(`- skip ${name}`);
-    return;
-  }
-  const started = Date.now();
-  try {
-    await body();
-    results.passed += 1;
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    results.failed += 1;
-    broken = true;
-    console.log(`FAIL ${name}\n     ${String(err?.stack ?? err).split("\n").join("\n     ")}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-// ---- helpers on the page ----
-
-async function waitForHydration(page) {
-  await page.waitForSelector("body[data-hydrated='true']", { timeout: TIMEOUT_MS });
-}
-
-async function assertNoHorizontalOverflow(page, what) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert(scrollWidth <= innerWidth, `${what}: page is ${scrollWidth}px wide in a ${innerWidth}px window`);
-}
-
-async function shoot(page, cfg, file) {
-  const path = join(cfg.screenshots, file);
-  // Sticky headers land mid-page in a full-page shot taken while scrolled.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path, fullPage: true });
-  return path;
-}
-
-/// Drops a file on the drop zone the way a browser does: a `drop` event with a DataTransfer.
-async function dropFile(page, selector, path, name, type) {
-  const bytes = [...readFileSync(path)];
-  await page.evaluate(
-    ({ selector, bytes, name, type }) => {
-      const zone = document.querySelector(selector);
-      const transfer = new DataTransfer();
-      transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
-      for (const kind of ["dragenter", "dragover", "drop"]) {
-        zone.dispatchEvent(new DragEvent(kind, { dataTransfer: transfer, bubbles: true, cancelable: true }));
-      }
-    },
-    { selector, bytes, name, type },
-  );
-}
 
 async function main() {
   const cfg = config();
@@ -182,7 +75,7 @@ async function main() {
     assert(/wrong username or password/i.test(await alert.innerText()), await alert.innerText());
   });
 
-  await step("signing in lands on the functions list", async () => {
+  await step("signing in goes back to /functions (the page asked for)", async () => {
     await page.getByLabel("Password").fill(cfg.password);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForURL((url) => url.pathname === "/functions");

@@ -178,6 +178,16 @@ pub fn name_from_file(file_name: &str) -> String {
         .to_string()
 }
 
+/// A share as a percentage: `0 %`, `0.5 %`, `12 %`, `100 %`.
+pub fn percent(share: f64) -> String {
+    let value = share * 100.0;
+    if value == 0.0 || value >= 10.0 {
+        format!("{value:.0} %")
+    } else {
+        format!("{value:.1} %")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

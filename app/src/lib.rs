@@ -19,7 +19,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{ParentRoute, Redirect, Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
 };
 
@@ -28,6 +28,7 @@ use crate::{
     pages::{
         costs::CostsPage, function::FunctionPage, functions::FunctionsPage,
         invocation::InvocationPage, login::LoginPage, not_found::NotFoundPage,
+        overview::OverviewPage, settings::SettingsPage,
     },
 };
 
@@ -73,11 +74,12 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFoundPage /> }>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=AppFrame ssr=SsrMode::Async>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/functions" /> } ssr=SsrMode::Async />
+                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=path!("/functions") view=FunctionsPage ssr=SsrMode::Async />
                     <Route path=path!("/functions/:name") view=FunctionPage ssr=SsrMode::Async />
                     <Route path=path!("/costs") view=CostsPage ssr=SsrMode::Async />
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -34,6 +34,15 @@ pub struct FunctionSummary {
     pub updated_at: DateTime<Utc>,
     /// Start of the most recent recorded invocation, if any.
     pub last_invoked_at: Option<DateTime<Utc>>,
+    /// Invocations that started in the last 24 hours.
+    #[serde(default)]
+    pub calls_24h: i64,
+    /// Of those, how many failed.
+    #[serde(default)]
+    pub errors_24h: i64,
+    /// Median wall time of those invocations, in milliseconds.
+    #[serde(default)]
+    pub p50_duration_ms: Option<f64>,
 }
 
 /// Per-function sandbox configuration.
@@ -181,6 +190,159 @@ pub struct ApiTokenInfo {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The token's first characters (`wisp_AbCd`), to tell tokens apart;
+    /// None for tokens created before prefixes were kept.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// `POST /api/v1/tokens` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewApiToken {
+    pub name: String,
+}
+
+/// A token just created: the secret is in `token`, shown this once only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedApiToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: ApiTokenInfo,
+}
+
+/// Invocations and failures over a window of time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvocationCounts {
+    pub invocations: i64,
+    pub errors: i64,
+}
+
+/// One minute of the overview chart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MinuteCount {
+    /// Start of the UTC minute.
+    pub minute: DateTime<Utc>,
+    pub invocations: i64,
+    pub errors: i64,
+}
+
+/// A recent failed invocation, as the overview lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FailureSummary {
+    pub id: String,
+    pub function: String,
+    pub started_at: DateTime<Utc>,
+    pub outcome: String,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// `GET /api/v1/overview`: the state of the whole platform at a glance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Overview {
+    pub generated_at: DateTime<Utc>,
+    pub functions: i64,
+    /// Functions with a live version.
+    pub live_functions: i64,
+    pub last_hour: InvocationCounts,
+    pub last_day: InvocationCounts,
+    /// The last 60 minutes, oldest first, one entry per minute (zeros included).
+    pub per_minute: Vec<MinuteCount>,
+    /// Newest first.
+    pub recent_failures: Vec<FailureSummary>,
+}
+
+/// A problem with one field of a function's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigProblem {
+    /// `memory_mb`, `timeout_ms`, `max_concurrency`, `env`, `allowed_hosts`.
+    pub field: String,
+    pub message: String,
+}
+
+/// Upper bound of `memory_mb`.
+pub const MAX_MEMORY_MB: u32 = 4096;
+/// Upper bound of `timeout_ms` (Lambda's 15-minute ceiling).
+pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
+/// Upper bound of `max_concurrency`.
+pub const MAX_CONCURRENCY: u32 = 10_000;
+
+/// Every problem of a configuration, in field order (empty when valid). The
+/// platform refuses a configuration with problems; the dashboard shows them
+/// beside the fields before it sends anything.
+pub fn config_problems(c: &FunctionConfig) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    let mut problem = |field: &str, message: String| {
+        problems.push(ConfigProblem {
+            field: field.into(),
+            message,
+        })
+    };
+    if c.memory_mb == 0 || c.memory_mb > MAX_MEMORY_MB {
+        problem(
+            "memory_mb",
+            format!("memory_mb must be between 1 and {MAX_MEMORY_MB}"),
+        );
+    }
+    if c.timeout_ms == 0 || c.timeout_ms > MAX_TIMEOUT_MS {
+        problem(
+            "timeout_ms",
+            format!("timeout_ms must be between 1 and {MAX_TIMEOUT_MS}"),
+        );
+    }
+    if c.max_concurrency == 0 || c.max_concurrency > MAX_CONCURRENCY {
+        problem(
+            "max_concurrency",
+            format!("max_concurrency must be between 1 and {MAX_CONCURRENCY}"),
+        );
+    }
+    for key in c.env.keys() {
+        let ok = !key.is_empty()
+            && !key.starts_with(|ch: char| ch.is_ascii_digit())
+            && key
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !ok {
+            problem("env", format!(
+                "environment variable name {key:?} must be letters, digits and '_', not starting with a digit"
+            ));
+        }
+    }
+    for host in &c.allowed_hosts {
+        let bare = host.strip_prefix("*.").unwrap_or(host);
+        let ok = !bare.is_empty()
+            && bare
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || ch == ':');
+        if !ok {
+            problem(
+                "allowed_hosts",
+                format!(
+                "allowed host {host:?} must be a host name like api.example.com or *.example.com"
+            ),
+            );
+        }
+    }
+    let app_ok = !c.application.is_empty()
+        && c.application.len() <= 64
+        && c
+            .application
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+    if !app_ok {
+        problem(
+            "application",
+            "application must be 1-64 letters, digits, '-' or '_'".to_string(),
+        );
+    }
+    problems
 }
 
 /// The error body of every failed API call.
@@ -371,6 +533,19 @@ mod tests {
         for bad in ["", "Hello", "1abc", "a_b", "a-", "a b", &"x".repeat(65)] {
             assert!(validate_function_name(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn config_problems_name_their_field() {
+        assert!(config_problems(&FunctionConfig::default()).is_empty());
+        let bad = FunctionConfig {
+            memory_mb: 0,
+            env: BTreeMap::from([("1X".to_string(), String::new())]),
+            allowed_hosts: vec!["bad host".into()],
+            ..FunctionConfig::default()
+        };
+        let fields: Vec<_> = config_problems(&bad).into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["memory_mb", "env", "allowed_hosts"]);
     }
 
     #[test]

@@ -58,7 +58,13 @@ fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn hash_secret(secret: &str) -> String {
+/// The part of a token kept in clear to tell tokens apart: `wisp_` and four
+/// characters of the secret (24 of its 256 bits: useless to an attacker).
+pub(crate) fn shown_prefix(token: &str) -> String {
+    token.chars().take(TOKEN_PREFIX.len() + 4).collect()
+}
+
+pub(crate) fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
@@ -125,12 +131,14 @@ impl Platform {
     ) -> Result<String, PlatformError> {
         let token = format!("{TOKEN_PREFIX}{}", random_secret());
         sqlx::query(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, token_prefix) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(user_id)
         .bind(name)
         .bind(hash_secret(&token))
         .bind(now_ms())
+        .bind(shown_prefix(&token))
         .execute(&self.inner.db)
         .await?;
         Ok(token)

@@ -16,12 +16,6 @@ use crate::registry::LiveFunction;
 use crate::time::{from_ms, now_ms};
 use crate::{Platform, PlatformError};
 
-/// Upper bounds of the configuration a user may set.
-const MAX_MEMORY_MB: u32 = 4096;
-/// Lambda's 15-minute ceiling.
-const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
-const MAX_CONCURRENCY: u32 = 10_000;
-
 fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
     let env_json: String = row.try_get("env_json")?;
     let hosts_json: String = row.try_get("allowed_hosts_json")?;
@@ -35,57 +29,13 @@ fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
     })
 }
 
+/// The first problem of a configuration (the rules live in `model`, shared
+/// with the dashboard's form).
 fn validate_config(c: &FunctionConfig) -> Result<(), PlatformError> {
-    if c.memory_mb == 0 || c.memory_mb > MAX_MEMORY_MB {
-        return Err(PlatformError::invalid(format!(
-            "memory_mb must be between 1 and {MAX_MEMORY_MB}"
-        )));
+    match model::config_problems(c).into_iter().next() {
+        Some(problem) => Err(PlatformError::invalid(problem.message)),
+        None => Ok(()),
     }
-    if c.timeout_ms == 0 || c.timeout_ms > MAX_TIMEOUT_MS {
-        return Err(PlatformError::invalid(format!(
-            "timeout_ms must be between 1 and {MAX_TIMEOUT_MS}"
-        )));
-    }
-    if c.max_concurrency == 0 || c.max_concurrency > MAX_CONCURRENCY {
-        return Err(PlatformError::invalid(format!(
-            "max_concurrency must be between 1 and {MAX_CONCURRENCY}"
-        )));
-    }
-    for key in c.env.keys() {
-        let ok = !key.is_empty()
-            && !key.starts_with(|ch: char| ch.is_ascii_digit())
-            && key
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-        if !ok {
-            return Err(PlatformError::invalid(format!(
-                "environment variable name {key:?} must be letters, digits and '_', not starting with a digit"
-            )));
-        }
-    }
-    let app_ok = !c.application.is_empty()
-        && c.application.len() <= 64
-        && c.application
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
-    if !app_ok {
-        return Err(PlatformError::invalid(
-            "application must be 1-64 letters, digits, '-' or '_'",
-        ));
-    }
-    for host in &c.allowed_hosts {
-        let bare = host.strip_prefix("*.").unwrap_or(host);
-        let ok = !bare.is_empty()
-            && bare
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || ch == ':');
-        if !ok {
-            return Err(PlatformError::invalid(format!(
-                "allowed host {host:?} must be a host name like api.example.com or *.example.com"
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn version_from_row(row: &AnyRow, live: Option<i64>) -> Result<FunctionVersion, PlatformError> {
@@ -222,10 +172,13 @@ impl Platform {
         )
         .fetch_all(&self.inner.db)
         .await?;
+        let activity = self.activity_last_day(now_ms()).await?;
         rows.iter()
             .map(|row| {
+                let name: String = row.try_get("name")?;
+                let recent = activity.get(&name).cloned().unwrap_or_default();
                 Ok(FunctionSummary {
-                    name: row.try_get("name")?,
+                    name,
                     live_version: row.try_get("live_version")?,
                     kind: row.try_get("kind")?,
                     version_count: row.try_get("version_count")?,
@@ -234,6 +187,9 @@ impl Platform {
                     last_invoked_at: row
                         .try_get::<Option<i64>, _>("last_invoked_at")?
                         .map(from_ms),
+                    calls_24h: recent.calls,
+                    errors_24h: recent.errors,
+                    p50_duration_ms: recent.p50_duration_ms,
                 })
             })
             .collect()

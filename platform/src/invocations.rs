@@ -1,6 +1,7 @@
-//! Reading invocation records: a function's latest calls (filtered by
-//! status) and one record with its logs.
+//! Reading invocation records: a function's calls (filtered by status and
+//! time, paged by cursor) and one record with its logs.
 
+use chrono::{DateTime, Utc};
 use model::InvocationRecord;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -18,6 +19,15 @@ pub struct InvocationQuery {
     pub limit: u32,
     /// `success` or `error`; or an outcome code such as `timeout`.
     pub status: Option<String>,
+    /// Only calls that started at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only calls that started before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Page cursor: only calls older than the invocation with this id.
+    pub before: Option<String>,
+    /// Page cursor: only calls newer than the invocation with this id (the
+    /// ones just above it; still returned newest first).
+    pub after: Option<String>,
 }
 
 fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
@@ -57,41 +67,81 @@ impl Platform {
             0 => 50,
             n => n.min(MAX_LIMIT),
         };
-        let rows = match query.status.as_deref() {
-            None | Some("") | Some("all") => {
-                sqlx::query(
-                    "SELECT * FROM invocations WHERE function_name = $1 \
-                     ORDER BY started_at DESC, id DESC LIMIT $2",
-                )
-                .bind(function)
-                .bind(i64::from(limit))
-                .fetch_all(&self.inner.db)
-                .await?
-            }
+        // The WHERE clause grows with the filters; every value is a bound
+        // parameter, numbered in the order it is pushed.
+        let mut clauses = vec!["function_name = $1".to_string()];
+        let mut texts: Vec<String> = vec![function.to_string()];
+        // Text values bind first ($2...), then the numbers, in push order.
+        let mut numbers: Vec<i64> = Vec::new();
+        let mut next = 2;
+        match query.status.as_deref() {
+            None | Some("") | Some("all") => {}
             Some(status @ ("success" | "error")) => {
-                sqlx::query(
-                    "SELECT * FROM invocations WHERE function_name = $1 AND status = $2 \
-                     ORDER BY started_at DESC, id DESC LIMIT $3",
-                )
-                .bind(function)
-                .bind(status)
-                .bind(i64::from(limit))
-                .fetch_all(&self.inner.db)
-                .await?
+                clauses.push(format!("status = ${next}"));
+                texts.push(status.to_string());
+                next += 1;
             }
             Some(outcome) => {
-                sqlx::query(
-                    "SELECT * FROM invocations WHERE function_name = $1 AND outcome = $2 \
-                     ORDER BY started_at DESC, id DESC LIMIT $3",
-                )
-                .bind(function)
-                .bind(outcome)
-                .bind(i64::from(limit))
-                .fetch_all(&self.inner.db)
-                .await?
+                clauses.push(format!("outcome = ${next}"));
+                texts.push(outcome.to_string());
+                next += 1;
             }
+        }
+        let mut cursor = |op: &str,
+                          id: &str,
+                          clauses: &mut Vec<String>,
+                          texts: &mut Vec<String>| {
+            // Rows ordered by (started_at, id): strictly before or after the cursor row.
+            clauses.push(format!(
+                "(started_at {op} (SELECT started_at FROM invocations WHERE id = ${next}) \
+                 OR (started_at = (SELECT started_at FROM invocations WHERE id = ${next}) AND id {op} ${next}))"
+            ));
+            texts.push(id.to_string());
+            next += 1;
         };
-        rows.iter().map(record_from_row).collect()
+        if let Some(id) = query.before.as_deref().filter(|id| !id.is_empty()) {
+            cursor("<", id, &mut clauses, &mut texts);
+        }
+        let newer_page = query.after.as_deref().filter(|id| !id.is_empty());
+        if let Some(id) = newer_page {
+            cursor(">", id, &mut clauses, &mut texts);
+        }
+        if let Some(since) = query.since {
+            clauses.push(format!("started_at >= ${next}"));
+            numbers.push(since.timestamp_millis());
+            next += 1;
+        }
+        if let Some(until) = query.until {
+            clauses.push(format!("started_at < ${next}"));
+            numbers.push(until.timestamp_millis());
+            next += 1;
+        }
+        // A newer page is the `limit` rows just above the cursor: read them
+        // oldest first, then turn them around.
+        let order = if newer_page.is_some() { "ASC" } else { "DESC" };
+        let sql = format!(
+            "SELECT * FROM invocations WHERE {} ORDER BY started_at {order}, id {order} LIMIT ${next}",
+            clauses.join(" AND ")
+        );
+        let mut statement = sqlx::query(&sql);
+        for text in &texts {
+            statement = statement.bind(text.as_str());
+        }
+        for number in &numbers {
+            statement = statement.bind(*number);
+        }
+        let rows = statement
+            .bind(i64::from(limit))
+            .fetch_all(&self.inner.db)
+            .await?;
+        let mut records = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if newer_page.is_some() {
+            records.reverse();
+        }
+        Ok(records)
     }
 
     /// One invocation record, with logs and error.

@@ -3,8 +3,10 @@
 //! invocation, and who may use the control plane. It knows SQL (through
 //! sqlx) and the `runtime` crate; it knows nothing of axum or Leptos.
 
+mod api_tokens;
 mod auth;
 mod clock;
+mod buffered;
 mod db;
 mod dispatcher;
 mod error;
@@ -15,6 +17,7 @@ mod invoke;
 mod kv;
 mod metering;
 mod queue;
+mod overview;
 mod recorder;
 mod registry;
 mod time;
@@ -32,6 +35,7 @@ use sqlx::AnyPool;
 
 pub use auth::{AdminBootstrap, Principal, Session};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use buffered::BufferedInvocation;
 pub use db::Backend;
 pub use error::PlatformError;
 pub use hosts::MAX_CALL_DEPTH;
@@ -46,10 +50,10 @@ pub use metering::{
     DEFAULT_SERVER_MONTHLY,
 };
 pub use model;
-pub use runtime::{BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
 pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
 pub use triggers::{next_fires, RouteLookup, RouteMatch, Schedule};
+pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python
 /// component is ~18 MB; leave room for bigger toolchains).

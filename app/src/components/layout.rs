@@ -23,13 +23,15 @@ pub fn AppFrame() -> impl IntoView {
             </a>
             <header class="topbar">
                 <div class="topbar-inner">
-                    <A href="/functions" attr:class="brand">
+                    <A href="/" attr:class="brand">
                         <span class="brand-mark" aria-hidden="true"></span>
                         <span class="brand-name">"Wisp"</span>
                     </A>
                     <nav class="nav" aria-label="Main">
+                        <A href="/" exact=true>"Overview"</A>
                         <A href="/functions">"Functions"</A>
                         <A href="/costs">"Costs"</A>
+                        <A href="/settings">"Settings"</A>
                     </nav>
                     <div class="account">
                         <Transition fallback=|| ()>

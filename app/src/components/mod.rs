@@ -1,7 +1,13 @@
 //! Views shared by several pages.
 
+pub mod config_form;
 pub mod cost_chart;
 pub mod feedback;
+pub mod function_table;
+pub mod invocation_list;
 pub mod invocations;
 pub mod layout;
+pub mod live_tail;
+pub mod minute_chart;
+pub mod test_invoke;
 pub mod upload;

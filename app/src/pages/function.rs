@@ -1,17 +1,21 @@
 //! `/functions/:name`: one function — how to call it, its versions (with
-//! rollback / roll forward through the `live` alias), its configuration, a
-//! panel to upload a new version, and its latest invocations (`?status=` filters).
+//! rollback / roll forward through the `live` alias), its configuration form,
+//! a panel to upload a new version, a test-request panel, the live log tail,
+//! and its invocations (status and time filters, pages).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
-use model::{FunctionConfig, FunctionVersion};
+use leptos_router::hooks::use_params_map;
+use model::FunctionVersion;
 
 use crate::{
-    api::{list_invocations, load_function, ActivateVersion, FunctionOverview},
+    api::{load_function, ActivateVersion, FunctionOverview},
     components::{
+        config_form::ConfigEditor,
         feedback::{ErrorList, ErrorPanel, Loading},
-        invocations::InvocationTable,
+        invocation_list::InvocationList,
+        live_tail::LiveTail,
+        test_invoke::TestInvokePanel,
         upload::{UploadPanel, UploadProgress},
     },
     format,
@@ -96,6 +100,10 @@ fn FunctionView(
         }
         .into_any(),
     };
+    let triggers = match detail.triggers.len() {
+        0 => "Called through its gateway route; no other triggers.".to_string(),
+        n => format!("Called through its gateway route and {n} trigger(s)."),
+    };
     let activation_error = move || {
         activate.value().get().and_then(Result::err).map(|error| {
             view! {
@@ -141,10 +149,21 @@ fn FunctionView(
             </div>
             <aside class="card" aria-labelledby="config-title">
                 <h2 id="config-title">"Configuration"</h2>
-                <ConfigSummary config=detail.config.clone() triggers=detail.triggers.len() />
+                <p class="muted card-lede">{triggers}</p>
+                <ConfigEditor name=detail.name.clone() config=detail.config.clone() />
             </aside>
         </div>
-        <RecentInvocations name=detail.name.clone() uploads />
+        <div class="split split-even">
+            <section class="card" aria-labelledby="test-title">
+                <h2 id="test-title">"Test request"</h2>
+                <p class="muted card-lede">"Sends one request to the live version and shows its answer and logs."</p>
+                <TestInvokePanel name=detail.name.clone() />
+            </section>
+            <section class="card card-flush tail-card" aria-labelledby="tail-title">
+                <LiveTail name=detail.name.clone() />
+            </section>
+        </div>
+        <InvocationList name=detail.name.clone() uploads />
     }
     .into_any()
 }
@@ -243,152 +262,6 @@ fn VersionsTable(
                 <tbody>{rows}</tbody>
             </table>
         </div>
-    }
-    .into_any()
-}
-
-#[component]
-fn ConfigSummary(config: FunctionConfig, triggers: usize) -> impl IntoView {
-    let env = if config.env.is_empty() {
-        view! { <span class="muted">"None"</span> }.into_any()
-    } else {
-        // Names only: values may be secrets.
-        config
-            .env
-            .keys()
-            .map(|key| view! { <span class="tag mono">{key.clone()}</span> })
-            .collect_view()
-            .into_any()
-    };
-    let hosts = if config.allowed_hosts.is_empty() {
-        view! { <span class="muted">"None — outbound HTTP denied"</span> }.into_any()
-    } else {
-        config
-            .allowed_hosts
-            .iter()
-            .map(|host| view! { <span class="tag mono">{host.clone()}</span> })
-            .collect_view()
-            .into_any()
-    };
-    let triggers = if triggers == 0 {
-        "Gateway route only".to_string()
-    } else {
-        format!("{triggers} + gateway route")
-    };
-    view! {
-        <dl class="facts">
-            <div>
-                <dt>"Memory limit"</dt>
-                <dd>{config.memory_mb} " MiB"</dd>
-            </div>
-            <div>
-                <dt>"Timeout"</dt>
-                <dd>{format::timeout(config.timeout_ms)}</dd>
-            </div>
-            <div>
-                <dt>"Max concurrency"</dt>
-                <dd>{config.max_concurrency}</dd>
-            </div>
-            <div>
-                <dt>"Triggers"</dt>
-                <dd>{triggers}</dd>
-            </div>
-            <div class="fact-wide">
-                <dt>"Environment"</dt>
-                <dd class="tags">{env}</dd>
-            </div>
-            <div class="fact-wide">
-                <dt>"Outbound hosts"</dt>
-                <dd class="tags">{hosts}</dd>
-            </div>
-        </dl>
-    }
-    .into_any()
-}
-
-/// The latest invocations, filterable by status, with a refresh button.
-#[component]
-fn RecentInvocations(name: String, uploads: RwSignal<u32>) -> impl IntoView {
-    let query = use_query_map();
-    let status = Memo::new(move |_| {
-        query
-            .read()
-            .get("status")
-            .filter(|status| status == "success" || status == "error")
-    });
-    let refreshes = RwSignal::new(0u32);
-    let (refreshing, set_refreshing) = signal(false);
-    let invocations = {
-        let name = name.clone();
-        Resource::new(
-            move || (name.clone(), status.get(), refreshes.get(), uploads.get()),
-            |(name, status, _, _)| list_invocations(name, status),
-        )
-    };
-    let filter = move |label: &'static str, value: Option<&'static str>| {
-        let href = match value {
-            Some(value) => format!("/functions/{name}?status={value}"),
-            None => format!("/functions/{name}"),
-        };
-        let current = move || (status.get().as_deref() == value).then_some("page");
-        view! {
-            <a class="segment" href=href aria-current=current>
-                {label}
-            </a>
-        }
-    };
-
-    view! {
-        <section class="card card-flush" aria-labelledby="invocations-title">
-            <div class="card-head">
-                <h2 id="invocations-title">"Latest invocations"</h2>
-                <div class="card-tools">
-                    <nav class="segmented" aria-label="Filter invocations by status">
-                        {filter("All", None)} {filter("Succeeded", Some("success"))}
-                        {filter("Failed", Some("error"))}
-                    </nav>
-                    <button
-                        type="button"
-                        class="btn btn-small"
-                        disabled=move || refreshing.get()
-                        on:click=move |_| refreshes.update(|n| *n += 1)
-                    >
-                        {move || if refreshing.get() { "Refreshing…" } else { "Refresh" }}
-                    </button>
-                </div>
-            </div>
-            <Transition fallback=|| view! { <Loading /> } set_pending=set_refreshing>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                    {move || Suspend::new(async move {
-                        match invocations.await {
-                            Ok(list) if list.is_empty() => {
-                                view! {
-                                    <div class="empty empty-compact">
-                                        <p>
-                                            {if status.get_untracked().is_some() {
-                                                "No invocations with this status yet."
-                                            } else {
-                                                "No invocations yet. Call the function and refresh."
-                                            }}
-                                        </p>
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                            Ok(list) => view! { <InvocationTable invocations=list /> }.into_any(),
-                            Err(error) => {
-                                view! {
-                                    <div class="card-body">
-                                        <ErrorPanel error />
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                        }
-                    })}
-                </ErrorBoundary>
-            </Transition>
-        </section>
     }
     .into_any()
 }

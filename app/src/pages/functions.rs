@@ -1,17 +1,17 @@
-//! `/functions`: every function with what serves its traffic, and the deploy
-//! panel. The list refetches after each successful upload.
+//! `/functions`: every function with what serves its traffic and how it did
+//! in the last 24 hours (searchable, sortable), and the deploy panel. The
+//! list refetches after each successful upload.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::FunctionSummary;
 
 use crate::{
     api::list_functions,
     components::{
         feedback::{ErrorList, ErrorPanel, Loading},
+        function_table::FunctionTable,
         upload::UploadPanel,
     },
-    format,
 };
 
 #[component]
@@ -63,65 +63,6 @@ pub fn FunctionsPage() -> impl IntoView {
                 </p>
                 <UploadPanel on_deployed />
             </aside>
-        </div>
-    }
-    .into_any()
-}
-
-#[component]
-fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
-    let rows = functions
-        .into_iter()
-        .map(|function| {
-            let href = format!("/functions/{}", function.name);
-            let live = match function.live_version {
-                Some(version) => {
-                    view! { <span class="pill pill-live">"v" {version}</span> }.into_any()
-                }
-                None => view! { <span class="muted">"none"</span> }.into_any(),
-            };
-            let kind = function
-                .kind
-                .map(|kind| view! { <span class="tag">{kind}</span> }.into_any())
-                .unwrap_or_else(|| view! { <span class="muted">"—"</span> }.into_any());
-            let last = match function.last_invoked_at {
-                Some(at) => view! {
-                    <time datetime=format::datetime_attr(&at)>{format::datetime(&at)}</time>
-                }
-                .into_any(),
-                None => view! { <span class="muted">"Never"</span> }.into_any(),
-            };
-            view! {
-                <tr>
-                    <th scope="row">
-                        <a class="row-link" href=href>
-                            {function.name}
-                        </a>
-                    </th>
-                    <td>{live}</td>
-                    <td>{kind}</td>
-                    <td class="num">{function.version_count}</td>
-                    <td class="nowrap">{last}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Live"</th>
-                        <th scope="col">"Kind"</th>
-                        <th scope="col" class="num">
-                            "Versions"
-                        </th>
-                        <th scope="col">"Last invoked (UTC)"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
         </div>
     }
     .into_any()

@@ -1,5 +1,5 @@
 //! `/login`: the sign-in form. Posts to the `login` server function, which
-//! sets the session cookie and redirects to `?next=` (or the functions list).
+//! sets the session cookie and redirects to `?next=` (or the overview).
 //! Works as a plain HTML form before hydration too.
 
 use leptos::prelude::*;
@@ -17,7 +17,7 @@ pub fn LoginPage() -> impl IntoView {
             .read()
             .get("next")
             .filter(|next| next.starts_with('/'))
-            .unwrap_or_else(|| "/functions".to_string())
+            .unwrap_or_else(|| "/".to_string())
     };
     let error = move || action.value().get().and_then(Result::err);
     let pending = action.pending();

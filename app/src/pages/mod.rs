@@ -6,3 +6,5 @@ pub mod functions;
 pub mod invocation;
 pub mod login;
 pub mod not_found;
+pub mod overview;
+pub mod settings;

@@ -99,6 +99,16 @@ pub struct ListParams {
     limit: Option<u32>,
     /// `success`, `error`, or an outcome such as `timeout`.
     status: Option<String>,
+    /// Only calls started at or after this instant (RFC 3339).
+    #[param(value_type = Option<String>)]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only calls started before this instant (RFC 3339).
+    #[param(value_type = Option<String>)]
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Next page: calls older than the invocation with this id.
+    before: Option<String>,
+    /// Previous page: calls newer than the invocation with this id.
+    after: Option<String>,
 }
 
 /// A function's invocations, newest first.
@@ -114,6 +124,10 @@ pub async fn list(
     let query = InvocationQuery {
         limit: params.limit.unwrap_or(50),
         status: params.status,
+        since: params.since,
+        until: params.until,
+        before: params.before,
+        after: params.after,
     };
     Ok(Json(state.platform.list_invocations(&name, query).await?))
 }

@@ -12,11 +12,13 @@ mod invocations;
 mod openapi;
 mod topology;
 mod triggers;
+mod overview;
+mod tokens;
 
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use platform::Platform;
 
@@ -104,6 +106,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(platform::MAX_VALUE_BYTES)),
         )
         .route("/api/v1/topology", get(topology::topology))
+        .route("/api/v1/overview", get(overview::get))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/v1/tokens/{id}", delete(tokens::revoke))
         .route("/api/v1/costs", get(costs::report))
         .route("/api/v1/costs/{file}", get(costs::download))
         .with_state(state)

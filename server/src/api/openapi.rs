@@ -19,7 +19,8 @@ use utoipa::{Modify, OpenApi};
         super::events::kv_get, super::events::kv_put, super::events::kv_delete,
         super::topology::topology,
         super::costs::get_plan, super::costs::put_plan, super::costs::report,
-        super::costs::download,
+        super::costs::download, super::overview::get, super::tokens::list,
+        super::tokens::create, super::tokens::revoke,
     ),
     components(schemas(
         model::FunctionSummary, model::FunctionDetail, model::FunctionConfig,
@@ -31,6 +32,8 @@ use utoipa::{Modify, OpenApi};
         model::CronPreview, model::PublishReceipt, model::AsyncInvocation, model::Job,
         model::QueueStats, model::KvEntry, model::Topology, model::TopologyNode,
         model::TopologyEdge, model::FlowStats, model::GraphLayout, model::NodeBox, model::EdgePath,
+        model::ServerComparison, model::Overview, model::InvocationCounts, model::MinuteCount,
+        model::FailureSummary, model::ApiTokenInfo, model::NewApiToken, model::CreatedApiToken,
     )),
     modifiers(&BearerAuth)
 )]

@@ -2,6 +2,12 @@
 //! (taken from the Leptos context the server provides), guarded by the
 //! `wisp_session` cookie. They own no domain logic and touch no storage; the
 //! bodies compile only with the `ssr` feature, the browser gets HTTP stubs.
+//! The overview, configuration, test-call and token functions are in
+//! [`dashboard`].
+
+pub mod dashboard;
+
+pub use dashboard::*;
 
 use leptos::prelude::*;
 use model::{CostReport, FunctionDetail, FunctionSummary, InvocationRecord};
@@ -25,8 +31,34 @@ pub struct FunctionOverview {
     pub gateway_url: Option<String>,
 }
 
-/// How many invocations the function page lists.
-pub const RECENT_INVOCATIONS: u32 = 25;
+/// How many invocations one page of the function page lists.
+pub const INVOCATIONS_PER_PAGE: u32 = 50;
+
+/// One page of a function's invocations, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvocationPage {
+    pub records: Vec<InvocationRecord>,
+    /// Whether older calls match the filters (a next page exists).
+    pub has_older: bool,
+    /// Whether newer calls match the filters (the page is not the first).
+    pub has_newer: bool,
+}
+
+/// The time ranges the invocations table offers: query value, label, length.
+pub const TIME_RANGES: [(&str, &str, i64); 4] = [
+    ("15m", "15 min", 15 * 60),
+    ("1h", "1 hour", 60 * 60),
+    ("24h", "24 hours", 24 * 60 * 60),
+    ("7d", "7 days", 7 * 24 * 60 * 60),
+];
+
+/// Seconds covered by a time range query value (None: all time).
+pub fn range_seconds(range: &str) -> Option<i64> {
+    TIME_RANGES
+        .iter()
+        .find(|(value, _, _)| *value == range)
+        .map(|(_, _, seconds)| *seconds)
+}
 
 /// The signed-in user's name.
 #[server(prefix = "/rpc")]
@@ -35,7 +67,7 @@ pub async fn current_user() -> Result<String, AppError> {
 }
 
 /// Checks the credentials, sets the session cookie and sends the browser on to
-/// `next` (a local path; anything else goes to the functions list).
+/// `next` (a local path; anything else goes to the overview).
 #[server(prefix = "/rpc")]
 pub async fn login(username: String, password: String, next: String) -> Result<(), AppError> {
     if username.trim().is_empty() || password.is_empty() {
@@ -92,18 +124,50 @@ pub async fn load_function(name: String) -> Result<FunctionOverview, AppError> {
     })
 }
 
-/// Newest first; `status` is `success`, `error` or empty for all.
+/// One page of a function's invocations, newest first. `status` is
+/// `success`, `error` or empty for all; `range` one of [`TIME_RANGES`] or
+/// empty for all time; `before` / `after` an invocation id to page from.
 #[server(prefix = "/rpc")]
 pub async fn list_invocations(
     name: String,
     status: Option<String>,
-) -> Result<Vec<InvocationRecord>, AppError> {
+    range: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<InvocationPage, AppError> {
     ssr::require_user().await?;
+    let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
+    let before = non_empty(before);
+    let after = non_empty(after);
+    let since = non_empty(range)
+        .and_then(|range| range_seconds(&range))
+        .map(|seconds| chrono::Utc::now() - chrono::Duration::seconds(seconds));
     let query = platform::InvocationQuery {
-        limit: RECENT_INVOCATIONS,
-        status: status.filter(|s| !s.is_empty()),
+        // One more than shown tells whether another page exists.
+        limit: INVOCATIONS_PER_PAGE + 1,
+        status: non_empty(status),
+        since,
+        until: None,
+        before: before.clone(),
+        after: after.clone(),
     };
-    Ok(ssr::platform().list_invocations(&name, query).await?)
+    let mut records = ssr::platform().list_invocations(&name, query).await?;
+    let more = records.len() > INVOCATIONS_PER_PAGE as usize;
+    let (has_older, has_newer) = if after.is_some() {
+        // Read upwards from the cursor: the extra row is the newest one.
+        if more {
+            records.remove(0);
+        }
+        (true, more)
+    } else {
+        records.truncate(INVOCATIONS_PER_PAGE as usize);
+        (more, before.is_some())
+    };
+    Ok(InvocationPage {
+        records,
+        has_older,
+        has_newer,
+    })
 }
 
 #[server(prefix = "/rpc")]
@@ -183,7 +247,7 @@ mod ssr {
         }
     }
 
-    /// `next` when it is a path on this site, else the functions list: never
+    /// `next` when it is a path on this site, else the overview: never
     /// an open redirect to another origin.
     pub fn local_path_or_home(next: &str) -> String {
         let local = next.starts_with('/')
@@ -193,7 +257,7 @@ mod ssr {
         if local {
             next.to_string()
         } else {
-            "/functions".to_string()
+            "/".to_string()
         }
     }
 
@@ -215,7 +279,7 @@ mod ssr {
                 "/\\evil",
                 "/login",
             ] {
-                assert_eq!(local_path_or_home(outside), "/functions", "{outside:?}");
+                assert_eq!(local_path_or_home(outside), "/", "{outside:?}");
             }
         }
     }

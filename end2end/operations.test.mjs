@@ -1,0 +1,328 @@
+// End-to-end test of the dashboard's day-to-day views, against a running
+// `wisp serve` in a real Chromium (playwright-core, /usr/bin/chromium): the
+// overview after sign-in, the searchable and sortable functions table, the
+// function page's test request, invocation filters, live log tail and
+// configuration form, API tokens on the settings page (a revoked token gets
+// 401 from the API), and sign-out. Same environment as dashboard.test.mjs.
+
+import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+
+import {
+  DESKTOP,
+  MOBILE,
+  TIMEOUT_MS,
+  assert,
+  assertNoHorizontalOverflow,
+  config,
+  results,
+  shoot,
+  step,
+  waitForHydration,
+} from "./helpers.mjs";
+
+const MAIN = "ops-e2e";
+const QUIET = "ops-quiet";
+
+const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+
+async function main() {
+  const cfg = config();
+  const browser = await chromium.launch({
+    executablePath: cfg.browser,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  const pageErrors = [];
+  page.on("pageerror", (err) => pageErrors.push(String(err)));
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) pageErrors.push(msg.text());
+  });
+  const shots = [];
+  const nav = () => page.getByRole("navigation", { name: "Main" });
+  let testedInvocation;
+  let token;
+
+  await step("signing in from /login lands on the overview", async () => {
+    await page.goto(`${cfg.url}/login`);
+    await waitForHydration(page);
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill(cfg.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL((url) => url.pathname === "/");
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+    await waitForHydration(page);
+    assert((await nav().getByRole("link", { name: "Overview" }).getAttribute("aria-current")) === "page", "Overview is not the current nav item");
+  });
+
+  await step(`deploying ${MAIN} and ${QUIET}, and calling ${MAIN} three times`, async () => {
+    for (const name of [MAIN, QUIET]) {
+      const status = await page.evaluate(
+        async ({ name, bytes }) =>
+          (
+            await fetch(`/api/v1/functions/${name}/versions`, {
+              method: "POST",
+              headers: { "Content-Type": "application/wasm", "X-Wisp-Csrf": "1" },
+              body: new Uint8Array(bytes),
+            })
+          ).status,
+        { name, bytes: [...readFileSync(cfg.helloWasm)] },
+      );
+      assert(status === 201, `deploying ${name} answered ${status}`);
+    }
+    for (let i = 0; i < 3; i += 1) {
+      const response = await fetch(`${cfg.gateway}/fn/${MAIN}/call-${i}`);
+      assert(response.status === 200, `gateway answered ${response.status}`);
+    }
+  });
+
+  await step("the overview shows the calls, a chart and the function count", async () => {
+    let calls = 0;
+    for (let attempt = 0; attempt < 30 && calls < 3; attempt += 1) {
+      if (attempt) await pause(200);
+      await page.getByRole("button", { name: "Refresh" }).click();
+      await page.getByRole("button", { name: "Refresh" }).waitFor();
+      calls = Number((await page.locator("[data-stat='calls-hour'] .stat-value").innerText()).replace(/,/g, ""));
+    }
+    assert(calls >= 3, `calls in the last hour: ${calls}`);
+    const functions = Number(await page.locator("[data-stat='functions'] .stat-value").innerText());
+    assert(functions >= 2, `functions: ${functions}`);
+    const bars = await page.locator("svg.minute-chart rect.bar").count();
+    assert(bars >= 1, `the chart has ${bars} bars`);
+    const title = await page.locator("svg.minute-chart > title").textContent();
+    assert(/per minute/.test(title ?? ""), `chart title: ${title}`);
+    // Server rendered too: the same numbers without running any script.
+    const html = await (await context.request.get(`${cfg.url}/`)).text();
+    assert(html.includes("minute-chart") && html.includes("Calls · last hour"), "the overview is not server rendered");
+    await assertNoHorizontalOverflow(page, "overview");
+    shots.push(await shoot(page, cfg, "overview.png"));
+    await page.setViewportSize(MOBILE);
+    await assertNoHorizontalOverflow(page, "overview on a phone");
+    shots.push(await shoot(page, cfg, "overview-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step("the functions table searches by name and sorts by column", async () => {
+    await nav().getByRole("link", { name: "Functions" }).click();
+    await page.waitForURL((url) => url.pathname === "/functions");
+    await page.locator(`tr[data-function='${MAIN}']`).waitFor();
+    const callsCell = await page.locator(`tr[data-function='${MAIN}'] td.calls`).innerText();
+    assert(Number(callsCell) >= 3, `calls of ${MAIN}: ${callsCell}`);
+    await page.getByLabel("Search functions by name").fill("quiet");
+    await page.locator(`tr[data-function='${MAIN}']`).waitFor({ state: "detached" });
+    const names = await page.locator("tr[data-function]").evaluateAll((rows) => rows.map((r) => r.dataset.function));
+    assert(names.length >= 1 && names.every((n) => n.includes("quiet")), `search left ${names}`);
+    await page.getByLabel("Search functions by name").fill("");
+    await page.locator(`tr[data-function='${MAIN}']`).waitFor();
+    await page.locator(".function-table thead button", { hasText: "Calls" }).click();
+    await page.locator(".function-table thead th[aria-sort='descending']", { hasText: "Calls" }).waitFor();
+    const calls = await page.locator("tr[data-function] td.calls").evaluateAll((cells) => cells.map((c) => Number(c.innerText.replace(/,/g, ""))));
+    assert(calls.every((n, i) => i === 0 || calls[i - 1] >= n), `calls not descending: ${calls}`);
+    await page.locator(".function-table thead button", { hasText: "Name" }).click();
+    await page.locator(".function-table thead th[aria-sort='ascending']", { hasText: "Name" }).waitFor();
+    const sorted = await page.locator("tr[data-function]").evaluateAll((rows) => rows.map((r) => r.dataset.function));
+    assert(sorted.join() === [...sorted].sort().join(), `names not ascending: ${sorted}`);
+    await assertNoHorizontalOverflow(page, "functions table");
+    shots.push(await shoot(page, cfg, "functions-table.png"));
+  });
+
+  await step("a test request shows status, body, and the invocation's logs", async () => {
+    await page.locator(`a.row-link:text-is("${MAIN}")`).click();
+    await page.waitForURL((url) => url.pathname === `/functions/${MAIN}`);
+    await waitForHydration(page);
+    await page.getByLabel("Method").selectOption("POST");
+    await page.getByLabel("Path").fill("/from-test?x=1");
+    await page.getByLabel("Headers").fill("X-Test: yes");
+    await page.getByLabel("Body").fill("ping");
+    await page.getByRole("button", { name: "Send request" }).click();
+    await page.locator(".answer-summary .http[data-status='200']").waitFor();
+    const body = await page.locator(".test-answer pre.response-body").innerText();
+    assert(body.includes("Hello from Wisp!"), `body: ${body}`);
+    const logs = page.locator(".test-answer pre.test-logs");
+    await logs.waitFor();
+    assert((await logs.innerText()).includes("POST /from-test?x=1"), `logs: ${await logs.innerText()}`);
+    testedInvocation = await page.locator(".answer-summary a[href^='/invocations/']").getAttribute("href");
+    assert(testedInvocation, "no link to the invocation");
+    await page.locator(".test-answer").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${cfg.screenshots}/function-test.png` });
+    shots.push(`${cfg.screenshots}/function-test.png`);
+  });
+
+  await step("a header line without a colon is refused beside the field", async () => {
+    await page.getByLabel("Headers").fill("not a header");
+    await page.getByRole("button", { name: "Send request" }).click();
+    const error = page.locator("#test-headers-error");
+    await error.waitFor();
+    assert(/Name: value/.test(await error.innerText()), await error.innerText());
+    await page.getByLabel("Headers").fill("");
+  });
+
+  await step("the test call is listed with the invocations and has its own page", async () => {
+    const row = page.locator(`.card a[href='${testedInvocation}']`).first();
+    for (let attempt = 0; attempt < 20 && !(await row.count()); attempt += 1) {
+      await page.locator("section[aria-labelledby='invocations-title'] button", { hasText: "Refresh" }).click();
+      await pause(200);
+    }
+    await row.waitFor();
+    await row.click();
+    await page.waitForURL((url) => url.pathname === testedInvocation);
+    const logs = page.locator("pre.logs");
+    await logs.waitFor();
+    assert((await logs.innerText()).includes("POST /from-test?x=1"), `logs: ${await logs.innerText()}`);
+    shots.push(await shoot(page, cfg, "invocation-test.png"));
+    await page.goBack();
+    await page.waitForURL((url) => url.pathname === `/functions/${MAIN}`);
+  });
+
+  await step("the time-range filter keeps recent calls and narrows the status", async () => {
+    await page.locator("nav[aria-label='Filter invocations by time'] a", { hasText: "15 min" }).click();
+    await page.waitForURL((url) => url.searchParams.get("range") === "15m");
+    await page.locator(`.card a[href='${testedInvocation}']`).first().waitFor();
+    await page.locator("nav[aria-label='Filter invocations by status'] a", { hasText: "Failed" }).click();
+    await page.waitForURL((url) => url.searchParams.get("status") === "error" && url.searchParams.get("range") === "15m");
+    await page.getByText("No invocations match these filters").waitFor();
+    const html = await (await context.request.get(`${cfg.url}/functions/${MAIN}?range=15m`)).text();
+    assert(html.includes(testedInvocation), "the filtered page is not server rendered with the call");
+    await page.getByRole("link", { name: "Show all invocations" }).click();
+    await page.waitForURL((url) => url.search === "");
+  });
+
+  await step("the live tail shows a gateway call within seconds", async () => {
+    await page.locator(".tail-status.live").waitFor();
+    const response = await fetch(`${cfg.gateway}/fn/${MAIN}/tail-check`);
+    const id = response.headers.get("x-wisp-invocation-id");
+    assert(response.status === 200 && id, `gateway answered ${response.status}`);
+    const started = Date.now();
+    const line = page.locator(`.tail-line[data-invocation='${id}']`);
+    await line.waitFor({ timeout: 5_000 });
+    const waited = Date.now() - started;
+    assert((await line.innerText()).includes("GET /tail-check"), `line: ${await line.innerText()}`);
+    assert((await line.locator(`a[href='/invocations/${id}']`).count()) === 1, "the line does not link its invocation");
+    console.log(`     line appeared after ${waited} ms`);
+    await page.getByRole("button", { name: "Pause" }).click();
+    await fetch(`${cfg.gateway}/fn/${MAIN}/while-paused`);
+    await page.getByText(/1 waiting/).waitFor();
+    await page.getByRole("button", { name: "Resume" }).click();
+    await page.locator(".tail-line", { hasText: "/while-paused" }).waitFor();
+    await page.locator(".tail-card").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${cfg.screenshots}/function-tail.png` });
+    shots.push(`${cfg.screenshots}/function-tail.png`);
+    await page.getByRole("button", { name: "Clear" }).click();
+    await page.locator(".tail-empty").waitFor();
+  });
+
+  await step("the configuration form refuses a bad value in place, then saves", async () => {
+    await page.getByLabel("Memory (MiB)").fill("99999");
+    await page.getByRole("button", { name: "Save configuration" }).click();
+    const error = page.locator("#cfg-memory-error");
+    await error.waitFor();
+    assert(/between 1 and 4096/.test(await error.innerText()), await error.innerText());
+    assert((await page.getByLabel("Memory (MiB)").getAttribute("aria-invalid")) === "true", "field not marked invalid");
+    await page.getByLabel("Memory (MiB)").fill("256");
+    await page.getByLabel("Timeout (ms)").fill("5000");
+    await page.getByRole("button", { name: "Add variable" }).click();
+    await page.getByLabel("Variable name").last().fill("GREETING");
+    await page.getByLabel("Value of GREETING").fill("hi");
+    await page.getByRole("button", { name: "Add host" }).click();
+    await page.getByLabel("Allowed host").last().fill("api.example.com");
+    await page.getByRole("button", { name: "Save configuration" }).click();
+    await page.locator(".saved").waitFor();
+    assert(!(await page.locator("#cfg-memory-error").count()), "the old error is still shown");
+    const detail = await (await context.request.get(`${cfg.url}/api/v1/functions/${MAIN}`)).json();
+    assert(detail.config.memory_mb === 256 && detail.config.timeout_ms === 5000, `config: ${JSON.stringify(detail.config)}`);
+    assert(detail.config.env.GREETING === "hi", `env: ${JSON.stringify(detail.config.env)}`);
+    assert(detail.config.allowed_hosts.join() === "api.example.com", `hosts: ${detail.config.allowed_hosts}`);
+    await assertNoHorizontalOverflow(page, "function page");
+    shots.push(await shoot(page, cfg, "function-full.png"));
+    await page.setViewportSize(MOBILE);
+    await page.reload();
+    await waitForHydration(page);
+    assert((await page.getByLabel("Memory (MiB)").inputValue()) === "256", "saved memory not shown after reload");
+    await assertNoHorizontalOverflow(page, "function page on a phone");
+    shots.push(await shoot(page, cfg, "function-full-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step("a token is created and shown once, then revoked and refused by the API", async () => {
+    await nav().getByRole("link", { name: "Settings" }).click();
+    await page.waitForURL((url) => url.pathname === "/settings");
+    await waitForHydration(page);
+    await page.getByLabel("Token name").fill("e2e token");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const shown = page.locator("#new-token-value");
+    await shown.waitFor();
+    token = await shown.inputValue();
+    assert(/^wisp_/.test(token), `token: ${token}`);
+    const row = page.locator("tr", { hasText: "e2e token" });
+    await row.waitFor();
+    assert((await row.innerText()).includes(token.slice(0, 9)), `row: ${await row.innerText()}`);
+    const ok = await fetch(`${cfg.url}/api/v1/functions`, { headers: { Authorization: `Bearer ${token}` } });
+    assert(ok.status === 200, `the new token got ${ok.status}`);
+    await assertNoHorizontalOverflow(page, "settings");
+    shots.push(await shoot(page, cfg, "settings.png"));
+    await page.reload();
+    await waitForHydration(page);
+    assert(!(await page.locator("#new-token-value").count()), "the token is shown again after a reload");
+    assert(!(await page.content()).includes(token), "the secret is in the page after a reload");
+    await page.setViewportSize(MOBILE);
+    await assertNoHorizontalOverflow(page, "settings on a phone");
+    shots.push(await shoot(page, cfg, "settings-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+    await page.getByRole("button", { name: "Revoke token e2e token" }).click();
+    await page.getByRole("group", { name: "Confirm revoking e2e token" }).getByRole("button", { name: "Revoke" }).click();
+    await page.locator("tr", { hasText: "e2e token" }).waitFor({ state: "detached" });
+    const refused = await fetch(`${cfg.url}/api/v1/functions`, { headers: { Authorization: `Bearer ${token}` } });
+    assert(refused.status === 401, `the revoked token got ${refused.status}`);
+  });
+
+  await step("invocations page by 50: older, then newer again", async () => {
+    for (let i = 0; i < 55; i += 1) {
+      const response = await fetch(`${cfg.gateway}/fn/${QUIET}/page-${i}`);
+      assert(response.status === 200, `gateway answered ${response.status}`);
+    }
+    const rows = page.locator("section[aria-labelledby='invocations-title'] tbody tr");
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      await page.goto(`${cfg.url}/functions/${QUIET}`);
+      if ((await rows.count()) === 50 && (await page.locator("a[rel='next']").count())) break;
+      await pause(200);
+    }
+    await waitForHydration(page);
+    assert((await rows.count()) === 50, `first page has ${await rows.count()} rows`);
+    const newest = await rows.first().locator("a").getAttribute("href");
+    await page.locator("a[rel='next']", { hasText: "Older" }).click();
+    await page.waitForURL((url) => url.searchParams.has("before"));
+    await page.locator("a[rel='prev']", { hasText: "Newer" }).waitFor();
+    const older = await rows.count();
+    assert(older >= 5 && older <= 50, `older page has ${older} rows`);
+    assert(!(await page.locator(`tbody a[href='${newest}']`).count()), "the older page repeats the newest call");
+    await page.locator("a[rel='prev']", { hasText: "Newer" }).click();
+    await page.waitForURL((url) => url.searchParams.has("after"));
+    await page.locator(`tbody a[href='${newest}']`).waitFor();
+    assert((await rows.count()) === 50, `newer page has ${await rows.count()} rows`);
+  });
+
+  await step("signing out ends the session", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL((url) => url.pathname === "/login");
+    const response = await context.request.get(`${cfg.url}/api/v1/tokens`);
+    assert(response.status() === 401, `the API still answers ${response.status()} to the old cookie`);
+  });
+
+  await step("no script errors in the browser", async () => {
+    assert(pageErrors.length === 0, `errors:\n${pageErrors.join("\n")}`);
+  });
+
+  await browser.close();
+  if (results.skipped.length) console.log(`${results.skipped.length} skipped after the first failure`);
+  for (const shot of shots) console.log(`  ${shot}`);
+  console.log(`${results.passed} passed, ${results.failed + results.skipped.length} failed`);
+  process.exit(results.failed + results.skipped.length === 0 ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(err);
+  console.log(`${results.passed} passed, ${results.failed + 1} failed`);
+  process.exit(1);
+});

@@ -1,0 +1,170 @@
+//! The dashboard's aggregate reads over recent invocation records: the
+//! platform-wide overview (counts, calls per minute, latest failures) and the
+//! last-24-hours activity of each function. Reads only; it writes nothing and
+//! knows nothing of how the numbers are drawn.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use model::{FailureSummary, InvocationCounts, MinuteCount, Overview};
+use sqlx::Row;
+
+use crate::time::from_ms;
+use crate::{Platform, PlatformError};
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+const DAY_MS: i64 = 24 * HOUR_MS;
+/// Minutes the overview chart covers.
+const CHART_MINUTES: i64 = 60;
+/// Failures the overview lists.
+const RECENT_FAILURES: i64 = 10;
+
+/// One function's calls over the last 24 hours.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct FunctionActivity {
+    pub calls: i64,
+    pub errors: i64,
+    pub p50_duration_ms: Option<f64>,
+}
+
+impl Platform {
+    /// Everything the overview page shows, as of `now`.
+    pub async fn overview_at(&self, now: DateTime<Utc>) -> Result<Overview, PlatformError> {
+        let db = &self.inner.db;
+        let now_ms = now.timestamp_millis();
+        let functions =
+            sqlx::query("SELECT COUNT(*) AS n, COUNT(live_version) AS live FROM functions")
+                .fetch_one(db)
+                .await?;
+        let last_hour = self.counts_since(now_ms - HOUR_MS).await?;
+        let last_day = self.counts_since(now_ms - DAY_MS).await?;
+
+        // The current minute is the last bar; the chart starts 59 minutes before it.
+        let current_minute = now_ms.div_euclid(MINUTE_MS);
+        let first_minute = current_minute - (CHART_MINUTES - 1);
+        let rows = sqlx::query(
+            "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
+             COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
+             FROM invocations WHERE started_at >= $1 GROUP BY started_at / 60000",
+        )
+        .bind(first_minute * MINUTE_MS)
+        .fetch_all(db)
+        .await?;
+        let mut by_minute = HashMap::new();
+        for row in &rows {
+            let minute: i64 = row.try_get("minute")?;
+            by_minute.insert(
+                minute,
+                (
+                    row.try_get::<i64, _>("n")?,
+                    row.try_get::<i64, _>("errors")?,
+                ),
+            );
+        }
+        let per_minute = (first_minute..=current_minute)
+            .map(|minute| {
+                let (invocations, errors) = by_minute.get(&minute).copied().unwrap_or_default();
+                MinuteCount {
+                    minute: from_ms(minute * MINUTE_MS),
+                    invocations,
+                    errors,
+                }
+            })
+            .collect();
+
+        let recent_failures = sqlx::query(
+            "SELECT id, function_name, started_at, outcome, status_code, error FROM invocations \
+             WHERE status = 'error' ORDER BY started_at DESC, id DESC LIMIT $1",
+        )
+        .bind(RECENT_FAILURES)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(FailureSummary {
+                id: row.try_get("id")?,
+                function: row.try_get("function_name")?,
+                started_at: from_ms(row.try_get("started_at")?),
+                outcome: row.try_get("outcome")?,
+                status_code: row.try_get("status_code")?,
+                error: row.try_get("error")?,
+            })
+        })
+        .collect::<Result<Vec<_>, PlatformError>>()?;
+
+        Ok(Overview {
+            generated_at: now,
+            functions: functions.try_get("n")?,
+            live_functions: functions.try_get("live")?,
+            last_hour,
+            last_day,
+            per_minute,
+            recent_failures,
+        })
+    }
+
+    /// [`Platform::overview_at`] now.
+    pub async fn overview(&self) -> Result<Overview, PlatformError> {
+        self.overview_at(Utc::now()).await
+    }
+
+    async fn counts_since(&self, since_ms: i64) -> Result<InvocationCounts, PlatformError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
+             FROM invocations WHERE started_at >= $1",
+        )
+        .bind(since_ms)
+        .fetch_one(&self.inner.db)
+        .await?;
+        Ok(InvocationCounts {
+            invocations: row.try_get("n")?,
+            errors: row.try_get("errors")?,
+        })
+    }
+
+    /// Calls, failures and median duration of every function called in the
+    /// 24 hours before `now_ms`, by function name.
+    pub(crate) async fn activity_last_day(
+        &self,
+        now_ms: i64,
+    ) -> Result<HashMap<String, FunctionActivity>, PlatformError> {
+        let db = &self.inner.db;
+        let since = now_ms - DAY_MS;
+        let rows = sqlx::query(
+            "SELECT function_name, COUNT(*) AS n, \
+             COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
+             FROM invocations WHERE started_at >= $1 GROUP BY function_name",
+        )
+        .bind(since)
+        .fetch_all(db)
+        .await?;
+        let mut activity = HashMap::new();
+        for row in &rows {
+            let name: String = row.try_get("function_name")?;
+            let calls: i64 = row.try_get("n")?;
+            // The median by rank: one indexed range scan per function, the
+            // same SQL on SQLite and PostgreSQL (no percentile functions there).
+            let median = sqlx::query(
+                "SELECT duration_us FROM invocations WHERE function_name = $1 AND started_at >= $2 \
+                 ORDER BY duration_us LIMIT 1 OFFSET $3",
+            )
+            .bind(&name)
+            .bind(since)
+            .bind((calls - 1) / 2)
+            .fetch_optional(db)
+            .await?
+            .map(|row| row.try_get::<i64, _>("duration_us"))
+            .transpose()?;
+            activity.insert(
+                name,
+                FunctionActivity {
+                    calls,
+                    errors: row.try_get("errors")?,
+                    p50_duration_ms: median.map(|us| us as f64 / 1000.0),
+                },
+            );
+        }
+        Ok(activity)
+    }
+}

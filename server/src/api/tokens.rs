@@ -1,0 +1,53 @@
+//! API token routes for the signed-in user: list (never the secrets), create
+//! (the secret is in the answer once), revoke (the token stops working at once).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use model::{ApiTokenInfo, CreatedApiToken, NewApiToken};
+
+use super::{AppError, AppState, Authenticated};
+
+/// The caller's active tokens, newest first.
+#[utoipa::path(get, path = "/api/v1/tokens",
+    responses((status = 200, body = [ApiTokenInfo])), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
+    Ok(Json(state.platform.list_api_tokens(who.user_id).await?))
+}
+
+/// Create a named token; `token` in the answer is the secret, shown only now.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewApiToken,
+    responses((status = 201, body = CreatedApiToken), (status = 400, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<CreatedApiToken>), AppError> {
+    let request: NewApiToken = serde_json::from_slice(&body)
+        .map_err(|e| AppError::bad_request(format!("expected {{\"name\": \"...\"}}: {e}")))?;
+    let created = state
+        .platform
+        .issue_api_token(who.user_id, &request.name)
+        .await?;
+    tracing::info!(user = %who.username, token = created.info.id, "API token created");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Revoke one of the caller's tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}",
+    params(("id" = i64, Path, description = "token id")),
+    responses((status = 204), (status = 404, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    state.platform.revoke_api_token(who.user_id, id).await?;
+    tracing::info!(user = %who.username, token = id, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
