@@ -13,6 +13,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod events_api;
 pub mod format;
 pub mod pages;
 
@@ -26,9 +27,10 @@ use leptos_router::{
 use crate::{
     components::layout::AppFrame,
     pages::{
-        costs::CostsPage, function::FunctionPage, functions::FunctionsPage,
+        costs::CostsPage, events::EventsPage, function::FunctionPage, functions::FunctionsPage,
         invocation::InvocationPage, login::LoginPage, not_found::NotFoundPage,
-        overview::OverviewPage, settings::SettingsPage,
+        overview::OverviewPage, settings::SettingsPage, topology::TopologyPage,
+        triggers::TriggersPage,
     },
 };
 
@@ -80,6 +82,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/costs") view=CostsPage ssr=SsrMode::Async />
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("/triggers") view=TriggersPage ssr=SsrMode::Async />
+                    <Route path=path!("/events") view=EventsPage ssr=SsrMode::Async />
+                    <Route path=path!("/topology") view=TopologyPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -332,8 +332,7 @@ pub fn config_problems(c: &FunctionConfig) -> Vec<ConfigProblem> {
     }
     let app_ok = !c.application.is_empty()
         && c.application.len() <= 64
-        && c
-            .application
+        && c.application
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
     if !app_ok {

@@ -5,8 +5,8 @@
 
 mod api_tokens;
 mod auth;
-mod clock;
 mod buffered;
+mod clock;
 mod db;
 mod dispatcher;
 mod error;
@@ -16,8 +16,8 @@ mod invocations;
 mod invoke;
 mod kv;
 mod metering;
-mod queue;
 mod overview;
+mod queue;
 mod recorder;
 mod registry;
 mod time;
@@ -34,8 +34,8 @@ use runtime::{Runtime, RuntimeConfig};
 use sqlx::AnyPool;
 
 pub use auth::{AdminBootstrap, Principal, Session};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use buffered::BufferedInvocation;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::Backend;
 pub use error::PlatformError;
 pub use hosts::MAX_CALL_DEPTH;
@@ -50,10 +50,10 @@ pub use metering::{
     DEFAULT_SERVER_MONTHLY,
 };
 pub use model;
+pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
 pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
 pub use triggers::{next_fires, RouteLookup, RouteMatch, Schedule};
-pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python
 /// component is ~18 MB; leave room for bigger toolchains).

@@ -144,6 +144,48 @@ async fn http_routes_with_parameters_wildcards_and_conflicts() {
         .unwrap();
     assert_eq!(r.status(), 404);
 
+    // Editing a trigger moves its route (checked against the others, not itself).
+    let files_route = server
+        .create_trigger(json!({"kind": "http", "function": "files", "route": "/v1/files"}))
+        .await;
+    let put = |body: Value| {
+        server
+            .http
+            .put(server.api_url(&format!(
+                "/api/v1/triggers/{}",
+                files_route["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&server.token)
+            .json(&body)
+            .send()
+    };
+    let r =
+        put(json!({"kind": "http", "function": "files", "route": "/v2/files", "methods": ["GET"]}))
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    let edited: Value = r.json().await.unwrap();
+    assert_eq!(edited["id"], files_route["id"]);
+    assert_eq!(edited["route"], "/v2/files");
+    let r = server
+        .http
+        .get(server.fn_url("/v1/files"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = server
+        .http
+        .get(server.fn_url("/v2/files"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = put(json!({"kind": "http", "function": "files", "route": "/orders/:other"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
     // Deleting the trigger removes the route at once.
     let r = server
         .http

@@ -96,6 +96,8 @@ impl ConfigForm {
             max_concurrency: u32::try_from(max_concurrency).unwrap_or(u32::MAX),
             env,
             allowed_hosts,
+            // Not on this form; the patch below leaves it as it is.
+            ..FunctionConfig::default()
         };
         // Range and syntax rules are the platform's own (shared through
         // `model`); the numbers' messages are worded for the form's labels.
@@ -209,6 +211,7 @@ pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOut
         max_concurrency: Some(config.max_concurrency),
         env: Some(config.env),
         allowed_hosts: Some(config.allowed_hosts),
+        application: None,
     };
     match ssr::platform().update_config(&name, patch).await {
         Ok(detail) => Ok(ConfigSaveOutcome::Saved(detail.config)),

@@ -192,7 +192,7 @@ pub async fn month_costs(month: Option<String>) -> Result<CostReport, AppError> 
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     //! Request plumbing shared by the server functions: the platform handle,
     //! the session cookie in and out.
 

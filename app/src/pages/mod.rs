@@ -1,6 +1,7 @@
 //! One module per route of the dashboard.
 
 pub mod costs;
+pub mod events;
 pub mod function;
 pub mod functions;
 pub mod invocation;
@@ -8,3 +9,5 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod settings;
+pub mod topology;
+pub mod triggers;

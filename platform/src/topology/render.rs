@@ -164,7 +164,7 @@ fn shift_path(d: &str, dx: f64, dy: f64) -> String {
         };
         match num.parse::<f64>() {
             Ok(v) => {
-                let shifted = if numbers % 2 == 0 { v + dx } else { v + dy };
+                let shifted = if numbers.is_multiple_of(2) { v + dx } else { v + dy };
                 numbers += 1;
                 out.push(format!("{shifted:.1}{comma}"));
             }
@@ -177,7 +177,7 @@ fn shift_path(d: &str, dx: f64, dy: f64) -> String {
 fn display_label(n: &TopologyNode) -> String {
     let icon = match n.kind.as_str() {
         "route" => "⇢ ",
-        "cron" => "⏱ ",
+        "cron" => "◷ ",
         "topic" => "# ",
         "queue" => "☰ ",
         "host" => "↗ ",
@@ -261,7 +261,7 @@ pub fn to_svg(t: &Topology, link_base: &str) -> String {
     let _ = write!(
         svg,
         r##"<svg xmlns="http://www.w3.org/2000/svg" class="topology" viewBox="0 0 {w:.0} {h:.0}" width="{w:.0}" height="{h:.0}" role="img" aria-label="Application topology">
-<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>
+<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>
 <style>
 .edge{{fill:none;stroke-linecap:round}} .edge.idle{{stroke:#9aa5b1}} .edge.ok{{stroke:#2f855a}} .edge.warn{{stroke:#d69e2e}} .edge.bad{{stroke:#c53030}}
 .edge.unused{{stroke-dasharray:6 5}} .node rect{{fill:#fff;stroke:#52606d;stroke-width:1.5}}
@@ -326,7 +326,7 @@ a .node:hover rect{{filter:brightness(0.95)}}
         if n.kind == "function" {
             let _ = writeln!(
                 svg,
-                r#"<a href="{link_base}/functions/{}">{group}</a>"#,
+                r#"<a href="{link_base}/functions/{0}" aria-label="Function {0}">{group}</a>"#,
                 escape(&n.label)
             );
         } else {

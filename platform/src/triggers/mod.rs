@@ -128,6 +128,19 @@ pub(crate) struct Supervisor {
     routes: RwLock<Arc<RouteTable>>,
 }
 
+/// The route-table entry of an HTTP trigger.
+fn route_entry(t: &Trigger) -> Option<RouteEntry> {
+    match &t.spec {
+        TriggerSpec::Http { route, methods } => Some(RouteEntry {
+            trigger_id: t.id.clone(),
+            function: t.function.clone(),
+            route: route.clone(),
+            methods: http_route::normalize_methods(methods).unwrap_or_default(),
+        }),
+        _ => None,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -138,15 +151,7 @@ impl Supervisor {
         triggers
             .values()
             .chain(extra)
-            .filter_map(|t| match &t.spec {
-                TriggerSpec::Http { route, methods } => Some(RouteEntry {
-                    trigger_id: t.id.clone(),
-                    function: t.function.clone(),
-                    route: route.clone(),
-                    methods: http_route::normalize_methods(methods).unwrap_or_default(),
-                }),
-                _ => None,
-            })
+            .filter_map(route_entry)
             .collect()
     }
 
@@ -278,6 +283,85 @@ impl Platform {
         .await?;
         self.run_trigger(trigger.clone());
         tracing::info!(trigger = %trigger.id, kind = trigger.spec.kind(), function = %trigger.function, "trigger created");
+        Ok(self.decorate(trigger))
+    }
+
+    /// Replaces a trigger's function and fields (same id; checked like a new
+    /// one, an HTTP route against every route but its own old one).
+    pub async fn update_trigger(
+        &self,
+        id: &str,
+        new: NewTrigger,
+    ) -> Result<Trigger, PlatformError> {
+        let _guard = self.inner.trigger_lock.lock().await;
+        let old = self.trigger(id).await?;
+        let exists = sqlx::query("SELECT 1 FROM functions WHERE name = $1")
+            .bind(&new.function)
+            .fetch_optional(&self.inner.db)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(PlatformError::not_found(format!(
+                "function {}",
+                new.function
+            )));
+        }
+        let mut spec = new.spec;
+        if let TriggerSpec::Http { methods, .. } = &mut spec {
+            *methods = http_route::normalize_methods(methods)?;
+        }
+        source_for(&spec).validate(&spec)?;
+        let max_attempts = new.max_attempts.unwrap_or(old.max_attempts);
+        if max_attempts == 0 || max_attempts > MAX_ATTEMPTS_LIMIT {
+            return Err(PlatformError::invalid(format!(
+                "max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}"
+            )));
+        }
+        let trigger = Trigger {
+            id: old.id.clone(),
+            function: new.function.clone(),
+            spec,
+            max_attempts,
+            created_at: old.created_at,
+            next_fires: Vec::new(),
+            last_fired: None,
+            status: None,
+        };
+        if let Some(entry) = route_entry(&trigger) {
+            let mut entries: Vec<RouteEntry> = self
+                .inner
+                .triggers
+                .route_entries(None)
+                .into_iter()
+                .filter(|e| e.trigger_id != id)
+                .collect();
+            entries.push(entry);
+            RouteTable::build(&entries)?;
+        }
+        let topic = match &trigger.spec {
+            TriggerSpec::Topic { topic } => Some(topic.clone()),
+            _ => None,
+        };
+        let now = self.inner.clock.now_ms();
+        sqlx::query(
+            "UPDATE triggers SET kind = $1, function_name = $2, spec_json = $3, topic = $4, \
+             max_attempts = $5, last_tick_ms = CASE WHEN $6 = 1 THEN $7 ELSE last_tick_ms END, \
+             updated_at = $7 WHERE id = $8",
+        )
+        .bind(trigger.spec.kind())
+        .bind(trigger.function.clone())
+        .bind(serde_json::to_string(&trigger.spec).map_err(anyhow::Error::from)?)
+        .bind(topic)
+        .bind(i64::from(max_attempts))
+        .bind(i64::from(old.spec != trigger.spec))
+        .bind(now)
+        .bind(id)
+        .execute(&self.inner.db)
+        .await?;
+        self.inner.triggers.stop(id);
+        self.run_trigger(trigger.clone());
+        self.inner.triggers.rebuild_routes();
+        tracing::info!(trigger = %id, kind = trigger.spec.kind(), function = %trigger.function, "trigger updated");
         Ok(self.decorate(trigger))
     }
 

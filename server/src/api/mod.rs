@@ -10,10 +10,10 @@ mod events;
 mod functions;
 mod invocations;
 mod openapi;
-mod topology;
-mod triggers;
 mod overview;
 mod tokens;
+mod topology;
+mod triggers;
 
 use std::net::SocketAddr;
 
@@ -85,7 +85,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/triggers/{id}",
-            get(triggers::get).delete(triggers::delete),
+            get(triggers::get)
+                .put(triggers::update)
+                .delete(triggers::delete),
         )
         .route("/api/v1/cron/preview", get(triggers::preview))
         .route(

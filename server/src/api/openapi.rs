@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
         super::functions::update_config, super::functions::set_alias, super::functions::delete,
         super::invocations::invoke, super::invocations::list, super::invocations::get,
         super::invocations::stream, super::invocations::children,
-        super::triggers::list, super::triggers::create, super::triggers::get,
+        super::triggers::list, super::triggers::create, super::triggers::get, super::triggers::update,
         super::triggers::delete, super::triggers::preview,
         super::events::publish, super::events::jobs, super::events::stats, super::events::job,
         super::events::dead_letters, super::events::redrive, super::events::kv_list,

@@ -49,6 +49,23 @@ pub async fn get(
     Ok(Json(state.platform.trigger(&id).await?))
 }
 
+/// Replace a trigger's function and fields (same body as create; same id).
+#[utoipa::path(put, path = "/api/v1/triggers/{id}", request_body = NewTrigger,
+    params(("id" = String, Path, description = "trigger id")),
+    responses((status = 200, body = Trigger), (status = 400, body = model::ApiError),
+              (status = 404, body = model::ApiError), (status = 409, body = model::ApiError)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Trigger>, AppError> {
+    let new: NewTrigger = serde_json::from_slice(&body)
+        .map_err(|e| AppError::bad_request(format!("invalid trigger: {e}")))?;
+    Ok(Json(state.platform.update_trigger(&id, new).await?))
+}
+
 /// Delete a trigger (it stops at once).
 #[utoipa::path(delete, path = "/api/v1/triggers/{id}",
     params(("id" = String, Path, description = "trigger id")),
