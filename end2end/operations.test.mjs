@@ -282,6 +282,15 @@ async function main() {
       const response = await fetch(`${cfg.gateway}/fn/${QUIET}/page-${i}`);
       assert(response.status === 200, `gateway answered ${response.status}`);
     }
+    // Records are written in the background: wait until all 55 are stored.
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const stored = await page.evaluate(
+        async (name) => (await (await fetch(`/api/v1/functions/${name}/invocations?limit=100`)).json()).length,
+        QUIET,
+      );
+      if (stored >= 55) break;
+      await pause(100);
+    }
     const rows = page.locator("section[aria-labelledby='invocations-title'] tbody tr");
     for (let attempt = 0; attempt < 30; attempt += 1) {
       await page.goto(`${cfg.url}/functions/${QUIET}`);
