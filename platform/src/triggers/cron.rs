@@ -37,7 +37,7 @@ impl Schedule {
             ))
         })?;
         let fields = schedule.split_whitespace().count();
-        if !schedule.trim().starts_with('@') && !(fields == 5 || fields == 6) {
+        if !(schedule.trim().starts_with('@') || fields == 5 || fields == 6) {
             return Err(PlatformError::invalid(format!(
                 "schedule {schedule:?} has {fields} fields; use 5 (minute hour day month weekday), \
                  6 (with seconds first) or a shorthand such as @hourly"
