@@ -109,8 +109,9 @@ async fn run(
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 failures = 0;
-                platform.set_trigger_status(&trigger.id, "connected");
-                if !ack.session_present {
+                if ack.session_present {
+                    platform.set_trigger_status(&trigger.id, "connected");
+                } else {
                     if let Err(e) = client.try_subscribe(topic.clone(), QoS::AtLeastOnce) {
                         tracing::error!(trigger = %trigger.id, error = %e, "MQTT subscribe failed");
                     }
@@ -127,6 +128,8 @@ async fn run(
                         &trigger.id,
                         format!("error: the broker refused the subscription to {topic}"),
                     );
+                } else {
+                    platform.set_trigger_status(&trigger.id, "connected");
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {

@@ -249,9 +249,12 @@ async fn consume_core(
         Ok(s) => s,
         Err(e) => return format!("subscribe to {subject}: {e}"),
     };
-    if client.connection_state() == async_nats::connection::State::Connected {
-        platform.set_trigger_status(&trigger.id, "connected");
+    // Only once the server has the subscription is the trigger connected:
+    // an echo through the server, sent after the SUB on this connection.
+    if let Err(e) = round_trip(&client).await {
+        return format!("subscribe to {subject}: {e}");
     }
+    platform.set_trigger_status(&trigger.id, "connected");
     tracing::info!(trigger = %trigger.id, %subject, "subscribed (core NATS, no redelivery by the server)");
     // Owned here, so stopping the trigger also stops its deliveries.
     let mut tasks = JoinSet::new();
@@ -280,6 +283,23 @@ async fn consume_core(
         });
     }
     format!("subscription to {subject} closed")
+}
+
+async fn round_trip(client: &async_nats::Client) -> Result<(), String> {
+    let inbox = client.new_inbox();
+    let mut echo = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .publish(inbox, bytes::Bytes::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    client.flush().await.map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(10), echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        _ => Err("the server did not answer".into()),
+    }
 }
 
 fn content_type(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
