@@ -2,8 +2,9 @@
 //! JetStream on 4222, Redis on 6379, Mosquitto on 1883; `scripts/test.sh`
 //! starts them): messages published with a real client become exactly one
 //! successful call each, a message that always fails is retried, stored as
-//! a dead letter and acknowledged, and (JetStream, Redis) a message
-//! published while the server is down is delivered after it starts again.
+//! a dead letter and acknowledged, and (JetStream, Redis, MQTT's persistent
+//! session) a message published while the server is down is delivered after
+//! it starts again, with nothing acknowledged delivered twice.
 //! Every run uses fresh subject, stream and topic names.
 
 mod common;
@@ -347,10 +348,10 @@ async fn mqtt_publish(messages: &[(String, String)]) {
 async fn mqtt_topic_filter_qos1_manual_acks() {
     require("mosquitto", "127.0.0.1:1883").await;
     let u = unique();
-    let (server, id) = server_with_trigger(json!({"kind": "mqtt", "function": "sink",
+    let (mut server, id) = server_with_trigger(json!({"kind": "mqtt", "function": "sink",
         "url": "mqtt://127.0.0.1:1883", "topic": format!("wisp-test/{u}/sensors/+/temp")}))
     .await;
-    let good = bodies("mqtt", 4);
+    let mut good = bodies("mqtt", 4);
     let mut messages: Vec<(String, String)> = good
         .iter()
         .enumerate()
@@ -365,6 +366,18 @@ async fn mqtt_topic_filter_qos1_manual_acks() {
         format!("{POISON} mqtt"),
     ));
     mqtt_publish(&messages).await;
+    check_deliveries(&server, "mqtt", &id, &good, Some(&format!("{POISON} mqtt"))).await;
+
+    // The session persists: after a restart the broker redelivers nothing
+    // (all were acknowledged) but does deliver what came while it was down.
+    server.stop().await;
+    mqtt_publish(&[(
+        format!("wisp-test/{u}/sensors/late/temp"),
+        "while down".into(),
+    )])
+    .await;
+    server.resume().await;
+    good.push("while down".into());
     check_deliveries(&server, "mqtt", &id, &good, Some(&format!("{POISON} mqtt"))).await;
 }
 
