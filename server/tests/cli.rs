@@ -80,7 +80,14 @@ async fn cli_creates_lists_and_deletes_queue_triggers() {
             "--group",
             "cli",
         ],
-        vec!["triggers", "mqtt", "sink", mqtt_topic.as_str()],
+        vec![
+            "triggers",
+            "mqtt",
+            "sink",
+            mqtt_topic.as_str(),
+            "--broker-url",
+            "mqtt://127.0.0.1:1883",
+        ],
     ] {
         let (ok, out, err) = wisp(&server, &args);
         assert!(ok, "{args:?}: {err}");
