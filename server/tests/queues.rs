@@ -320,8 +320,12 @@ async fn redis_stream_consumer_group_acks_and_survives_sigkill() {
 
 /// Publishes with QoS 1 and waits for the broker's PUBACKs.
 async fn mqtt_publish(messages: &[(String, String)]) {
+    mqtt_publish_to(1883, messages).await;
+}
+
+async fn mqtt_publish_to(port: u16, messages: &[(String, String)]) {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-    let mut options = MqttOptions::new(format!("wisp-test-pub-{}", unique()), "127.0.0.1", 1883);
+    let mut options = MqttOptions::new(format!("wisp-test-pub-{}", unique()), "127.0.0.1", port);
     options.set_keep_alive(Duration::from_secs(5));
     let (client, mut events) = AsyncClient::new(options, 64);
     for (topic, body) in messages {
@@ -414,4 +418,151 @@ async fn queue_triggers_reject_bad_fields() {
         let message = err["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{bad}: {message}");
     }
+}
+
+/// A private broker on a free port, killed when dropped, so a test can take
+/// it down without disturbing the shared ones.
+struct Broker {
+    child: Option<std::process::Child>,
+    program: &'static str,
+    args: Vec<String>,
+    port: u16,
+}
+
+impl Broker {
+    fn start(program: &'static str, args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let args = args
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
+        let mut broker = Self {
+            child: None,
+            program,
+            args,
+            port,
+        };
+        broker.spawn();
+        broker
+    }
+
+    fn spawn(&mut self) {
+        let child = std::process::Command::new(self.program)
+            .args(&self.args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {} ({e}): is it installed?", self.program));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "{} did not listen", self.program);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The broker goes away: the trigger shows the error, reconnects once the
+/// broker is back, and delivers again.
+async fn survives_broker_restart(
+    mut broker: Broker,
+    trigger: Value,
+    publish: impl Fn(u16, String) -> futures::future::BoxFuture<'static, ()>,
+) {
+    let kind = trigger["kind"].as_str().unwrap().to_string();
+    let (server, id) = server_with_trigger(trigger).await;
+    publish(broker.port, "before".into()).await;
+    check_deliveries(&server, &kind, &id, &["before".into()], None).await;
+    broker.kill();
+    server
+        .wait_json(&format!("/api/v1/triggers/{id}"), "an error status", |t| {
+            t["status"] != "connected"
+        })
+        .await;
+    broker.spawn();
+    wait_connected(&server, &id).await;
+    publish(broker.port, "after".into()).await;
+    check_deliveries(
+        &server,
+        &kind,
+        &id,
+        &["after".into(), "before".into()],
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn redis_trigger_reconnects_after_the_broker_restarts() {
+    let broker = Broker::start(
+        "redis-server",
+        &[
+            "--port",
+            "{port}",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+    );
+    let url = format!("redis://127.0.0.1:{}", broker.port);
+    let trigger = json!({"kind": "redis", "function": "sink", "url": url, "stream": "orders"});
+    survives_broker_restart(broker, trigger, |port, body| {
+        Box::pin(async move {
+            let mut conn = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            xadd(&mut conn, "orders", &[("payload", &body)]).await;
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nats_trigger_reconnects_after_the_broker_restarts() {
+    let broker = Broker::start("nats-server", &["-a", "127.0.0.1", "-p", "{port}"]);
+    let url = format!("nats://127.0.0.1:{}", broker.port);
+    let trigger = json!({"kind": "nats", "function": "sink", "url": url, "subject": "orders"});
+    survives_broker_restart(broker, trigger, |port, body| {
+        Box::pin(async move {
+            let client = async_nats::connect(format!("127.0.0.1:{port}"))
+                .await
+                .unwrap();
+            client.publish("orders", body.into()).await.unwrap();
+            client.flush().await.unwrap();
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mqtt_trigger_reconnects_after_the_broker_restarts() {
+    let broker = Broker::start("mosquitto", &["-p", "{port}"]);
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let trigger = json!({"kind": "mqtt", "function": "sink", "url": url, "topic": "sensors/#"});
+    survives_broker_restart(broker, trigger, |port, body| {
+        Box::pin(async move { mqtt_publish_to(port, &[("sensors/a".into(), body)]).await })
+    })
+    .await;
 }
