@@ -348,6 +348,30 @@ async fn mqtt_publish_to(port: u16, messages: &[(String, String)]) {
     let _ = client.disconnect().await;
 }
 
+/// Publishes the same QoS 0 message `times` times (no packet id, no PUBACK).
+async fn mqtt_publish_qos0(topic: &str, body: &str, times: usize) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
+    let options = MqttOptions::new(format!("wisp-test-pub-{}", unique()), "127.0.0.1", 1883);
+    let (client, mut events) = AsyncClient::new(options, 64);
+    for _ in 0..times {
+        client
+            .publish(topic, QoS::AtMostOnce, false, body.to_string())
+            .await
+            .unwrap();
+    }
+    client.disconnect().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.poll())
+            .await
+            .expect("publishing to mosquitto")
+            .expect("MQTT connection to mosquitto");
+        if let Event::Outgoing(Outgoing::Disconnect) = event {
+            break;
+        }
+    }
+}
+
 #[tokio::test]
 async fn mqtt_topic_filter_qos1_manual_acks() {
     require("mosquitto", "127.0.0.1:1883").await;
@@ -370,6 +394,9 @@ async fn mqtt_topic_filter_qos1_manual_acks() {
         format!("{POISON} mqtt"),
     ));
     mqtt_publish(&messages).await;
+    // Identical QoS 0 messages are separate messages, each delivered.
+    mqtt_publish_qos0(&format!("wisp-test/{u}/sensors/q0/temp"), "qos0 twice", 2).await;
+    good.extend(["qos0 twice".to_string(), "qos0 twice".to_string()]);
     check_deliveries(&server, "mqtt", &id, &good, Some(&format!("{POISON} mqtt"))).await;
 
     // The session persists: after a restart the broker redelivers nothing

@@ -133,11 +133,14 @@ async fn run(
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let key = message_key(&publish);
-                let fresh = lock(&in_flight).insert(key);
-                if !fresh {
-                    tracing::debug!(trigger = %trigger.id, pkid = publish.pkid, "redelivery of a message in progress; skipped");
-                    continue;
+                // QoS 0 has no packet id and is never redelivered: no tracking.
+                let key = (publish.qos != QoS::AtMostOnce).then(|| message_key(&publish));
+                if let Some(key) = key {
+                    let fresh = lock(&in_flight).insert(key);
+                    if !fresh && publish.dup {
+                        tracing::debug!(trigger = %trigger.id, pkid = publish.pkid, "redelivery of a message in progress; skipped");
+                        continue;
+                    }
                 }
                 let (platform, trigger, client, in_flight) = (
                     platform.clone(),
@@ -147,7 +150,9 @@ async fn run(
                 );
                 tasks.spawn(async move {
                     handle(&platform, &trigger, &client, &publish).await;
-                    lock(&in_flight).remove(&key);
+                    if let Some(key) = key {
+                        lock(&in_flight).remove(&key);
+                    }
                 });
             }
             Ok(_) => {}
