@@ -36,8 +36,57 @@ ensure_test_tools() {
   fi
 }
 
+# The brokers the queue-trigger tests consume from (server/tests/queues.rs):
+# NATS with JetStream on 4222, Redis on 6379, Mosquitto on 1883. Each is
+# started (installed from Debian's packages first if missing) only when its
+# port is closed, so running this twice changes nothing.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  for _ in $(seq 1 50); do port_open "$2" && return 0; sleep 0.2; done
+  echo "error: $1 did not start listening on 127.0.0.1:$2" >&2
+  return 1
+}
+
+ensure_services() {
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  local missing=()
+  command -v nats-server >/dev/null || missing+=(nats-server)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "Installing Debian's ${missing[*]} (queue trigger tests)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! port_open 4222; then
+    log "Starting nats-server with JetStream on 127.0.0.1:4222"
+    $SUDO mkdir -p /var/lib/nats-server
+    $SUDO start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server)" -- \
+      -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+    wait_port nats-server 4222
+  fi
+  if ! port_open 6379; then
+    log "Starting redis-server on 127.0.0.1:6379"
+    $SUDO mkdir -p /var/lib/redis /var/log/redis
+    $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+      --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    wait_port redis-server 6379
+  fi
+  if ! port_open 1883; then
+    log "Starting mosquitto on 127.0.0.1:1883"
+    if [ -f /etc/mosquitto/mosquitto.conf ]; then
+      $SUDO /usr/sbin/mosquitto -d -c /etc/mosquitto/mosquitto.conf
+    else
+      $SUDO /usr/sbin/mosquitto -d -p 1883
+    fi
+    wait_port mosquitto 1883
+  fi
+}
+
 ensure_toolchain
 ensure_test_tools
+ensure_services
 build_functions
 build_site
 

@@ -55,3 +55,79 @@ async fn cli_deploys_lists_invokes_and_shows_logs() {
     assert!(!ok);
     assert!(err.contains("reading /nonexistent.wasm"), "{err}");
 }
+
+#[tokio::test]
+async fn cli_creates_lists_and_deletes_queue_triggers() {
+    let server = TestServer::start().await;
+    let relay = functions_dir().join("relay.wasm");
+    let (ok, _, err) = wisp(
+        &server,
+        &["deploy", relay.to_str().unwrap(), "--name", "sink"],
+    );
+    assert!(ok, "{err}");
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    let nats_subject = format!("wcli{u}.orders.*");
+    let redis_stream = format!("wisp-cli-{u}");
+    let mqtt_topic = format!("wisp-cli/{u}/#");
+    let mut ids = Vec::new();
+    for args in [
+        vec!["triggers", "nats", "sink", nats_subject.as_str()],
+        vec![
+            "triggers",
+            "redis",
+            "sink",
+            redis_stream.as_str(),
+            "--group",
+            "cli",
+        ],
+        vec![
+            "triggers",
+            "mqtt",
+            "sink",
+            mqtt_topic.as_str(),
+            "--broker-url",
+            "mqtt://127.0.0.1:1883",
+        ],
+    ] {
+        let (ok, out, err) = wisp(&server, &args);
+        assert!(ok, "{args:?}: {err}");
+        let id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Created trigger "))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string();
+        ids.push(id);
+    }
+    let (ok, out, _) = wisp(&server, &["triggers"]);
+    assert!(ok);
+    for (id, (kind, what)) in ids.iter().zip([
+        ("nats", format!("{nats_subject} on nats://127.0.0.1:4222")),
+        (
+            "redis",
+            format!("stream {redis_stream} on redis://127.0.0.1:6379"),
+        ),
+        ("mqtt", format!("{mqtt_topic} on mqtt://127.0.0.1:1883")),
+    ]) {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(id.as_str()))
+            .unwrap_or_else(|| panic!("{id} not listed: {out}"));
+        assert!(line.contains(kind) && line.contains(&what), "{line}");
+        // Each consumer reaches its broker (running on this machine).
+        server
+            .wait_json(&format!("/api/v1/triggers/{id}"), "connected", |t| {
+                t["status"] == "connected"
+            })
+            .await;
+        let (ok, out, _) = wisp(&server, &["triggers", "get", id]);
+        assert!(ok && out.contains("status:    connected"), "{out}");
+    }
+    for id in &ids {
+        let (ok, out, err) = wisp(&server, &["triggers", "delete", id]);
+        assert!(ok && out.contains("Deleted"), "{err}");
+    }
+    let (ok, out, _) = wisp(&server, &["triggers"]);
+    assert!(ok && out.contains("No triggers yet"), "{out}");
+    let (ok, _, err) = wisp(&server, &["triggers", "mqtt", "sink", "a/#/b"]);
+    assert!(!ok && err.contains('#'), "{err}");
+}

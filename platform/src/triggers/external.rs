@@ -133,3 +133,99 @@ fn build_request(
         .body(runtime::full_body(payload))
         .map_err(|e| format!("the message cannot be sent as a request: {e}"))
 }
+
+/// For brokers that cannot redeliver (core NATS) or only on reconnect
+/// (MQTT): retries in-process until delivered or dead-lettered.
+pub(crate) async fn deliver_with_retries(
+    platform: &Platform,
+    trigger: &Trigger,
+    mut message: ExternalMessage,
+) -> Verdict {
+    loop {
+        match platform.deliver_message(trigger, message.clone()).await {
+            Verdict::Retry(delay) if message.attempt < trigger.max_attempts.saturating_add(10) => {
+                tokio::time::sleep(delay).await;
+                message.attempt += 1;
+            }
+            Verdict::Retry(_) => {
+                tracing::error!(trigger = %trigger.id, id = %message.message_id, "message dropped: it could neither be delivered nor stored as a dead letter");
+                return Verdict::Retry(Duration::ZERO);
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Wait before reconnecting after `failures` connection failures in a row:
+/// 0.5 s doubling up to 30 s.
+pub(crate) fn reconnect_delay(failures: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(30))
+}
+
+/// Checks a broker URL of the form `scheme://[user[:pass]@]host[:port]`
+/// and returns its host and port.
+pub(crate) fn parse_broker_url(
+    url: &str,
+    schemes: &[&str],
+    default_port: u16,
+) -> Result<(String, u16), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("url must look like {}://host:port", schemes[0]))?;
+    if !schemes.contains(&scheme) {
+        return Err(format!(
+            "url scheme must be {} (got {scheme}://)",
+            schemes.join(":// or ")
+        ));
+    }
+    let authority = rest.trim_end_matches('/');
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    if host_port.is_empty() || host_port.contains('/') || host_port.contains(',') {
+        return Err(format!("url must look like {scheme}://host:port"));
+    }
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("bad port in url: {port}"))?;
+            (host, port)
+        }
+        _ => (host_port, default_port),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("url must name a host: {scheme}://host:port"));
+    }
+    Ok((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        let nats = ["nats"];
+        assert_eq!(
+            parse_broker_url("nats://127.0.0.1:4222", &nats, 4222),
+            Ok(("127.0.0.1".into(), 4222))
+        );
+        assert_eq!(
+            parse_broker_url("nats://u:p@broker", &nats, 4222),
+            Ok(("broker".into(), 4222))
+        );
+        assert!(parse_broker_url("http://x:1", &nats, 4222).is_err());
+        assert!(parse_broker_url("nats://:4222", &nats, 4222).is_err());
+        assert!(parse_broker_url("nats://h:99999", &nats, 4222).is_err());
+        assert!(parse_broker_url("127.0.0.1:4222", &nats, 4222).is_err());
+    }
+
+    #[test]
+    fn reconnect_delays_grow_and_cap() {
+        assert_eq!(reconnect_delay(0), Duration::from_millis(500));
+        assert_eq!(reconnect_delay(1), Duration::from_secs(1));
+        assert_eq!(reconnect_delay(40), Duration::from_secs(30));
+    }
+}

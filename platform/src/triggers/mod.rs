@@ -25,8 +25,9 @@ use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
 pub use cron::{next_fires, Schedule};
-#[allow(unused_imports)] // used by the queue consumers
-pub(crate) use external::{ExternalMessage, Verdict};
+pub(crate) use external::{
+    deliver_with_retries, parse_broker_url, reconnect_delay, ExternalMessage, Verdict,
+};
 use http_route::{RouteEntry, RouteTable};
 pub use http_route::{RouteLookup, RouteMatch};
 

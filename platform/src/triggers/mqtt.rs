@@ -1,21 +1,233 @@
-//! MQTT triggers (consumer not built yet: creating one is refused).
+//! MQTT triggers: a QoS 1 subscription to a topic filter (`+` and `#`
+//! wildcards) in a persistent session (clean session off, client id
+//! `wisp-<trigger id>`), with manual acknowledgements: a message is
+//! `PUBACK`ed only after a successful call or once it is stored as a dead
+//! letter. MQTT has no negative acknowledgement, so a failed call is retried
+//! in-process after the backoff delay; an unacknowledged message comes back
+//! from the broker after a reconnect or restart (a redelivery of a message
+//! still being handled here is recognised and left to the running
+//! attempt). The payload is the publish payload; the message id is fresh.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use model::{Trigger, TriggerSpec};
-use tokio::task::JoinHandle;
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use tokio::task::{JoinHandle, JoinSet};
 
-use super::TriggerSource;
+use super::{
+    deliver_with_retries, parse_broker_url, reconnect_delay, ExternalMessage, TriggerSource,
+    Verdict,
+};
 use crate::{Platform, PlatformError};
+
+/// Largest message accepted from the broker.
+const MAX_PACKET_BYTES: usize = 8 * 1024 * 1024;
 
 pub(crate) struct MqttSource;
 
 impl TriggerSource for MqttSource {
-    fn validate(&self, _spec: &TriggerSpec) -> Result<(), PlatformError> {
-        Err(PlatformError::invalid(
-            "MQTT triggers are not available in this build yet",
-        ))
+    fn validate(&self, spec: &TriggerSpec) -> Result<(), PlatformError> {
+        if let TriggerSpec::Mqtt { url, topic } = spec {
+            parse_broker_url(url, &["mqtt", "tcp"], 1883).map_err(PlatformError::invalid)?;
+            validate_filter(topic).map_err(PlatformError::invalid)?;
+        }
+        Ok(())
     }
 
-    fn start(&self, _platform: &Platform, _trigger: &Trigger) -> Option<JoinHandle<()>> {
-        None
+    fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
+        let TriggerSpec::Mqtt { url, topic } = &trigger.spec else {
+            return None;
+        };
+        let (host, port) = parse_broker_url(url, &["mqtt", "tcp"], 1883).ok()?;
+        let mut options = MqttOptions::new(client_id(&trigger.id), host, port);
+        options
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_keep_alive(Duration::from_secs(10))
+            .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+        if let Some((user, pass)) = credentials(url) {
+            options.set_credentials(user, pass);
+        }
+        let (client, events) = AsyncClient::new(options, 64);
+        Some(tokio::spawn(run(
+            platform.clone(),
+            trigger.clone(),
+            topic.clone(),
+            client,
+            events,
+        )))
+    }
+}
+
+/// A topic filter: `+` is a whole level, `#` the whole last level.
+fn validate_filter(filter: &str) -> Result<(), String> {
+    if filter.is_empty() || filter.len() > 65535 || filter.contains('\0') {
+        return Err("topic must be a non-empty MQTT topic filter".into());
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
+            return Err(format!("'#' must be the whole last level of {filter:?}"));
+        }
+        if level.contains('+') && *level != "+" {
+            return Err(format!("'+' must be a whole level of {filter:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// A stable client id, so the broker keeps the session across restarts.
+fn client_id(trigger_id: &str) -> String {
+    format!("wisp-{}", trigger_id.replace('-', ""))
+}
+
+fn credentials(url: &str) -> Option<(String, String)> {
+    let rest = url.split_once("://")?.1;
+    let (userinfo, _) = rest.rsplit_once('@')?;
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    Some((user.to_string(), pass.to_string()))
+}
+
+async fn run(
+    platform: Platform,
+    trigger: Trigger,
+    topic: String,
+    client: AsyncClient,
+    mut events: EventLoop,
+) {
+    // Messages being handled, so a redelivery after a reconnect is not run twice.
+    let in_flight: Arc<Mutex<HashSet<u64>>> = Arc::default();
+    // Owned here, so stopping the trigger also stops its deliveries.
+    let mut tasks = JoinSet::new();
+    let mut failures = 0u32;
+    platform.set_trigger_status(&trigger.id, "connecting");
+    loop {
+        while tasks.try_join_next().is_some() {}
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                failures = 0;
+                if ack.session_present {
+                    platform.set_trigger_status(&trigger.id, "connected");
+                } else {
+                    if let Err(e) = client.try_subscribe(topic.clone(), QoS::AtLeastOnce) {
+                        tracing::error!(trigger = %trigger.id, error = %e, "MQTT subscribe failed");
+                    }
+                }
+                tracing::info!(trigger = %trigger.id, %topic, session_present = ack.session_present, "MQTT connected");
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                if ack
+                    .return_codes
+                    .iter()
+                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                {
+                    platform.set_trigger_status(
+                        &trigger.id,
+                        format!("error: the broker refused the subscription to {topic}"),
+                    );
+                } else {
+                    platform.set_trigger_status(&trigger.id, "connected");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                // QoS 0 has no packet id and is never redelivered: no tracking.
+                let key = (publish.qos != QoS::AtMostOnce).then(|| message_key(&publish));
+                if let Some(key) = key {
+                    let fresh = lock(&in_flight).insert(key);
+                    if !fresh && publish.dup {
+                        tracing::debug!(trigger = %trigger.id, pkid = publish.pkid, "redelivery of a message in progress; skipped");
+                        continue;
+                    }
+                }
+                let (platform, trigger, client, in_flight) = (
+                    platform.clone(),
+                    trigger.clone(),
+                    client.clone(),
+                    in_flight.clone(),
+                );
+                tasks.spawn(async move {
+                    handle(&platform, &trigger, &client, &publish).await;
+                    if let Some(key) = key {
+                        lock(&in_flight).remove(&key);
+                    }
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(trigger = %trigger.id, error = %e, "MQTT connection failed; reconnecting");
+                platform.set_trigger_status(&trigger.id, format!("error: {e}"));
+                tokio::time::sleep(reconnect_delay(failures)).await;
+                failures = failures.saturating_add(1);
+                platform.set_trigger_status(&trigger.id, "connecting");
+            }
+        }
+    }
+}
+
+async fn handle(platform: &Platform, trigger: &Trigger, client: &AsyncClient, publish: &Publish) {
+    let message = ExternalMessage {
+        subject: publish.topic.clone(),
+        message_id: crate::invoke::new_invocation_id(),
+        payload: publish.payload.clone(),
+        content_type: None,
+        attempt: 1,
+    };
+    match deliver_with_retries(platform, trigger, message).await {
+        Verdict::Ack | Verdict::DeadLettered => {
+            if let Err(e) = client.ack(publish).await {
+                tracing::warn!(trigger = %trigger.id, error = %e, "MQTT ack failed; the broker will redeliver");
+            }
+        }
+        // Neither delivered nor stored: leave it unacknowledged for the broker.
+        Verdict::Retry(_) => {}
+    }
+}
+
+/// Identifies a message across a redelivery: packet id, topic and payload.
+fn message_key(publish: &Publish) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    publish.pkid.hash(&mut hasher);
+    publish.topic.hash(&mut hasher);
+    publish.payload.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_filters() {
+        for ok in ["sensors/#", "sensors/+/temp", "#", "+", "a/b/c", "/leading"] {
+            assert!(validate_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "sensors/#/x", "sensors/te#", "sen+sors/x"] {
+            assert!(validate_filter(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn specs_and_ids() {
+        let spec = |url: &str, topic: &str| TriggerSpec::Mqtt {
+            url: url.into(),
+            topic: topic.into(),
+        };
+        assert!(MqttSource
+            .validate(&spec("mqtt://127.0.0.1:1883", "sensors/#"))
+            .is_ok());
+        assert!(MqttSource.validate(&spec("http://x", "a")).is_err());
+        assert_eq!(client_id("01-23"), "wisp-0123");
+        assert_eq!(
+            credentials("mqtt://u:p@h:1"),
+            Some(("u".into(), "p".into()))
+        );
+        assert_eq!(credentials("mqtt://h:1"), None);
     }
 }

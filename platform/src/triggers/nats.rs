@@ -1,21 +1,345 @@
-//! NATS triggers (consumer not built yet: creating one is refused).
+//! NATS triggers. When the trigger names a JetStream `stream`, or a stream
+//! on the server captures the subject, messages are consumed through a
+//! durable pull consumer (`wisp-<trigger id>`, explicit acks, unbounded
+//! redelivery, new messages from the consumer's creation on): acked after a
+//! successful call or a dead letter, `nak`ed with the backoff delay for a
+//! retry (the server's delivery count is the attempt number), and kept on
+//! the server while Wisp is down. Otherwise it is a plain core-NATS
+//! subscription: core NATS cannot redeliver, so retries happen in-process
+//! and a message that still fails becomes a dead letter. Connection losses
+//! are retried with backoff and shown as the trigger's status.
 
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, AckKind};
+use futures::StreamExt;
 use model::{Trigger, TriggerSpec};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
-use super::TriggerSource;
+use super::{
+    deliver_with_retries, parse_broker_url, reconnect_delay, ExternalMessage, TriggerSource,
+    Verdict,
+};
 use crate::{Platform, PlatformError};
+
+/// Messages of one core-NATS trigger handled at once.
+const CORE_CONCURRENCY: usize = 32;
+/// How long JetStream waits for an ack before redelivering; a call still
+/// running sends progress acks every third of it.
+const ACK_WAIT: Duration = Duration::from_secs(30);
 
 pub(crate) struct NatsSource;
 
 impl TriggerSource for NatsSource {
-    fn validate(&self, _spec: &TriggerSpec) -> Result<(), PlatformError> {
-        Err(PlatformError::invalid(
-            "NATS triggers are not available in this build yet",
-        ))
+    fn validate(&self, spec: &TriggerSpec) -> Result<(), PlatformError> {
+        if let TriggerSpec::Nats {
+            url,
+            subject,
+            stream,
+        } = spec
+        {
+            parse_broker_url(url, &["nats"], 4222).map_err(PlatformError::invalid)?;
+            validate_subject(subject).map_err(PlatformError::invalid)?;
+            if let Some(stream) = stream {
+                let bad = |c: char| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\');
+                if stream.is_empty() || stream.chars().any(bad) {
+                    return Err(PlatformError::invalid(format!(
+                        "bad JetStream stream name {stream:?}: no spaces, '.', '*', '>' or slashes"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn start(&self, _platform: &Platform, _trigger: &Trigger) -> Option<JoinHandle<()>> {
-        None
+    fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
+        matches!(trigger.spec, TriggerSpec::Nats { .. })
+            .then(|| tokio::spawn(run(platform.clone(), trigger.clone())))
+    }
+}
+
+/// A subject (wildcards `*` and a final `>` allowed).
+fn validate_subject(subject: &str) -> Result<(), String> {
+    if subject.is_empty() || subject.chars().any(char::is_whitespace) {
+        return Err("subject must be non-empty, without spaces".into());
+    }
+    let tokens: Vec<&str> = subject.split('.').collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_empty() {
+            return Err(format!("subject {subject:?} has an empty token"));
+        }
+        if *token == ">" && i + 1 != tokens.len() {
+            return Err(format!("'>' must be the last token of {subject:?}"));
+        }
+        if token.len() > 1 && (token.contains('*') || token.contains('>')) {
+            return Err(format!("wildcards must be whole tokens in {subject:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Connects, consumes, and on any failure reconnects after a backoff.
+async fn run(platform: Platform, trigger: Trigger) {
+    let TriggerSpec::Nats {
+        url,
+        subject,
+        stream,
+    } = &trigger.spec
+    else {
+        return;
+    };
+    let mut failures = 0u32;
+    loop {
+        platform.set_trigger_status(&trigger.id, "connecting");
+        let error = match connect(&platform, &trigger.id, url).await {
+            Ok(client) => {
+                let result = consume(&platform, &trigger, client, subject, stream.as_deref()).await;
+                failures = 0;
+                result
+            }
+            Err(e) => e,
+        };
+        tracing::warn!(trigger = %trigger.id, %url, %error, "NATS consumer stopped; reconnecting");
+        platform.set_trigger_status(&trigger.id, format!("error: {error}"));
+        tokio::time::sleep(reconnect_delay(failures)).await;
+        failures = failures.saturating_add(1);
+    }
+}
+
+async fn connect(platform: &Platform, id: &str, url: &str) -> Result<async_nats::Client, String> {
+    let (p, id_owned) = (platform.clone(), id.to_string());
+    async_nats::ConnectOptions::new()
+        .name(format!("wisp-{id}"))
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(move |event| {
+            let (p, id) = (p.clone(), id_owned.clone());
+            async move {
+                match event {
+                    async_nats::Event::Connected => p.set_trigger_status(&id, "connected"),
+                    async_nats::Event::Disconnected => p.set_trigger_status(&id, "connecting"),
+                    other => tracing::debug!(trigger = %id, event = %other, "NATS event"),
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {e}"))
+}
+
+/// Runs until the connection or consumer fails; returns why.
+async fn consume(
+    platform: &Platform,
+    trigger: &Trigger,
+    client: async_nats::Client,
+    subject: &str,
+    stream: Option<&str>,
+) -> String {
+    let js = jetstream::new(client.clone());
+    let stream_name = match stream {
+        Some(name) => Some(name.to_string()),
+        None => match js.stream_by_subject(subject).await {
+            Ok(name) => Some(name),
+            Err(e) if e.kind() == jetstream::context::GetStreamByNameErrorKind::NotFound => None,
+            // No JetStream on this server, or it did not answer: core NATS.
+            Err(e) => {
+                tracing::info!(trigger = %trigger.id, error = %e, "no JetStream stream lookup; using core NATS");
+                None
+            }
+        },
+    };
+    match stream_name {
+        Some(name) => consume_jetstream(platform, trigger, &js, &name, subject)
+            .await
+            .unwrap_or_else(|e| e),
+        None => consume_core(platform, trigger, client, subject).await,
+    }
+}
+
+async fn consume_jetstream(
+    platform: &Platform,
+    trigger: &Trigger,
+    js: &jetstream::Context,
+    stream_name: &str,
+    subject: &str,
+) -> Result<String, String> {
+    let stream = js
+        .get_stream(stream_name)
+        .await
+        .map_err(|e| format!("JetStream stream {stream_name}: {e}"))?;
+    let durable = format!("wisp-{}", trigger.id);
+    let config = consumer::pull::Config {
+        durable_name: Some(durable.clone()),
+        description: Some(format!(
+            "Wisp trigger {} → {}",
+            trigger.id, trigger.function
+        )),
+        filter_subject: subject.to_string(),
+        ack_policy: consumer::AckPolicy::Explicit,
+        deliver_policy: consumer::DeliverPolicy::New,
+        ack_wait: ACK_WAIT,
+        max_deliver: -1,
+        ..Default::default()
+    };
+    let consumer: consumer::PullConsumer = stream
+        .get_or_create_consumer(&durable, config)
+        .await
+        .map_err(|e| format!("JetStream consumer {durable} on {stream_name}: {e}"))?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(1)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .map_err(|e| format!("JetStream pull on {stream_name}: {e}"))?;
+    platform.set_trigger_status(&trigger.id, "connected");
+    tracing::info!(trigger = %trigger.id, stream = stream_name, %subject, "consuming from JetStream");
+    while let Some(next) = messages.next().await {
+        let message = next.map_err(|e| format!("JetStream pull on {stream_name}: {e}"))?;
+        let info = message.info().ok();
+        let attempt = info
+            .as_ref()
+            .map_or(1, |i| u32::try_from(i.delivered.max(1)).unwrap_or(u32::MAX));
+        let message_id = info
+            .as_ref()
+            .map_or_else(crate::invoke::new_invocation_id, |i| {
+                format!("{}-{}", i.stream, i.stream_sequence)
+            });
+        let external = ExternalMessage {
+            subject: message.subject.to_string(),
+            message_id,
+            payload: message.payload.clone(),
+            content_type: content_type(message.headers.as_ref()),
+            attempt,
+        };
+        // Keep the server from redelivering while a long call runs.
+        let delivery = platform.deliver_message(trigger, external);
+        tokio::pin!(delivery);
+        let mut progress = tokio::time::interval(ACK_WAIT / 3);
+        progress.tick().await;
+        let verdict = loop {
+            tokio::select! {
+                verdict = &mut delivery => break verdict,
+                _ = progress.tick() => {
+                    if let Err(e) = message.ack_with(AckKind::Progress).await {
+                        tracing::debug!(trigger = %trigger.id, error = %e, "progress ack failed");
+                    }
+                }
+            }
+        };
+        let acked = match verdict {
+            Verdict::Ack | Verdict::DeadLettered => message.double_ack().await,
+            Verdict::Retry(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+        };
+        if let Err(e) = acked {
+            // Unacked messages come back after ACK_WAIT; nothing is lost.
+            tracing::warn!(trigger = %trigger.id, error = %e, "JetStream ack failed");
+        }
+    }
+    Ok(format!("JetStream pull on {stream_name} ended"))
+}
+
+async fn consume_core(
+    platform: &Platform,
+    trigger: &Trigger,
+    client: async_nats::Client,
+    subject: &str,
+) -> String {
+    let mut subscription = match client.subscribe(subject.to_string()).await {
+        Ok(s) => s,
+        Err(e) => return format!("subscribe to {subject}: {e}"),
+    };
+    // Only once the server has the subscription is the trigger connected:
+    // an echo through the server, sent after the SUB on this connection.
+    if let Err(e) = round_trip(&client).await {
+        return format!("subscribe to {subject}: {e}");
+    }
+    platform.set_trigger_status(&trigger.id, "connected");
+    tracing::info!(trigger = %trigger.id, %subject, "subscribed (core NATS, no redelivery by the server)");
+    // Owned here, so stopping the trigger also stops its deliveries.
+    let mut tasks = JoinSet::new();
+    // The client resubscribes by itself after a reconnect.
+    while let Some(message) = subscription.next().await {
+        while tasks.try_join_next().is_some() {}
+        if tasks.len() >= CORE_CONCURRENCY {
+            tasks.join_next().await;
+        }
+        let (platform, trigger) = (platform.clone(), trigger.clone());
+        let message_id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .map(|v| v.to_string())
+            .unwrap_or_else(crate::invoke::new_invocation_id);
+        let external = ExternalMessage {
+            subject: message.subject.to_string(),
+            message_id,
+            payload: message.payload.clone(),
+            content_type: content_type(message.headers.as_ref()),
+            attempt: 1,
+        };
+        tasks.spawn(async move {
+            deliver_with_retries(&platform, &trigger, external).await;
+        });
+    }
+    format!("subscription to {subject} closed")
+}
+
+async fn round_trip(client: &async_nats::Client) -> Result<(), String> {
+    let inbox = client.new_inbox();
+    let mut echo = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .publish(inbox, bytes::Bytes::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    client.flush().await.map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(10), echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        _ => Err("the server did not answer".into()),
+    }
+}
+
+fn content_type(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
+    headers
+        .and_then(|h| h.get("Content-Type"))
+        .map(|v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects() {
+        for ok in ["orders", "orders.*", "orders.>", "a.*.c", ">"] {
+            assert!(validate_subject(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a..b", "a.>.c", "a b", "or*ders", "orders.", ".x"] {
+            assert!(validate_subject(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn specs_are_checked() {
+        let spec = |url: &str, subject: &str, stream: Option<&str>| TriggerSpec::Nats {
+            url: url.into(),
+            subject: subject.into(),
+            stream: stream.map(Into::into),
+        };
+        assert!(NatsSource
+            .validate(&spec("nats://127.0.0.1:4222", "orders.*", None))
+            .is_ok());
+        assert!(NatsSource
+            .validate(&spec("nats://127.0.0.1:4222", "orders", Some("ORDERS")))
+            .is_ok());
+        assert!(NatsSource
+            .validate(&spec("redis://127.0.0.1", "orders", None))
+            .is_err());
+        assert!(NatsSource
+            .validate(&spec("nats://127.0.0.1", "orders", Some("A.B")))
+            .is_err());
     }
 }

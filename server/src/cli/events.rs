@@ -48,7 +48,12 @@ pub enum TriggersCommand {
     Nats {
         function: String,
         subject: String,
-        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        /// The broker (`--url` is the Wisp server's own address).
+        #[arg(
+            long = "broker-url",
+            id = "broker_url",
+            default_value = "nats://127.0.0.1:4222"
+        )]
         url: String,
         /// JetStream stream to consume from (acknowledged delivery).
         #[arg(long)]
@@ -58,7 +63,12 @@ pub enum TriggersCommand {
     Redis {
         function: String,
         stream: String,
-        #[arg(long, default_value = "redis://127.0.0.1:6379")]
+        /// The broker (`--url` is the Wisp server's own address).
+        #[arg(
+            long = "broker-url",
+            id = "broker_url",
+            default_value = "redis://127.0.0.1:6379"
+        )]
         url: String,
         #[arg(long)]
         group: Option<String>,
@@ -67,7 +77,12 @@ pub enum TriggersCommand {
     Mqtt {
         function: String,
         topic: String,
-        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        /// The broker (`--url` is the Wisp server's own address).
+        #[arg(
+            long = "broker-url",
+            id = "broker_url",
+            default_value = "mqtt://127.0.0.1:1883"
+        )]
         url: String,
     },
 }

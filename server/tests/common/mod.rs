@@ -197,6 +197,12 @@ impl TestServer {
         }
     }
 
+    /// Starts the server again on the same data directory after [`Self::stop`].
+    pub async fn resume(&mut self) {
+        assert!(self.child.is_none(), "resume() after stop() only");
+        self.spawn().await;
+    }
+
     /// Stops and starts the server again on the same data directory.
     pub async fn restart(&mut self) {
         self.stop().await;
