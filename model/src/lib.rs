@@ -437,6 +437,22 @@ pub struct FunctionCost {
     pub change_percent: Option<String>,
 }
 
+/// One application (the functions sharing an `application` name) in a month report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationCost {
+    pub name: String,
+    /// Its functions with usage this month or last, by name.
+    pub functions: Vec<String>,
+    #[serde(flatten)]
+    pub usage: UsageCost,
+    pub previous_month_cost: String,
+    /// `cost - previous_month_cost`.
+    pub change: String,
+    /// Change in percent of the previous month (None when it cost nothing).
+    pub change_percent: Option<String>,
+}
+
 /// One function's usage on one UTC day (chart and CSV rows).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -489,6 +505,9 @@ pub struct CostReport {
     pub plans: Vec<PricePlan>,
     /// Sorted by cost, highest first.
     pub functions: Vec<FunctionCost>,
+    /// The same lines grouped by application, sorted by cost, highest first.
+    #[serde(default)]
+    pub applications: Vec<ApplicationCost>,
     pub totals: UsageCost,
     pub previous_month: String,
     pub previous_totals: UsageCost,

@@ -161,7 +161,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
             "tick",
             platform::InvocationQuery {
                 limit: 10,
-                status: None,
+                ..Default::default()
             },
         )
         .await

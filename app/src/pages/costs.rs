@@ -7,7 +7,7 @@ use chrono::{Months, NaiveDate};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use model::{CostReport, FunctionCost, ServerComparison, UsageCost};
+use model::{ApplicationCost, CostReport, FunctionCost, ServerComparison, UsageCost};
 
 use crate::{
     api::month_costs,
@@ -124,6 +124,7 @@ fn MonthReport(report: CostReport) -> impl IntoView {
                 </div>
                 <CostTable lines=report.functions.clone() totals=report.totals.clone() currency=report.currency.clone() colours />
             </section>
+            <ApplicationTable lines=report.applications.clone() currency=report.currency.clone() />
         }
         .into_any()
     };
@@ -481,4 +482,56 @@ mod tests {
         assert_eq!(gb_seconds("0.000125"), "0.000125");
         assert_eq!(gb_seconds("2000"), "2000.00");
     }
+}
+
+/// The month's cost per application (functions grouped by their `application`).
+#[component]
+fn ApplicationTable(lines: Vec<ApplicationCost>, currency: String) -> impl IntoView {
+    if lines.is_empty() {
+        return ().into_any();
+    }
+    let rows = lines
+        .into_iter()
+        .map(|a| {
+            let functions = a.functions.join(", ");
+            let change = a
+                .change_percent
+                .clone()
+                .map(|p| format!("{p} %"))
+                .unwrap_or_else(|| "—".into());
+            view! {
+                <tr>
+                    <th scope="row">{a.name.clone()}</th>
+                    <td class="break muted">{functions}</td>
+                    <td class="num">{count(a.usage.requests)}</td>
+                    <td class="num">{money(amount(&a.usage.cost), &currency)}</td>
+                    <td class="num">{money(amount(&a.previous_month_cost), &currency)}</td>
+                    <td class="num">{change}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card card-flush" aria-labelledby="apps-title">
+            <div class="card-head">
+                <h2 id="apps-title">"By application"</h2>
+            </div>
+            <div class="table-wrap">
+                <table class="table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Application"</th>
+                            <th scope="col">"Functions"</th>
+                            <th scope="col" class="num">"Requests"</th>
+                            <th scope="col" class="num">"Cost"</th>
+                            <th scope="col" class="num">"Previous month"</th>
+                            <th scope="col" class="num">"Change"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+    .into_any()
 }

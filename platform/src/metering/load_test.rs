@@ -72,15 +72,34 @@ async fn a_month_of_a_million_invocations() {
         .unwrap();
     let book = plan::load(&db).await.unwrap();
     let now = month.end_ms() + Duration::days(3).num_milliseconds();
-    let report = report::build(month, &hours, &book, now);
-    let csv = report::report_csv(&report);
+    // Four applications of five functions each.
+    let applications: std::collections::HashMap<String, String> = (0..FUNCTIONS)
+        .map(|f| (format!("fn-{f:02}"), format!("app-{}", f % 4)))
+        .collect();
+    let report = report::build(month, &hours, &book, now, &applications);
     let reporting = started.elapsed();
+    let started = Instant::now();
+    let csv = report::report_csv(&report);
+    let csv_time = started.elapsed();
+    let started = Instant::now();
+    let pdf = super::pdf::report_pdf(&report);
+    let pdf_time = started.elapsed();
     eprintln!(
         "load test: recorded {INVOCATIONS} invocations in {recording:.2?}; \
-         month report ({} hourly rows) + CSV ({} bytes) in {reporting:.2?}",
+         month report from {} hourly rows in {reporting:.2?}; CSV ({} bytes) in {csv_time:.2?}; \
+         PDF ({} bytes) in {pdf_time:.2?}",
         hours.len(),
-        csv.len()
+        csv.len(),
+        pdf.len()
     );
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    if let Some(out) = std::env::var_os("WISP_LOAD_TEST_PDF") {
+        std::fs::write(out, &pdf).unwrap();
+    }
+    assert_eq!(report.applications.len(), 4);
+    assert!(report.applications.iter().all(|a| a.functions.len() == 5));
+    let app_requests: i64 = report.applications.iter().map(|a| a.usage.requests).sum();
+    assert_eq!(app_requests, expected.requests);
 
     assert_eq!(report.functions.len(), FUNCTIONS as usize);
     assert_eq!(report.totals.requests, expected.requests);

@@ -393,6 +393,42 @@ fn functions(w: &mut Writer, r: &CostReport) {
     w.row(&cells, &columns, true, false);
 }
 
+fn applications(w: &mut Writer, r: &CostReport) {
+    w.heading("Cost per application");
+    let columns = [250.0, 295.0, 360.0, 420.0, 480.0, RIGHT - 4.0];
+    let header: Vec<String> = [
+        "Application",
+        "Functions",
+        "Requests",
+        "Errors",
+        "GB-seconds",
+        "Cost",
+        "Previous",
+    ]
+    .map(String::from)
+    .to_vec();
+    w.row(&header, &columns, true, false);
+    if r.applications.is_empty() {
+        w.text(LEFT + 4.0, w.y, 9.0, false, MUTED, "No functions ran.");
+        w.y += ROW;
+    }
+    for (i, a) in r.applications.iter().enumerate() {
+        if !w.room_for(ROW) {
+            w.row(&header, &columns, true, false);
+        }
+        let cells = [
+            a.name.clone(),
+            a.functions.len().to_string(),
+            thousands(a.usage.requests),
+            thousands(a.usage.errors),
+            rounded(&a.usage.gb_seconds, 4),
+            a.usage.cost_display.clone(),
+            rounded(&a.previous_month_cost, 2),
+        ];
+        w.row(&cells, &columns, false, i % 2 == 1);
+    }
+}
+
 fn plans(w: &mut Writer, r: &CostReport) {
     w.heading("Price plan used");
     for p in &r.plans {
@@ -453,6 +489,7 @@ pub fn report_pdf(report: &CostReport) -> Vec<u8> {
     totals(&mut w, report);
     chart(&mut w, report, month);
     functions(&mut w, report);
+    applications(&mut w, report);
     plans(&mut w, report);
 
     let count = w.pages.len();

@@ -4,11 +4,15 @@
 //! month, with a month-to-date projection and the "on a server" comparison.
 //! Also the CSV rendering (RFC 4180). Reads rollups and plans; writes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use model::{CostProjection, CostReport, DailyCost, FunctionCost, ServerComparison, UsageCost};
+use model::{
+    ApplicationCost, CostProjection, CostReport, DailyCost, FunctionCost, ServerComparison,
+    UsageCost,
+};
 use rust_decimal::{Decimal, RoundingStrategy};
+use sqlx::Row;
 
 use super::plan::{self, PlanBook, Prices};
 use super::rollup::{self, HourlyUsage, Usage};
@@ -114,7 +118,66 @@ fn total(functions: &BTreeMap<String, (Usage, Decimal)>) -> (Usage, Decimal) {
 
 /// Builds the report of `month` from the rollups of it and the month before,
 /// as of `now` (UTC ms).
-pub(crate) fn build(month: Month, hours: &[HourlyUsage], book: &PlanBook, now: i64) -> CostReport {
+/// Groups per-function lines by application (functions missing from
+/// `applications` belong to the default one).
+fn per_application(
+    functions: &BTreeMap<String, (Usage, Decimal)>,
+    applications: &HashMap<String, String>,
+) -> BTreeMap<String, (Usage, Decimal, Vec<String>)> {
+    let mut out: BTreeMap<String, (Usage, Decimal, Vec<String>)> = BTreeMap::new();
+    for (name, (usage, cost)) in functions {
+        let app = applications
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| model::DEFAULT_APPLICATION.to_string());
+        let entry = out.entry(app).or_default();
+        entry.0.add(usage);
+        entry.1 += *cost;
+        entry.2.push(name.clone());
+    }
+    out
+}
+
+fn application_lines(
+    functions: &BTreeMap<String, (Usage, Decimal)>,
+    previous_functions: &BTreeMap<String, (Usage, Decimal)>,
+    applications: &HashMap<String, String>,
+) -> Vec<ApplicationCost> {
+    let now = per_application(functions, applications);
+    let before = per_application(previous_functions, applications);
+    let names: BTreeSet<&String> = now.keys().chain(before.keys()).collect();
+    let mut lines: Vec<(Decimal, ApplicationCost)> = names
+        .into_iter()
+        .map(|name| {
+            let (usage, cost, mut members) = now.get(name).cloned().unwrap_or_default();
+            let (_, previous, earlier) = before.get(name).cloned().unwrap_or_default();
+            members.extend(earlier);
+            members.sort();
+            members.dedup();
+            let change = cost - previous;
+            let line = ApplicationCost {
+                name: name.clone(),
+                functions: members,
+                usage: usage_cost(&usage, cost),
+                previous_month_cost: exact(previous),
+                change: exact(change),
+                change_percent: (!previous.is_zero())
+                    .then(|| exact((change * Decimal::ONE_HUNDRED / previous).round_dp(2))),
+            };
+            (cost, line)
+        })
+        .collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    lines.into_iter().map(|(_, l)| l).collect()
+}
+
+pub(crate) fn build(
+    month: Month,
+    hours: &[HourlyUsage],
+    book: &PlanBook,
+    now: i64,
+    applications: &HashMap<String, String>,
+) -> CostReport {
     let (start, end) = (month.start_ms(), month.end_ms());
     let previous = month.previous();
     let (this, before): (Vec<HourlyUsage>, Vec<HourlyUsage>) = hours
@@ -129,6 +192,7 @@ pub(crate) fn build(month: Month, hours: &[HourlyUsage], book: &PlanBook, now: i
     let (total_usage, total_cost) = total(&functions);
     let (previous_usage, previous_cost) = total(&previous_functions);
 
+    let application_costs = application_lines(&functions, &previous_functions, applications);
     let names: BTreeSet<&String> = functions.keys().chain(previous_functions.keys()).collect();
     let mut lines: Vec<(Decimal, FunctionCost)> = names
         .into_iter()
@@ -207,6 +271,7 @@ pub(crate) fn build(month: Month, hours: &[HourlyUsage], book: &PlanBook, now: i
         month_to_date,
         plans,
         functions: lines.into_iter().map(|(_, l)| l).collect(),
+        applications: application_costs,
         totals: usage_cost(&total_usage, total_cost),
         previous_month: previous.to_string(),
         previous_totals: usage_cost(&previous_usage, previous_cost),
@@ -281,7 +346,17 @@ impl Platform {
         let hours =
             rollup::load(&self.inner.db, month.previous().start_ms(), month.end_ms()).await?;
         let book = plan::load(&self.inner.db).await?;
-        Ok(build(month, &hours, &book, now))
+        let rows = sqlx::query("SELECT name, application FROM functions")
+            .fetch_all(&self.inner.db)
+            .await?;
+        let mut applications = HashMap::new();
+        for row in &rows {
+            applications.insert(
+                row.try_get::<String, _>("name")?,
+                row.try_get::<String, _>("application")?,
+            );
+        }
+        Ok(build(month, &hours, &book, now, &applications))
     }
 }
 
@@ -364,8 +439,21 @@ mod tests {
             hour("a", dear.effective_from + 1_000, 1_000_000),
             hour("b", month.previous().start_ms(), 500),
         ];
-        let report = build(month, &hours, &book, month.end_ms() + 1);
+        let shop: HashMap<String, String> = [("a", "shop"), ("b", "shop")]
+            .into_iter()
+            .map(|(f, a)| (f.to_string(), a.to_string()))
+            .collect();
+        let report = build(month, &hours, &book, month.end_ms() + 1, &shop);
         assert!(!report.month_to_date && report.projection.is_none());
+        // Both functions roll up into their application, this month and last.
+        assert_eq!(report.applications.len(), 1);
+        let app = &report.applications[0];
+        assert_eq!(
+            (app.name.as_str(), app.functions.clone()),
+            ("shop", vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(app.usage.cost, report.totals.cost);
+        assert_eq!(app.previous_month_cost, report.previous_totals.cost);
         assert_eq!(report.plans.len(), 2);
         assert_eq!(report.functions[0].name, "a");
         let default = Plan::default_plan().prices;
@@ -397,7 +485,7 @@ mod tests {
         let hours = vec![hour("a", month.start_ms(), 3_000)];
         // A tenth of April (30 days) has passed: 3 days.
         let now = month.start_ms() + 3 * 24 * 3_600_000;
-        let report = build(month, &hours, &book, now);
+        let report = build(month, &hours, &book, now, &HashMap::new());
         let p = report.projection.expect("projection");
         assert_eq!(p.elapsed_fraction, "0.1");
         assert_eq!(p.projected_requests, 30_000);

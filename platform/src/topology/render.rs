@@ -164,7 +164,11 @@ fn shift_path(d: &str, dx: f64, dy: f64) -> String {
         };
         match num.parse::<f64>() {
             Ok(v) => {
-                let shifted = if numbers.is_multiple_of(2) { v + dx } else { v + dy };
+                let shifted = if numbers.is_multiple_of(2) {
+                    v + dx
+                } else {
+                    v + dy
+                };
                 numbers += 1;
                 out.push(format!("{shifted:.1}{comma}"));
             }
