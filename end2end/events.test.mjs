@@ -183,6 +183,8 @@ async function main() {
     shots.push(await shoot(page, cfg, "topology.png"));
     await page.locator("svg.topology a[aria-label='Function shop']").click();
     await page.waitForURL((url) => url.pathname === "/functions/shop");
+    // The function page lists its triggers.
+    await page.locator(".trigger-list li", { hasText: "POST /shop/:item" }).waitFor();
   });
 
   await step("the events page edits the key-value store and lists dead letters", async () => {

@@ -100,9 +100,39 @@ fn FunctionView(
         }
         .into_any(),
     };
-    let triggers = match detail.triggers.len() {
-        0 => "Called through its gateway route; no other triggers.".to_string(),
-        n => format!("Called through its gateway route and {n} trigger(s)."),
+    let triggers = if detail.triggers.is_empty() {
+        view! {
+            <p class="muted">
+                "No triggers: only the gateway URL above calls it. "
+                <a href="/triggers">"Add a route, schedule or subscription"</a>
+            </p>
+        }
+        .into_any()
+    } else {
+        let items = detail
+            .triggers
+            .iter()
+            .map(|t| {
+                let next = t
+                    .next_fires
+                    .first()
+                    .map(|at| format!(" · next {} UTC", format::datetime(at)))
+                    .unwrap_or_default();
+                view! {
+                    <li>
+                        <span class="tag">{t.spec.kind()}</span>
+                        " "
+                        <code>{t.spec.describe()}</code>
+                        <span class="muted">{next}</span>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <ul class="trigger-list">{items}</ul>
+            <p><a href="/triggers">"Manage triggers"</a></p>
+        }
+        .into_any()
     };
     let activation_error = move || {
         activate.value().get().and_then(Result::err).map(|error| {
@@ -130,6 +160,8 @@ fn FunctionView(
         <section class="card call-card" aria-labelledby="call-title">
             <h2 id="call-title">"Call it"</h2>
             {call}
+            <h3 class="subhead">"Triggers"</h3>
+            {triggers}
         </section>
         <div class="split">
             <div class="stack">
@@ -149,7 +181,7 @@ fn FunctionView(
             </div>
             <aside class="card" aria-labelledby="config-title">
                 <h2 id="config-title">"Configuration"</h2>
-                <p class="muted card-lede">{triggers}</p>
+                <p class="muted card-lede">"Changes apply from the next call."</p>
                 <ConfigEditor name=detail.name.clone() config=detail.config.clone() />
             </aside>
         </div>
