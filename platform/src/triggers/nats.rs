@@ -175,7 +175,11 @@ async fn consume_jetstream(
         )),
         filter_subject: subject.to_string(),
         ack_policy: consumer::AckPolicy::Explicit,
-        deliver_policy: consumer::DeliverPolicy::New,
+        // Everything published since the trigger was created, even before
+        // this consumer existed (a first connection can lag the creation).
+        deliver_policy: consumer::DeliverPolicy::ByStartTime {
+            start_time: trigger.created_at,
+        },
         ack_wait: ACK_WAIT,
         max_deliver: -1,
         ..Default::default()
