@@ -151,15 +151,21 @@ pub async fn redrive_job(id: String) -> Result<Job, AppError> {
     Ok(crate::api::ssr::platform().redrive(&id).await?)
 }
 
+/// The form's application, or the default one when left empty.
+#[cfg(feature = "ssr")]
+fn application_or_default(application: String) -> String {
+    if application.trim().is_empty() {
+        model::DEFAULT_APPLICATION.to_string()
+    } else {
+        application
+    }
+}
+
 /// Key-value entries of an application by prefix.
 #[server(prefix = "/rpc")]
 pub async fn kv_entries(application: String, prefix: String) -> Result<Vec<KvEntry>, AppError> {
     crate::api::ssr::require_user().await?;
-    let app = if application.trim().is_empty() {
-        model::DEFAULT_APPLICATION.to_string()
-    } else {
-        application
-    };
+    let app = application_or_default(application);
     Ok(crate::api::ssr::platform()
         .kv_list(&app, &prefix, 200)
         .await?)
@@ -169,11 +175,7 @@ pub async fn kv_entries(application: String, prefix: String) -> Result<Vec<KvEnt
 #[server(prefix = "/rpc")]
 pub async fn kv_set(application: String, key: String, value: String) -> Result<(), AppError> {
     crate::api::ssr::require_user().await?;
-    let app = if application.trim().is_empty() {
-        model::DEFAULT_APPLICATION.to_string()
-    } else {
-        application
-    };
+    let app = application_or_default(application);
     Ok(crate::api::ssr::platform()
         .kv_put(
             &app,
@@ -188,11 +190,7 @@ pub async fn kv_set(application: String, key: String, value: String) -> Result<(
 #[server(prefix = "/rpc")]
 pub async fn kv_remove(application: String, key: String) -> Result<(), AppError> {
     crate::api::ssr::require_user().await?;
-    let app = if application.trim().is_empty() {
-        model::DEFAULT_APPLICATION.to_string()
-    } else {
-        application
-    };
+    let app = application_or_default(application);
     crate::api::ssr::platform().kv_delete(&app, &key).await?;
     Ok(())
 }

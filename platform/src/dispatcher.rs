@@ -155,7 +155,12 @@ impl Dispatcher {
 /// Runs one claimed job and records how it went.
 async fn run_job(platform: &Platform, job: ClaimedJob) {
     let invocation_id = job.invocation_id();
-    let request = match build_request(&job) {
+    let request = match crate::invoke::delivery_request(
+        &job.method,
+        &job.path,
+        &job.headers,
+        job.body.clone(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             let now = platform.inner.clock.now_ms();
@@ -210,17 +215,4 @@ fn log_failure(job: &ClaimedJob, error: &str, dead: bool) {
     } else {
         tracing::info!(job = %job.id, function = %job.function, attempt = job.attempts, %error, "job failed; will retry");
     }
-}
-
-fn build_request(job: &ClaimedJob) -> Result<http::Request<runtime::RequestBody>, String> {
-    let mut builder = http::Request::builder()
-        .method(job.method.as_str())
-        .uri(format!("http://localhost{}", job.path))
-        .header(http::header::HOST, "localhost");
-    for (name, value) in &job.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder
-        .body(runtime::full_body(job.body.clone()))
-        .map_err(|e| format!("the stored request is invalid: {e}"))
 }

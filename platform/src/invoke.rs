@@ -106,6 +106,26 @@ impl CallContext {
     }
 }
 
+/// The request a non-HTTP delivery (queued job, queue message) makes:
+/// `method` `http://localhost<path>` with `headers` and `body`.
+pub(crate) fn delivery_request(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: impl Into<Bytes>,
+) -> Result<Request<RequestBody>, String> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(format!("http://localhost{path}"))
+        .header(http::header::HOST, "localhost");
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(runtime::full_body(body))
+        .map_err(|e| format!("the delivery is not a valid request: {e}"))
+}
+
 /// A call run to its end, body read: what queued work needs to decide
 /// between done and retry.
 #[derive(Clone, Debug)]

@@ -59,7 +59,8 @@ impl Platform {
             message.content_type.as_deref(),
         );
         let path = format!("/{}", message.subject.trim_start_matches('/'));
-        let request = build_request(&path, &headers, message.payload.clone());
+        let request =
+            crate::invoke::delivery_request("POST", &path, &headers, message.payload.clone());
         let context = CallContext {
             trigger: source,
             trigger_id: Some(trigger.id.clone()),
@@ -115,23 +116,6 @@ impl Platform {
             }
         }
     }
-}
-
-fn build_request(
-    path: &str,
-    headers: &[(String, String)],
-    payload: Bytes,
-) -> Result<http::Request<runtime::RequestBody>, String> {
-    let mut builder = http::Request::builder()
-        .method("POST")
-        .uri(format!("http://localhost{path}"))
-        .header(http::header::HOST, "localhost");
-    for (name, value) in headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder
-        .body(runtime::full_body(payload))
-        .map_err(|e| format!("the message cannot be sent as a request: {e}"))
 }
 
 /// For brokers that cannot redeliver (core NATS) or only on reconnect

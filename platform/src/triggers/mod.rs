@@ -466,6 +466,11 @@ impl Platform {
         lock(&self.inner.triggers.statuses).insert(id.to_string(), status.into());
     }
 
+    /// An external consumer's last reported connection state.
+    pub(crate) fn trigger_status(&self, id: &str) -> Option<String> {
+        lock(&self.inner.triggers.statuses).get(id).cloned()
+    }
+
     fn decorate(&self, mut trigger: Trigger) -> Trigger {
         if let TriggerSpec::Cron { schedule, timezone } = &trigger.spec {
             trigger.next_fires =

@@ -115,8 +115,15 @@ async fn connect(platform: &Platform, id: &str, url: &str) -> Result<async_nats:
             let (p, id) = (p.clone(), id_owned.clone());
             async move {
                 match event {
-                    async_nats::Event::Connected => p.set_trigger_status(&id, "connected"),
-                    async_nats::Event::Disconnected => p.set_trigger_status(&id, "connecting"),
+                    // The first connection is reported by the consumer once it is
+                    // subscribed (earlier, published messages could be missed); a
+                    // reconnection restores the subscription itself.
+                    async_nats::Event::Connected
+                        if p.trigger_status(&id).as_deref() == Some("reconnecting") =>
+                    {
+                        p.set_trigger_status(&id, "connected")
+                    }
+                    async_nats::Event::Disconnected => p.set_trigger_status(&id, "reconnecting"),
                     other => tracing::debug!(trigger = %id, event = %other, "NATS event"),
                 }
             }

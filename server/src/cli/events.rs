@@ -236,7 +236,8 @@ fn print_trigger(t: &Trigger) {
     }
 }
 
-async fn read_data(data: Option<&str>) -> anyhow::Result<Vec<u8>> {
+/// A `--data` argument: a string, `@FILE`, or `@-` for stdin.
+pub(super) async fn read_data(data: Option<&str>) -> anyhow::Result<Vec<u8>> {
     Ok(match data {
         None => Vec::new(),
         Some("@-") => {

@@ -180,19 +180,7 @@ pub async fn functions(args: ClientArgs) -> anyhow::Result<()> {
 
 pub async fn invoke(args: InvokeArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let body = match args.data.as_deref() {
-        None => Vec::new(),
-        Some("@-") => {
-            use tokio::io::AsyncReadExt;
-            let mut buf = Vec::new();
-            tokio::io::stdin().read_to_end(&mut buf).await?;
-            buf
-        }
-        Some(d) if d.starts_with('@') => tokio::fs::read(&d[1..])
-            .await
-            .with_context(|| format!("reading {}", &d[1..]))?,
-        Some(d) => d.as_bytes().to_vec(),
-    };
+    let body = events::read_data(args.data.as_deref()).await?;
     let path = format!(
         "/api/v1/functions/{}/invoke?path={}",
         args.name,
