@@ -114,6 +114,31 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/costs", get(costs::report))
         .route("/api/v1/costs/{file}", get(costs::download))
         .with_state(state)
+        .layer(axum::middleware::from_fn(close_after_unread_body))
+}
+
+/// A request rejected before its body was read (401, 403, 404, 413, 429)
+/// leaves the body on the wire; hyper then closes the connection, racing a
+/// client that already put it back in its pool (seen as `IncompleteMessage`
+/// on the client's next request). `Connection: close` on such a response
+/// tells the client up front not to reuse the connection.
+pub(crate) async fn close_after_unread_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let has_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut response = next.run(request).await;
+    if has_body && response.status().is_client_error() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// `GET /api/v1/status`: what this node serves and whether the compiled
