@@ -277,6 +277,36 @@ async function main() {
     assert(refused.status === 401, `the revoked token got ${refused.status}`);
   });
 
+  await step("the team page adds a member, changes their role and shows the audit log", async () => {
+    const created = await page.evaluate(async () => {
+      const response = await fetch("/api/v1/users", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-wisp-csrf": "1" },
+        body: JSON.stringify({ username: "e2e-dev", password: "e2e-dev-password" }),
+      });
+      return response.status;
+    });
+    assert(created === 201 || created === 409, `creating a user answered ${created}`);
+    await nav().getByRole("link", { name: "Team" }).click();
+    await page.waitForURL((url) => url.pathname === "/team");
+    await waitForHydration(page);
+    await page.getByLabel("User name").fill("e2e-dev");
+    await page.getByLabel("Role", { exact: true }).selectOption("developer");
+    await page.getByRole("button", { name: "Add or change" }).click();
+    await page.locator("tr[data-member='e2e-dev']", { hasText: "developer" }).waitFor();
+    await page.getByLabel("Role of e2e-dev").selectOption("viewer");
+    await page.locator("tr[data-member='e2e-dev']", { hasText: "viewer" }).waitFor();
+    const audit = page.locator(".audit-table");
+    await audit.locator("tr", { hasText: "set_member_role" }).first().waitFor();
+    assert((await audit.innerText()).includes("admin"), "the audit log names who changed the team");
+    await assertNoHorizontalOverflow(page, "team");
+    shots.push(await shoot(page, cfg, "team.png"));
+    await page.setViewportSize(MOBILE);
+    await assertNoHorizontalOverflow(page, "team on a phone");
+    shots.push(await shoot(page, cfg, "team-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+  });
+
   await step("invocations page by 50: older, then newer again", async () => {
     for (let i = 0; i < 55; i += 1) {
       const response = await fetch(`${cfg.gateway}/fn/${QUIET}/page-${i}`);

@@ -71,7 +71,8 @@ impl From<platform::PlatformError> for AppError {
             "unauthorized" => AppError::Unauthorized,
             "bad_credentials" => AppError::BadCredentials,
             "not_found" => AppError::NotFound(capitalize(&err.to_string())),
-            "invalid_input" | "invalid_wasm" | "too_large" | "conflict" | "too_many_requests" => {
+            "invalid_input" | "invalid_wasm" | "too_large" | "conflict" | "too_many_requests"
+            | "forbidden" | "rate_limited" => {
                 AppError::InvalidInput(capitalize(&err.to_string()))
             }
             code => {

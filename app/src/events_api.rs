@@ -12,15 +12,19 @@ use crate::error::AppError;
 /// Every trigger.
 #[server(prefix = "/rpc")]
 pub async fn list_triggers() -> Result<Vec<Trigger>, AppError> {
-    crate::api::ssr::require_user().await?;
-    Ok(crate::api::ssr::platform().list_triggers().await?)
+    let who = crate::api::ssr::require_user().await?;
+    Ok(crate::api::ssr::platform()
+        .list_triggers(who.team_id)
+        .await?)
 }
 
 /// Names of all functions (for the trigger form's picker).
 #[server(prefix = "/rpc")]
 pub async fn function_names() -> Result<Vec<String>, AppError> {
-    crate::api::ssr::require_user().await?;
-    let list = crate::api::ssr::platform().list_functions().await?;
+    let who = crate::api::ssr::require_user().await?;
+    let list = crate::api::ssr::platform()
+        .list_functions(who.team_id)
+        .await?;
     Ok(list.into_iter().map(|f| f.name).collect())
 }
 
@@ -94,7 +98,7 @@ pub async fn save_trigger(
     #[server(default)] stream: String,
     #[server(default)] group: String,
 ) -> Result<Trigger, AppError> {
-    crate::api::ssr::require_user().await?;
+    let who = crate::api::ssr::require_user().await?;
     let spec = spec_from_form(
         &kind, &route, &methods, &schedule, &timezone, &topic, &url, &subject, &stream, &group,
     )?;
@@ -104,9 +108,18 @@ pub async fn save_trigger(
         max_attempts: None,
     };
     let platform = crate::api::ssr::platform();
+    let developer = platform::Role::Developer;
+    platform
+        .authorize_function(&who, &new.function, developer)
+        .await?;
     Ok(if id.trim().is_empty() {
         platform.create_trigger(new).await?
     } else {
+        let current = platform.trigger(id.trim()).await?;
+        let what = format!("trigger {}", id.trim());
+        platform
+            .authorize_object(&who, &current.function, developer, &what)
+            .await?;
         platform.update_trigger(id.trim(), new).await?
     })
 }
@@ -114,8 +127,18 @@ pub async fn save_trigger(
 /// Deletes a trigger.
 #[server(prefix = "/rpc")]
 pub async fn delete_trigger(id: String) -> Result<(), AppError> {
-    crate::api::ssr::require_user().await?;
-    Ok(crate::api::ssr::platform().delete_trigger(&id).await?)
+    let who = crate::api::ssr::require_user().await?;
+    let platform = crate::api::ssr::platform();
+    let current = platform.trigger(&id).await?;
+    platform
+        .authorize_object(
+            &who,
+            &current.function,
+            platform::Role::Developer,
+            &format!("trigger {id}"),
+        )
+        .await?;
+    Ok(platform.delete_trigger(&id).await?)
 }
 
 /// The next five fire times of a schedule (the form's preview).
@@ -138,17 +161,27 @@ pub async fn cron_preview(
 /// Async work that failed every attempt.
 #[server(prefix = "/rpc")]
 pub async fn dead_letters() -> Result<Vec<Job>, AppError> {
-    crate::api::ssr::require_user().await?;
+    let who = crate::api::ssr::require_user().await?;
     Ok(crate::api::ssr::platform()
-        .list_jobs(Some("dead"), None, 200)
+        .list_jobs(who.team_id, Some("dead"), None, 200)
         .await?)
 }
 
 /// Sends a dead letter back to the queue.
 #[server(prefix = "/rpc")]
 pub async fn redrive_job(id: String) -> Result<Job, AppError> {
-    crate::api::ssr::require_user().await?;
-    Ok(crate::api::ssr::platform().redrive(&id).await?)
+    let who = crate::api::ssr::require_user().await?;
+    let platform = crate::api::ssr::platform();
+    let job = platform.job(&id).await?;
+    platform
+        .authorize_object(
+            &who,
+            &job.function,
+            platform::Role::Developer,
+            &format!("job {id}"),
+        )
+        .await?;
+    Ok(platform.redrive(&id).await?)
 }
 
 /// The form's application, or the default one when left empty.
@@ -164,20 +197,22 @@ fn application_or_default(application: String) -> String {
 /// Key-value entries of an application by prefix.
 #[server(prefix = "/rpc")]
 pub async fn kv_entries(application: String, prefix: String) -> Result<Vec<KvEntry>, AppError> {
-    crate::api::ssr::require_user().await?;
+    let who = crate::api::ssr::require_user().await?;
     let app = application_or_default(application);
     Ok(crate::api::ssr::platform()
-        .kv_list(&app, &prefix, 200)
+        .kv_list(who.team_id, &app, &prefix, 200)
         .await?)
 }
 
 /// Sets a key (the value as text).
 #[server(prefix = "/rpc")]
 pub async fn kv_set(application: String, key: String, value: String) -> Result<(), AppError> {
-    crate::api::ssr::require_user().await?;
+    let who = crate::api::ssr::require_user().await?;
+    who.require(platform::Role::Developer)?;
     let app = application_or_default(application);
     Ok(crate::api::ssr::platform()
         .kv_put(
+            who.team_id,
             &app,
             key.trim(),
             value.as_bytes(),
@@ -189,9 +224,12 @@ pub async fn kv_set(application: String, key: String, value: String) -> Result<(
 /// Deletes a key.
 #[server(prefix = "/rpc")]
 pub async fn kv_remove(application: String, key: String) -> Result<(), AppError> {
-    crate::api::ssr::require_user().await?;
+    let who = crate::api::ssr::require_user().await?;
+    who.require(platform::Role::Developer)?;
     let app = application_or_default(application);
-    crate::api::ssr::platform().kv_delete(&app, &key).await?;
+    crate::api::ssr::platform()
+        .kv_delete(who.team_id, &app, &key)
+        .await?;
     Ok(())
 }
 
@@ -205,7 +243,7 @@ pub struct TopologyView {
 /// The graph of the last `window` (`15m`, `1h`, `24h`, `7d`), laid out and drawn.
 #[server(prefix = "/rpc")]
 pub async fn load_topology(window: String) -> Result<TopologyView, AppError> {
-    crate::api::ssr::require_user().await?;
+    let who = crate::api::ssr::require_user().await?;
     let platform = crate::api::ssr::platform();
     let span = match window.as_str() {
         "15m" => chrono::Duration::minutes(15),
@@ -214,7 +252,7 @@ pub async fn load_topology(window: String) -> Result<TopologyView, AppError> {
         _ => chrono::Duration::hours(1),
     };
     let until = platform.now();
-    let mut graph = platform.topology(until - span, until).await?;
+    let mut graph = platform.topology(who.team_id, until - span, until).await?;
     graph.layout = Some(platform::topology_layout(&graph));
     let svg = platform::topology_svg(&graph, "");
     Ok(TopologyView {

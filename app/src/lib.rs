@@ -16,6 +16,7 @@ pub mod error;
 pub mod events_api;
 pub mod format;
 pub mod pages;
+pub mod team_api;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -29,7 +30,7 @@ use crate::{
     pages::{
         costs::CostsPage, events::EventsPage, function::FunctionPage, functions::FunctionsPage,
         invocation::InvocationPage, login::LoginPage, not_found::NotFoundPage,
-        overview::OverviewPage, settings::SettingsPage, topology::TopologyPage,
+        overview::OverviewPage, settings::SettingsPage, team::TeamPage, topology::TopologyPage,
         triggers::TriggersPage,
     },
 };
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/costs") view=CostsPage ssr=SsrMode::Async />
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                     <Route path=path!("/triggers") view=TriggersPage ssr=SsrMode::Async />
                     <Route path=path!("/events") view=EventsPage ssr=SsrMode::Async />
                     <Route path=path!("/topology") view=TopologyPage ssr=SsrMode::Async />

@@ -9,8 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod events;
+mod teams;
 mod topology;
 pub use events::*;
+pub use teams::*;
 pub use topology::*;
 
 /// Default memory limit of a function, in MiB (as on AWS Lambda's low end).
@@ -194,6 +196,12 @@ pub struct ApiTokenInfo {
     /// None for tokens created before prefixes were kept.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// What the token may do in its team: `owner`, `developer` or `viewer`.
+    #[serde(default)]
+    pub role: String,
+    /// The team the token acts for.
+    #[serde(default)]
+    pub team: String,
 }
 
 /// `POST /api/v1/tokens` body.
@@ -202,6 +210,10 @@ pub struct ApiTokenInfo {
 #[serde(deny_unknown_fields)]
 pub struct NewApiToken {
     pub name: String,
+    /// `owner`, `developer` or `viewer`; at most the creator's role
+    /// (default: the creator's role).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// A token just created: the secret is in `token`, shown this once only.

@@ -1,13 +1,20 @@
-//! Managing API tokens after their creation: listing a user's active tokens
-//! (never their secrets) and revoking one. Creating and checking tokens stays
-//! in `auth`; a revoked token fails `authenticate_token` from the next request on.
+//! Managing API tokens: issuing one scoped to the caller's team and a role
+//! no higher than the caller's, listing the caller's active tokens in the
+//! team (never their secrets) and revoking one. Checking tokens stays in
+//! `auth`; a revoked token fails `authenticate_token` from the next request on.
 
 use model::{ApiTokenInfo, CreatedApiToken};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::teams::Role;
 use crate::time::{from_ms, now_ms};
-use crate::{Platform, PlatformError};
+use crate::{Platform, PlatformError, Principal};
+
+/// The listed columns of a token (`k`) with its team's name.
+const TOKEN_COLUMNS: &str = "SELECT k.id AS id, k.name AS name, k.created_at AS created_at, \
+     k.last_used_at AS last_used_at, k.token_prefix AS token_prefix, k.role AS role, t.name AS team \
+     FROM api_tokens k JOIN teams t ON t.id = k.team_id";
 
 /// Longest token name accepted.
 const MAX_NAME_CHARS: usize = 100;
@@ -19,17 +26,23 @@ fn info_from_row(row: &AnyRow) -> Result<ApiTokenInfo, PlatformError> {
         created_at: from_ms(row.try_get("created_at")?),
         last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(from_ms),
         prefix: row.try_get("token_prefix")?,
+        role: row.try_get("role")?,
+        team: row.try_get("team")?,
     })
 }
 
 impl Platform {
-    /// A user's tokens that still work, newest first.
-    pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenInfo>, PlatformError> {
-        sqlx::query(
-            "SELECT id, name, created_at, last_used_at, token_prefix FROM api_tokens \
-             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
-        )
-        .bind(user_id)
+    /// The caller's tokens for the current team that still work, newest first.
+    pub async fn list_api_tokens(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<ApiTokenInfo>, PlatformError> {
+        sqlx::query(&format!(
+            "{TOKEN_COLUMNS} WHERE k.user_id = $1 AND k.team_id = $2 AND k.revoked_at IS NULL \
+             ORDER BY k.created_at DESC, k.id DESC"
+        ))
+        .bind(who.user_id)
+        .bind(who.team_id)
         .fetch_all(&self.inner.db)
         .await?
         .iter()
@@ -41,9 +54,20 @@ impl Platform {
     /// the answer this once and never again.
     pub async fn issue_api_token(
         &self,
-        user_id: i64,
+        who: &Principal,
         name: &str,
+        role: Option<&str>,
     ) -> Result<CreatedApiToken, PlatformError> {
+        let role = match role {
+            Some(role) => Role::parse(role)?,
+            None => who.role,
+        };
+        if role > who.role {
+            return Err(PlatformError::forbidden(format!(
+                "a token cannot have more rights than its creator ({})",
+                who.role
+            )));
+        }
         let name = name.trim();
         if name.is_empty() {
             return Err(PlatformError::invalid("give the token a name"));
@@ -53,29 +77,33 @@ impl Platform {
                 "a token name must be at most {MAX_NAME_CHARS} characters"
             )));
         }
-        let token = self.create_api_token(user_id, name).await?;
-        let row = sqlx::query(
-            "SELECT id, name, created_at, last_used_at, token_prefix FROM api_tokens \
-             WHERE token_hash = $1",
-        )
-        .bind(crate::auth::hash_secret(&token))
-        .fetch_one(&self.inner.db)
-        .await?;
+        let token = self
+            .create_api_token(who.user_id, who.team_id, role, name)
+            .await?;
+        let row = sqlx::query(&format!("{TOKEN_COLUMNS} WHERE k.token_hash = $1"))
+            .bind(crate::auth::hash_secret(&token))
+            .fetch_one(&self.inner.db)
+            .await?;
         Ok(CreatedApiToken {
             token,
             info: info_from_row(&row)?,
         })
     }
 
-    /// Revokes one of a user's tokens; it stops working at once. A token of
-    /// another user, or one already revoked, is `not_found`.
-    pub async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<(), PlatformError> {
+    /// Revokes one of the caller's tokens in the current team (an owner may
+    /// revoke any token of the team); it stops working at once. Any other
+    /// token, or one already revoked, is `not_found`.
+    pub async fn revoke_api_token(&self, who: &Principal, id: i64) -> Result<(), PlatformError> {
+        let any_member = who.role == Role::Owner;
         let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND team_id = $3 \
+             AND (user_id = $4 OR $5 = 1) AND revoked_at IS NULL",
         )
         .bind(now_ms())
         .bind(id)
-        .bind(user_id)
+        .bind(who.team_id)
+        .bind(who.user_id)
+        .bind(i64::from(any_member))
         .execute(&self.inner.db)
         .await?;
         if done.rows_affected() == 0 {

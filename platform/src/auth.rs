@@ -12,6 +12,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::teams::Role;
 use crate::time::{from_ms, now_ms};
 use crate::{Platform, PlatformError};
 
@@ -20,11 +21,45 @@ const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
 /// Prefix that makes Wisp tokens recognisable (and greppable in leaks).
 const TOKEN_PREFIX: &str = "wisp_";
 
-/// An authenticated caller of the control plane.
+/// An authenticated caller of the control plane, acting for one team.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: i64,
     pub username: String,
+    /// A server administrator (creates users and teams, sets the price plan).
+    pub is_admin: bool,
+    /// The team requests act for: every object read or changed is this team's.
+    pub team_id: i64,
+    pub team: String,
+    /// The caller's role in the team (for a token: the token's scope).
+    pub role: Role,
+    /// The API token used, `None` for a dashboard session.
+    pub token_id: Option<i64>,
+}
+
+impl Principal {
+    /// `forbidden` unless the caller's role is at least `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), PlatformError> {
+        if self.role >= needed {
+            Ok(())
+        } else {
+            Err(PlatformError::forbidden(format!(
+                "this needs the {needed} role in team {}; you are {}",
+                self.team, self.role
+            )))
+        }
+    }
+
+    /// `forbidden` unless the caller is a server administrator.
+    pub fn require_admin(&self) -> Result<(), PlatformError> {
+        if self.is_admin && self.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(PlatformError::forbidden(
+                "this needs a server administrator with an owner-scoped session or token",
+            ))
+        }
+    }
 }
 
 /// A freshly opened dashboard session; `token` goes into the cookie.
@@ -68,7 +103,7 @@ pub(crate) fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn hash_password(password: &str) -> Result<String, PlatformError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, PlatformError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -116,29 +151,43 @@ impl Platform {
             .fetch_one(db)
             .await?
             .try_get("id")?;
-        let token = self.create_api_token(user_id, "admin (bootstrap)").await?;
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_id, role, created_at) VALUES (1, $1, 'owner', $2)",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(db)
+        .await?;
+        let token = self
+            .create_api_token(user_id, 1, Role::Owner, "admin (bootstrap)")
+            .await?;
         Ok(Some(AdminBootstrap {
             generated_password: generated,
             token,
         }))
     }
 
-    /// Creates an API token for a user; the secret is returned once.
-    pub async fn create_api_token(
+    /// Creates an API token for a user, scoped to a team and a role; the
+    /// secret is returned once.
+    pub(crate) async fn create_api_token(
         &self,
         user_id: i64,
+        team_id: i64,
+        role: Role,
         name: &str,
     ) -> Result<String, PlatformError> {
         let token = format!("{TOKEN_PREFIX}{}", random_secret());
         sqlx::query(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, token_prefix) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, token_prefix, team_id, role) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(user_id)
         .bind(name)
         .bind(hash_secret(&token))
         .bind(now_ms())
         .bind(shown_prefix(&token))
+        .bind(team_id)
+        .bind(role.as_str())
         .execute(&self.inner.db)
         .await?;
         Ok(token)
@@ -147,9 +196,14 @@ impl Platform {
     /// Resolves a bearer token to its user; records its last use.
     pub async fn authenticate_token(&self, token: &str) -> Result<Principal, PlatformError> {
         let hash = hash_secret(token);
+        // The token's role is capped by the user's current role in the team:
+        // a member removed from the team (or demoted) loses the token's rights.
         let row = sqlx::query(
-            "SELECT t.id AS token_id, u.id AS user_id, u.username AS username \
+            "SELECT t.id AS token_id, t.role AS token_role, u.id AS user_id, u.username AS username, \
+             u.is_admin AS is_admin, m.team_id AS team_id, m.role AS member_role, tm.name AS team \
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             JOIN team_members m ON m.team_id = t.team_id AND m.user_id = t.user_id \
+             JOIN teams tm ON tm.id = t.team_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(&hash)
@@ -167,14 +221,32 @@ impl Platform {
                 .await
                 .inspect_err(|e| tracing::warn!(error = %e, "recording token use"));
         });
+        let token_role = Role::parse(&row.try_get::<String, _>("token_role")?)?;
+        let member_role = Role::parse(&row.try_get::<String, _>("member_role")?)?;
         Ok(Principal {
             user_id: row.try_get("user_id")?,
             username: row.try_get("username")?,
+            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+            team_id: row.try_get("team_id")?,
+            team: row.try_get("team")?,
+            role: token_role.min(member_role),
+            token_id: Some(token_id),
         })
     }
 
-    /// Checks a username and password and opens a dashboard session.
-    pub async fn login(&self, username: &str, password: &str) -> Result<Session, PlatformError> {
+    /// Checks a username and password and opens a dashboard session acting
+    /// for the user's first team. Failed attempts are rate-limited per user
+    /// name and per client address; `replaces` (the session cookie the
+    /// browser still had) is ended, so a login always rotates the session.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+        replaces: Option<&str>,
+    ) -> Result<Session, PlatformError> {
+        let limiter = &self.inner.login_limiter;
+        limiter.check(username, client)?;
         let row = sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.inner.db)
@@ -182,6 +254,7 @@ impl Platform {
         let Some(row) = row else {
             // Spend the same time as a real check so user names don't leak by timing.
             let _ = hash_password(password);
+            limiter.failed(username, client);
             return Err(PlatformError::BadCredentials);
         };
         let stored: String = row.try_get("password_hash")?;
@@ -199,20 +272,48 @@ impl Platform {
         .await
         .map_err(|e| PlatformError::Internal(e.into()))?;
         if !ok {
+            limiter.failed(username, client);
             return Err(PlatformError::BadCredentials);
         }
+        limiter.succeeded(username);
+        let team_id: i64 = sqlx::query(
+            "SELECT team_id FROM team_members WHERE user_id = $1 ORDER BY team_id LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.inner.db)
+        .await?
+        .ok_or_else(|| {
+            PlatformError::forbidden(
+                "you are not a member of any team yet; ask a team owner to add you",
+            )
+        })?
+        .try_get("team_id")?;
         let token = random_secret();
         let now = now_ms();
         let expires = now + SESSION_TTL_MS;
+        let mut tx = self.inner.db.begin().await?;
+        if let Some(old) = replaces {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(hash_secret(old))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, team_id) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(hash_secret(&token))
         .bind(user_id)
         .bind(now)
         .bind(expires)
-        .execute(&self.inner.db)
+        .bind(team_id)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(Session {
             token,
             username: username.to_string(),
@@ -220,11 +321,15 @@ impl Platform {
         })
     }
 
-    /// Resolves a session cookie to its user.
+    /// Resolves a session cookie to its user, acting for the session's team.
     pub async fn session_user(&self, token: &str) -> Result<Principal, PlatformError> {
         let row = sqlx::query(
-            "SELECT u.id AS user_id, u.username AS username FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+            "SELECT u.id AS user_id, u.username AS username, u.is_admin AS is_admin, \
+             m.team_id AS team_id, m.role AS role, tm.name AS team FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             JOIN team_members m ON m.team_id = s.team_id AND m.user_id = s.user_id \
+             JOIN teams tm ON tm.id = s.team_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(hash_secret(token))
         .bind(now_ms())
@@ -234,6 +339,11 @@ impl Platform {
         Ok(Principal {
             user_id: row.try_get("user_id")?,
             username: row.try_get("username")?,
+            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+            team_id: row.try_get("team_id")?,
+            team: row.try_get("team")?,
+            role: Role::parse(&row.try_get::<String, _>("role")?)?,
+            token_id: None,
         })
     }
 

@@ -19,6 +19,12 @@ pub enum PlatformError {
     Conflict { message: String },
     #[error("authentication required")]
     Unauthorized,
+    /// Authenticated, but the role (or the token's scope) does not allow it.
+    #[error("{message}")]
+    Forbidden { message: String },
+    /// Too many sign-in attempts; try again after this many seconds.
+    #[error("too many sign-in attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("wrong username or password")]
     BadCredentials,
     #[error("function {function} is at its concurrency limit ({limit})")]
@@ -37,6 +43,8 @@ impl PlatformError {
             Self::TooLarge { .. } => "too_large",
             Self::Conflict { .. } => "conflict",
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
             Self::BadCredentials => "bad_credentials",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Internal(_) => "internal",
@@ -45,6 +53,12 @@ impl PlatformError {
 
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound { what: what.into() }
+    }
+
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

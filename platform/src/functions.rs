@@ -51,10 +51,12 @@ fn version_from_row(row: &AnyRow, live: Option<i64>) -> Result<FunctionVersion, 
 }
 
 impl Platform {
-    /// Uploads a new immutable version of `name` (creating the function if
-    /// new). The wasm is validated and compiled before anything is stored.
+    /// Uploads a new immutable version of `name` (creating the function for
+    /// `team_id` if new; a name another team owns is a `conflict`). The wasm
+    /// is validated and compiled before anything is stored.
     pub async fn deploy(
         &self,
+        team_id: i64,
         name: &str,
         wasm: Bytes,
         activate: bool,
@@ -71,6 +73,7 @@ impl Platform {
             message: e.to_string(),
         };
         let kind = Runtime::validate(&wasm).map_err(invalid)?;
+        self.claim_function_name(team_id, name).await?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
         let prepared = self
             .inner
@@ -147,7 +150,7 @@ impl Platform {
         if activate {
             self.inner
                 .registry
-                .insert(LiveFunction::new(name, version, prepared, &config));
+                .insert(LiveFunction::new(team_id, name, version, prepared, &config));
         }
         tracing::info!(function = name, version, sha256 = %sha256, kind = %kind_str, "deployed");
         Ok(DeployedVersion {
@@ -160,16 +163,21 @@ impl Platform {
         })
     }
 
-    /// All functions, by name.
-    pub async fn list_functions(&self) -> Result<Vec<FunctionSummary>, PlatformError> {
+    /// All functions of a team, by name.
+    pub async fn list_functions(
+        &self,
+        team_id: i64,
+    ) -> Result<Vec<FunctionSummary>, PlatformError> {
         let rows = sqlx::query(
             "SELECT f.name AS name, f.created_at AS created_at, f.updated_at AS updated_at, \
              f.live_version AS live_version, \
              (SELECT v.kind FROM function_versions v WHERE v.function_name = f.name AND v.version = f.live_version) AS kind, \
              (SELECT COUNT(*) FROM function_versions v WHERE v.function_name = f.name) AS version_count, \
              (SELECT MAX(i.started_at) FROM invocations i WHERE i.function_name = f.name) AS last_invoked_at \
-             FROM functions f ORDER BY f.name",
+             FROM functions f JOIN function_owners o ON o.name = f.name WHERE o.team_id = $1 \
+             ORDER BY f.name",
         )
+        .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
         let activity = self.activity_last_day(now_ms()).await?;
@@ -268,6 +276,7 @@ impl Platform {
         .await?;
         if let Some(live) = self.inner.registry.get(name) {
             self.inner.registry.insert(LiveFunction::new(
+                live.team_id,
                 name,
                 live.version,
                 live.prepared.clone(),
@@ -290,15 +299,20 @@ impl Platform {
             )));
         };
         let prepared = self.prepare_blob(&v.sha256).await?;
+        let team_id = self.function_owner(name).await?.unwrap_or(1);
         sqlx::query("UPDATE functions SET live_version = $1, updated_at = $2 WHERE name = $3")
             .bind(version)
             .bind(now_ms())
             .bind(name)
             .execute(&self.inner.db)
             .await?;
-        self.inner
-            .registry
-            .insert(LiveFunction::new(name, version, prepared, &detail.config));
+        self.inner.registry.insert(LiveFunction::new(
+            team_id,
+            name,
+            version,
+            prepared,
+            &detail.config,
+        ));
         tracing::info!(function = name, version, "live alias moved");
         self.function_detail(name).await
     }
@@ -351,8 +365,9 @@ impl Platform {
     /// Loads every live version into the routing table (used at start).
     pub(crate) async fn load_live_functions(&self) -> anyhow::Result<()> {
         let rows = sqlx::query(
-            "SELECT f.*, v.sha256 AS sha256 FROM functions f JOIN function_versions v \
-             ON v.function_name = f.name AND v.version = f.live_version",
+            "SELECT f.*, v.sha256 AS sha256, o.team_id AS team_id FROM functions f \
+             JOIN function_versions v ON v.function_name = f.name AND v.version = f.live_version \
+             JOIN function_owners o ON o.name = f.name",
         )
         .fetch_all(&self.inner.db)
         .await?;
@@ -361,12 +376,12 @@ impl Platform {
             let name: String = row.try_get("name")?;
             let version: i64 = row.try_get("live_version")?;
             let sha256: String = row.try_get("sha256")?;
+            let team_id: i64 = row.try_get("team_id")?;
             let config = config_from_row(row).map_err(|e| anyhow::anyhow!("{e}"))?;
             match self.prepare_blob(&sha256).await {
-                Ok(prepared) => self
-                    .inner
-                    .registry
-                    .insert(LiveFunction::new(&name, version, prepared, &config)),
+                Ok(prepared) => self.inner.registry.insert(LiveFunction::new(
+                    team_id, &name, version, prepared, &config,
+                )),
                 Err(e) => {
                     tracing::error!(function = %name, version, error = %e, "could not load live version")
                 }

@@ -26,6 +26,9 @@ const RESERVED_SUFFIX: &str = ".wisp";
 /// The function a sandbox runs for.
 #[derive(Clone, Debug)]
 pub(crate) struct Caller {
+    /// The team that owns the function: its key-value data, its topics and
+    /// the functions it may call.
+    pub team_id: i64,
     pub function: String,
     pub application: String,
     pub invocation_id: String,
@@ -158,6 +161,19 @@ async fn call_function(
             format!("function calls nest deeper than {MAX_CALL_DEPTH}"),
         );
     }
+    // Another team's function does not exist from here (not even by name).
+    if platform
+        .inner
+        .registry
+        .get(name)
+        .is_some_and(|live| live.team_id != caller.team_id)
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("function {name} not found"),
+        );
+    }
     let (mut parts, body) = request.into_parts();
     // The callee sees a relative URI, as on the gateway.
     let path = parts
@@ -238,7 +254,13 @@ async fn publish(
         invocation_id: caller.invocation_id.clone(),
     };
     match platform
-        .publish(topic, payload, content_type.as_deref(), Some(publisher))
+        .publish(
+            caller.team_id,
+            topic,
+            payload,
+            content_type.as_deref(),
+            Some(publisher),
+        )
         .await
     {
         Ok(receipt) => json(StatusCode::ACCEPTED, &receipt),
@@ -280,7 +302,7 @@ async fn key_value(
             .find_map(|kv| kv.strip_prefix("prefix="))
             .and_then(percent_decode)
             .unwrap_or_default();
-        return match platform.kv_list(app, &prefix, 1000).await {
+        return match platform.kv_list(caller.team_id, app, &prefix, 1000).await {
             Ok(entries) => {
                 let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
                 json(StatusCode::OK, &serde_json::json!({ "keys": keys }))
@@ -289,7 +311,7 @@ async fn key_value(
         };
     }
     match method {
-        Method::GET => match platform.kv_get(app, &key).await {
+        Method::GET => match platform.kv_get(caller.team_id, app, &key).await {
             Ok(Some(value)) => {
                 let mut response = Response::new(runtime::full_body(value.bytes));
                 if let Some(ct) = value
@@ -316,14 +338,14 @@ async fn key_value(
                 Err(response) => return response,
             };
             match platform
-                .kv_put(app, &key, &value, content_type.as_deref())
+                .kv_put(caller.team_id, app, &key, &value, content_type.as_deref())
                 .await
             {
                 Ok(()) => empty(StatusCode::NO_CONTENT),
                 Err(e) => platform_error(e),
             }
         }
-        Method::DELETE => match platform.kv_delete(app, &key).await {
+        Method::DELETE => match platform.kv_delete(caller.team_id, app, &key).await {
             Ok(true) => empty(StatusCode::NO_CONTENT),
             Ok(false) => error(StatusCode::NOT_FOUND, "not_found", format!("no key {key}")),
             Err(e) => platform_error(e),

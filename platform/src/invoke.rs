@@ -222,6 +222,7 @@ impl Platform {
         sandbox.interceptor = Some(Arc::new(crate::hosts::WispHosts::new(
             self.clone(),
             crate::hosts::Caller {
+                team_id: live.team_id,
                 function: live.name.clone(),
                 application: live.application.clone(),
                 invocation_id: invocation_id.clone(),

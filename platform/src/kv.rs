@@ -1,4 +1,4 @@
-//! The key-value store: one namespace per application, durable in the
+//! The key-value store: one namespace per team and application, durable in the
 //! platform database, reached by functions at `http://kv.wisp/<key>` and by
 //! people through the API and dashboard. Keys and values have size limits.
 
@@ -46,15 +46,18 @@ impl Platform {
     /// The value under `key` in `application`'s store.
     pub async fn kv_get(
         &self,
+        team_id: i64,
         application: &str,
         key: &str,
     ) -> Result<Option<KvValue>, PlatformError> {
         check_key(key)?;
         let row = sqlx::query(
-            "SELECT value, content_type FROM kv_entries WHERE application = $1 AND key = $2",
+            "SELECT value, content_type FROM kv_entries WHERE application = $1 AND key = $2 \
+             AND team_id = $3",
         )
         .bind(application)
         .bind(key)
+        .bind(team_id)
         .fetch_optional(&self.inner.db)
         .await?;
         Ok(match row {
@@ -69,6 +72,7 @@ impl Platform {
     /// Stores `value` under `key` (replacing what was there).
     pub async fn kv_put(
         &self,
+        team_id: i64,
         application: &str,
         key: &str,
         value: &[u8],
@@ -82,8 +86,8 @@ impl Platform {
             });
         }
         sqlx::query(
-            "INSERT INTO kv_entries (application, key, value, content_type, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application, key) DO UPDATE SET \
+            "INSERT INTO kv_entries (application, key, value, content_type, updated_at, team_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (team_id, application, key) DO UPDATE SET \
              value = excluded.value, content_type = excluded.content_type, updated_at = excluded.updated_at",
         )
         .bind(application)
@@ -91,26 +95,36 @@ impl Platform {
         .bind(value.to_vec())
         .bind(content_type.map(str::to_string))
         .bind(now_ms())
+        .bind(team_id)
         .execute(&self.inner.db)
         .await?;
         Ok(())
     }
 
     /// Removes `key`; whether it existed.
-    pub async fn kv_delete(&self, application: &str, key: &str) -> Result<bool, PlatformError> {
+    pub async fn kv_delete(
+        &self,
+        team_id: i64,
+        application: &str,
+        key: &str,
+    ) -> Result<bool, PlatformError> {
         check_key(key)?;
-        let deleted = sqlx::query("DELETE FROM kv_entries WHERE application = $1 AND key = $2")
-            .bind(application)
-            .bind(key)
-            .execute(&self.inner.db)
-            .await?
-            .rows_affected();
+        let deleted = sqlx::query(
+            "DELETE FROM kv_entries WHERE application = $1 AND key = $2 AND team_id = $3",
+        )
+        .bind(application)
+        .bind(key)
+        .bind(team_id)
+        .execute(&self.inner.db)
+        .await?
+        .rows_affected();
         Ok(deleted > 0)
     }
 
     /// Entries whose key starts with `prefix`, in key order (at most `limit`, ≤ 1000).
     pub async fn kv_list(
         &self,
+        team_id: i64,
         application: &str,
         prefix: &str,
         limit: u32,
@@ -118,12 +132,14 @@ impl Platform {
         let limit = if limit == 0 { 100 } else { limit.min(MAX_LIST) };
         let rows = sqlx::query(
             "SELECT application, key, value, content_type, updated_at FROM kv_entries \
-             WHERE application = $1 AND substr(key, 1, $2) = $3 ORDER BY key LIMIT $4",
+             WHERE application = $1 AND substr(key, 1, $2) = $3 AND team_id = $5 \
+             ORDER BY key LIMIT $4",
         )
         .bind(application)
         .bind(prefix.chars().count() as i64)
         .bind(prefix)
         .bind(i64::from(limit))
+        .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
         rows.iter()
@@ -144,11 +160,14 @@ impl Platform {
             .collect()
     }
 
-    /// Applications that have key-value entries or functions.
-    pub async fn applications(&self) -> Result<Vec<String>, PlatformError> {
+    /// A team's applications that have key-value entries or functions.
+    pub async fn applications(&self, team_id: i64) -> Result<Vec<String>, PlatformError> {
         let rows = sqlx::query(
-            "SELECT application FROM functions UNION SELECT application FROM kv_entries ORDER BY 1",
+            "SELECT f.application FROM functions f JOIN function_owners o ON o.name = f.name \
+             WHERE o.team_id = $1 UNION SELECT application FROM kv_entries WHERE team_id = $1 \
+             ORDER BY 1",
         )
+        .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
         rows.iter()

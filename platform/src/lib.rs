@@ -15,11 +15,13 @@ mod hosts;
 mod invocations;
 mod invoke;
 mod kv;
+mod login_limit;
 mod metering;
 mod overview;
 mod queue;
 mod recorder;
 mod registry;
+mod teams;
 mod time;
 mod topics;
 mod topology;
@@ -44,6 +46,7 @@ pub use invoke::{
     new_invocation_id, CallContext, CompletedCall, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER,
 };
 pub use kv::{KvValue, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use login_limit::{FAILURES_PER_CLIENT, FAILURES_PER_USER};
 pub use metering::{
     cost_of, gb_seconds, report_csv, report_pdf, Month, Prices, Usage, DEFAULT_CURRENCY,
     DEFAULT_PER_GB_EGRESS, DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS,
@@ -51,6 +54,7 @@ pub use metering::{
 };
 pub use model;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
+pub use teams::Role;
 pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
 pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
 pub use triggers::{next_fires, RouteLookup, RouteMatch, Schedule};
@@ -125,6 +129,7 @@ struct Inner {
     config: PlatformConfig,
     /// Serialises version numbering of concurrent uploads.
     deploy_lock: tokio::sync::Mutex<()>,
+    login_limiter: login_limit::LoginLimiter,
     /// Serialises trigger creation (route conflict checks) and deletion.
     trigger_lock: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
@@ -168,6 +173,7 @@ impl Platform {
                 recorder,
                 config,
                 deploy_lock: tokio::sync::Mutex::new(()),
+                login_limiter: login_limit::LoginLimiter::default(),
                 trigger_lock: tokio::sync::Mutex::new(()),
                 clock,
                 dispatcher: dispatcher::Dispatcher::new(),
@@ -218,6 +224,11 @@ impl Platform {
     /// Compile-cache counters of the runtime since start.
     pub fn cache_stats(&self) -> runtime::CacheStats {
         self.inner.runtime.cache_stats()
+    }
+
+    /// The team owning live function `name` (from the routing table: no I/O).
+    pub fn live_function_team(&self, name: &str) -> Option<i64> {
+        self.inner.registry.get(name).map(|live| live.team_id)
     }
 
     /// How many functions have a live version loaded and routable.

@@ -29,16 +29,23 @@ pub(crate) struct FunctionActivity {
 }
 
 impl Platform {
-    /// Everything the overview page shows, as of `now`.
-    pub async fn overview_at(&self, now: DateTime<Utc>) -> Result<Overview, PlatformError> {
+    /// Everything the overview page shows for a team, as of `now`.
+    pub async fn overview_at(
+        &self,
+        team_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Overview, PlatformError> {
         let db = &self.inner.db;
         let now_ms = now.timestamp_millis();
-        let functions =
-            sqlx::query("SELECT COUNT(*) AS n, COUNT(live_version) AS live FROM functions")
-                .fetch_one(db)
-                .await?;
-        let last_hour = self.counts_since(now_ms - HOUR_MS).await?;
-        let last_day = self.counts_since(now_ms - DAY_MS).await?;
+        let functions = sqlx::query(
+            "SELECT COUNT(*) AS n, COUNT(live_version) AS live FROM functions \
+             WHERE name IN (SELECT name FROM function_owners WHERE team_id = $1)",
+        )
+        .bind(team_id)
+        .fetch_one(db)
+        .await?;
+        let last_hour = self.counts_since(team_id, now_ms - HOUR_MS).await?;
+        let last_day = self.counts_since(team_id, now_ms - DAY_MS).await?;
 
         // The current minute is the last bar; the chart starts 59 minutes before it.
         let current_minute = now_ms.div_euclid(MINUTE_MS);
@@ -46,9 +53,12 @@ impl Platform {
         let rows = sqlx::query(
             "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
              COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
-             FROM invocations WHERE started_at >= $1 GROUP BY started_at / 60000",
+             FROM invocations WHERE started_at >= $1 \
+             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
+             GROUP BY started_at / 60000",
         )
         .bind(first_minute * MINUTE_MS)
+        .bind(team_id)
         .fetch_all(db)
         .await?;
         let mut by_minute = HashMap::new();
@@ -75,9 +85,12 @@ impl Platform {
 
         let recent_failures = sqlx::query(
             "SELECT id, function_name, started_at, outcome, status_code, error FROM invocations \
-             WHERE status = 'error' ORDER BY started_at DESC, id DESC LIMIT $1",
+             WHERE status = 'error' \
+             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
+             ORDER BY started_at DESC, id DESC LIMIT $1",
         )
         .bind(RECENT_FAILURES)
+        .bind(team_id)
         .fetch_all(db)
         .await?
         .iter()
@@ -105,16 +118,22 @@ impl Platform {
     }
 
     /// [`Platform::overview_at`] now.
-    pub async fn overview(&self) -> Result<Overview, PlatformError> {
-        self.overview_at(Utc::now()).await
+    pub async fn overview(&self, team_id: i64) -> Result<Overview, PlatformError> {
+        self.overview_at(team_id, Utc::now()).await
     }
 
-    async fn counts_since(&self, since_ms: i64) -> Result<InvocationCounts, PlatformError> {
+    async fn counts_since(
+        &self,
+        team_id: i64,
+        since_ms: i64,
+    ) -> Result<InvocationCounts, PlatformError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
-             FROM invocations WHERE started_at >= $1",
+             FROM invocations WHERE started_at >= $1 \
+             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2)",
         )
         .bind(since_ms)
+        .bind(team_id)
         .fetch_one(&self.inner.db)
         .await?;
         Ok(InvocationCounts {

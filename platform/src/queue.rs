@@ -341,6 +341,7 @@ impl Platform {
     /// Jobs, newest first, optionally of one state and/or function.
     pub async fn list_jobs(
         &self,
+        team_id: i64,
         state: Option<&str>,
         function: Option<&str>,
         limit: u32,
@@ -355,12 +356,15 @@ impl Platform {
         let limit = if limit == 0 { 100 } else { limit.min(MAX_LIST) };
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $1) \
-             AND ($2 IS NULL OR function_name = $2) ORDER BY created_at DESC, id DESC LIMIT $3"
+             AND ($2 IS NULL OR function_name = $2) \
+             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $4) \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
         );
         let rows = sqlx::query(&sql)
             .bind(state.map(str::to_string))
             .bind(function.map(str::to_string))
             .bind(i64::from(limit))
+            .bind(team_id)
             .fetch_all(&self.inner.db)
             .await?;
         rows.iter().map(job_from_row).collect()
@@ -399,11 +403,16 @@ impl Platform {
         self.job(id).await
     }
 
-    /// How much async work is in each state.
-    pub async fn queue_stats(&self) -> Result<QueueStats, PlatformError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
-            .fetch_all(&self.inner.db)
-            .await?;
+    /// How much of a team's async work is in each state.
+    pub async fn queue_stats(&self, team_id: i64) -> Result<QueueStats, PlatformError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM jobs \
+             WHERE function_name IN (SELECT name FROM function_owners WHERE team_id = $1) \
+             GROUP BY state",
+        )
+        .bind(team_id)
+        .fetch_all(&self.inner.db)
+        .await?;
         let mut stats = QueueStats::default();
         for row in &rows {
             let n: i64 = row.try_get("n")?;

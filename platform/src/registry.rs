@@ -18,6 +18,8 @@ const MAX_LOG_BYTES: usize = 64 * 1024;
 
 /// What serves a function's traffic right now.
 pub(crate) struct LiveFunction {
+    /// The team that owns the function (scopes its `*.wisp` host calls).
+    pub team_id: i64,
     pub name: String,
     pub application: String,
     pub version: i64,
@@ -31,12 +33,14 @@ pub(crate) struct LiveFunction {
 
 impl LiveFunction {
     pub fn new(
+        team_id: i64,
         name: &str,
         version: i64,
         prepared: PreparedFunction,
         config: &model::FunctionConfig,
     ) -> Self {
         Self {
+            team_id,
             name: name.to_string(),
             application: config.application.clone(),
             version,

@@ -67,10 +67,12 @@ pub(crate) fn cloud_event_headers(
 }
 
 impl Platform {
-    /// Publishes `payload` to `topic`: stored with one delivery per
-    /// subscribed function before this returns.
+    /// Publishes `payload` to `team_id`'s `topic`: stored with one delivery
+    /// per subscribed function of the team before this returns (topics are
+    /// per team: another team's subscribers never see the event).
     pub async fn publish(
         &self,
+        team_id: i64,
         topic: &str,
         payload: Bytes,
         content_type: Option<&str>,
@@ -88,9 +90,11 @@ impl Platform {
         let now_ms = now.timestamp_millis();
         let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
         let subscribers = sqlx::query(
-            "SELECT id, function_name, max_attempts FROM triggers WHERE kind = 'topic' AND topic = $1",
+            "SELECT id, function_name, max_attempts FROM triggers WHERE kind = 'topic' AND topic = $1 \
+             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2)",
         )
         .bind(topic)
+        .bind(team_id)
         .fetch_all(&mut *tx)
         .await?;
         let headers = cloud_event_headers(

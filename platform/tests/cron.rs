@@ -35,10 +35,10 @@ async fn start(dir: &std::path::Path, clock: Arc<ManualClock>) -> Platform {
 async fn cron_jobs(platform: &Platform, n: usize) -> Vec<model::Job> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let jobs = platform.list_jobs(None, Some("tick"), 100).await.unwrap();
+        let jobs = platform.list_jobs(1, None, Some("tick"), 100).await.unwrap();
         if jobs.len() >= n {
             tokio::time::sleep(Duration::from_millis(600)).await;
-            return platform.list_jobs(None, Some("tick"), 100).await.unwrap();
+            return platform.list_jobs(1, None, Some("tick"), 100).await.unwrap();
         }
         assert!(
             Instant::now() < deadline,
@@ -55,7 +55,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     let clock = Arc::new(ManualClock::new(at("2026-03-02T10:01:30Z")));
     let platform = start(dir.path(), clock.clone()).await;
     platform
-        .deploy("tick", relay_wasm().into(), true)
+        .deploy(1, "tick", relay_wasm().into(), true)
         .await
         .expect("deploy");
     let trigger = platform
@@ -83,7 +83,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     // Nothing is due yet.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(platform
-        .list_jobs(None, Some("tick"), 10)
+        .list_jobs(1, None, Some("tick"), 10)
         .await
         .unwrap()
         .is_empty());
@@ -131,7 +131,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         platform
-            .list_jobs(None, Some("tick"), 100)
+            .list_jobs(1, None, Some("tick"), 100)
             .await
             .unwrap()
             .len(),
@@ -146,7 +146,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let done = platform
-            .list_jobs(Some("done"), Some("tick"), 100)
+            .list_jobs(1, Some("done"), Some("tick"), 100)
             .await
             .unwrap();
         if done.len() == 3 {

@@ -96,7 +96,9 @@ async fn serve_until(
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let result = axum::serve(listener, app)
+    // Connection info gives handlers the client address (sign-in rate limits).
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         })

@@ -67,11 +67,17 @@ pub fn router(
             move || {
                 provide_context(context_platform.clone());
                 provide_context(app::api::GatewayOrigin(gateway_url.clone()));
+                set_content_security_policy();
             },
             move || app::shell(shell_options.clone()),
         )
         .fallback_service(static_files)
         .with_state(options)
+        .layer(axum::middleware::from_fn_with_state(
+            platform.clone(),
+            audit_dashboard_changes,
+        ))
+        .layer(axum::middleware::from_fn(same_origin_changes))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -85,6 +91,129 @@ pub fn router(
             HeaderValue::from_static("same-origin"),
         ));
     Ok(router)
+}
+
+/// The page's Content-Security-Policy: scripts only from this origin or
+/// carrying this response's nonce (Leptos puts it on its hydration and
+/// streaming scripts), WebAssembly compilation for the bundle, no plugins,
+/// no framing, forms and requests to this origin only.
+fn set_content_security_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// CSRF defence for the dashboard's server functions (`POST /rpc/...`), on
+/// top of the SameSite=Strict session cookie: a browser names the page that
+/// sent a request (`Origin`, `Sec-Fetch-Site`); a change requested by a page
+/// of another origin is refused with 403. Clients that are not browsers send
+/// neither header and cannot carry a victim's cookie anyway.
+async fn same_origin_changes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let changes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if changes && request.uri().path().starts_with("/rpc/") && cross_site(request.headers()) {
+        return AppError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "cross-site requests to the dashboard are refused",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// The dashboard's server functions that change something (the others only
+/// read), by URL: each call is written to the team's audit log like a REST
+/// change.
+fn changing_server_fn(path: &str) -> Option<&'static str> {
+    use app::api::{ActivateVersion, CreateToken, RevokeToken, SaveConfig, TestInvoke};
+    use app::events_api::{DeleteTrigger, KvRemove, KvSet, RedriveJob, SaveTrigger};
+    use app::team_api::{EndSession, RemoveMember, SetMemberRole, SwitchTeam};
+    use leptos::server_fn::ServerFn;
+    [
+        (ActivateVersion::PATH, "activate_version"),
+        (SaveConfig::PATH, "save_config"),
+        (TestInvoke::PATH, "test_invoke"),
+        (CreateToken::PATH, "create_token"),
+        (RevokeToken::PATH, "revoke_token"),
+        (SaveTrigger::PATH, "save_trigger"),
+        (DeleteTrigger::PATH, "delete_trigger"),
+        (RedriveJob::PATH, "redrive_job"),
+        (KvSet::PATH, "kv_set"),
+        (KvRemove::PATH, "kv_remove"),
+        (SwitchTeam::PATH, "switch_team"),
+        (SetMemberRole::PATH, "set_member_role"),
+        (RemoveMember::PATH, "remove_member"),
+        (EndSession::PATH, "end_session"),
+    ]
+    .into_iter()
+    .find(|(fn_path, _)| *fn_path == path)
+    .map(|(_, name)| name)
+}
+
+/// Records the dashboard's changing server-function calls (who, which
+/// action, how it ended) in the caller's team's audit log.
+async fn audit_dashboard_changes(
+    axum::extract::State(platform): axum::extract::State<Platform>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(action) = changing_server_fn(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let session = crate::api::cookie_value(request.headers(), crate::api::SESSION_COOKIE)
+        .map(str::to_string);
+    let response = next.run(request).await;
+    let Some(session) = session else {
+        return response;
+    };
+    if let Ok(who) = platform.session_user(&session).await {
+        let status = response.status().as_u16();
+        if let Err(e) = platform
+            .record_audit(&who, "dashboard", action, status)
+            .await
+        {
+            tracing::error!(error = %e, action, "writing the audit log");
+        }
+    }
+    response
+}
+
+/// Whether the browser says the request comes from another site or origin.
+fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return true;
+        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    origin_host != host
 }
 
 fn not_found(uri: &Uri) -> Response {

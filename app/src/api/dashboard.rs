@@ -192,15 +192,18 @@ pub fn parse_header_lines(text: &str) -> Result<Vec<(String, String)>, String> {
 /// The platform at a glance.
 #[server(prefix = "/rpc")]
 pub async fn load_overview() -> Result<Overview, AppError> {
-    ssr::require_user().await?;
-    Ok(ssr::platform().overview().await?)
+    let who = ssr::require_user().await?;
+    Ok(ssr::platform().overview(who.team_id).await?)
 }
 
 /// Saves a function's configuration through the platform's config update
 /// (the same as `PATCH /api/v1/functions/{name}`).
 #[server(prefix = "/rpc", input = Json)]
 pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOutcome, AppError> {
-    ssr::require_user().await?;
+    let who = ssr::require_user().await?;
+    ssr::platform()
+        .authorize_function(&who, &name, platform::Role::Developer)
+        .await?;
     let config = match form.parse() {
         Ok(config) => config,
         Err(problems) => return Ok(ConfigSaveOutcome::Invalid(problems)),
@@ -236,7 +239,10 @@ pub async fn test_invoke(
     headers: String,
     body: String,
 ) -> Result<TestInvocation, AppError> {
-    ssr::require_user().await?;
+    let who = ssr::require_user().await?;
+    ssr::platform()
+        .authorize_function(&who, &name, platform::Role::Developer)
+        .await?;
     let method = http::Method::from_bytes(method.trim().to_ascii_uppercase().as_bytes())
         .map_err(|_| AppError::InvalidInput(format!("{method:?} is not an HTTP method.")))?;
     let path = if path.trim().is_empty() {
@@ -280,21 +286,24 @@ pub async fn test_invoke(
 #[server(prefix = "/rpc")]
 pub async fn list_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
     let user = ssr::require_user().await?;
-    Ok(ssr::platform().list_api_tokens(user.user_id).await?)
+    Ok(ssr::platform().list_api_tokens(&user).await?)
 }
 
 /// A new API token for the signed-in user; the secret is shown this once.
 #[server(prefix = "/rpc")]
-pub async fn create_token(name: String) -> Result<CreatedApiToken, AppError> {
+pub async fn create_token(name: String, role: Option<String>) -> Result<CreatedApiToken, AppError> {
     let user = ssr::require_user().await?;
-    Ok(ssr::platform().issue_api_token(user.user_id, &name).await?)
+    let role = role.filter(|r| !r.trim().is_empty());
+    Ok(ssr::platform()
+        .issue_api_token(&user, &name, role.as_deref())
+        .await?)
 }
 
 /// Revokes one of the signed-in user's tokens.
 #[server(prefix = "/rpc")]
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     let user = ssr::require_user().await?;
-    Ok(ssr::platform().revoke_api_token(user.user_id, id).await?)
+    Ok(ssr::platform().revoke_api_token(&user, id).await?)
 }
 
 #[cfg(test)]

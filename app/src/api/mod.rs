@@ -75,8 +75,14 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
             "Enter your username and password.".into(),
         ));
     }
+    let previous = ssr::session_token();
     let session = ssr::platform()
-        .login(username.trim(), &password)
+        .login(
+            username.trim(),
+            &password,
+            ssr::client_ip(),
+            previous.as_deref(),
+        )
         .await
         .map_err(|err| match AppError::from(err) {
             AppError::Unauthorized | AppError::NotFound(_) => AppError::BadCredentials,
@@ -108,13 +114,16 @@ pub async fn logout() -> Result<(), AppError> {
 
 #[server(prefix = "/rpc")]
 pub async fn list_functions() -> Result<Vec<FunctionSummary>, AppError> {
-    ssr::require_user().await?;
-    Ok(ssr::platform().list_functions().await?)
+    let who = ssr::require_user().await?;
+    Ok(ssr::platform().list_functions(who.team_id).await?)
 }
 
 #[server(prefix = "/rpc")]
 pub async fn load_function(name: String) -> Result<FunctionOverview, AppError> {
-    ssr::require_user().await?;
+    let who = ssr::require_user().await?;
+    ssr::platform()
+        .authorize_function(&who, &name, platform::Role::Viewer)
+        .await?;
     let detail = ssr::platform().function_detail(&name).await?;
     let gateway_url = use_context::<GatewayOrigin>()
         .map(|origin| format!("{}{}", origin.0.trim_end_matches('/'), detail.gateway_path));
@@ -135,7 +144,10 @@ pub async fn list_invocations(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<InvocationPage, AppError> {
-    ssr::require_user().await?;
+    let who = ssr::require_user().await?;
+    ssr::platform()
+        .authorize_function(&who, &name, platform::Role::Viewer)
+        .await?;
     let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
     let before = non_empty(before);
     let after = non_empty(after);
@@ -172,23 +184,37 @@ pub async fn list_invocations(
 
 #[server(prefix = "/rpc")]
 pub async fn invocation(id: String) -> Result<InvocationRecord, AppError> {
-    ssr::require_user().await?;
-    Ok(ssr::platform().invocation(&id).await?)
+    let who = ssr::require_user().await?;
+    let record = ssr::platform().invocation(&id).await?;
+    ssr::platform()
+        .authorize_object(
+            &who,
+            &record.function,
+            platform::Role::Viewer,
+            &format!("invocation {id}"),
+        )
+        .await?;
+    Ok(record)
 }
 
 /// Points the `live` alias of `name` at `version` (rollback or roll forward).
 #[server(prefix = "/rpc")]
 pub async fn activate_version(name: String, version: i64) -> Result<FunctionDetail, AppError> {
-    ssr::require_user().await?;
+    let who = ssr::require_user().await?;
+    ssr::platform()
+        .authorize_function(&who, &name, platform::Role::Developer)
+        .await?;
     Ok(ssr::platform().set_alias(&name, version).await?)
 }
 
 /// The cost report of `month` (`YYYY-MM`, UTC; empty or none: this month).
 #[server(prefix = "/rpc")]
 pub async fn month_costs(month: Option<String>) -> Result<CostReport, AppError> {
-    ssr::require_user().await?;
+    let who = ssr::require_user().await?;
     let month = month.filter(|m| !m.trim().is_empty());
-    Ok(ssr::platform().cost_report(month.as_deref()).await?)
+    Ok(ssr::platform()
+        .cost_report(who.team_id, month.as_deref())
+        .await?)
 }
 
 #[cfg(feature = "ssr")]
@@ -220,6 +246,16 @@ pub(crate) mod ssr {
             .find(|(name, _)| *name == SESSION_COOKIE)
             .map(|(_, token)| token.to_string())
             .filter(|token| !token.is_empty())
+    }
+
+    /// The client's address (sign-in rate limiting), when the server was
+    /// started with connection info.
+    pub fn client_ip() -> Option<std::net::IpAddr> {
+        let parts = use_context::<Parts>()?;
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
     }
 
     /// The signed-in user, or [`AppError::Unauthorized`].

@@ -34,6 +34,7 @@ pub fn AppFrame() -> impl IntoView {
                         <A href="/topology">"Topology"</A>
                         <A href="/events">"Events"</A>
                         <A href="/costs">"Costs"</A>
+                        <A href="/team">"Team"</A>
                         <A href="/settings">"Settings"</A>
                     </nav>
                     <div class="account">

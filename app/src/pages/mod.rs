@@ -9,5 +9,6 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod settings;
+pub mod team;
 pub mod topology;
 pub mod triggers;

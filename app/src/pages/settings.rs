@@ -1,6 +1,7 @@
-//! `/settings`: the signed-in user's API tokens — create one (its secret is
-//! shown once, with a copy button), list them (name, prefix, created, last
-//! used) and revoke one after a confirmation. Revoked tokens stop working at once.
+//! `/settings`: the signed-in user's API tokens for the current team — create
+//! one with a role up to the user's (its secret is shown once, with a copy
+//! button), list them (name, prefix, role, created, last used) and revoke
+//! one after a confirmation. Revoked tokens stop working at once.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -70,6 +71,14 @@ pub fn SettingsPage() -> impl IntoView {
                     <div class="field">
                         <label for="token-name">"Token name"</label>
                         <input id="token-name" name="name" type="text" placeholder="ci deploys" autocomplete="off" required=true maxlength="100" />
+                    </div>
+                    <div class="field">
+                        <label for="token-role">"Role"</label>
+                        <select id="token-role" name="role">
+                            <option value="" selected=true>"Same as mine"</option>
+                            <option value="developer">"developer (deploy, configure, invoke)"</option>
+                            <option value="viewer">"viewer (read only)"</option>
+                        </select>
                     </div>
                     <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>
                         {move || if create.pending().get() { "Creating…" } else { "Create token" }}
@@ -207,6 +216,7 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                     <td class="mono nowrap">
                         {token.prefix.clone().map(|p| format!("{p}…")).unwrap_or_else(|| "—".into())}
                     </td>
+                    <td>{token.role.clone()}</td>
                     <td class="nowrap">{format::datetime(&token.created_at)}</td>
                     <td class="nowrap">{last_used}</td>
                     <td class="actions">{action}</td>
@@ -227,6 +237,7 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                     <tr>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Prefix"</th>
+                        <th scope="col">"Role"</th>
                         <th scope="col">"Created (UTC)"</th>
                         <th scope="col">"Last used (UTC)"</th>
                         <th scope="col" class="actions">

@@ -327,15 +327,21 @@ pub fn report_csv(report: &CostReport) -> String {
 }
 
 impl Platform {
-    /// The cost report of `month` (`YYYY-MM`; default the current UTC month).
-    pub async fn cost_report(&self, month: Option<&str>) -> Result<CostReport, PlatformError> {
-        self.cost_report_at(month, now_ms()).await
+    /// A team's cost report of `month` (`YYYY-MM`; default the current UTC month).
+    pub async fn cost_report(
+        &self,
+        team_id: i64,
+        month: Option<&str>,
+    ) -> Result<CostReport, PlatformError> {
+        self.cost_report_at(team_id, month, now_ms()).await
     }
 
     /// The cost report as it stood at `now` (UTC ms): drives the projection
-    /// and the default month. For tests and reports "as of" a date.
+    /// and the default month. For tests and reports "as of" a date. Only the
+    /// functions `team_id` owns (or owned, if deleted) are in it.
     pub async fn cost_report_at(
         &self,
+        team_id: i64,
         month: Option<&str>,
         now: i64,
     ) -> Result<CostReport, PlatformError> {
@@ -343,8 +349,17 @@ impl Platform {
             Some(m) => m.parse()?,
             None => Month::containing(now),
         };
-        let hours =
+        let mut hours =
             rollup::load(&self.inner.db, month.previous().start_ms(), month.end_ms()).await?;
+        let owned: std::collections::HashSet<String> =
+            sqlx::query("SELECT name FROM function_owners WHERE team_id = $1")
+                .bind(team_id)
+                .fetch_all(&self.inner.db)
+                .await?
+                .iter()
+                .map(|row| row.try_get::<String, _>("name"))
+                .collect::<Result<_, _>>()?;
+        hours.retain(|hour| owned.contains(&hour.function));
         let book = plan::load(&self.inner.db).await?;
         let rows = sqlx::query("SELECT name, application FROM functions")
             .fetch_all(&self.inner.db)

@@ -76,9 +76,10 @@ fn node(id: String, kind: &str, label: String) -> TopologyNode {
 }
 
 impl Platform {
-    /// The graph between `since` and `until`.
+    /// A team's graph between `since` and `until`.
     pub async fn topology(
         &self,
+        team_id: i64,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Topology, PlatformError> {
@@ -95,13 +96,13 @@ impl Platform {
         let mut edges: BTreeMap<(String, String), (bool, Acc)> = BTreeMap::new();
         let mut trigger_edge: BTreeMap<String, (String, String)> = BTreeMap::new();
 
-        for f in self.list_functions().await? {
+        for f in self.list_functions(team_id).await? {
             nodes.insert(
                 format!("fn:{}", f.name),
                 node(format!("fn:{}", f.name), "function", f.name),
             );
         }
-        for t in self.list_triggers().await? {
+        for t in self.list_triggers(team_id).await? {
             let fn_id = format!("fn:{}", t.function);
             let (id, kind, label) = match &t.spec {
                 TriggerSpec::Http { .. } => (format!("route:{}", t.id), "route", t.spec.describe()),
@@ -128,11 +129,12 @@ impl Platform {
         let rows = sqlx::query(
             "SELECT function_name, trigger_id, status, status_code, duration_us, billed_ms, \
              memory_limit_mb, bytes_out FROM invocations WHERE started_at >= $1 AND started_at < $2 \
-             LIMIT $3",
+             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3",
         )
         .bind(from_ms)
         .bind(to_ms)
         .bind(MAX_ROWS)
+        .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
         let mut per_function: BTreeMap<String, Acc> = BTreeMap::new();
@@ -166,11 +168,13 @@ impl Platform {
         let rows = sqlx::query(
             "SELECT p.function_name AS caller, c.function_name AS callee, c.billed_ms, \
              c.memory_limit_mb, c.bytes_out FROM invocations c JOIN invocations p ON p.id = c.parent_id \
-             WHERE c.trigger_kind = 'function' AND c.started_at >= $1 AND c.started_at < $2 LIMIT $3",
+             WHERE c.trigger_kind = 'function' AND c.started_at >= $1 AND c.started_at < $2 \
+             AND p.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3",
         )
         .bind(from_ms)
         .bind(to_ms)
         .bind(MAX_ROWS)
+        .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
         for row in &rows {
@@ -193,11 +197,13 @@ impl Platform {
         let rows = sqlx::query(
             "SELECT o.function_name, o.target_kind, o.target, o.ok, o.duration_us, i.memory_limit_mb \
              FROM outbound_calls o LEFT JOIN invocations i ON i.id = o.invocation_id \
-             WHERE o.at >= $1 AND o.at < $2 LIMIT $3",
+             WHERE o.at >= $1 AND o.at < $2 \
+             AND o.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3",
         )
         .bind(from_ms)
         .bind(to_ms)
         .bind(MAX_ROWS)
+        .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
         for row in &rows {

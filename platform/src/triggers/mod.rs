@@ -366,11 +366,15 @@ impl Platform {
         Ok(self.decorate(trigger))
     }
 
-    /// Every trigger, oldest first.
-    pub async fn list_triggers(&self) -> Result<Vec<Trigger>, PlatformError> {
-        let rows = sqlx::query("SELECT * FROM triggers ORDER BY created_at, id")
-            .fetch_all(&self.inner.db)
-            .await?;
+    /// Every trigger of a team, oldest first.
+    pub async fn list_triggers(&self, team_id: i64) -> Result<Vec<Trigger>, PlatformError> {
+        let rows = sqlx::query(
+            "SELECT * FROM triggers WHERE function_name IN \
+             (SELECT name FROM function_owners WHERE team_id = $1) ORDER BY created_at, id",
+        )
+        .bind(team_id)
+        .fetch_all(&self.inner.db)
+        .await?;
         rows.iter()
             .map(|r| trigger_from_row(r).map(|t| self.decorate(t)))
             .collect()

@@ -1,11 +1,16 @@
 //! Authentication of control-plane requests as an extractor: a bearer API
 //! token, or the dashboard's session cookie. Cookie-authenticated requests
 //! that change state must carry `X-Wisp-Csrf: 1` (a header a cross-site form
-//! cannot set), on top of the cookie's SameSite=Strict.
+//! cannot set), on top of the cookie's SameSite=Strict. The audit middleware
+//! records who made each state-changing request and how it ended.
 
-use axum::extract::FromRequestParts;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use platform::Principal;
 
 use super::{AppError, AppState};
@@ -18,10 +23,9 @@ const CSRF_HEADER: &str = "x-wisp-csrf";
 /// The authenticated caller of a control-plane route.
 pub struct Authenticated(pub Principal);
 
-/// The value of cookie `name` in a request, if present.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+/// The value of cookie `name` in a request's headers, if present.
+pub fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -49,14 +53,15 @@ impl FromRequestParts<AppState> for Authenticated {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim)
                 .ok_or_else(unauthorized)?;
-            return state
+            let principal = state
                 .platform
                 .authenticate_token(token)
                 .await
-                .map(Authenticated)
-                .map_err(|_| unauthorized());
+                .map_err(|_| unauthorized())?;
+            remember(parts, &principal);
+            return Ok(Authenticated(principal));
         }
-        if let Some(session) = cookie(parts, SESSION_COOKIE) {
+        if let Some(session) = cookie_value(&parts.headers, SESSION_COOKIE) {
             let principal = state
                 .platform
                 .session_user(session)
@@ -70,8 +75,48 @@ impl FromRequestParts<AppState> for Authenticated {
                     "cookie-authenticated changes must send the X-Wisp-Csrf header",
                 ));
             }
+            remember(parts, &principal);
             return Ok(Authenticated(principal));
         }
         Err(unauthorized())
     }
+}
+
+/// Where the extractor leaves the caller for the audit middleware.
+#[derive(Clone, Default)]
+struct AuditSlot(Arc<Mutex<Option<Principal>>>);
+
+fn remember(parts: &Parts, principal: &Principal) {
+    if let Some(slot) = parts.extensions.get::<AuditSlot>() {
+        *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(principal.clone());
+    }
+}
+
+/// Records every authenticated state-changing request (method, path,
+/// response status) in the caller's team's audit log. Reads are not logged.
+pub async fn audit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if safe {
+        return next.run(request).await;
+    }
+    let slot = AuditSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let action = request.method().to_string();
+    let target = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let who = slot.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(who) = who {
+        let status = response.status().as_u16();
+        if let Err(e) = state
+            .platform
+            .record_audit(&who, &action, &target, status)
+            .await
+        {
+            tracing::error!(error = %e, %action, %target, "writing the audit log");
+        }
+    }
+    response
 }

@@ -27,9 +27,11 @@ pub async fn get_plan(
     security(("bearer" = [])))]
 pub async fn put_plan(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Json(update): Json<PricePlanUpdate>,
 ) -> Result<Json<PricePlan>, AppError> {
+    // Prices apply to every team: the server's operators set them.
+    who.require_admin()?;
     Ok(Json(state.platform.set_price_plan(update).await?))
 }
 
@@ -45,11 +47,14 @@ pub struct ReportParams {
     security(("bearer" = [])))]
 pub async fn report(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Query(params): Query<ReportParams>,
 ) -> Result<Json<CostReport>, AppError> {
     Ok(Json(
-        state.platform.cost_report(params.month.as_deref()).await?,
+        state
+            .platform
+            .cost_report(who.team_id, params.month.as_deref())
+            .await?,
     ))
 }
 
@@ -65,7 +70,7 @@ pub async fn report(
     security(("bearer" = [])))]
 pub async fn download(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
     let (month, extension) = match file.rsplit_once('.') {
@@ -76,7 +81,7 @@ pub async fn download(
             )))
         }
     };
-    let report = state.platform.cost_report(Some(month)).await?;
+    let report = state.platform.cost_report(who.team_id, Some(month)).await?;
     let disposition = format!(
         "attachment; filename=\"wisp-costs-{}.{extension}\"",
         report.month

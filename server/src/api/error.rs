@@ -41,7 +41,10 @@ impl From<PlatformError> for AppError {
             PlatformError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             PlatformError::Conflict { .. } => StatusCode::CONFLICT,
             PlatformError::Unauthorized | PlatformError::BadCredentials => StatusCode::UNAUTHORIZED,
-            PlatformError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PlatformError::TooManyRequests { .. } | PlatformError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            PlatformError::Forbidden { .. } => StatusCode::FORBIDDEN,
             PlatformError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR

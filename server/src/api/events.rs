@@ -9,6 +9,8 @@ use axum::Json;
 use model::{Job, KvEntry, PublishReceipt, QueueStats};
 use serde::Deserialize;
 
+use platform::Role;
+
 use super::{AppError, AppState, Authenticated};
 
 fn content_type(headers: &HeaderMap) -> Option<String> {
@@ -27,14 +29,21 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
     security(("bearer" = [])))]
 pub async fn publish(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(topic): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PublishReceipt>), AppError> {
+    who.require(Role::Developer)?;
     let receipt = state
         .platform
-        .publish(&topic, body, content_type(&headers).as_deref(), None)
+        .publish(
+            who.team_id,
+            &topic,
+            body,
+            content_type(&headers).as_deref(),
+            None,
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(receipt)))
 }
@@ -53,13 +62,14 @@ pub struct JobParams {
     responses((status = 200, body = [Job])), security(("bearer" = [])))]
 pub async fn jobs(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Query(p): Query<JobParams>,
 ) -> Result<Json<Vec<Job>>, AppError> {
     Ok(Json(
         state
             .platform
             .list_jobs(
+                who.team_id,
                 p.state.as_deref(),
                 p.function.as_deref(),
                 p.limit.unwrap_or(0),
@@ -73,9 +83,9 @@ pub async fn jobs(
     responses((status = 200, body = QueueStats)), security(("bearer" = [])))]
 pub async fn stats(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
 ) -> Result<Json<QueueStats>, AppError> {
-    Ok(Json(state.platform.queue_stats().await?))
+    Ok(Json(state.platform.queue_stats(who.team_id).await?))
 }
 
 /// One job.
@@ -85,10 +95,25 @@ pub async fn stats(
     security(("bearer" = [])))]
 pub async fn job(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, AppError> {
-    Ok(Json(state.platform.job(&id).await?))
+    Ok(Json(owned_job(&state, &who, &id, Role::Viewer).await?))
+}
+
+/// Job `id` if it belongs to the caller's team and the caller has `needed`.
+async fn owned_job(
+    state: &AppState,
+    who: &platform::Principal,
+    id: &str,
+    needed: Role,
+) -> Result<Job, AppError> {
+    let job = state.platform.job(id).await?;
+    state
+        .platform
+        .authorize_object(who, &job.function, needed, &format!("job {id}"))
+        .await?;
+    Ok(job)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -102,13 +127,13 @@ pub struct DeadParams {
     responses((status = 200, body = [Job])), security(("bearer" = [])))]
 pub async fn dead_letters(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Query(p): Query<DeadParams>,
 ) -> Result<Json<Vec<Job>>, AppError> {
     Ok(Json(
         state
             .platform
-            .list_jobs(Some("dead"), p.function.as_deref(), p.limit.unwrap_or(0))
+            .list_jobs(who.team_id, Some("dead"), p.function.as_deref(), p.limit.unwrap_or(0))
             .await?,
     ))
 }
@@ -121,9 +146,10 @@ pub async fn dead_letters(
     security(("bearer" = [])))]
 pub async fn redrive(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, AppError> {
+    owned_job(&state, &who, &id, Role::Developer).await?;
     Ok(Json(state.platform.redrive(&id).await?))
 }
 
@@ -140,7 +166,7 @@ pub struct KvParams {
     responses((status = 200, body = [KvEntry])), security(("bearer" = [])))]
 pub async fn kv_list(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Query(p): Query<KvParams>,
 ) -> Result<Json<Vec<KvEntry>>, AppError> {
     let app = p
@@ -150,6 +176,7 @@ pub async fn kv_list(
         state
             .platform
             .kv_list(
+                who.team_id,
                 &app,
                 p.prefix.as_deref().unwrap_or(""),
                 p.limit.unwrap_or(0),
@@ -166,12 +193,12 @@ pub async fn kv_list(
     security(("bearer" = [])))]
 pub async fn kv_get(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path((app, key)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let value = state
         .platform
-        .kv_get(&app, &key)
+        .kv_get(who.team_id, &app, &key)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no key {key} in application {app}")))?;
     let ct = value
@@ -189,14 +216,21 @@ pub async fn kv_get(
     security(("bearer" = [])))]
 pub async fn kv_put(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path((app, key)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
+    who.require(Role::Developer)?;
     state
         .platform
-        .kv_put(&app, &key, &body, content_type(&headers).as_deref())
+        .kv_put(
+            who.team_id,
+            &app,
+            &key,
+            &body,
+            content_type(&headers).as_deref(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -208,10 +242,11 @@ pub async fn kv_put(
     security(("bearer" = [])))]
 pub async fn kv_delete(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path((app, key)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    if state.platform.kv_delete(&app, &key).await? {
+    who.require(Role::Developer)?;
+    if state.platform.kv_delete(who.team_id, &app, &key).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found(format!(

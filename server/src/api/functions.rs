@@ -9,6 +9,8 @@ use http_body_util::{BodyExt, Limited};
 use model::{AliasUpdate, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary};
 use serde::Deserialize;
 
+use platform::Role;
+
 use super::{AppError, AppState, Authenticated};
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -31,6 +33,7 @@ pub async fn upload(
     Query(params): Query<UploadParams>,
     body: Body,
 ) -> Result<(StatusCode, Json<DeployedVersion>), AppError> {
+    who.require(Role::Developer)?;
     let limit = state.max_upload_bytes;
     let bytes = match Limited::new(body, limit as usize).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -45,7 +48,7 @@ pub async fn upload(
     };
     let deployed = state
         .platform
-        .deploy(&name, bytes, params.activate.unwrap_or(true))
+        .deploy(who.team_id, &name, bytes, params.activate.unwrap_or(true))
         .await?;
     tracing::info!(user = %who.username, function = %name, version = deployed.version, "upload");
     Ok((StatusCode::CREATED, Json(deployed)))
@@ -56,9 +59,9 @@ pub async fn upload(
     responses((status = 200, body = [FunctionSummary])), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<FunctionSummary>>, AppError> {
-    Ok(Json(state.platform.list_functions().await?))
+    Ok(Json(state.platform.list_functions(who.team_id).await?))
 }
 
 /// A function's configuration, versions, live version and triggers.
@@ -68,9 +71,13 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn detail(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<FunctionDetail>, AppError> {
+    state
+        .platform
+        .authorize_function(&who, &name, Role::Viewer)
+        .await?;
     Ok(Json(state.platform.function_detail(&name).await?))
 }
 
@@ -83,10 +90,14 @@ pub async fn detail(
     security(("bearer" = [])))]
 pub async fn update_config(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<FunctionDetail>, AppError> {
+    state
+        .platform
+        .authorize_function(&who, &name, Role::Developer)
+        .await?;
     let patch: FunctionConfigPatch = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("invalid configuration: {e}")))?;
     Ok(Json(state.platform.update_config(&name, patch).await?))
@@ -100,10 +111,14 @@ pub async fn update_config(
     security(("bearer" = [])))]
 pub async fn set_alias(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<FunctionDetail>, AppError> {
+    state
+        .platform
+        .authorize_function(&who, &name, Role::Developer)
+        .await?;
     let update: AliasUpdate = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("expected {{\"version\": N}}: {e}")))?;
     Ok(Json(state.platform.set_alias(&name, update.version).await?))
@@ -116,9 +131,13 @@ pub async fn set_alias(
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
+    state
+        .platform
+        .authorize_function(&who, &name, Role::Developer)
+        .await?;
     state.platform.delete_function(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,6 +18,8 @@ use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
+use platform::Role;
+
 use super::{AppError, AppState, Authenticated};
 use crate::gateway::invoke_error_response;
 
@@ -41,11 +43,15 @@ pub struct InvokeParams {
     security(("bearer" = [])))]
 pub async fn invoke(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(name): Path<String>,
     Query(params): Query<InvokeParams>,
     request: Request,
 ) -> Result<Response, AppError> {
+    state
+        .platform
+        .authorize_function(&who, &name, Role::Developer)
+        .await?;
     let path = params.path.unwrap_or_else(|| "/".into());
     if !path.starts_with('/') {
         return Err(AppError::bad_request("path must start with '/'"));
@@ -117,10 +123,14 @@ pub struct ListParams {
     responses((status = 200, body = [InvocationRecord])), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(name): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<InvocationRecord>>, AppError> {
+    state
+        .platform
+        .authorize_function(&who, &name, Role::Viewer)
+        .await?;
     let query = InvocationQuery {
         limit: params.limit.unwrap_or(50),
         status: params.status,
@@ -139,10 +149,10 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<InvocationRecord>, AppError> {
-    Ok(Json(state.platform.invocation(&id).await?))
+    Ok(Json(owned_invocation(&state, &who, &id).await?))
 }
 
 /// The invocations this one caused (functions it called, events it published).
@@ -152,10 +162,25 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn children(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<InvocationRecord>>, AppError> {
+    owned_invocation(&state, &who, &id).await?;
     Ok(Json(state.platform.invocation_children(&id).await?))
+}
+
+/// Invocation `id` if it belongs to the caller's team, else `not_found`.
+async fn owned_invocation(
+    state: &AppState,
+    who: &platform::Principal,
+    id: &str,
+) -> Result<InvocationRecord, AppError> {
+    let record = state.platform.invocation(id).await?;
+    state
+        .platform
+        .authorize_object(who, &record.function, Role::Viewer, &format!("invocation {id}"))
+        .await?;
+    Ok(record)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -170,13 +195,18 @@ pub struct StreamParams {
     security(("bearer" = [])))]
 pub async fn stream(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Query(params): Query<StreamParams>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let function = params.function;
+    let platform = state.platform.clone();
+    let team_id = who.team_id;
     let records =
         BroadcastStream::new(state.platform.subscribe_invocations()).filter_map(move |r| match r {
-            Ok(record) if function.as_deref().is_none_or(|f| f == record.function) => {
+            Ok(record)
+                if function.as_deref().is_none_or(|f| f == record.function)
+                    && platform.live_function_team(&record.function) == Some(team_id) =>
+            {
                 Event::default()
                     .event("invocation")
                     .json_data(&record)

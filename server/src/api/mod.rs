@@ -11,6 +11,7 @@ mod functions;
 mod invocations;
 mod openapi;
 mod overview;
+mod teams;
 mod tokens;
 mod topology;
 mod triggers;
@@ -22,7 +23,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use platform::Platform;
 
-pub use auth::Authenticated;
+pub use auth::{cookie_value, Authenticated, SESSION_COOKIE};
 pub use error::AppError;
 
 /// Shared state of the control plane.
@@ -113,6 +114,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens/{id}", delete(tokens::revoke))
         .route("/api/v1/costs", get(costs::report))
         .route("/api/v1/costs/{file}", get(costs::download))
+        .route("/api/v1/login", post(teams::login))
+        .route("/api/v1/whoami", get(teams::whoami))
+        .route("/api/v1/teams", get(teams::list).post(teams::create))
+        .route("/api/v1/session/team", post(teams::switch))
+        .route("/api/v1/users", post(teams::create_user))
+        .route("/api/v1/team/members", get(teams::members))
+        .route(
+            "/api/v1/team/members/{username}",
+            axum::routing::put(teams::set_member).delete(teams::remove_member),
+        )
+        .route("/api/v1/sessions", get(teams::sessions))
+        .route("/api/v1/sessions/{id}", delete(teams::revoke_session))
+        .route("/api/v1/audit", get(teams::audit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::audit,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(close_after_unread_body))
 }
@@ -145,7 +163,7 @@ pub(crate) async fn close_after_unread_body(
 /// artifact cache is being used (compiles since start vs cache hits).
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
 ) -> axum::Json<serde_json::Value> {
     let cache = state.platform.cache_stats();
     axum::Json(serde_json::json!({
@@ -154,6 +172,6 @@ async fn status(
         "live_functions": state.platform.live_function_count(),
         "gateway": state.gateway_addr.to_string(),
         "artifact_cache": { "hits": cache.hits, "compiles": cache.compiles },
-        "queue": state.platform.queue_stats().await.ok(),
+        "queue": state.platform.queue_stats(who.team_id).await.ok(),
     }))
 }

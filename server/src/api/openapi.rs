@@ -21,6 +21,10 @@ use utoipa::{Modify, OpenApi};
         super::costs::get_plan, super::costs::put_plan, super::costs::report,
         super::costs::download, super::overview::get, super::tokens::list,
         super::tokens::create, super::tokens::revoke,
+        super::teams::login, super::teams::whoami, super::teams::list, super::teams::create,
+        super::teams::switch, super::teams::create_user, super::teams::members,
+        super::teams::set_member, super::teams::remove_member, super::teams::sessions,
+        super::teams::revoke_session, super::teams::audit,
     ),
     components(schemas(
         model::FunctionSummary, model::FunctionDetail, model::FunctionConfig,
@@ -34,6 +38,9 @@ use utoipa::{Modify, OpenApi};
         model::TopologyEdge, model::FlowStats, model::GraphLayout, model::NodeBox, model::EdgePath,
         model::ServerComparison, model::Overview, model::InvocationCounts, model::MinuteCount,
         model::FailureSummary, model::ApiTokenInfo, model::NewApiToken, model::CreatedApiToken,
+        model::TeamInfo, model::NewTeam, model::NewUser, model::UserInfo, model::Member,
+        model::MemberRole, model::SessionInfo, model::AuditEntry, super::teams::Credentials,
+        super::teams::WhoAmI, super::teams::SwitchTeam,
     )),
     modifiers(&BearerAuth)
 )]

@@ -12,7 +12,7 @@ use super::{AppError, AppState, Authenticated};
     responses((status = 200, body = Overview)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
 ) -> Result<Json<Overview>, AppError> {
-    Ok(Json(state.platform.overview().await?))
+    Ok(Json(state.platform.overview(who.team_id).await?))
 }

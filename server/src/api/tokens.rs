@@ -1,5 +1,6 @@
-//! API token routes for the signed-in user: list (never the secrets), create
-//! (the secret is in the answer once), revoke (the token stops working at once).
+//! API token routes for the caller's team: list (never the secrets), create
+//! (scoped to the team and a role; the secret is in the answer once), revoke
+//! (the token stops working at once).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ pub async fn list(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
-    Ok(Json(state.platform.list_api_tokens(who.user_id).await?))
+    Ok(Json(state.platform.list_api_tokens(&who).await?))
 }
 
 /// Create a named token; `token` in the answer is the secret, shown only now.
@@ -31,7 +32,7 @@ pub async fn create(
         .map_err(|e| AppError::bad_request(format!("expected {{\"name\": \"...\"}}: {e}")))?;
     let created = state
         .platform
-        .issue_api_token(who.user_id, &request.name)
+        .issue_api_token(&who, &request.name, request.role.as_deref())
         .await?;
     tracing::info!(user = %who.username, token = created.info.id, "API token created");
     Ok((StatusCode::CREATED, Json(created)))
@@ -47,7 +48,7 @@ pub async fn revoke(
     Authenticated(who): Authenticated,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    state.platform.revoke_api_token(who.user_id, id).await?;
+    state.platform.revoke_api_token(&who, id).await?;
     tracing::info!(user = %who.username, token = id, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

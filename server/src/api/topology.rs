@@ -44,7 +44,7 @@ pub fn parse_window(s: &str) -> Option<Duration> {
     security(("bearer" = [])))]
 pub async fn topology(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Query(p): Query<TopologyParams>,
 ) -> Result<Response, AppError> {
     let until = p.until.unwrap_or_else(|| state.platform.now());
@@ -58,7 +58,7 @@ pub async fn topology(
         }
         (None, None) => until - Duration::hours(1),
     };
-    let mut graph = state.platform.topology(since, until).await?;
+    let mut graph = state.platform.topology(who.team_id, since, until).await?;
     let format = p.format.as_deref().unwrap_or("json");
     match format {
         "json" => {

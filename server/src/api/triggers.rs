@@ -8,6 +8,8 @@ use axum::Json;
 use model::{CronPreview, NewTrigger, Trigger};
 use serde::Deserialize;
 
+use platform::Role;
+
 use super::{AppError, AppState, Authenticated};
 
 /// Every trigger.
@@ -15,9 +17,9 @@ use super::{AppError, AppState, Authenticated};
     responses((status = 200, body = [Trigger])), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<Trigger>>, AppError> {
-    Ok(Json(state.platform.list_triggers().await?))
+    Ok(Json(state.platform.list_triggers(who.team_id).await?))
 }
 
 /// Create a trigger: `{"kind": "http"|"cron"|"topic"|"nats"|"redis"|"mqtt", "function": ..., ...}`.
@@ -27,11 +29,16 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Trigger>), AppError> {
+    who.require(Role::Developer)?;
     let new: NewTrigger = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("invalid trigger: {e}")))?;
+    state
+        .platform
+        .authorize_function(&who, &new.function, Role::Developer)
+        .await?;
     let trigger = state.platform.create_trigger(new).await?;
     Ok((StatusCode::CREATED, Json(trigger)))
 }
@@ -43,10 +50,26 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Trigger>, AppError> {
-    Ok(Json(state.platform.trigger(&id).await?))
+    Ok(Json(owned_trigger(&state, &who, &id, Role::Viewer).await?))
+}
+
+/// Trigger `id` if its function belongs to the caller's team and the caller
+/// has `needed`; else `not_found` (or `forbidden`).
+async fn owned_trigger(
+    state: &AppState,
+    who: &platform::Principal,
+    id: &str,
+    needed: Role,
+) -> Result<Trigger, AppError> {
+    let trigger = state.platform.trigger(id).await?;
+    state
+        .platform
+        .authorize_object(who, &trigger.function, needed, &format!("trigger {id}"))
+        .await?;
+    Ok(trigger)
 }
 
 /// Replace a trigger's function and fields (same body as create; same id).
@@ -57,12 +80,17 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Trigger>, AppError> {
+    owned_trigger(&state, &who, &id, Role::Developer).await?;
     let new: NewTrigger = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("invalid trigger: {e}")))?;
+    state
+        .platform
+        .authorize_function(&who, &new.function, Role::Developer)
+        .await?;
     Ok(Json(state.platform.update_trigger(&id, new).await?))
 }
 
@@ -73,9 +101,10 @@ pub async fn update(
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
+    owned_trigger(&state, &who, &id, Role::Developer).await?;
     state.platform.delete_trigger(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,85 @@
+//! Server functions of the Team page: who the session acts as, the user's
+//! teams (and switching), the team's members and roles, the user's open
+//! sessions, and the audit log for owners. Thin calls into the platform,
+//! which checks roles itself.
+
+use leptos::prelude::*;
+use model::{AuditEntry, Member, SessionInfo, TeamInfo};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Everything the Team page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub username: String,
+    pub team: String,
+    /// `owner`, `developer` or `viewer`.
+    pub role: String,
+    pub teams: Vec<TeamInfo>,
+    pub members: Vec<Member>,
+    pub sessions: Vec<SessionInfo>,
+    /// The latest changes; `None` unless the user owns the team.
+    pub audit: Option<Vec<AuditEntry>>,
+}
+
+/// The Team page's data for the signed-in user.
+#[server(prefix = "/rpc")]
+pub async fn load_team() -> Result<TeamView, AppError> {
+    let who = crate::api::ssr::require_user().await?;
+    let platform = crate::api::ssr::platform();
+    let audit = if who.role == platform::Role::Owner {
+        Some(platform.audit_log(&who, 50).await?)
+    } else {
+        None
+    };
+    Ok(TeamView {
+        teams: platform.list_teams(&who).await?,
+        members: platform.list_members(&who).await?,
+        sessions: platform.list_sessions(&who).await?,
+        audit,
+        username: who.username,
+        team: who.team,
+        role: who.role.to_string(),
+    })
+}
+
+/// Makes the session act for another of the user's teams.
+#[server(prefix = "/rpc")]
+pub async fn switch_team(team_id: i64) -> Result<(), AppError> {
+    crate::api::ssr::require_user().await?;
+    let token = crate::api::ssr::session_token().ok_or(AppError::Unauthorized)?;
+    crate::api::ssr::platform()
+        .switch_team(&token, team_id)
+        .await?;
+    leptos_axum::redirect("/team");
+    Ok(())
+}
+
+/// Adds a user to the team or changes their role (owners).
+#[server(prefix = "/rpc")]
+pub async fn set_member_role(username: String, role: String) -> Result<Member, AppError> {
+    let who = crate::api::ssr::require_user().await?;
+    let role = platform::Role::parse(&role)?;
+    Ok(crate::api::ssr::platform()
+        .set_member(&who, username.trim(), role)
+        .await?)
+}
+
+/// Removes a user from the team (owners).
+#[server(prefix = "/rpc")]
+pub async fn remove_member(username: String) -> Result<(), AppError> {
+    let who = crate::api::ssr::require_user().await?;
+    Ok(crate::api::ssr::platform()
+        .remove_member(&who, &username)
+        .await?)
+}
+
+/// Ends one of the user's sessions.
+#[server(prefix = "/rpc")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    let who = crate::api::ssr::require_user().await?;
+    Ok(crate::api::ssr::platform()
+        .revoke_session(&who, &id)
+        .await?)
+}
