@@ -74,7 +74,9 @@ pub async fn detail(
     Ok(Json(state.platform.function_detail(&name).await?))
 }
 
-/// Change memory, timeout, concurrency, environment or allowed hosts.
+/// Change memory, timeout, concurrency, environment, allowed hosts, the
+/// outbound call limit or secrets (`"secrets": {"NAME": "value" | null}`;
+/// values are write-only: the answer lists secret names).
 #[utoipa::path(patch, path = "/api/v1/functions/{name}",
     params(("name" = String, Path, description = "function name")),
     request_body = FunctionConfigPatch,
