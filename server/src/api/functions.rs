@@ -19,8 +19,11 @@ pub struct UploadParams {
 
 /// Upload a `.wasm` file as a new version (creates the function if new).
 #[utoipa::path(post, path = "/api/v1/functions/{name}/versions",
-    params(("name" = String, Path, description = "function name"), UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    params(("name" = String, Path, description = "function name", example = "hello"), UploadParams),
+    request_body(content(
+        (Vec<u8> = "application/wasm"),
+        (Vec<u8> = "application/octet-stream")),
+        description = "the .wasm file; any content type is accepted"),
     responses((status = 201, body = DeployedVersion), (status = 413, body = model::ApiError),
               (status = 422, body = model::ApiError, description = "not a valid function")),
     security(("bearer" = [])))]
@@ -63,7 +66,7 @@ pub async fn list(
 
 /// A function's configuration, versions, live version and triggers.
 #[utoipa::path(get, path = "/api/v1/functions/{name}",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     responses((status = 200, body = FunctionDetail), (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn detail(
@@ -78,7 +81,7 @@ pub async fn detail(
 /// outbound call limit or secrets (`"secrets": {"NAME": "value" | null}`;
 /// values are write-only: the answer lists secret names).
 #[utoipa::path(patch, path = "/api/v1/functions/{name}",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     request_body = FunctionConfigPatch,
     responses((status = 200, body = FunctionDetail), (status = 400, body = model::ApiError),
               (status = 404, body = model::ApiError)),
@@ -96,7 +99,7 @@ pub async fn update_config(
 
 /// Point the `live` alias at a version (rollback / roll forward).
 #[utoipa::path(post, path = "/api/v1/functions/{name}/alias",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     request_body = AliasUpdate,
     responses((status = 200, body = FunctionDetail), (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
@@ -113,7 +116,7 @@ pub async fn set_alias(
 
 /// Delete a function and its versions.
 #[utoipa::path(delete, path = "/api/v1/functions/{name}",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     responses((status = 204), (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn delete(

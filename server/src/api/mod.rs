@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/costs", get(costs::report))
         .route("/api/v1/costs/{file}", get(costs::download))
         .with_state(state)
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn(close_after_unread_body))
 }
 
