@@ -67,11 +67,12 @@ async fn hostile_functions_are_contained_and_recorded() {
         .await;
     // More outbound requests than the function's limit allows.
     server.deploy("outbound-flood", "relay").await;
+    let flood_steps = ["GET http://kv.wisp/k"; 5].join(";");
     server
         .configure(
             "outbound-flood",
             json!({
-                "env": {"STEPS": vec!["GET http://kv.wisp/k"; 5].join(";")},
+                "env": {"STEPS": flood_steps},
                 "max_outbound_calls": 3,
             }),
         )
