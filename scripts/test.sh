@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds everything once,
 # then runs formatting and lint checks, the Rust tests (unit + integration
-# tests that start the real `wisp serve` on port 0) and the browser
-# end-to-end tests against a real server in Debian's Chromium.
+# tests that start the real `wisp serve` on port 0), a schemathesis fuzz of
+# the REST API (scripts/fuzz-api.sh) and the browser end-to-end tests
+# against a real server in Debian's Chromium.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if [ "${CI:-}" = "true" ] && [ -z "${WISP_KEEP_TARGET_IN_TREE:-}" ]; then
@@ -102,6 +103,9 @@ log "Rust tests (unit + integration against the real server)"
 export WISP_FUNCTIONS_DIR="$ROOT/functions"
 export WISP_TEST_CACHE_DIR="$CARGO_TARGET_DIR/wisp-test-cache"
 cargo test --workspace -- --test-threads=2
+
+log "API fuzzing (schemathesis from the OpenAPI document: no 5xx, no crash)"
+bash "$ROOT/scripts/fuzz-api.sh"
 
 log "Browser end-to-end tests"
 bash "$ROOT/end2end/run.sh"

@@ -21,6 +21,8 @@ pub const DEFAULT_MEMORY_MB: u32 = 128;
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Default number of invocations of one function allowed at once.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 100;
+/// Default number of outbound requests one invocation may make.
+pub const DEFAULT_MAX_OUTBOUND_CALLS: u32 = 100;
 
 /// A function as listed: name, what serves traffic, how many versions exist.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +63,14 @@ pub struct FunctionConfig {
     /// application share a key-value store and are reported together.
     #[serde(default = "default_application")]
     pub application: String,
+    /// Outbound requests one invocation may make (network and `*.wisp`
+    /// hosts); later ones fail and are noted in the invocation's logs.
+    #[serde(default = "default_max_outbound_calls")]
+    pub max_outbound_calls: u32,
+}
+
+fn default_max_outbound_calls() -> u32 {
+    DEFAULT_MAX_OUTBOUND_CALLS
 }
 
 /// Name of the application a function belongs to unless configured.
@@ -79,12 +89,13 @@ impl Default for FunctionConfig {
             env: BTreeMap::new(),
             allowed_hosts: Vec::new(),
             application: default_application(),
+            max_outbound_calls: DEFAULT_MAX_OUTBOUND_CALLS,
         }
     }
 }
 
 /// A partial update of [`FunctionConfig`] (`PATCH /api/v1/functions/{name}`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FunctionConfigPatch {
@@ -94,6 +105,30 @@ pub struct FunctionConfigPatch {
     pub env: Option<BTreeMap<String, String>>,
     pub allowed_hosts: Option<Vec<String>>,
     pub application: Option<String>,
+    pub max_outbound_calls: Option<u32>,
+    /// Secrets to set or replace (`"NAME": "value"`) or delete
+    /// (`"NAME": null`); others are kept. Values are stored encrypted, given
+    /// to the function as environment variables, and never shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<BTreeMap<String, Option<String>>>,
+}
+
+impl std::fmt::Debug for FunctionConfigPatch {
+    // Hand-written so secret values never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env_names = self.env.as_ref().map(|e| e.keys().collect::<Vec<_>>());
+        let secret_names = self.secrets.as_ref().map(|s| s.keys().collect::<Vec<_>>());
+        f.debug_struct("FunctionConfigPatch")
+            .field("memory_mb", &self.memory_mb)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("env", &env_names)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("application", &self.application)
+            .field("max_outbound_calls", &self.max_outbound_calls)
+            .field("secrets", &secret_names)
+            .finish()
+    }
 }
 
 /// One immutable uploaded version of a function.
@@ -117,6 +152,9 @@ pub struct FunctionDetail {
     pub updated_at: DateTime<Utc>,
     pub live_version: Option<i64>,
     pub config: FunctionConfig,
+    /// Names of the function's secrets (values are never returned).
+    #[serde(default)]
+    pub secrets: Vec<String>,
     /// Newest first.
     pub versions: Vec<FunctionVersion>,
     /// Triggers wired to this function.
@@ -285,6 +323,18 @@ pub const MAX_MEMORY_MB: u32 = 4096;
 pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
 /// Upper bound of `max_concurrency`.
 pub const MAX_CONCURRENCY: u32 = 10_000;
+/// Upper bound of `max_outbound_calls`.
+pub const MAX_OUTBOUND_CALLS: u32 = 10_000;
+
+/// Whether `name` is a valid environment variable (or secret) name: letters,
+/// digits and `_`, not starting with a digit.
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|ch: char| ch.is_ascii_digit())
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
 
 /// Every problem of a configuration, in field order (empty when valid). The
 /// platform refuses a configuration with problems; the dashboard shows them
@@ -315,13 +365,14 @@ pub fn config_problems(c: &FunctionConfig) -> Vec<ConfigProblem> {
             format!("max_concurrency must be between 1 and {MAX_CONCURRENCY}"),
         );
     }
+    if c.max_outbound_calls > MAX_OUTBOUND_CALLS {
+        problem(
+            "max_outbound_calls",
+            format!("max_outbound_calls must be between 0 and {MAX_OUTBOUND_CALLS}"),
+        );
+    }
     for key in c.env.keys() {
-        let ok = !key.is_empty()
-            && !key.starts_with(|ch: char| ch.is_ascii_digit())
-            && key
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-        if !ok {
+        if !is_env_name(key) {
             problem("env", format!(
                 "environment variable name {key:?} must be letters, digits and '_', not starting with a digit"
             ));

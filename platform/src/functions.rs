@@ -26,6 +26,7 @@ fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
         env: serde_json::from_str(&env_json).map_err(anyhow::Error::from)?,
         allowed_hosts: serde_json::from_str(&hosts_json).map_err(anyhow::Error::from)?,
         application: row.try_get("application")?,
+        max_outbound_calls: row.try_get::<i64, _>("max_outbound_calls")? as u32,
     })
 }
 
@@ -148,9 +149,12 @@ impl Platform {
         let config = config_from_row(&config_row)?;
         tx.commit().await?;
         if activate {
+            let secrets = self.open_secrets(name).await?;
             self.inner
                 .registry
-                .insert(LiveFunction::new(team_id, name, version, prepared, &config));
+                .insert(LiveFunction::new(
+                    team_id, name, version, prepared, &config, secrets,
+                ));
         }
         tracing::info!(function = name, version, sha256 = %sha256, kind = %kind_str, "deployed");
         Ok(DeployedVersion {
@@ -227,6 +231,7 @@ impl Platform {
             updated_at: from_ms(row.try_get("updated_at")?),
             live_version: live,
             config: config_from_row(&row)?,
+            secrets: self.secret_names(name).await?,
             versions,
             triggers: self.triggers_of(name).await?,
             gateway_path: format!("/fn/{name}/"),
@@ -259,10 +264,18 @@ impl Platform {
         if let Some(v) = patch.application {
             config.application = v;
         }
+        if let Some(v) = patch.max_outbound_calls {
+            config.max_outbound_calls = v;
+        }
         validate_config(&config)?;
+        if let Some(changes) = &patch.secrets {
+            crate::secrets::validate_changes(changes)?;
+        }
+        let mut tx = self.inner.db.begin().await?;
         sqlx::query(
             "UPDATE functions SET memory_mb = $1, timeout_ms = $2, max_concurrency = $3, env_json = $4, \
-             allowed_hosts_json = $5, application = $6, updated_at = $7 WHERE name = $8",
+             allowed_hosts_json = $5, application = $6, updated_at = $7, max_outbound_calls = $8 \
+             WHERE name = $9",
         )
         .bind(i64::from(config.memory_mb))
         .bind(config.timeout_ms as i64)
@@ -271,16 +284,23 @@ impl Platform {
         .bind(serde_json::to_string(&config.allowed_hosts).map_err(anyhow::Error::from)?)
         .bind(config.application.clone())
         .bind(now_ms())
+        .bind(i64::from(config.max_outbound_calls))
         .bind(name)
-        .execute(&self.inner.db)
+        .execute(&mut *tx)
         .await?;
+        if let Some(changes) = &patch.secrets {
+            self.write_secrets(&mut tx, name, changes).await?;
+        }
+        tx.commit().await?;
         if let Some(live) = self.inner.registry.get(name) {
+            let secrets = self.open_secrets(name).await?;
             self.inner.registry.insert(LiveFunction::new(
                 live.team_id,
                 name,
                 live.version,
                 live.prepared.clone(),
                 &config,
+                secrets,
             ));
         }
         self.function_detail(name).await
@@ -300,6 +320,7 @@ impl Platform {
         };
         let prepared = self.prepare_blob(&v.sha256).await?;
         let team_id = self.function_owner(name).await?.unwrap_or(1);
+        let secrets = self.open_secrets(name).await?;
         sqlx::query("UPDATE functions SET live_version = $1, updated_at = $2 WHERE name = $3")
             .bind(version)
             .bind(now_ms())
@@ -312,6 +333,7 @@ impl Platform {
             version,
             prepared,
             &detail.config,
+            secrets,
         ));
         tracing::info!(function = name, version, "live alias moved");
         self.function_detail(name).await
@@ -320,6 +342,10 @@ impl Platform {
     /// Deletes a function and its versions (invocation history is kept).
     pub async fn delete_function(&self, name: &str) -> Result<(), PlatformError> {
         let mut tx = self.inner.db.begin().await?;
+        sqlx::query("DELETE FROM function_secrets WHERE function_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM function_versions WHERE function_name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -378,9 +404,16 @@ impl Platform {
             let sha256: String = row.try_get("sha256")?;
             let team_id: i64 = row.try_get("team_id")?;
             let config = config_from_row(row).map_err(|e| anyhow::anyhow!("{e}"))?;
-            match self.prepare_blob(&sha256).await {
-                Ok(prepared) => self.inner.registry.insert(LiveFunction::new(
-                    team_id, &name, version, prepared, &config,
+            let loaded = match self.prepare_blob(&sha256).await {
+                Ok(prepared) => self
+                    .open_secrets(&name)
+                    .await
+                    .map(|secrets| (prepared, secrets)),
+                Err(e) => Err(e),
+            };
+            match loaded {
+                Ok((prepared, secrets)) => self.inner.registry.insert(LiveFunction::new(
+                    team_id, &name, version, prepared, &config, secrets,
                 )),
                 Err(e) => {
                     tracing::error!(function = %name, version, error = %e, "could not load live version")

@@ -319,7 +319,13 @@ fn to_record(
     let micros = report.duration.as_micros() as i64;
     // Billed time: wall time rounded up to the next whole millisecond, at least 1.
     let billed_ms = ((micros + 999) / 1000).max(1);
-    let error = report.outcome.is_error().then(|| report.outcome.message());
+    let mut error = report.outcome.is_error().then(|| report.outcome.message());
+    let mut logs = report.logs;
+    if !live.secret_values.is_empty() {
+        // What the function printed (or a trap message) may hold a secret.
+        logs = crate::secrets::redact(&logs, &live.secret_values);
+        error = error.map(|e| crate::secrets::redact(&e, &live.secret_values));
+    }
     model::InvocationRecord {
         id,
         function: live.name.clone(),
@@ -343,7 +349,7 @@ fn to_record(
         error,
         method,
         path,
-        logs: report.logs,
+        logs,
         logs_truncated: report.logs_truncated,
         parent_id: context.parent_id.clone(),
         trigger_id: context.trigger_id.clone(),

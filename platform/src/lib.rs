@@ -21,6 +21,7 @@ mod overview;
 mod queue;
 mod recorder;
 mod registry;
+mod secrets;
 mod teams;
 mod time;
 mod topics;
@@ -54,6 +55,10 @@ pub use metering::{
 };
 pub use model;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
+pub use secrets::{
+    parse_key as parse_secret_key, SecretKeyText, MAX_SECRETS, MAX_SECRET_BYTES, REDACTED,
+    SECRET_KEY_FILE,
+};
 pub use teams::Role;
 pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
 pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
@@ -84,6 +89,9 @@ pub struct PlatformConfig {
     pub max_attempts: u32,
     /// Where "now" comes from (cron ticks, backoff); tests move it by hand.
     pub clock: Arc<dyn Clock>,
+    /// Key of the function secrets (`WISP_SECRET_KEY`); default: the key
+    /// file `<data_dir>/secret.key`, created on first start.
+    pub secret_key: Option<SecretKeyText>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -104,6 +112,7 @@ impl PlatformConfig {
             retry_base: Duration::from_secs(1),
             max_attempts: model::DEFAULT_MAX_ATTEMPTS,
             clock: Arc::new(SystemClock),
+            secret_key: None,
         }
     }
 
@@ -133,6 +142,8 @@ struct Inner {
     /// Serialises trigger creation (route conflict checks) and deletion.
     trigger_lock: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
+    /// Seals and opens function secrets.
+    secrets: secrets::SecretBox,
     dispatcher: dispatcher::Dispatcher,
     triggers: triggers::Supervisor,
     /// Set once the platform is shutting down: background loops end.
@@ -162,6 +173,8 @@ impl Platform {
             ..RuntimeConfig::default()
         })
         .context("starting the wasm runtime")?;
+        let secrets = secrets::load_key(config.secret_key.as_ref(), &config.data_dir)
+            .context("loading the secret key")?;
         let recorder = recorder::Recorder::start(db.clone());
         let clock = config.clock.clone();
         let platform = Platform {
@@ -176,6 +189,7 @@ impl Platform {
                 login_limiter: login_limit::LoginLimiter::default(),
                 trigger_lock: tokio::sync::Mutex::new(()),
                 clock,
+                secrets,
                 dispatcher: dispatcher::Dispatcher::new(),
                 triggers: triggers::Supervisor::default(),
                 shutdown: tokio::sync::watch::channel(false).0,

@@ -29,6 +29,8 @@ pub(crate) struct LiveFunction {
     pub max_concurrency: u32,
     /// One permit per allowed concurrent invocation.
     pub permits: Arc<Semaphore>,
+    /// Secret values, longest first, to redact from recorded logs.
+    pub secret_values: Vec<String>,
 }
 
 impl LiveFunction {
@@ -38,17 +40,32 @@ impl LiveFunction {
         version: i64,
         prepared: PreparedFunction,
         config: &model::FunctionConfig,
+        secrets: Vec<(String, String)>,
     ) -> Self {
+        let mut secret_values: Vec<String> = secrets
+            .iter()
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+            .collect();
+        secret_values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        secret_values.dedup();
+        let mut sandbox = sandbox_for(config);
+        // A secret wins over a plain variable of the same name.
+        sandbox
+            .env
+            .retain(|(k, _)| !secrets.iter().any(|(name, _)| name == k));
+        sandbox.env.extend(secrets);
         Self {
             team_id,
             name: name.to_string(),
             application: config.application.clone(),
             version,
             prepared,
-            sandbox: sandbox_for(config),
+            sandbox,
             memory_mb: config.memory_mb,
             max_concurrency: config.max_concurrency,
             permits: Arc::new(Semaphore::new(config.max_concurrency as usize)),
+            secret_values,
         }
     }
 }
@@ -67,6 +84,7 @@ pub(crate) fn sandbox_for(config: &model::FunctionConfig) -> SandboxConfig {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         allowed_hosts: config.allowed_hosts.clone(),
+        max_outbound_calls: config.max_outbound_calls,
         ..SandboxConfig::default()
     }
 }

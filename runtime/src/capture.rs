@@ -84,6 +84,16 @@ impl Capture {
         }
     }
 
+    /// Appends a line written by the host (not the guest), e.g. why an
+    /// outbound request was refused; subject to the same cap.
+    pub fn note(&self, line: &str) {
+        let mut text = String::with_capacity(line.len() + 1);
+        text.push_str(line);
+        text.push('\n');
+        // A strict capture only holds a CGI response; notes go to logs.
+        let _ = self.push(text.as_bytes());
+    }
+
     /// Whether output was dropped or refused because of the cap.
     pub fn overflowed(&self) -> bool {
         self.lock().overflowed

@@ -112,7 +112,9 @@ pub(crate) async fn invoke(
             &sandbox.allowed_hosts,
             sandbox.allow_private_destinations,
             sandbox.interceptor.clone(),
-        ),
+        )
+        .with_call_limit(sandbox.max_outbound_calls)
+        .with_notes(logs.clone()),
         limiter: MemoryLimiter::new(memory_limit, memory.clone()),
     };
     let mut store = Store::new(pre.engine(), host);

@@ -62,6 +62,10 @@ pub struct SandboxConfig {
     /// Allow outbound requests to loopback, private, link-local and other
     /// non-public addresses. Off by default; an administrator's switch.
     pub allow_private_destinations: bool,
+    /// Outbound requests one invocation may make (to the network and to the
+    /// in-process `*.wisp` hosts alike); later ones fail with an error and a
+    /// note in the invocation's logs.
+    pub max_outbound_calls: u32,
     /// In-process handler consulted before the allow-list for every outbound
     /// request (function-to-function calls, events, kv on `*.wisp` hosts).
     pub interceptor: Option<Arc<dyn OutboundInterceptor>>,
@@ -83,6 +87,8 @@ impl Default for SandboxConfig {
             env: Vec::new(),
             allowed_hosts: Vec::new(),
             allow_private_destinations: false,
+            // Cloudflare Workers allow 50 subrequests (free) to 1000 (paid).
+            max_outbound_calls: 100,
             interceptor: None,
         }
     }
@@ -104,6 +110,7 @@ impl fmt::Debug for SandboxConfig {
                 "allow_private_destinations",
                 &self.allow_private_destinations,
             )
+            .field("max_outbound_calls", &self.max_outbound_calls)
             .field("interceptor", &self.interceptor.as_ref().map(|_| ".."))
             .finish()
     }

@@ -13,6 +13,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
 
 use crate::body::{from_wasi_body, to_wasi_body};
+use crate::capture::Capture;
 use crate::BoxBody;
 
 type WasiHttpError = wasmtime_wasi_http::Error;
@@ -153,6 +154,11 @@ pub(crate) struct OutboundPolicy {
     allowed_hosts: Arc<[String]>,
     allow_private: bool,
     interceptor: Option<Arc<dyn OutboundInterceptor>>,
+    /// Requests allowed per invocation, and how many were made so far.
+    max_calls: u32,
+    calls: u32,
+    /// Where refusals are noted for the invocation's record.
+    logs: Option<Capture>,
 }
 
 impl OutboundPolicy {
@@ -165,8 +171,36 @@ impl OutboundPolicy {
             allowed_hosts: allowed_hosts.into(),
             allow_private,
             interceptor,
+            max_calls: u32::MAX,
+            calls: 0,
+            logs: None,
         }
     }
+
+    /// Refuses every request after the first `max_calls`.
+    pub fn with_call_limit(mut self, max_calls: u32) -> Self {
+        self.max_calls = max_calls;
+        self
+    }
+
+    /// Notes each refused request (and why) in `logs`.
+    pub fn with_notes(mut self, logs: Capture) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+}
+
+/// `METHOD scheme://authority/path` of a request, without the query (which
+/// may carry credentials), for notes and logs.
+fn describe<B>(request: &http::Request<B>) -> String {
+    let uri = request.uri();
+    format!(
+        "{} {}://{}{}",
+        request.method(),
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map(|a| a.as_str()).unwrap_or_default(),
+        uri.path()
+    )
 }
 
 /// A response plus the future driving its connection, or why there is none.
@@ -186,9 +220,29 @@ impl WasiHttpHooks for OutboundPolicy {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send>,
     ) -> SendFuture {
+        self.calls = self.calls.saturating_add(1);
+        if self.calls > self.max_calls {
+            let message = format!(
+                "outbound call limit of {} per invocation reached",
+                self.max_calls
+            );
+            // Noted once: a guest retrying in a loop must not flood its logs.
+            if self.calls == self.max_calls.saturating_add(1) {
+                if let Some(logs) = &self.logs {
+                    logs.note(&format!(
+                        "[wisp: outbound {} refused: {message}; later requests are refused too]",
+                        describe(&request)
+                    ));
+                }
+            }
+            return Box::new(std::future::ready(Err(WasiHttpError::InternalError(Some(
+                message,
+            )))));
+        }
         let allowed = self.allowed_hosts.clone();
         let allow_private = self.allow_private;
         let interceptor = self.interceptor.clone();
+        let logs = self.logs.clone();
         Box::new(async move {
             let observer = interceptor.clone();
             let request = match interceptor {
@@ -205,7 +259,7 @@ impl WasiHttpHooks for OutboundPolicy {
             };
 
             let Some(observer) = observer else {
-                return send_external(request, options, &allowed, allow_private).await;
+                return send_external(request, options, &allowed, allow_private, logs).await;
             };
             let method = request.method().to_string();
             let authority = request
@@ -214,7 +268,7 @@ impl WasiHttpHooks for OutboundPolicy {
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             let started = std::time::Instant::now();
-            let result = send_external(request, options, &allowed, allow_private).await;
+            let result = send_external(request, options, &allowed, allow_private, logs).await;
             observer.observe(&ObservedCall {
                 method,
                 authority,
@@ -227,39 +281,72 @@ impl WasiHttpHooks for OutboundPolicy {
     }
 }
 
-/// The allow-list, the private-address check, then the network.
+/// The allow-list and the private-address check: why `uri` may not be
+/// reached (the guest's error code and a sentence), if it may not.
+async fn check_destination(
+    uri: &http::Uri,
+    allowed: &[String],
+    allow_private: bool,
+) -> Result<(), (WasiHttpError, String)> {
+    let host = uri.host().unwrap_or_default();
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    if !host_is_allowed(allowed, host, authority) {
+        return Err((
+            WasiHttpError::HttpRequestDenied,
+            format!("{host} is not on the function's allowed hosts"),
+        ));
+    }
+    if allow_private {
+        return Ok(());
+    }
+    let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let default_port = if https { HTTPS_PORT } else { HTTP_PORT };
+    let port = uri.port_u16().unwrap_or(default_port);
+    // Brackets of IPv6 literals must go for the resolver.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs = tokio::net::lookup_host((bare, port)).await.map_err(|_| {
+        (
+            WasiHttpError::DestinationNotFound,
+            format!("{host} could not be resolved"),
+        )
+    })?;
+    // Note: the connection resolves again; a DNS answer that changes in
+    // between (rebinding) is not caught here.
+    for addr in addrs {
+        if !is_public(addr.ip()) {
+            return Err((
+                WasiHttpError::DestinationIpProhibited,
+                format!(
+                    "{} a loopback, private or link-local address, \
+                     which this server does not let functions reach",
+                    if bare.parse::<IpAddr>().is_ok() {
+                        format!("{host} is")
+                    } else {
+                        format!("{host} resolves to {},", addr.ip())
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The destination checks, then the network.
 async fn send_external(
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
     allowed: &[String],
     allow_private: bool,
+    logs: Option<Capture>,
 ) -> SendResult {
-    let uri = request.uri();
-    let host = uri.host().unwrap_or_default().to_string();
-    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
-    if !host_is_allowed(allowed, &host, authority) {
-        tracing::debug!(%host, "outbound request denied by the allow-list");
-        return Err(WasiHttpError::HttpRequestDenied);
-    }
-    if !allow_private {
-        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-        let default_port = if https { HTTPS_PORT } else { HTTP_PORT };
-        let port = uri.port_u16().unwrap_or(default_port);
-        // Brackets of IPv6 literals must go for the resolver.
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs = tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|_| WasiHttpError::DestinationNotFound)?;
-        // Note: the connection resolves again; a DNS answer that
-        // changes in between (rebinding) is not caught here.
-        for addr in addrs {
-            if !is_public(addr.ip()) {
-                tracing::debug!(%host, ip = %addr.ip(), "outbound request to a private address denied");
-                return Err(WasiHttpError::DestinationIpProhibited);
-            }
+    if let Err((error, reason)) = check_destination(request.uri(), allowed, allow_private).await {
+        let target = describe(&request);
+        tracing::debug!(%target, %reason, "outbound request refused");
+        if let Some(logs) = logs {
+            logs.note(&format!("[wisp: outbound {target} refused: {reason}]"));
         }
+        return Err(error);
     }
-
     let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
     let io: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> = Box::new(io);
     Ok((response.map(http_body_util::BodyExt::boxed_unsync), io))
@@ -268,6 +355,7 @@ async fn send_external(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::Overflow;
     use http_body_util::BodyExt as _;
     use std::pin::Pin;
 
@@ -374,6 +462,67 @@ mod tests {
             .expect("body")
             .to_bytes();
         assert_eq!(body, "ok");
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_limit_fail_and_are_noted_once() {
+        let logs = Capture::new(4096, Overflow::Truncate);
+        let mut policy = OutboundPolicy::new(&[], false, Some(Arc::new(KvOnly)))
+            .with_call_limit(2)
+            .with_notes(logs.clone());
+        for _ in 0..2 {
+            send(&mut policy, "http://kv.wisp/a")
+                .await
+                .expect("within the limit");
+        }
+        for _ in 0..3 {
+            let err = send(&mut policy, "http://kv.wisp/a").await.unwrap_err();
+            assert!(
+                matches!(&err, WasiHttpError::InternalError(Some(m)) if m.contains("limit of 2")),
+                "{err:?}"
+            );
+        }
+        let (text, _) = logs.take_logs();
+        assert_eq!(text.matches("call limit of 2").count(), 1, "{text}");
+        assert!(text.contains("GET http://kv.wisp/a refused"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn refusals_are_noted_with_their_reason() {
+        let logs = Capture::new(4096, Overflow::Truncate);
+        let allowed = list(&["169.254.169.254", "localhost"]);
+        let mut policy = OutboundPolicy::new(&allowed, false, None).with_notes(logs.clone());
+        let err = send(&mut policy, "http://example.com/x?token=abc")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WasiHttpError::HttpRequestDenied), "{err:?}");
+        let err = send(&mut policy, "http://169.254.169.254/latest/meta-data/")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WasiHttpError::DestinationIpProhibited),
+            "{err:?}"
+        );
+        // A name is checked after resolution.
+        let err = send(&mut policy, "http://localhost:9/").await.unwrap_err();
+        assert!(
+            matches!(err, WasiHttpError::DestinationIpProhibited),
+            "{err:?}"
+        );
+        let (text, _) = logs.take_logs();
+        assert!(
+            text.contains("outbound GET http://example.com/x refused: example.com is not on the function's allowed hosts"),
+            "{text}"
+        );
+        assert!(!text.contains("token=abc"), "queries stay out: {text}");
+        assert!(
+            text.contains("GET http://169.254.169.254/latest/meta-data/ refused: 169.254.169.254 is a loopback, private or link-local address"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GET http://localhost:9/ refused: localhost resolves to "),
+            "{text}"
+        );
     }
 
     fn list(entries: &[&str]) -> Vec<String> {

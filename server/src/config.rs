@@ -42,6 +42,12 @@ pub struct ServeArgs {
     /// queues, async invokes), in milliseconds; doubles on each attempt.
     #[arg(long, env = "WISP_RETRY_BASE_MS", default_value_t = 1000)]
     pub retry_base_ms: u64,
+    /// Key that encrypts function secrets: 64 hex digits or base64 of 32
+    /// bytes (prefer the environment variable to the flag). Default: the key
+    /// file <data-dir>/secret.key, created with mode 0600 on first start.
+    /// Every node of a cluster needs the same key.
+    #[arg(long, env = "WISP_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<platform::SecretKeyText>,
     /// Attempts async work gets before it moves to the dead letters.
     #[arg(long, env = "WISP_MAX_ATTEMPTS", default_value_t = model::DEFAULT_MAX_ATTEMPTS)]
     pub max_attempts: u32,

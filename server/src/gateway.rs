@@ -28,7 +28,9 @@ pub fn router(platform: Platform) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(routed)
         .with_state(platform)
-        .layer(axum::middleware::from_fn(crate::api::close_after_unread_body))
+        .layer(axum::middleware::from_fn(
+            crate::api::close_after_unread_body,
+        ))
 }
 
 async fn call_root(

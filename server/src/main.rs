@@ -45,6 +45,8 @@ enum Command {
     DeadLetters(cli::DeadLettersArgs),
     /// Read and edit an application's key-value store.
     Kv(cli::KvArgs),
+    /// List, set and remove a function's secrets (values are never shown).
+    Secrets(cli::SecretsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,6 +74,7 @@ fn main() -> std::process::ExitCode {
             Command::Publish(args) => cli::publish(args).await,
             Command::DeadLetters(args) => cli::dead_letters(args).await,
             Command::Kv(args) => cli::kv(args).await,
+            Command::Secrets(args) => cli::secrets(args).await,
         }
     });
     match result {

@@ -19,6 +19,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.cache_dir = args.cache_dir.clone();
     config.max_upload_bytes = args.max_upload_bytes;
     config.allow_private_destinations = args.allow_private_destinations;
+    config.secret_key = args.secret_key.clone();
     config.retry_base = std::time::Duration::from_millis(args.retry_base_ms.max(1));
     config.max_attempts = args.max_attempts.clamp(1, 100);
     let platform = Platform::start(config).await?;

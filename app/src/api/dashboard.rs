@@ -215,6 +215,8 @@ pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOut
         env: Some(config.env),
         allowed_hosts: Some(config.allowed_hosts),
         application: None,
+        max_outbound_calls: None,
+        secrets: None,
     };
     match ssr::platform().update_config(&name, patch).await {
         Ok(detail) => Ok(ConfigSaveOutcome::Saved(detail.config)),
@@ -227,6 +229,21 @@ pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOut
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Sets (`Some(value)`) or removes (`None`) secrets of `name`; answers the
+/// names it has now. Values go one way: nothing here returns them.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn save_secrets(
+    name: String,
+    changes: BTreeMap<String, Option<String>>,
+) -> Result<Vec<String>, AppError> {
+    ssr::require_user().await?;
+    let patch = model::FunctionConfigPatch {
+        secrets: Some(changes),
+        ..Default::default()
+    };
+    Ok(ssr::platform().update_config(&name, patch).await?.secrets)
 }
 
 /// Calls the live version of `name` with the given request and returns its

@@ -15,6 +15,7 @@ use crate::{
         feedback::{ErrorList, ErrorPanel, Loading},
         invocation_list::InvocationList,
         live_tail::LiveTail,
+        secrets_form::SecretsEditor,
         test_invoke::TestInvokePanel,
         upload::{UploadPanel, UploadProgress},
     },
@@ -183,6 +184,8 @@ fn FunctionView(
                 <h2 id="config-title">"Configuration"</h2>
                 <p class="muted card-lede">"Changes apply from the next call."</p>
                 <ConfigEditor name=detail.name.clone() config=detail.config.clone() />
+                <h3 class="subhead" id="secrets-title">"Secrets"</h3>
+                <SecretsEditor name=detail.name.clone() secrets=detail.secrets.clone() />
             </aside>
         </div>
         <div class="split split-even">

@@ -185,10 +185,11 @@ pub async fn kv_list(
     ))
 }
 
-/// The raw value of a key.
+/// The raw value of a key, with the content type it was stored with (a
+/// download: it never renders on the control plane's origin).
 #[utoipa::path(get, path = "/api/v1/kv/{application}/{key}",
     params(("application" = String, Path), ("key" = String, Path)),
-    responses((status = 200, content_type = "application/octet-stream"),
+    responses((status = 200, content_type = "*/*", description = "the value, as stored"),
               (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn kv_get(
@@ -204,7 +205,21 @@ pub async fn kv_get(
     let ct = value
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());
-    Ok(([(header::CONTENT_TYPE, ct)], value.bytes).into_response())
+    // Values are written by functions: a `text/html` one opened in the
+    // browser must not run as a page of the dashboard's origin.
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CONTENT_DISPOSITION, "attachment".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_string(),
+            ),
+        ],
+        value.bytes,
+    )
+        .into_response())
 }
 
 /// Set a key (body = value).

@@ -21,8 +21,11 @@ pub struct UploadParams {
 
 /// Upload a `.wasm` file as a new version (creates the function if new).
 #[utoipa::path(post, path = "/api/v1/functions/{name}/versions",
-    params(("name" = String, Path, description = "function name"), UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    params(("name" = String, Path, description = "function name", example = "hello"), UploadParams),
+    request_body(content(
+        (Vec<u8> = "application/wasm"),
+        (Vec<u8> = "application/octet-stream")),
+        description = "the .wasm file; any content type is accepted"),
     responses((status = 201, body = DeployedVersion), (status = 413, body = model::ApiError),
               (status = 422, body = model::ApiError, description = "not a valid function")),
     security(("bearer" = [])))]
@@ -66,7 +69,7 @@ pub async fn list(
 
 /// A function's configuration, versions, live version and triggers.
 #[utoipa::path(get, path = "/api/v1/functions/{name}",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     responses((status = 200, body = FunctionDetail), (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn detail(
@@ -81,9 +84,11 @@ pub async fn detail(
     Ok(Json(state.platform.function_detail(&name).await?))
 }
 
-/// Change memory, timeout, concurrency, environment or allowed hosts.
+/// Change memory, timeout, concurrency, environment, allowed hosts, the
+/// outbound call limit or secrets (`"secrets": {"NAME": "value" | null}`;
+/// values are write-only: the answer lists secret names).
 #[utoipa::path(patch, path = "/api/v1/functions/{name}",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     request_body = FunctionConfigPatch,
     responses((status = 200, body = FunctionDetail), (status = 400, body = model::ApiError),
               (status = 404, body = model::ApiError)),
@@ -105,7 +110,7 @@ pub async fn update_config(
 
 /// Point the `live` alias at a version (rollback / roll forward).
 #[utoipa::path(post, path = "/api/v1/functions/{name}/alias",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     request_body = AliasUpdate,
     responses((status = 200, body = FunctionDetail), (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
@@ -126,7 +131,7 @@ pub async fn set_alias(
 
 /// Delete a function and its versions.
 #[utoipa::path(delete, path = "/api/v1/functions/{name}",
-    params(("name" = String, Path, description = "function name")),
+    params(("name" = String, Path, description = "function name", example = "hello")),
     responses((status = 204), (status = 404, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn delete(

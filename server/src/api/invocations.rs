@@ -34,7 +34,7 @@ pub struct InvokeParams {
 
 /// Call a function: the request body is passed as a `POST` to the function.
 #[utoipa::path(post, path = "/api/v1/functions/{name}/invoke",
-    params(("name" = String, Path, description = "function name"), InvokeParams),
+    params(("name" = String, Path, description = "function name", example = "hello"), InvokeParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, description = "the function's own response"),
               (status = 202, description = "stored for async execution", body = model::AsyncInvocation),
@@ -119,7 +119,7 @@ pub struct ListParams {
 
 /// A function's invocations, newest first.
 #[utoipa::path(get, path = "/api/v1/functions/{name}/invocations",
-    params(("name" = String, Path, description = "function name"), ListParams),
+    params(("name" = String, Path, description = "function name", example = "hello"), ListParams),
     responses((status = 200, body = [InvocationRecord])), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,

@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
             auth::audit,
         ))
         .with_state(state)
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn(close_after_unread_body))
 }
 

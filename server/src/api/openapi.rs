@@ -55,6 +55,62 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        document_common_errors(openapi);
+    }
+}
+
+/// Answers every operation can give besides its own: 401 without a valid
+/// token; 403 when the role does not allow it; 400 for parameters or a body that do not parse; 413, 415 and 422
+/// for a body over the limit, of the wrong type or of the wrong shape. All
+/// are `ApiError` JSON.
+fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("ApiError")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in openapi.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| error(description));
+            };
+            add("401", "no valid API token");
+            add(
+                "403",
+                "the caller's role in the team (or the token's scope) does not allow this",
+            );
+            if has_params || has_body {
+                add("400", "a parameter or the body is not valid");
+            }
+            if has_body {
+                add("413", "the body is larger than allowed");
+                add("415", "the body's content type is not accepted");
+                add("422", "the body does not have the expected shape");
+            }
+        }
     }
 }
 

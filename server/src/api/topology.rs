@@ -25,13 +25,17 @@ pub struct TopologyParams {
 }
 
 /// Parses `15m`, `1h`, `24h`, `7d` (any count of m/h/d).
+/// None for anything else, including counts too large to represent.
 pub fn parse_window(s: &str) -> Option<Duration> {
-    let (count, unit) = s.split_at(s.len().checked_sub(1)?);
+    // The unit is one character; split before it (not at a byte count, which
+    // could fall inside a multi-byte character).
+    let (split, _) = s.char_indices().last()?;
+    let (count, unit) = s.split_at(split);
     let count: i64 = count.parse().ok().filter(|c| *c > 0)?;
     match unit {
-        "m" => Some(Duration::minutes(count)),
-        "h" => Some(Duration::hours(count)),
-        "d" => Some(Duration::days(count)),
+        "m" => Duration::try_minutes(count),
+        "h" => Duration::try_hours(count),
+        "d" => Duration::try_days(count),
         _ => None,
     }
 }
@@ -50,13 +54,12 @@ pub async fn topology(
     let until = p.until.unwrap_or_else(|| state.platform.now());
     let since = match (p.since, p.window.as_deref()) {
         (Some(since), _) => since,
-        (None, Some(w)) => {
-            until
-                - parse_window(w).ok_or_else(|| {
-                    AppError::bad_request("window must look like 15m, 1h, 24h or 7d")
-                })?
-        }
-        (None, None) => until - Duration::hours(1),
+        (None, Some(w)) => parse_window(w)
+            .and_then(|window| until.checked_sub_signed(window))
+            .ok_or_else(|| AppError::bad_request("window must look like 15m, 1h, 24h or 7d"))?,
+        (None, None) => until
+            .checked_sub_signed(Duration::hours(1))
+            .ok_or_else(|| AppError::bad_request("until is out of range"))?,
     };
     let mut graph = state.platform.topology(who.team_id, since, until).await?;
     let format = p.format.as_deref().unwrap_or("json");
@@ -98,5 +101,9 @@ mod tests {
         assert_eq!(super::parse_window("0h"), None);
         assert_eq!(super::parse_window("h"), None);
         assert_eq!(super::parse_window("3w"), None);
+        // Found by the API fuzzer: a multi-byte last character, a huge count.
+        assert_eq!(super::parse_window("\u{80}"), None);
+        assert_eq!(super::parse_window("1\u{c6}"), None);
+        assert_eq!(super::parse_window("9999999999999999d"), None);
     }
 }

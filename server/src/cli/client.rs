@@ -88,6 +88,19 @@ impl Client {
         .await
     }
 
+    /// `PATCH path` with a JSON body, answer as JSON.
+    pub async fn patch_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        Self::json(
+            self.send(self.request(reqwest::Method::PATCH, path).json(body))
+                .await?,
+        )
+        .await
+    }
+
     pub async fn post_wasm<T: DeserializeOwned>(
         &self,
         path: &str,

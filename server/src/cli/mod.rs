@@ -4,10 +4,12 @@
 
 mod client;
 mod events;
+mod secrets;
 
 pub use events::{
     dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,
 };
+pub use secrets::{secrets, SecretsArgs};
 
 use std::path::PathBuf;
 
