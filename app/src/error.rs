@@ -72,9 +72,7 @@ impl From<platform::PlatformError> for AppError {
             "bad_credentials" => AppError::BadCredentials,
             "not_found" => AppError::NotFound(capitalize(&err.to_string())),
             "invalid_input" | "invalid_wasm" | "too_large" | "conflict" | "too_many_requests"
-            | "forbidden" | "rate_limited" => {
-                AppError::InvalidInput(capitalize(&err.to_string()))
-            }
+            | "forbidden" | "rate_limited" => AppError::InvalidInput(capitalize(&err.to_string())),
             code => {
                 tracing::error!(code, error = %err, "dashboard server function failed");
                 AppError::Server(format!(

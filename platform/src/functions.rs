@@ -150,11 +150,9 @@ impl Platform {
         tx.commit().await?;
         if activate {
             let secrets = self.open_secrets(name).await?;
-            self.inner
-                .registry
-                .insert(LiveFunction::new(
-                    team_id, name, version, prepared, &config, secrets,
-                ));
+            self.inner.registry.insert(LiveFunction::new(
+                team_id, name, version, prepared, &config, secrets,
+            ));
         }
         tracing::info!(function = name, version, sha256 = %sha256, kind = %kind_str, "deployed");
         Ok(DeployedVersion {

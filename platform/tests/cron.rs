@@ -35,10 +35,16 @@ async fn start(dir: &std::path::Path, clock: Arc<ManualClock>) -> Platform {
 async fn cron_jobs(platform: &Platform, n: usize) -> Vec<model::Job> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let jobs = platform.list_jobs(1, None, Some("tick"), 100).await.unwrap();
+        let jobs = platform
+            .list_jobs(1, None, Some("tick"), 100)
+            .await
+            .unwrap();
         if jobs.len() >= n {
             tokio::time::sleep(Duration::from_millis(600)).await;
-            return platform.list_jobs(1, None, Some("tick"), 100).await.unwrap();
+            return platform
+                .list_jobs(1, None, Some("tick"), 100)
+                .await
+                .unwrap();
         }
         assert!(
             Instant::now() < deadline,

@@ -142,13 +142,16 @@ async fn same_origin_changes(
 /// read), by URL: each call is written to the team's audit log like a REST
 /// change.
 fn changing_server_fn(path: &str) -> Option<&'static str> {
-    use app::api::{ActivateVersion, CreateToken, RevokeToken, SaveConfig, TestInvoke};
+    use app::api::{
+        ActivateVersion, CreateToken, RevokeToken, SaveConfig, SaveSecrets, TestInvoke,
+    };
     use app::events_api::{DeleteTrigger, KvRemove, KvSet, RedriveJob, SaveTrigger};
     use app::team_api::{EndSession, RemoveMember, SetMemberRole, SwitchTeam};
     use leptos::server_fn::ServerFn;
     [
         (ActivateVersion::PATH, "activate_version"),
         (SaveConfig::PATH, "save_config"),
+        (SaveSecrets::PATH, "save_secrets"),
         (TestInvoke::PATH, "test_invoke"),
         (CreateToken::PATH, "create_token"),
         (RevokeToken::PATH, "revoke_token"),
@@ -177,8 +180,8 @@ async fn audit_dashboard_changes(
     let Some(action) = changing_server_fn(request.uri().path()) else {
         return next.run(request).await;
     };
-    let session = crate::api::cookie_value(request.headers(), crate::api::SESSION_COOKIE)
-        .map(str::to_string);
+    let session =
+        crate::api::cookie_value(request.headers(), crate::api::SESSION_COOKIE).map(str::to_string);
     let response = next.run(request).await;
     let Some(session) = session else {
         return response;

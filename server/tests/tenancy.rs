@@ -53,7 +53,11 @@ impl Caller<'_> {
 }
 
 /// Signs in over the API; returns the session cookie (`wisp_session=...`).
-async fn login(server: &TestServer, username: &str, password: &str) -> Result<String, (u16, Value)> {
+async fn login(
+    server: &TestServer,
+    username: &str,
+    password: &str,
+) -> Result<String, (u16, Value)> {
     login_with(server, username, password, None).await
 }
 
@@ -190,7 +194,11 @@ async fn another_teams_objects_are_not_found_on_every_route() {
         .create_trigger(json!({"kind": "topic", "function": "ledger", "topic": "orders"}))
         .await;
     let (status, call) = admin
-        .status(Method::POST, "/api/v1/functions/ledger/invoke?async=true", None)
+        .status(
+            Method::POST,
+            "/api/v1/functions/ledger/invoke?async=true",
+            None,
+        )
         .await;
     assert_eq!(status, 202, "{call}");
     let invocation = call["invocation_id"].as_str().unwrap().to_string();
@@ -208,29 +216,58 @@ async fn another_teams_objects_are_not_found_on_every_route() {
     let admin_tokens = admin.json("/api/v1/tokens").await;
     let admin_token_id = admin_tokens[0]["id"].as_i64().unwrap();
 
-    let (route_id, topic_id) = (
-        route["id"].as_str().unwrap(),
-        topic["id"].as_str().unwrap(),
-    );
+    let (route_id, topic_id) = (route["id"].as_str().unwrap(), topic["id"].as_str().unwrap());
     let trigger_body = json!({"kind": "http", "function": "ledger", "route": "/elsewhere"});
     let not_found: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/api/v1/functions/ledger".into(), None),
-        (Method::PATCH, "/api/v1/functions/ledger".into(), Some(json!({"memory_mb": 64}))),
+        (
+            Method::PATCH,
+            "/api/v1/functions/ledger".into(),
+            Some(json!({"memory_mb": 64})),
+        ),
         (Method::DELETE, "/api/v1/functions/ledger".into(), None),
-        (Method::POST, "/api/v1/functions/ledger/alias".into(), Some(json!({"version": 1}))),
+        (
+            Method::POST,
+            "/api/v1/functions/ledger/alias".into(),
+            Some(json!({"version": 1})),
+        ),
         (Method::POST, "/api/v1/functions/ledger/invoke".into(), None),
-        (Method::GET, "/api/v1/functions/ledger/invocations".into(), None),
-        (Method::GET, format!("/api/v1/invocations/{invocation}"), None),
-        (Method::GET, format!("/api/v1/invocations/{invocation}/children"), None),
+        (
+            Method::GET,
+            "/api/v1/functions/ledger/invocations".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/invocations/{invocation}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/invocations/{invocation}/children"),
+            None,
+        ),
         (Method::GET, format!("/api/v1/triggers/{route_id}"), None),
-        (Method::PUT, format!("/api/v1/triggers/{route_id}"), Some(trigger_body.clone())),
+        (
+            Method::PUT,
+            format!("/api/v1/triggers/{route_id}"),
+            Some(trigger_body.clone()),
+        ),
         (Method::DELETE, format!("/api/v1/triggers/{topic_id}"), None),
         (Method::POST, "/api/v1/triggers".into(), Some(trigger_body)),
         (Method::GET, format!("/api/v1/jobs/{job}"), None),
-        (Method::POST, format!("/api/v1/dead-letters/{job}/redrive"), None),
+        (
+            Method::POST,
+            format!("/api/v1/dead-letters/{job}/redrive"),
+            None,
+        ),
         (Method::GET, "/api/v1/kv/default/balance".into(), None),
         (Method::DELETE, "/api/v1/kv/default/balance".into(), None),
-        (Method::DELETE, format!("/api/v1/tokens/{admin_token_id}"), None),
+        (
+            Method::DELETE,
+            format!("/api/v1/tokens/{admin_token_id}"),
+            None,
+        ),
     ];
     for (method, path, body) in not_found {
         let (status, answer) = alice.status(method.clone(), &path, body).await;
@@ -290,8 +327,24 @@ async fn another_teams_objects_are_not_found_on_every_route() {
     assert!(probe.contains("-> 404"), "{probe}");
 
     // The admin still sees and owns everything of the default team.
-    assert_eq!(admin.json("/api/v1/functions").await.as_array().unwrap().len(), 1);
-    assert_eq!(admin.json("/api/v1/triggers").await.as_array().unwrap().len(), 2);
+    assert_eq!(
+        admin
+            .json("/api/v1/functions")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        admin
+            .json("/api/v1/triggers")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let detail = admin.json("/api/v1/functions/ledger").await;
     assert_eq!(detail["name"], "ledger");
 }
@@ -305,15 +358,29 @@ async fn roles_limit_what_members_can_do() {
         vic,
     } = setup().await;
     let (alice, dave, vic) = (
-        Caller { server: &server, token: alice },
-        Caller { server: &server, token: dave },
-        Caller { server: &server, token: vic },
+        Caller {
+            server: &server,
+            token: alice,
+        },
+        Caller {
+            server: &server,
+            token: dave,
+        },
+        Caller {
+            server: &server,
+            token: vic,
+        },
     );
 
     // Developer: deploys, configures, invokes, manages triggers and data.
     assert_eq!(dave.upload("shop", "echo").await, 201);
     let writes = [
-        (Method::PATCH, "/api/v1/functions/shop", Some(json!({"timeout_ms": 5000})), 200),
+        (
+            Method::PATCH,
+            "/api/v1/functions/shop",
+            Some(json!({"timeout_ms": 5000})),
+            200,
+        ),
         (Method::POST, "/api/v1/functions/shop/invoke", None, 200),
         (
             Method::POST,
@@ -330,7 +397,11 @@ async fn roles_limit_what_members_can_do() {
     }
     // ...but does not manage members or read the audit log.
     let (status, _) = dave
-        .status(Method::PUT, "/api/v1/team/members/vic", Some(json!({"role": "owner"})))
+        .status(
+            Method::PUT,
+            "/api/v1/team/members/vic",
+            Some(json!({"role": "owner"})),
+        )
         .await;
     assert_eq!(status, 403);
     assert_eq!(dave.status(Method::GET, "/api/v1/audit", None).await.0, 403);
@@ -346,25 +417,44 @@ async fn roles_limit_what_members_can_do() {
         assert_eq!(answer["error"]["code"], "forbidden");
     }
     assert_eq!(
-        vic.status(Method::DELETE, "/api/v1/functions/shop", None).await.0,
+        vic.status(Method::DELETE, "/api/v1/functions/shop", None)
+            .await
+            .0,
         403
     );
     // A token never has more rights than its creator.
     let (status, _) = vic
-        .status(Method::POST, "/api/v1/tokens", Some(json!({"name": "x", "role": "owner"})))
+        .status(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "x", "role": "owner"})),
+        )
         .await;
     assert_eq!(status, 403);
 
     // Only administrators create users and teams or change prices.
     for (path, body) in [
-        ("/api/v1/users", json!({"username": "eve", "password": "eve-password"})),
+        (
+            "/api/v1/users",
+            json!({"username": "eve", "password": "eve-password"}),
+        ),
         ("/api/v1/teams", json!({"name": "red"})),
     ] {
-        assert_eq!(alice.status(Method::POST, path, Some(body)).await.0, 403, "{path}");
+        assert_eq!(
+            alice.status(Method::POST, path, Some(body)).await.0,
+            403,
+            "{path}"
+        );
     }
     let plan = json!({"currency": "USD", "per_million_requests": "1", "per_gb_second": "1",
         "per_gb_egress": "1", "server_monthly": "0"});
-    assert_eq!(alice.status(Method::PUT, "/api/v1/price-plan", Some(plan)).await.0, 403);
+    assert_eq!(
+        alice
+            .status(Method::PUT, "/api/v1/price-plan", Some(plan))
+            .await
+            .0,
+        403
+    );
 
     // Owner: the audit log says who changed what, when.
     let audit = alice.json("/api/v1/audit").await;
@@ -386,11 +476,17 @@ async fn roles_limit_what_members_can_do() {
 
     // The owner demotes the developer: the token loses the rights at once.
     let (status, _) = alice
-        .status(Method::PUT, "/api/v1/team/members/dave", Some(json!({"role": "viewer"})))
+        .status(
+            Method::PUT,
+            "/api/v1/team/members/dave",
+            Some(json!({"role": "viewer"})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        dave.status(Method::POST, "/api/v1/functions/shop/invoke", None).await.0,
+        dave.status(Method::POST, "/api/v1/functions/shop/invoke", None)
+            .await
+            .0,
         403
     );
     // The last owner cannot leave.
@@ -400,16 +496,25 @@ async fn roles_limit_what_members_can_do() {
     assert_eq!(status, 409, "{answer}");
     // A removed member's tokens stop working.
     assert_eq!(
-        alice.status(Method::DELETE, "/api/v1/team/members/dave", None).await.0,
+        alice
+            .status(Method::DELETE, "/api/v1/team/members/dave", None)
+            .await
+            .0,
         204
     );
-    assert_eq!(dave.status(Method::GET, "/api/v1/functions", None).await.0, 401);
+    assert_eq!(
+        dave.status(Method::GET, "/api/v1/functions", None).await.0,
+        401
+    );
 }
 
 #[tokio::test]
 async fn tokens_are_scoped_and_revocable() {
     let Setup { server, alice, .. } = setup().await;
-    let owner = Caller { server: &server, token: alice };
+    let owner = Caller {
+        server: &server,
+        token: alice,
+    };
     let (status, created) = owner
         .status(
             Method::POST,
@@ -433,7 +538,9 @@ async fn tokens_are_scoped_and_revocable() {
     scoped.json("/api/v1/functions").await;
     // The listing never shows a secret.
     let listed = owner.json("/api/v1/tokens").await;
-    assert!(!listed.to_string().contains(created["token"].as_str().unwrap()));
+    assert!(!listed
+        .to_string()
+        .contains(created["token"].as_str().unwrap()));
     assert!(listed
         .as_array()
         .unwrap()
@@ -497,7 +604,11 @@ async fn cross_site_changes_are_refused() {
         token: server.token.clone(),
     };
     let tokens = admin.json("/api/v1/tokens").await;
-    assert!(tokens.as_array().unwrap().iter().all(|t| t["name"] != "forged"));
+    assert!(tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["name"] != "forged"));
     // The dashboard itself (same origin) still works, and is audited.
     let r = server
         .http
@@ -516,7 +627,9 @@ async fn cross_site_changes_are_refused() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["action"] == "dashboard" && e["target"] == "create_token" && e["via"] == "session"),
+            .any(|e| e["action"] == "dashboard"
+                && e["target"] == "create_token"
+                && e["via"] == "session"),
         "{audit}"
     );
     // Pages carry the security headers.
@@ -526,13 +639,25 @@ async fn cross_site_changes_are_refused() {
         .send()
         .await
         .unwrap();
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(csp.contains("'nonce-"), "{csp}");
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     let html = page.text().await.unwrap();
-    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
-    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "scripts carry the nonce");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "scripts carry the nonce"
+    );
 }
 
 #[tokio::test]
@@ -589,7 +714,10 @@ async fn sign_in_is_rate_limited_and_sessions_rotate() {
     for session in sessions {
         let r = server
             .http
-            .delete(server.api_url(&format!("/api/v1/sessions/{}", session["id"].as_str().unwrap())))
+            .delete(server.api_url(&format!(
+                "/api/v1/sessions/{}",
+                session["id"].as_str().unwrap()
+            )))
             .header("cookie", &second)
             .header("x-wisp-csrf", "1")
             .send()

@@ -238,7 +238,10 @@ pub async fn save_secrets(
     name: String,
     changes: BTreeMap<String, Option<String>>,
 ) -> Result<Vec<String>, AppError> {
-    ssr::require_user().await?;
+    let who = ssr::require_user().await?;
+    ssr::platform()
+        .authorize_function(&who, &name, platform::Role::Developer)
+        .await?;
     let patch = model::FunctionConfigPatch {
         secrets: Some(changes),
         ..Default::default()

@@ -133,7 +133,12 @@ pub async fn dead_letters(
     Ok(Json(
         state
             .platform
-            .list_jobs(who.team_id, Some("dead"), p.function.as_deref(), p.limit.unwrap_or(0))
+            .list_jobs(
+                who.team_id,
+                Some("dead"),
+                p.function.as_deref(),
+                p.limit.unwrap_or(0),
+            )
             .await?,
     ))
 }

@@ -178,7 +178,12 @@ async fn owned_invocation(
     let record = state.platform.invocation(id).await?;
     state
         .platform
-        .authorize_object(who, &record.function, Role::Viewer, &format!("invocation {id}"))
+        .authorize_object(
+            who,
+            &record.function,
+            Role::Viewer,
+            &format!("invocation {id}"),
+        )
         .await?;
     Ok(record)
 }

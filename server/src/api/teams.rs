@@ -17,7 +17,8 @@ use super::auth::{cookie_value, SESSION_COOKIE};
 use super::{AppError, AppState, Authenticated};
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::bad_request(format!("expected {expected}: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::bad_request(format!("expected {expected}: {e}")))
 }
 
 /// `POST /api/v1/login` body.
@@ -48,7 +49,12 @@ fn whoami_of(who: &platform::Principal) -> WhoAmI {
         team: who.team.clone(),
         team_id: who.team_id,
         role: who.role.to_string(),
-        via: if who.token_id.is_some() { "token" } else { "session" }.into(),
+        via: if who.token_id.is_some() {
+            "token"
+        } else {
+            "session"
+        }
+        .into(),
     }
 }
 
@@ -74,7 +80,9 @@ pub async fn login(
             previous,
         )
         .await?;
-    let max_age = (session.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    let max_age = (session.expires_at - chrono::Utc::now())
+        .num_seconds()
+        .max(0);
     let cookie = format!(
         "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}",
         session.token
@@ -199,7 +207,9 @@ pub async fn set_member(
     who.require(Role::Owner)?;
     let change: MemberRole = parse(&body, r#"{"role": "owner|developer|viewer"}"#)?;
     let role = Role::parse(&change.role)?;
-    Ok(Json(state.platform.set_member(&who, &username, role).await?))
+    Ok(Json(
+        state.platform.set_member(&who, &username, role).await?,
+    ))
 }
 
 /// Remove a user from the caller's team (owners only): their sessions in the
