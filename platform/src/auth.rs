@@ -291,7 +291,7 @@ impl Platform {
         let token = random_secret();
         let now = now_ms();
         let expires = now + SESSION_TTL_MS;
-        let mut tx = self.inner.db.begin().await?;
+        let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
         if let Some(old) = replaces {
             sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                 .bind(hash_secret(old))

@@ -187,7 +187,9 @@ impl Platform {
             None => who.user_id,
         };
         let now = now_ms();
-        let mut tx = self.inner.db.begin().await?;
+        // BEGIN IMMEDIATE on SQLite: a read-then-write transaction must hold
+        // the write lock from the start, or a concurrent writer makes it fail.
+        let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
         let taken = sqlx::query("SELECT 1 FROM teams WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
