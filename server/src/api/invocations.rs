@@ -165,8 +165,35 @@ pub async fn children(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<InvocationRecord>>, AppError> {
-    owned_invocation(&state, &who, &id).await?;
-    Ok(Json(state.platform.invocation_children(&id).await?))
+    // The parent's own record is written in the background and may not be
+    // stored yet: then each child is checked instead.
+    match state.platform.invocation(&id).await {
+        Ok(parent) => {
+            state
+                .platform
+                .authorize_object(
+                    &who,
+                    &parent.function,
+                    Role::Viewer,
+                    &format!("invocation {id}"),
+                )
+                .await?
+        }
+        Err(e) if e.code() == "not_found" => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut children = Vec::new();
+    for child in state.platform.invocation_children(&id).await? {
+        let owned = state
+            .platform
+            .authorize_object(&who, &child.function, Role::Viewer, "")
+            .await
+            .is_ok();
+        if owned {
+            children.push(child);
+        }
+    }
+    Ok(Json(children))
 }
 
 /// Invocation `id` if it belongs to the caller's team, else `not_found`.
