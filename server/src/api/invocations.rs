@@ -120,7 +120,8 @@ pub struct ListParams {
 /// A function's invocations, newest first.
 #[utoipa::path(get, path = "/api/v1/functions/{name}/invocations",
     params(("name" = String, Path, description = "function name", example = "hello"), ListParams),
-    responses((status = 200, body = [InvocationRecord])), security(("bearer" = [])))]
+    responses((status = 200, body = [InvocationRecord]), (status = 404, body = model::ApiError)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,

@@ -114,6 +114,7 @@ pub async fn list(
 /// Create a team (administrators only); its owner is `owner` or the caller.
 #[utoipa::path(post, path = "/api/v1/teams", request_body = NewTeam,
     responses((status = 201, body = TeamInfo), (status = 403, body = model::ApiError),
+              (status = 404, body = model::ApiError, description = "no such owner"),
               (status = 409, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn create(
