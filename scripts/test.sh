@@ -15,9 +15,12 @@ WASMTIME_VERSION="48.0.8"
 
 ensure_test_tools() {
   if [ "$(wasmtime --version 2>/dev/null | awk '{print $2}')" != "$WASMTIME_VERSION" ]; then
-    log "Installing wasmtime-cli $WASMTIME_VERSION (reference peer for the conformance test; once)"
+    # The reference peer of the conformance test and of bench/run.sh (one
+    # install for both: the pooling allocator is what `wasmtime serve` uses
+    # by default and what the benchmark compares against).
+    log "Installing wasmtime-cli $WASMTIME_VERSION (reference peer; once)"
     cargo install wasmtime-cli --locked --version "$WASMTIME_VERSION" \
-      --no-default-features --features run,serve,cranelift,component-model-async
+      --no-default-features --features run,serve,cranelift,component-model-async,pooling-allocator
   fi
   if ! [ -x /usr/bin/chromium ]; then
     log "Installing Debian's chromium (browser tests)"

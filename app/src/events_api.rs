@@ -115,11 +115,7 @@ pub async fn save_trigger(
     Ok(if id.trim().is_empty() {
         platform.create_trigger(new).await?
     } else {
-        let current = platform.trigger(id.trim()).await?;
-        let what = format!("trigger {}", id.trim());
-        platform
-            .authorize_object(&who, &current.function, developer, &what)
-            .await?;
+        platform.trigger_for(&who, id.trim(), developer).await?;
         platform.update_trigger(id.trim(), new).await?
     })
 }
@@ -129,14 +125,8 @@ pub async fn save_trigger(
 pub async fn delete_trigger(id: String) -> Result<(), AppError> {
     let who = crate::api::ssr::require_user().await?;
     let platform = crate::api::ssr::platform();
-    let current = platform.trigger(&id).await?;
     platform
-        .authorize_object(
-            &who,
-            &current.function,
-            platform::Role::Developer,
-            &format!("trigger {id}"),
-        )
+        .trigger_for(&who, &id, platform::Role::Developer)
         .await?;
     Ok(platform.delete_trigger(&id).await?)
 }
@@ -172,14 +162,8 @@ pub async fn dead_letters() -> Result<Vec<Job>, AppError> {
 pub async fn redrive_job(id: String) -> Result<Job, AppError> {
     let who = crate::api::ssr::require_user().await?;
     let platform = crate::api::ssr::platform();
-    let job = platform.job(&id).await?;
     platform
-        .authorize_object(
-            &who,
-            &job.function,
-            platform::Role::Developer,
-            &format!("job {id}"),
-        )
+        .job_for(&who, &id, platform::Role::Developer)
         .await?;
     Ok(platform.redrive(&id).await?)
 }

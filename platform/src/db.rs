@@ -90,17 +90,31 @@ pub(crate) async fn begin_write(
 }
 
 /// `($1,$2,...),($n+1,...)` for a multi-row INSERT of `rows` rows of
-/// `columns` values each.
-pub(crate) fn values_placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let cells: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", row * columns + c))
-                .collect();
-            format!("({})", cells.join(","))
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+/// `columns` values each; on SQLite anonymous `(?,?,...)` instead. The
+/// values bind in the same order either way. Why SQLite differs: sqlx looks
+/// up every numbered parameter's name, and SQLite finds a name by scanning
+/// the statement's list of names, so a 200-row insert with `$N` spends
+/// O(parameters²) in `sqlite3_bind_parameter_name` (profiled: 29 % of the
+/// server's CPU under load); anonymous parameters have no names to scan.
+pub(crate) fn values_placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ",(" });
+        for c in 1..=columns {
+            if c > 1 {
+                out.push(',');
+            }
+            match backend {
+                Backend::Postgres => {
+                    let _ = write!(out, "${}", row * columns + c);
+                }
+                Backend::Sqlite => out.push('?'),
+            }
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// Hides a password in a database URL for logs.
@@ -115,6 +129,11 @@ fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn placeholders_number_rows_then_columns() {
-        assert_eq!(super::values_placeholders(2, 3), "($1,$2,$3),($4,$5,$6)");
+        use super::{values_placeholders, Backend};
+        assert_eq!(
+            values_placeholders(Backend::Postgres, 2, 3),
+            "($1,$2,$3),($4,$5,$6)"
+        );
+        assert_eq!(values_placeholders(Backend::Sqlite, 2, 2), "(?,?),(?,?)");
     }
 }

@@ -154,15 +154,20 @@ impl Platform {
         record_from_row(&row)
     }
 
-    /// Invocations caused by `id` (calls it made, events it published), oldest first.
+    /// Invocations caused by `id` (calls it made, events it published) that
+    /// belong to team `team_id`, oldest first.
     pub async fn invocation_children(
         &self,
+        team_id: i64,
         id: &str,
     ) -> Result<Vec<InvocationRecord>, PlatformError> {
         let rows = sqlx::query(
-            "SELECT * FROM invocations WHERE parent_id = $1 ORDER BY started_at, id LIMIT 1000",
+            "SELECT * FROM invocations WHERE parent_id = $1 \
+             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
+             ORDER BY started_at, id LIMIT 1000",
         )
         .bind(id)
+        .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
         rows.iter().map(record_from_row).collect()

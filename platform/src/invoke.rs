@@ -236,15 +236,24 @@ impl Platform {
                 resp.headers_mut().insert(INVOCATION_ID_HEADER, value);
             }
         }
-        let recorder = self.inner.recorder.clone();
+        // The concurrency permit is held until the guest and its response
+        // body are done; the record is built and queued on this background
+        // task, off the response path (the recorder batches the writes).
+        let recorder = self
+            .inner
+            .config
+            .record_invocations
+            .then(|| self.inner.recorder.clone());
         let id = invocation_id.clone();
         let report = invocation.report;
         tokio::spawn(async move {
             let report = report.await;
             drop(permit);
-            recorder
-                .record(to_record(id, &live, &context, method, path, report))
-                .await;
+            if let Some(recorder) = recorder {
+                recorder
+                    .record(to_record(id, &live, &context, method, path, report))
+                    .await;
+            }
         });
         Ok(InvokeOutcome {
             invocation_id,

@@ -92,6 +92,10 @@ pub struct PlatformConfig {
     /// Key of the function secrets (`WISP_SECRET_KEY`); default: the key
     /// file `<data_dir>/secret.key`, created on first start.
     pub secret_key: Option<SecretKeyText>,
+    /// Store a record of every invocation (on by default). Off only to
+    /// measure what recording costs (the benchmark's on-vs-off comparison):
+    /// calls are then neither listed, metered nor billed.
+    pub record_invocations: bool,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -113,6 +117,7 @@ impl PlatformConfig {
             max_attempts: model::DEFAULT_MAX_ATTEMPTS,
             clock: Arc::new(SystemClock),
             secret_key: None,
+            record_invocations: true,
         }
     }
 
@@ -175,7 +180,7 @@ impl Platform {
         .context("starting the wasm runtime")?;
         let secrets = secrets::load_key(config.secret_key.as_ref(), &config.data_dir)
             .context("loading the secret key")?;
-        let recorder = recorder::Recorder::start(db.clone());
+        let recorder = recorder::Recorder::start(db.clone(), backend);
         let clock = config.clock.clone();
         let platform = Platform {
             inner: Arc::new(Inner {
@@ -243,6 +248,16 @@ impl Platform {
     /// The team owning live function `name` (from the routing table: no I/O).
     pub fn live_function_team(&self, name: &str) -> Option<i64> {
         self.inner.registry.get(name).map(|live| live.team_id)
+    }
+
+    /// Sandbox instantiation time per call (p50/p99) since start.
+    pub fn instantiation_stats(&self) -> runtime::InstantiationStats {
+        self.inner.runtime.instantiation_stats()
+    }
+
+    /// Whether invocation records are stored (see [`PlatformConfig::record_invocations`]).
+    pub fn records_invocations(&self) -> bool {
+        self.inner.config.record_invocations
     }
 
     /// How many functions have a live version loaded and routable.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use model::InvocationRecord;
 
+use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
 use sqlx::AnyPool;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -37,10 +38,10 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub fn start(db: AnyPool) -> Self {
+    pub fn start(db: AnyPool, backend: Backend) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let (live, _) = broadcast::channel(BROADCAST_CAPACITY);
-        tokio::spawn(write_loop(db, rx, live.clone()));
+        tokio::spawn(write_loop(db, backend, rx, live.clone()));
         Self { tx, live }
     }
 
@@ -78,46 +79,62 @@ impl Recorder {
 
 async fn write_loop(
     db: AnyPool,
+    backend: Backend,
     mut rx: mpsc::Receiver<Message>,
     live: broadcast::Sender<InvocationRecord>,
 ) {
+    let mut inbox: Vec<Message> = Vec::with_capacity(BATCH_ROWS);
     let mut batch: Vec<InvocationRecord> = Vec::with_capacity(BATCH_ROWS);
     let mut calls: Vec<OutboundCallRecord> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
-    while let Some(first) = rx.recv().await {
+    let mut open = true;
+    while open {
+        // Wait for work, then take everything already queued in one go
+        // (`recv_many`: one wake-up and no timer per record under load);
+        // keep collecting until the batch is full, a flush is asked for, or
+        // the batch window since its first record has passed.
+        if rx.recv_many(&mut inbox, BATCH_ROWS).await == 0 {
+            break;
+        }
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
-        let mut next = Some(first);
         loop {
-            match next.take() {
-                Some(Message::Record(r)) => batch.push(*r),
-                Some(Message::Call(c)) => calls.push(*c),
-                Some(Message::Flush(w)) => {
-                    waiters.push(w);
-                    break;
+            for message in inbox.drain(..) {
+                match message {
+                    Message::Record(r) => batch.push(*r),
+                    Message::Call(c) => calls.push(*c),
+                    Message::Flush(w) => waiters.push(w),
                 }
-                None => {}
             }
-            if batch.len() >= BATCH_ROWS || calls.len() >= BATCH_ROWS {
+            let room = BATCH_ROWS.saturating_sub(batch.len().max(calls.len()));
+            if room == 0 || !waiters.is_empty() {
                 break;
             }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(m)) => next = Some(m),
-                Ok(None) | Err(_) => break,
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut inbox, room)).await {
+                Ok(0) => {
+                    open = false;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_elapsed) => break,
             }
         }
         if !batch.is_empty() {
-            if let Err(e) = write_batch(&db, &batch).await {
-                // Keep the service up; the records are reported in the log.
-                tracing::error!(error = %e, rows = batch.len(), "writing invocation records failed");
-            } else {
-                for r in batch.iter() {
-                    let _ = live.send(r.clone());
+            // Copies for live tails only when someone listens.
+            let tail = (live.receiver_count() > 0).then(|| batch.clone());
+            let rows = batch.len();
+            match write_batch(&db, backend, &mut batch).await {
+                Ok(()) => {
+                    for r in tail.into_iter().flatten() {
+                        let _ = live.send(r);
+                    }
                 }
+                // Keep the service up; the loss is reported in the log.
+                Err(e) => tracing::error!(error = %e, rows, "writing invocation records failed"),
             }
             batch.clear();
         }
         if !calls.is_empty() {
-            if let Err(e) = write_calls(&db, &calls).await {
+            if let Err(e) = write_calls(&db, backend, &calls).await {
                 tracing::error!(error = %e, rows = calls.len(), "writing outbound call records failed");
             }
             calls.clear();
@@ -128,21 +145,33 @@ async fn write_loop(
     }
 }
 
-async fn write_batch(db: &AnyPool, batch: &[InvocationRecord]) -> Result<(), sqlx::Error> {
+/// Stores `batch` (emptied: its values move into the statement) and adds it
+/// to the hourly usage rollups, in one transaction.
+async fn write_batch(
+    db: &AnyPool,
+    backend: Backend,
+    batch: &mut Vec<InvocationRecord>,
+) -> Result<(), sqlx::Error> {
     const COLUMNS: usize = 21;
     let mut sql = String::from(
         "INSERT INTO invocations (id, function_name, version, trigger_kind, started_at, duration_us, \
          billed_ms, memory_limit_mb, peak_memory_bytes, bytes_in, bytes_out, status, outcome, \
          status_code, error, method, path, logs, logs_truncated, parent_id, trigger_id) VALUES ",
     );
-    sql.push_str(&crate::db::values_placeholders(batch.len(), COLUMNS));
+    sql.push_str(&crate::db::values_placeholders(
+        backend,
+        batch.len(),
+        COLUMNS,
+    ));
+    let mut tx = db.begin().await?;
+    crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
     let mut q = sqlx::query(&sql);
-    for r in batch {
+    for r in batch.drain(..) {
         q = q
-            .bind(r.id.clone())
-            .bind(r.function.clone())
+            .bind(r.id)
+            .bind(r.function)
             .bind(r.version)
-            .bind(r.trigger.clone())
+            .bind(r.trigger)
             .bind(r.started_at.timestamp_millis())
             .bind((r.duration_ms * 1000.0).round() as i64)
             .bind(r.billed_ms)
@@ -150,30 +179,36 @@ async fn write_batch(db: &AnyPool, batch: &[InvocationRecord]) -> Result<(), sql
             .bind(r.peak_memory_bytes)
             .bind(r.bytes_in)
             .bind(r.bytes_out)
-            .bind(r.status.clone())
-            .bind(r.outcome.clone())
+            .bind(r.status)
+            .bind(r.outcome)
             .bind(r.status_code)
-            .bind(r.error.clone())
-            .bind(r.method.clone())
-            .bind(r.path.clone())
-            .bind(r.logs.clone())
+            .bind(r.error)
+            .bind(r.method)
+            .bind(r.path)
+            .bind(r.logs)
             .bind(i64::from(r.logs_truncated))
-            .bind(r.parent_id.clone())
-            .bind(r.trigger_id.clone());
+            .bind(r.parent_id)
+            .bind(r.trigger_id);
     }
-    let mut tx = db.begin().await?;
     q.execute(&mut *tx).await?;
-    crate::metering::rollup::add_batch(&mut tx, batch).await?;
     tx.commit().await
 }
 
-async fn write_calls(db: &AnyPool, calls: &[OutboundCallRecord]) -> Result<(), sqlx::Error> {
+async fn write_calls(
+    db: &AnyPool,
+    backend: Backend,
+    calls: &[OutboundCallRecord],
+) -> Result<(), sqlx::Error> {
     const COLUMNS: usize = 9;
     let mut sql = String::from(
         "INSERT INTO outbound_calls (invocation_id, function_name, target_kind, target, method, \
          status_code, ok, duration_us, at) VALUES ",
     );
-    sql.push_str(&crate::db::values_placeholders(calls.len(), COLUMNS));
+    sql.push_str(&crate::db::values_placeholders(
+        backend,
+        calls.len(),
+        COLUMNS,
+    ));
     let mut q = sqlx::query(&sql);
     for c in calls {
         q = q

@@ -117,6 +117,46 @@ impl Platform {
         who.require(needed)
     }
 
+    /// Invocation `id` when it belongs to `who`'s team, else `not_found`.
+    pub async fn invocation_for(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<model::InvocationRecord, PlatformError> {
+        let record = self.invocation(id).await?;
+        let what = format!("invocation {id}");
+        self.authorize_object(who, &record.function, Role::Viewer, &what)
+            .await?;
+        Ok(record)
+    }
+
+    /// Job `id` when it belongs to `who`'s team and `who` has `needed`.
+    pub async fn job_for(
+        &self,
+        who: &Principal,
+        id: &str,
+        needed: Role,
+    ) -> Result<model::Job, PlatformError> {
+        let job = self.job(id).await?;
+        self.authorize_object(who, &job.function, needed, &format!("job {id}"))
+            .await?;
+        Ok(job)
+    }
+
+    /// Trigger `id` when it belongs to `who`'s team and `who` has `needed`.
+    pub async fn trigger_for(
+        &self,
+        who: &Principal,
+        id: &str,
+        needed: Role,
+    ) -> Result<model::Trigger, PlatformError> {
+        let trigger = self.trigger(id).await?;
+        let what = format!("trigger {id}");
+        self.authorize_object(who, &trigger.function, needed, &what)
+            .await?;
+        Ok(trigger)
+    }
+
     /// Claims `name` for `team_id` on first deploy; `conflict` when another
     /// team owns it (names are global: they are gateway URLs).
     pub(crate) async fn claim_function_name(

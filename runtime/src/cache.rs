@@ -55,6 +55,11 @@ impl ArtifactCache {
         }
     }
 
+    /// Counts a use of an artifact that was already loaded in memory.
+    pub fn note_hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Where the artifact of a wasm with this content hash lives.
     pub fn path_for(&self, sha256_hex: &str) -> PathBuf {
         self.dir

@@ -25,6 +25,7 @@ use crate::outbound::OutboundPolicy;
 use crate::report::{
     final_outcome, GuestExit, Head, Invocation, InvocationReport, InvokeError, Outcome,
 };
+use crate::stats::Histogram;
 use crate::RequestBody;
 
 /// Extra time the host timer gives a guest beyond its timeout, so that
@@ -92,6 +93,7 @@ pub(crate) async fn invoke(
     request: http::Request<RequestBody>,
     sandbox: SandboxConfig,
     memory_limit: u64,
+    instantiation: Arc<Histogram>,
 ) -> Invocation {
     let started_at = SystemTime::now();
     if declared_length(request.headers()).is_some_and(|len| len > sandbox.max_request_body) {
@@ -148,7 +150,9 @@ pub(crate) async fn invoke(
     let timeout = sandbox.timeout;
     let task = tokio::spawn(async move {
         let run = async {
+            let instantiating = Instant::now();
             let proxy = pre.instantiate_async(&mut store).await?;
+            instantiation.record(instantiating.elapsed());
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, guest_request, outparam)

@@ -57,13 +57,33 @@ const COMPONENT_INSTANCE_SIZE: usize = 64 << 20;
 /// wasm address space, so compiled code elides bounds checks.
 const MIN_MEMORY_RESERVATION: u64 = 4 << 30;
 
-/// Linear memory kept resident when a pool slot is freed and reset with
-/// `memset` instead of `madvise`: small guests then reuse warm pages
-/// without page faults. 1 MiB covers a typical Rust guest's stack + data.
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// Linear memory a freed pool slot may keep resident, reset in place
+/// instead of being handed back to the kernel with `madvise`. With
+/// `PAGEMAP_SCAN` (below) only the pages the guest actually dirtied are
+/// reset (copied back from the memory image or zeroed), so the next call in
+/// that slot runs on warm pages: no page faults, no `madvise`, no TLB
+/// shootdown across cores. Profiled on hello, page faults and `madvise` were
+/// the largest per-call kernel cost; an 18 MB Python component dirties a few
+/// MiB of its heap per request, which this covers too. Without
+/// `PAGEMAP_SCAN` (kernels before 6.7) wasmtime `memset`s the lowest this
+/// many bytes instead, so the value stays moderate.
+/// `WISP_TUNE_MEMORY_KEEP_RESIDENT` (bytes) overrides it for experiments.
+const MEMORY_KEEP_RESIDENT: usize = 16 << 20;
 
-/// Tables kept resident when a slot is freed (see above): 64 KiB = 8k entries.
-const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+/// Tables kept resident when a slot is freed (see above): 1 MiB = 128k
+/// entries, the largest CPython function table included.
+/// `WISP_TUNE_TABLE_KEEP_RESIDENT` (bytes) overrides it.
+const TABLE_KEEP_RESIDENT: usize = 1 << 20;
+
+/// A tuning knob: `WISP_TUNE_<name>` from the environment, else `default`.
+/// Only for benchmark experiments (A/B without a rebuild); the defaults are
+/// what is measured in docs/BENCHMARKS.md.
+fn tune(name: &str, default: usize) -> usize {
+    std::env::var(format!("WISP_TUNE_{name}"))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Builds the engine for `config`; the flag says whether it pools. Falls
 /// back from the pooling allocator to on-demand allocation when the pool's
@@ -123,8 +143,15 @@ fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
         pool.table_elements(TABLE_ELEMENTS);
         pool.max_core_instance_size(CORE_INSTANCE_SIZE);
         pool.max_component_instance_size(COMPONENT_INSTANCE_SIZE);
-        pool.linear_memory_keep_resident(MEMORY_KEEP_RESIDENT);
-        pool.table_keep_resident(TABLE_KEEP_RESIDENT);
+        pool.linear_memory_keep_resident(tune("MEMORY_KEEP_RESIDENT", MEMORY_KEEP_RESIDENT));
+        pool.table_keep_resident(tune("TABLE_KEEP_RESIDENT", TABLE_KEEP_RESIDENT));
+        // Reset only the pages a guest dirtied (Linux ≥ 6.7's PAGEMAP_SCAN
+        // ioctl; `Auto` falls back to memset + madvise on older kernels).
+        pool.pagemap_scan(if tune("PAGEMAP_SCAN", 1) == 1 {
+            wasmtime::Enabled::Auto
+        } else {
+            wasmtime::Enabled::No
+        });
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     c

@@ -29,7 +29,8 @@
 //! `limits` (memory limiter, deadlines, trap classification), `capture`
 //! (stdout/stderr capture), `body` (metered request/response bodies),
 //! `outbound` (outgoing wasi:http policy), `report` (outcomes and reports),
-//! `config` (runtime and sandbox settings).
+//! `config` (runtime and sandbox settings), `stats` (instantiation time
+//! histogram).
 
 mod body;
 mod cache;
@@ -44,6 +45,7 @@ mod outbound;
 mod prepared;
 mod report;
 mod runtime;
+mod stats;
 pub mod validate;
 
 pub use body::ResponseBody;
@@ -56,6 +58,7 @@ pub use outbound::{
 pub use prepared::PreparedFunction;
 pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
 pub use runtime::{Runtime, RuntimeError};
+pub use stats::InstantiationStats;
 pub use validate::{FunctionKind, UnknownFunctionKind, ValidationError};
 
 /// Any error that can cross a body boundary.

@@ -17,6 +17,7 @@ use crate::component::{wasi_builder, HOST_TIMER_GRACE};
 use crate::config::SandboxConfig;
 use crate::limits::{classify, set_deadline, MemoryLimiter, MemoryMeter};
 use crate::report::{Invocation, InvocationReport, InvokeError, Outcome};
+use crate::stats::Histogram;
 use crate::RequestBody;
 
 /// The WASI command entry point.
@@ -41,6 +42,7 @@ pub(crate) async fn invoke(
     request: http::Request<RequestBody>,
     sandbox: SandboxConfig,
     memory_limit: u64,
+    instantiation: Arc<Histogram>,
 ) -> Invocation {
     let started_at = SystemTime::now();
     if declared_length(request.headers()).is_some_and(|len| len > sandbox.max_request_body) {
@@ -88,7 +90,9 @@ pub(crate) async fn invoke(
     let timeout = sandbox.timeout;
     let task = tokio::spawn(async move {
         let run = async {
+            let instantiating = Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
+            instantiation.record(instantiating.elapsed());
             let main = instance.get_typed_func::<(), ()>(&mut store, START)?;
             main.call_async(&mut store, ()).await
         };

@@ -1,7 +1,7 @@
 //! [`PreparedFunction`]: a compiled, linked function (one `InstancePre`)
 //! ready to be invoked any number of times, each call in a fresh store.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use wasmtime::InstancePre;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -19,7 +19,7 @@ pub(crate) enum Entry {
     Module(InstancePre<ModuleHost>),
 }
 
-struct Inner {
+pub(crate) struct PreparedInner {
     entry: Entry,
     from_cache: bool,
     /// Keeps the engine's epoch ticker running while the function exists.
@@ -29,18 +29,26 @@ struct Inner {
 /// A function ready to run. Cheap to clone.
 #[derive(Clone)]
 pub struct PreparedFunction {
-    inner: Arc<Inner>,
+    inner: Arc<PreparedInner>,
 }
 
 impl PreparedFunction {
     pub(crate) fn new(entry: Entry, from_cache: bool, runtime: Arc<RuntimeInner>) -> Self {
         PreparedFunction {
-            inner: Arc::new(Inner {
+            inner: Arc::new(PreparedInner {
                 entry,
                 from_cache,
                 runtime,
             }),
         }
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<PreparedInner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(weak: &Weak<PreparedInner>) -> Option<Self> {
+        weak.upgrade().map(|inner| PreparedFunction { inner })
     }
 
     pub fn kind(&self) -> FunctionKind {
@@ -69,9 +77,12 @@ impl PreparedFunction {
         let memory_limit = sandbox
             .memory_limit_bytes
             .min(self.inner.runtime.max_memory_bytes);
+        let stats = self.inner.runtime.instantiation.clone();
         match &self.inner.entry {
-            Entry::Component(pre) => component::invoke(pre, request, sandbox, memory_limit).await,
-            Entry::Module(pre) => module::invoke(pre, request, sandbox, memory_limit).await,
+            Entry::Component(pre) => {
+                component::invoke(pre, request, sandbox, memory_limit, stats).await
+            }
+            Entry::Module(pre) => module::invoke(pre, request, sandbox, memory_limit, stats).await,
         }
     }
 }

@@ -2,8 +2,9 @@
 //! epoch ticker — and the prepare path (validate → cached artifact or compile
 //! → `InstancePre`).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use wasmtime::Engine;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -13,7 +14,8 @@ use crate::component::{self, ComponentHost};
 use crate::config::RuntimeConfig;
 use crate::engine::{build_engine, compatibility_key, EpochTicker};
 use crate::module::{self, ModuleHost};
-use crate::prepared::{Entry, PreparedFunction};
+use crate::prepared::{Entry, PreparedFunction, PreparedInner};
+use crate::stats::{Histogram, InstantiationStats};
 use crate::validate::{self, FunctionKind, ValidationError};
 
 /// Why the runtime could not start.
@@ -38,6 +40,14 @@ pub(crate) struct RuntimeInner {
     cache: ArtifactCache,
     pub max_memory_bytes: u64,
     pooling: bool,
+    /// Time to instantiate each call's sandbox (fresh store + instance).
+    pub instantiation: Arc<Histogram>,
+    /// Functions prepared from the same wasm share one loaded artifact and
+    /// `InstancePre` (immutable; every call still gets its own store and
+    /// instance): 10,000 functions deployed from one binary otherwise held
+    /// 10,000 copies of its code metadata (~0.7 MB each, measured).
+    /// Keyed by content hash; weak, so undeployed code is freed.
+    loaded: Mutex<HashMap<String, Weak<PreparedInner>>>,
     _ticker: EpochTicker,
 }
 
@@ -75,6 +85,8 @@ impl Runtime {
                 cache,
                 max_memory_bytes: config.max_memory_bytes,
                 pooling,
+                instantiation: Arc::default(),
+                loaded: Mutex::default(),
                 _ticker: ticker,
             }),
         })
@@ -94,9 +106,13 @@ impl Runtime {
         sha256_hex: &str,
     ) -> Result<PreparedFunction, ValidationError> {
         let kind = Self::validate(wasm)?;
+        if let Some(shared) = self.already_loaded(sha256_hex) {
+            return Ok(shared);
+        }
         let inner = self.inner.clone();
         let wasm = wasm.to_vec();
-        let sha256_hex = sha256_hex.to_string();
+        let key = sha256_hex.to_string();
+        let sha256_hex = key.clone();
         let (entry, from_cache) = tokio::task::spawn_blocking(move || {
             let (artifact, from_cache) =
                 inner
@@ -108,12 +124,33 @@ impl Runtime {
         .map_err(|e| ValidationError::Compile {
             detail: format!("the compilation task failed: {e}"),
         })??;
-        Ok(PreparedFunction::new(entry, from_cache, self.inner.clone()))
+        let prepared = PreparedFunction::new(entry, from_cache, self.inner.clone());
+        let mut loaded = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget code nobody uses any more before the map would grow.
+        if loaded.len() == loaded.capacity() {
+            loaded.retain(|_, weak| weak.strong_count() > 0);
+        }
+        loaded.insert(key, prepared.downgrade());
+        Ok(prepared)
+    }
+
+    /// The prepared function of a wasm with this content hash, if one is
+    /// still deployed; counted as an artifact cache hit.
+    fn already_loaded(&self, sha256_hex: &str) -> Option<PreparedFunction> {
+        let loaded = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = PreparedFunction::upgrade(loaded.get(sha256_hex)?)?;
+        self.inner.cache.note_hit();
+        Some(shared)
     }
 
     /// Artifact cache counters since start.
     pub fn cache_stats(&self) -> CacheStats {
         self.inner.cache.stats()
+    }
+
+    /// Instantiation time per call (p50/p99) since start.
+    pub fn instantiation_stats(&self) -> InstantiationStats {
+        self.inner.instantiation.snapshot()
     }
 
     /// Whether sandboxes come from the pooling allocator (false only when

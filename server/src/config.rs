@@ -51,4 +51,9 @@ pub struct ServeArgs {
     /// Attempts async work gets before it moves to the dead letters.
     #[arg(long, env = "WISP_MAX_ATTEMPTS", default_value_t = model::DEFAULT_MAX_ATTEMPTS)]
     pub max_attempts: u32,
+    /// Do not store invocation records (they are stored by default). For
+    /// measuring what recording costs only: calls are then neither listed
+    /// nor metered.
+    #[arg(long, env = "WISP_NO_RECORD")]
+    pub no_record: bool,
 }

@@ -49,7 +49,23 @@ enum Command {
     Secrets(cli::SecretsArgs),
 }
 
+/// mimalloc instead of glibc's malloc: every call allocates its store, WASI
+/// context, request and response on tokio worker threads and frees them on
+/// others; glibc's allocator spent ~15 µs of each hello call's ~110 µs of CPU
+/// in malloc/free (profiled), mimalloc's thread-local free lists far less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
+    // wasmtime builds an error value whenever a store is dropped (once per
+    // call); with RUST_BACKTRACE=1 in the environment each of those captured
+    // a stack backtrace: 7 % of the gateway's CPU, profiled. Library errors
+    // skip backtraces unless the operator asks for them with
+    // RUST_LIB_BACKTRACE; panics keep RUST_BACKTRACE's behaviour. Set before
+    // any thread exists.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

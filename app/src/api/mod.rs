@@ -185,16 +185,7 @@ pub async fn list_invocations(
 #[server(prefix = "/rpc")]
 pub async fn invocation(id: String) -> Result<InvocationRecord, AppError> {
     let who = ssr::require_user().await?;
-    let record = ssr::platform().invocation(&id).await?;
-    ssr::platform()
-        .authorize_object(
-            &who,
-            &record.function,
-            platform::Role::Viewer,
-            &format!("invocation {id}"),
-        )
-        .await?;
-    Ok(record)
+    Ok(ssr::platform().invocation_for(&who, &id).await?)
 }
 
 /// Points the `live` alias of `name` at `version` (rollback or roll forward).

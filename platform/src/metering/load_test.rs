@@ -52,11 +52,11 @@ fn record(i: i64, month: Month) -> InvocationRecord {
 async fn a_month_of_a_million_invocations() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
-    let (db, _) = crate::db::connect(&url).await.unwrap();
+    let (db, backend) = crate::db::connect(&url).await.unwrap();
     let month: Month = "2026-02".parse().unwrap();
 
     let started = Instant::now();
-    let recorder = Recorder::start(db.clone());
+    let recorder = Recorder::start(db.clone(), backend);
     let mut expected = rollup::Usage::default();
     for i in 0..INVOCATIONS {
         let r = record(i, month);

@@ -79,6 +79,7 @@ fn aggregate(batch: &[InvocationRecord]) -> BTreeMap<(&str, i64), Usage> {
 /// transaction).
 pub(crate) async fn add_batch(
     conn: &mut AnyConnection,
+    backend: crate::db::Backend,
     batch: &[InvocationRecord],
 ) -> Result<(), sqlx::Error> {
     let groups: Vec<_> = aggregate(batch).into_iter().collect();
@@ -88,7 +89,11 @@ pub(crate) async fn add_batch(
             "INSERT INTO usage_hourly (function_name, hour_start, requests, errors, \
              billed_ms_total, mb_ms_total, bytes_in, bytes_out) VALUES ",
         );
-        sql.push_str(&crate::db::values_placeholders(chunk.len(), COLUMNS));
+        sql.push_str(&crate::db::values_placeholders(
+            backend,
+            chunk.len(),
+            COLUMNS,
+        ));
         sql.push_str(
             " ON CONFLICT (function_name, hour_start) DO UPDATE SET \
              requests = usage_hourly.requests + excluded.requests, \

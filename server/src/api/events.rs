@@ -98,22 +98,7 @@ pub async fn job(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, AppError> {
-    Ok(Json(owned_job(&state, &who, &id, Role::Viewer).await?))
-}
-
-/// Job `id` if it belongs to the caller's team and the caller has `needed`.
-async fn owned_job(
-    state: &AppState,
-    who: &platform::Principal,
-    id: &str,
-    needed: Role,
-) -> Result<Job, AppError> {
-    let job = state.platform.job(id).await?;
-    state
-        .platform
-        .authorize_object(who, &job.function, needed, &format!("job {id}"))
-        .await?;
-    Ok(job)
+    Ok(Json(state.platform.job_for(&who, &id, Role::Viewer).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -154,7 +139,7 @@ pub async fn redrive(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, AppError> {
-    owned_job(&state, &who, &id, Role::Developer).await?;
+    state.platform.job_for(&who, &id, Role::Developer).await?;
     Ok(Json(state.platform.redrive(&id).await?))
 }
 

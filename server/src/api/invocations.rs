@@ -153,7 +153,7 @@ pub async fn get(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<InvocationRecord>, AppError> {
-    Ok(Json(owned_invocation(&state, &who, &id).await?))
+    Ok(Json(state.platform.invocation_for(&who, &id).await?))
 }
 
 /// The invocations this one caused (functions it called, events it published).
@@ -167,53 +167,20 @@ pub async fn children(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<InvocationRecord>>, AppError> {
     // The parent's own record is written in the background and may not be
-    // stored yet: then each child is checked instead.
+    // stored yet: then only the team filter on the children applies.
     match state.platform.invocation(&id).await {
         Ok(parent) => {
+            let what = format!("invocation {id}");
             state
                 .platform
-                .authorize_object(
-                    &who,
-                    &parent.function,
-                    Role::Viewer,
-                    &format!("invocation {id}"),
-                )
+                .authorize_object(&who, &parent.function, Role::Viewer, &what)
                 .await?
         }
         Err(e) if e.code() == "not_found" => {}
         Err(e) => return Err(e.into()),
     }
-    let mut children = Vec::new();
-    for child in state.platform.invocation_children(&id).await? {
-        let owned = state
-            .platform
-            .authorize_object(&who, &child.function, Role::Viewer, "")
-            .await
-            .is_ok();
-        if owned {
-            children.push(child);
-        }
-    }
+    let children = state.platform.invocation_children(who.team_id, &id).await?;
     Ok(Json(children))
-}
-
-/// Invocation `id` if it belongs to the caller's team, else `not_found`.
-async fn owned_invocation(
-    state: &AppState,
-    who: &platform::Principal,
-    id: &str,
-) -> Result<InvocationRecord, AppError> {
-    let record = state.platform.invocation(id).await?;
-    state
-        .platform
-        .authorize_object(
-            who,
-            &record.function,
-            Role::Viewer,
-            &format!("invocation {id}"),
-        )
-        .await?;
-    Ok(record)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -161,18 +161,27 @@ pub(crate) async fn close_after_unread_body(
 }
 
 /// `GET /api/v1/status`: what this node serves and whether the compiled
-/// artifact cache is being used (compiles since start vs cache hits).
+/// artifact cache is being used (compiles since start vs cache hits), and
+/// how long each call's sandbox takes to instantiate (p50/p99 since start).
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
     Authenticated(who): Authenticated,
 ) -> axum::Json<serde_json::Value> {
     let cache = state.platform.cache_stats();
+    let inst = state.platform.instantiation_stats();
     axum::Json(serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "database": format!("{:?}", state.platform.backend()).to_lowercase(),
         "live_functions": state.platform.live_function_count(),
         "gateway": state.gateway_addr.to_string(),
         "artifact_cache": { "hits": cache.hits, "compiles": cache.compiles },
+        "instantiation": {
+            "count": inst.count,
+            "p50_us": inst.p50_us,
+            "p99_us": inst.p99_us,
+            "mean_us": inst.mean_us,
+        },
+        "recording": state.platform.records_invocations(),
         "queue": state.platform.queue_stats(who.team_id).await.ok(),
     }))
 }

@@ -53,23 +53,9 @@ pub async fn get(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Trigger>, AppError> {
-    Ok(Json(owned_trigger(&state, &who, &id, Role::Viewer).await?))
-}
-
-/// Trigger `id` if its function belongs to the caller's team and the caller
-/// has `needed`; else `not_found` (or `forbidden`).
-async fn owned_trigger(
-    state: &AppState,
-    who: &platform::Principal,
-    id: &str,
-    needed: Role,
-) -> Result<Trigger, AppError> {
-    let trigger = state.platform.trigger(id).await?;
-    state
-        .platform
-        .authorize_object(who, &trigger.function, needed, &format!("trigger {id}"))
-        .await?;
-    Ok(trigger)
+    Ok(Json(
+        state.platform.trigger_for(&who, &id, Role::Viewer).await?,
+    ))
 }
 
 /// Replace a trigger's function and fields (same body as create; same id).
@@ -84,7 +70,10 @@ pub async fn update(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Trigger>, AppError> {
-    owned_trigger(&state, &who, &id, Role::Developer).await?;
+    state
+        .platform
+        .trigger_for(&who, &id, Role::Developer)
+        .await?;
     let new: NewTrigger = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("invalid trigger: {e}")))?;
     state
@@ -104,7 +93,10 @@ pub async fn delete(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    owned_trigger(&state, &who, &id, Role::Developer).await?;
+    state
+        .platform
+        .trigger_for(&who, &id, Role::Developer)
+        .await?;
     state.platform.delete_trigger(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

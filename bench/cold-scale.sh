@@ -1,0 +1,98 @@
+# The cold-path and scale measurements of bench/run.sh (sourced by it; uses
+# its helpers): `cold` = restart-to-first-response with 100 deployed
+# functions and proof that nothing is recompiled; `scale` = 10,000 deployed
+# functions (memory, list and routing time) and 1,000 concurrent slow calls.
+
+RESTARTS="${RESTARTS:-3}"
+SCALE_FUNCTIONS="${SCALE_FUNCTIONS:-10000}"
+SLOW_CALLS="${SLOW_CALLS:-1000}"
+SLOW_MS="${SLOW_MS:-2000}"
+
+cold() {
+  mkdir -p "$RESULTS"
+  local dir="$WORK/cold" out="$RESULTS/cold.md"
+  log "cold: deploying 100 distinct functions (hello + a unique custom section each: 100 compiles)"
+  start_wisp "$dir"
+  local deployed
+  deployed="$(python3 "$ROOT/bench/tools.py" deploy-many "$API" "$TOKEN" "$ROOT/functions/hello.wasm" f 100 --distinct --workers 2)"
+  echo "$deployed" >&2
+  local before
+  before="$(api "$API/api/v1/status")"
+  stop_server
+  {
+    echo "Restart-to-first-response with 100 deployed functions (100 distinct artifacts),"
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import tools; print(tools.machine())' "$ROOT/bench")."
+    echo
+    echo "Deploy of the 100 (REST uploads, 2 at a time, each compiled on upload): \`$deployed\`"
+    echo
+    echo "Status before the restart: \`$(python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(json.dumps({"live_functions": s["live_functions"], "artifact_cache": s["artifact_cache"]}))' "$before")\`"
+    echo
+    echo "Each restart: process start → \`addresses.json\` written (listening) → first 200 from \`/fn/f00099/\`; then \`GET /api/v1/status\` (compiles since start must be 0):"
+    echo
+    echo "| restart | listening ms | first response ms | live functions | artifact cache since start | RSS MiB |"
+    echo "|---:|---:|---:|---:|---|---:|"
+    for i in $(seq 1 "$RESTARTS"); do
+      python3 "$ROOT/bench/tools.py" restart "$WISP" "$dir" f00099 | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+cache = r["artifact_cache"]
+print("| {} | {} | {} | {} | {} hits, {} compiles | {} |".format(sys.argv[1], r["listening_ms"],
+      r["first_response_ms"], r["live_functions"], cache["hits"], cache["compiles"], r["rss_mib"]))' "$i"
+    done
+  } | tee "$out"
+  echo "written: bench/results/cold.md" >&2
+}
+
+scale() {
+  mkdir -p "$RESULTS"
+  local dir="$WORK/scale" out="$RESULTS/scale.md" n="$SCALE_FUNCTIONS"
+  start_wisp "$dir"
+  local idle deployed rss_after list_s list_bytes
+  idle="$(python3 "$ROOT/bench/tools.py" rss "$SERVER_PID")"
+  log "scale: deploying $n functions (same hello binary: one artifact, $n live functions)"
+  deployed="$(python3 "$ROOT/bench/tools.py" deploy-many "$API" "$TOKEN" "$ROOT/functions/hello.wasm" s "$n" --workers 4)"
+  echo "$deployed" >&2
+  rss_after="$(python3 "$ROOT/bench/tools.py" rss "$SERVER_PID")"
+  list_s="$(curl -sf -o "$WORK/list.json" -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$API/api/v1/functions")"
+  list_s="$(curl -sf -o "$WORK/list.json" -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$API/api/v1/functions")"
+  list_bytes="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/list.json")"
+  # Routing: the same load on one function vs spread at random over all of them.
+  cat >"$WORK/random.lua" <<EOF
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", string.format("/fn/s%05d/", math.random(0, $n - 1)))
+end
+EOF
+  wrk -t 2 -c 16 -d "${WARMUP}s" "$GATEWAY/fn/s00000/" >/dev/null
+  local one spread
+  one="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency "$GATEWAY/fn/s00000/" | python3 "$ROOT/bench/tools.py" parse-wrk)"
+  spread="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency -s "$WORK/random.lua" "$GATEWAY/" | python3 "$ROOT/bench/tools.py" parse-wrk)"
+  local rss_load
+  rss_load="$(python3 "$ROOT/bench/tools.py" rss "$SERVER_PID")"
+
+  log "scale: $SLOW_CALLS concurrent calls of relay sleeping ${SLOW_MS} ms"
+  deploy slow "$ROOT/functions/relay.wasm"
+  api -o /dev/null -X PATCH -H 'content-type: application/json' \
+    -d "{\"max_concurrency\": $SLOW_CALLS, \"env\": {\"SLEEP_MS\": \"$SLOW_MS\"}}" "$API/api/v1/functions/slow"
+  local slow
+  slow="$(python3 "$ROOT/bench/tools.py" slow-calls "$GATEWAY/fn/slow/" "$SLOW_CALLS" "$SERVER_PID")"
+  local final
+  final="$(api "$API/api/v1/status")"
+  stop_server
+  {
+    echo "Scale on one node, $(date -u '+%Y-%m-%d %H:%M UTC'), $(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import tools; print(tools.machine())' "$ROOT/bench")."
+    echo
+    echo "| measurement | result |"
+    echo "|---|---|"
+    echo "| RSS of an idle wisp (no functions) | \`$idle\` |"
+    echo "| deploy $n functions (REST, 4 at a time) | \`$deployed\` |"
+    echo "| RSS with $n live functions | \`$rss_after\` |"
+    echo "| \`GET /api/v1/functions\` ($list_bytes functions listed) | ${list_s} s |"
+    echo "| calls to one function, c=16 (req/s p50_ms p99_ms errors) | $one |"
+    echo "| calls spread at random over all $n, c=16 (req/s p50_ms p99_ms errors) | $spread |"
+    echo "| RSS after the routing runs | \`$rss_after\` → \`$rss_load\` |"
+    echo "| $SLOW_CALLS concurrent calls sleeping ${SLOW_MS} ms (relay, SLEEP_MS) | \`$slow\` |"
+    echo "| live functions, instantiation stats at the end | \`$(python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(json.dumps({"live_functions": s["live_functions"], "instantiation": s["instantiation"]}))' "$final")\` |"
+  } | tee "$out"
+  echo "written: bench/results/scale.md" >&2
+}

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Wisp's benchmark: the same components under the same load on the Wisp
+# gateway, on `wasmtime serve` (wasmtime-cli 48.0.8, pooling allocator, a
+# fresh instance per request) and, for hello, on a plain axum server.
+#
+#   bash bench/run.sh            # throughput table (the README's optional third command)
+#   bash bench/run.sh cold       # restart-to-first-response with 100 deployed functions
+#   bash bench/run.sh scale      # 10,000 functions; 1,000 concurrent slow calls
+#   bash bench/run.sh all        # all three
+#
+# Installs what is missing (wrk from Debian, the wasmtime-cli peer,
+# componentize-py through functions/build.sh), builds release binaries,
+# runs one server at a time on loopback (2 cores: client and server share
+# them), with a warm-up and several rounds per point, and
+# writes the medians to bench/results/*.md. Knobs (environment):
+#   DURATION=5 (s per round)  ROUNDS=3  WARMUP=3 (s)  CONNS="1 16 64"
+#   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=10000  SLOW_CALLS=1000
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+WASMTIME_VERSION="48.0.8"
+# The peer: wasmtime-cli 48.0.8 with the pooling allocator, the same install
+# scripts/test.sh makes for the conformance test (~/.cargo/bin/wasmtime).
+# WISP_BENCH_WASMTIME points at another binary of that version.
+WASMTIME="${WISP_BENCH_WASMTIME:-wasmtime}"
+# `wasmtime serve` pools by default when built with the pooling allocator;
+# asking for it explicitly makes a build without it fail instead of quietly
+# measuring on-demand allocation.
+WASMTIME_FLAGS="${WISP_BENCH_WASMTIME_FLAGS:--Opooling-allocator=y}"
+RESULTS="$ROOT/bench/results"
+WORK="$(mktemp -d /tmp/bench-run.XXXXXX)"
+DURATION="${DURATION:-5}"
+ROUNDS="${ROUNDS:-3}"
+WARMUP="${WARMUP:-3}"
+CONNS="${CONNS:-1 16 64}"
+COMPONENTS="${COMPONENTS:-hello cpu python-hello}"
+CPU_N="${CPU_N:-20000}"
+SERVERS="${SERVERS:-axum wasmtime wisp}"
+PIDS=()
+# Every server runs in the same environment. wasmtime creates an error value
+# on each store drop; with RUST_BACKTRACE=1 (common in a developer's shell)
+# each would capture a stack backtrace in both Wisp and `wasmtime serve`.
+# Production servers do not capture library backtraces; neither does this.
+export RUST_LIB_BACKTRACE=0
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- installs and builds (idempotent) -----------------------------------------
+ensure_tools() {
+  if ! command -v wrk >/dev/null; then
+    log "Installing Debian's wrk"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+  fi
+  [[ " $SERVERS " == *" wasmtime "* ]] || return 0
+  if [ -z "${WISP_BENCH_WASMTIME:-}" ] &&
+    [ "$(wasmtime --version 2>/dev/null | awk '{print $2}')" != "$WASMTIME_VERSION" ]; then
+    log "Installing wasmtime-cli $WASMTIME_VERSION with the pooling allocator (~5 min, once)"
+    cargo install wasmtime-cli --locked --version "$WASMTIME_VERSION" \
+      --no-default-features --features run,serve,cranelift,component-model-async,pooling-allocator
+  fi
+  [ "$("$WASMTIME" --version 2>/dev/null | awk '{print $2}')" = "$WASMTIME_VERSION" ] ||
+    { echo "error: $WASMTIME is not wasmtime $WASMTIME_VERSION" >&2; exit 1; }
+}
+
+build() {
+  log "Release build: wisp + the plain axum baseline"
+  cargo build --release -p server --bin wisp --example axum_hello
+  WISP="$CARGO_TARGET_DIR/release/wisp"
+  AXUM="$CARGO_TARGET_DIR/release/examples/axum_hello"
+  log "Example functions (hello, cpu, relay, python-hello via componentize-py)"
+  bash "$ROOT/functions/build.sh"
+}
+
+# --- servers -------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url timeout_s
+  local deadline=$((SECONDS + $2))
+  until curl -s -o /dev/null "$1"; do
+    [ $SECONDS -lt $deadline ] || { echo "error: $1 did not answer" >&2; return 1; }
+    sleep 0.1
+  done
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# Starts `wisp serve` on free ports in data dir $1 (extra flags after it);
+# sets SERVER_PID, API, GATEWAY, TOKEN.
+start_wisp() {
+  local dir="$1"; shift
+  rm -f "$dir/addresses.json"
+  "$WISP" serve --data-dir "$dir" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 "$@" \
+    >>"$dir.log" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  local deadline=$((SECONDS + 60))
+  until [ -s "$dir/addresses.json" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "error: wisp did not start (see $dir.log)" >&2; return 1; }
+    sleep 0.05
+  done
+  API="http://$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"])' "$dir/addresses.json")"
+  GATEWAY="http://$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["gateway"])' "$dir/addresses.json")"
+  TOKEN="$(cat "$dir/admin-token")"
+}
+
+deploy() { # name file
+  curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'content-type: application/wasm' \
+    --data-binary "@$2" "$API/api/v1/functions/$1/versions" ||
+    { echo "error: deploying $1 failed" >&2; return 1; }
+}
+
+api() { curl -sf -H "Authorization: Bearer $TOKEN" "$@"; }
+
+# --- load ----------------------------------------------------------------------
+# wrk one round: prints "rps p50_ms p99_ms errors"
+wrk_round() { # url conns seconds
+  local threads=2
+  [ "$2" -lt 2 ] && threads=1
+  wrk -t "$threads" -c "$2" -d "${3}s" --latency "$1" | python3 "$ROOT/bench/tools.py" parse-wrk
+}
+
+# Warm-up, then ROUNDS rounds per concurrency; appends to $WORK/raw.tsv.
+measure() { # component server url
+  log "$2 / $1: warm-up ${WARMUP}s, then $ROUNDS × ${DURATION}s at c = $CONNS"
+  wrk -t 2 -c 16 -d "${WARMUP}s" "$3" >/dev/null
+  for c in $CONNS; do
+    for r in $(seq 1 "$ROUNDS"); do
+      local line
+      line="$(wrk_round "$3" "$c" "$DURATION")"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
+    done
+  done
+}
+
+# Like measure, for two servers whose rounds alternate (A, B, A, B, ...).
+measure_pair() { # component serverA urlA serverB urlB
+  log "$2 vs $4 / $1: warm-up ${WARMUP}s each, then $ROUNDS × ${DURATION}s each, alternating, at c = $CONNS"
+  wrk -t 2 -c 16 -d "${WARMUP}s" "$3" >/dev/null
+  wrk -t 2 -c 16 -d "${WARMUP}s" "$5" >/dev/null
+  for c in $CONNS; do
+    for r in $(seq 1 "$ROUNDS"); do
+      local line
+      line="$(wrk_round "$3" "$c" "$DURATION")"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
+      line="$(wrk_round "$5" "$c" "$DURATION")"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$4" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
+    done
+  done
+}
+
+path_of() { # component -> request path + query
+  case "$1" in
+    cpu) echo "/?n=$CPU_N" ;;
+    *) echo "/" ;;
+  esac
+}
+
+throughput() {
+  mkdir -p "$RESULTS"
+  : >"$WORK/raw.tsv"
+  local port
+  # Plain axum: the HTTP floor (hello only: it is not a sandbox).
+  if [[ " $COMPONENTS " == *" hello "* && " $SERVERS " == *" axum "* ]]; then
+    port="$(free_port)"
+    "$AXUM" "127.0.0.1:$port" >/dev/null 2>&1 &
+    SERVER_PID=$!; PIDS+=("$SERVER_PID")
+    wait_http "http://127.0.0.1:$port/" 30
+    measure hello axum "http://127.0.0.1:$port/"
+    stop_server
+  fi
+
+  # wasmtime serve: pooling allocator (its default), fresh instance per request
+  # (its default for WASI 0.2 components); guest logs go to /dev/null.
+  for comp in $COMPONENTS; do
+    [[ " $SERVERS " == *" wasmtime "* ]] || break
+    port="$(free_port)"
+    # shellcheck disable=SC2086 # flags are words
+    "$WASMTIME" serve -Scli $WASMTIME_FLAGS --addr "127.0.0.1:$port" "$ROOT/functions/$comp.wasm" >/dev/null 2>&1 &
+    SERVER_PID=$!; PIDS+=("$SERVER_PID")
+    # A Python component compiles for tens of seconds before it listens.
+    wait_http "http://127.0.0.1:$port/" 600
+    measure "$comp" wasmtime-serve "http://127.0.0.1:$port$(path_of "$comp")"
+    stop_server
+  done
+
+  # Wisp: deployed through the REST API (compiled on upload), called through
+  # the gateway. Recording on (the default) and off (`--no-record`, hello
+  # only) run side by side, their rounds alternating, so that drift in the
+  # machine's speed (a shared VM) does not show up as a recording cost.
+  local dir="$WORK/wisp"
+  if [[ " $SERVERS " == *" wisp "* ]]; then
+    start_wisp "$dir"
+    local on_pid="$SERVER_PID" on_api="$API" on_gateway="$GATEWAY" on_token="$TOKEN"
+    for comp in $COMPONENTS; do deploy "$comp" "$ROOT/functions/$comp.wasm"; done
+    local off_pid="" off_gateway=""
+    if [[ " $COMPONENTS " == *" hello "* ]]; then
+      start_wisp "$dir-off" --no-record
+      off_pid="$SERVER_PID" off_gateway="$GATEWAY"
+      deploy hello "$ROOT/functions/hello.wasm"
+    fi
+    API="$on_api" TOKEN="$on_token"
+    for comp in $COMPONENTS; do
+      if [ "$comp" = hello ] && [ -n "$off_pid" ]; then
+        measure_pair hello wisp "$on_gateway/fn/hello/" wisp-no-record "$off_gateway/fn/hello/"
+      else
+        measure "$comp" wisp "$on_gateway/fn/$comp$(path_of "$comp")"
+      fi
+    done
+    api "$API/api/v1/status" >"$WORK/status.json"
+    for pid in "$on_pid" $off_pid; do SERVER_PID="$pid" stop_server; done
+    cp "$WORK/status.json" "$RESULTS/latest-status.json"
+  fi
+
+  # RAW_APPEND: earlier raw rounds to merge in (servers run separately).
+  [ -n "${RAW_APPEND:-}" ] && cat "$RAW_APPEND" >>"$WORK/raw.tsv"
+  python3 "$ROOT/bench/tools.py" table "$WORK/raw.tsv" "$RESULTS/latest-status.json" \
+    --duration "$DURATION" --rounds "$ROUNDS" --warmup "$WARMUP" \
+    --peer "$("$WASMTIME" --version 2>/dev/null || echo none) $WASMTIME_FLAGS" >"$RESULTS/latest.md"
+  cp "$WORK/raw.tsv" "$RESULTS/latest-raw.tsv"
+  cat "$RESULTS/latest.md"
+  echo >&2
+  echo "written: bench/results/latest.md (raw rounds: bench/results/latest-raw.tsv)" >&2
+}
+
+source "$ROOT/bench/cold-scale.sh"
+
+cmd="${1:-throughput}"
+case "$cmd" in
+  throughput | cold | scale | all) ;;
+  -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+  *) echo "usage: bench/run.sh [throughput|cold|scale|all]" >&2; exit 2 ;;
+esac
+ensure_tools
+build
+case "$cmd" in
+  throughput) throughput ;;
+  cold) cold ;;
+  scale) scale ;;
+  all) throughput; cold; scale ;;
+esac

@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run.sh (standard library only).
+
+  parse-wrk                     wrk --latency output on stdin -> "rps p50_ms p99_ms errors"
+  table RAW STATUS [...]        raw rounds (TSV) + Wisp's /api/v1/status -> Markdown tables
+  deploy-many API TOKEN WASM PREFIX COUNT [--distinct] [--workers N]
+                                uploads COUNT functions PREFIX00000.. concurrently (keep-alive)
+  restart WISP DIR FN           starts wisp on DIR, times start -> first 200 from /fn/FN/
+  slow-calls URL COUNT PID      COUNT concurrent GETs; all statuses, wall time, peak RSS of PID
+  rss PID                       current and peak RSS of PID in MiB
+"""
+
+import asyncio
+import http.client
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def to_ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+
+def parse_wrk():
+    out = sys.stdin.read()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(x) for x in sock.groups())
+    if not rps:
+        sys.stderr.write(out)
+        print("0 nan nan 1")
+        return
+    print(f"{float(rps.group(1)):.1f} {to_ms(p50.group(1)):.3f} {to_ms(p99.group(1)):.3f} {errors}")
+
+
+def machine():
+    model = "?"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    distro = "?"
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    distro = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores (`nproc`), {model}, {mem} RAM, "
+            f"Linux {platform.release()}, {distro}")
+
+
+def fmt(x, digits=2):
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def table(raw_path, status_path, opts):
+    rows = {}
+    order = []
+    with open(raw_path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 8:
+                continue
+            comp, server, c, _r, rps, p50, p99, err = parts[:8]
+            key = (comp, server, int(c))
+            if key not in rows:
+                rows[key] = []
+                order.append(key)
+            rows[key].append((float(rps), float(p50), float(p99), int(err)))
+    med = {}
+    for key, vals in rows.items():
+        med[key] = (statistics.median(v[0] for v in vals), statistics.median(v[1] for v in vals),
+                    statistics.median(v[2] for v in vals), sum(v[3] for v in vals))
+    try:
+        with open(status_path) as f:
+            status = json.load(f)
+    except (OSError, ValueError):
+        status = {}
+    names = {"wisp": "Wisp gateway", "wisp-no-record": "Wisp, recording off",
+             "wasmtime-serve": "wasmtime serve", "axum": "plain axum"}
+    out = []
+    out.append(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}.")
+    out.append("")
+    out.append(f"wrk on loopback, client and server on the same cores; per point a "
+               f"{opts['warmup']} s warm-up per server, then {opts['rounds']} rounds of "
+               f"{opts['duration']} s; medians of the rounds. Every call is a fresh store and "
+               f"instance on both Wisp and `wasmtime serve` (its default for WASI 0.2).")
+    if opts.get("peer"):
+        out.append("")
+        out.append(f"Peer: `{opts['peer'].strip()}`.")
+    out.append("")
+    out.append("| component | c | server | req/s | p50 ms | p99 ms | errors |")
+    out.append("|---|---:|---|---:|---:|---:|---:|")
+    for key in order:
+        comp, server, c = key
+        rps, p50, p99, err = med[key]
+        out.append(f"| {comp} | {c} | {names.get(server, server)} | {fmt(rps, 0)} | "
+                   f"{fmt(p50)} | {fmt(p99)} | {err} |")
+    out.append("")
+    out.append("Ratios (Wisp ÷ peer; req/s above 1 and latency below 1 favour Wisp):")
+    out.append("")
+    out.append("| component | c | req/s Wisp/wasmtime | p50 Wisp/wasmtime | p99 Wisp/wasmtime | req/s Wisp/axum |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    checks = []
+    for key in order:
+        comp, server, c = key
+        if server != "wisp":
+            continue
+        w = med[key]
+        peer = med.get((comp, "wasmtime-serve", c))
+        ax = med.get((comp, "axum", c))
+        r = [w[0] / peer[0], w[1] / peer[1], w[2] / peer[2]] if peer else [None] * 3
+        ra = w[0] / ax[0] if ax else None
+        out.append(f"| {comp} | {c} | {fmt(r[0])} | {fmt(r[1])} | {fmt(r[2])} | {fmt(ra, 3)} |")
+        if peer and comp == "hello" and c in (16, 64):
+            checks.append((f"hello c={c}: req/s ≥ 1.2 × wasmtime serve, p99 no worse",
+                           r[0] >= 1.2 and r[2] <= 1.0,
+                           f"{r[0]:.2f}×, p99 {w[2]:.2f} vs {peer[2]:.2f} ms"))
+        if peer and comp == "python-hello":
+            checks.append((f"python-hello c={c}: p50 ≤ 0.5 × wasmtime serve",
+                           r[1] <= 0.5, f"{w[1]:.2f} vs {peer[1]:.2f} ms ({r[1]:.2f}×)"))
+    off_keys = [k for k in order if k[1] == "wisp-no-record"]
+    if off_keys:
+        out.append("")
+        out.append("Invocation recording (on = the default; off = `wisp serve --no-record`), hello:")
+        out.append("")
+        out.append("| c | on req/s | off req/s | cost of recording |")
+        out.append("|---:|---:|---:|---:|")
+        for key in off_keys:
+            on = med.get((key[0], "wisp", key[2]))
+            off = med[key]
+            if on:
+                cost = 1 - on[0] / off[0]
+                out.append(f"| {key[2]} | {fmt(on[0], 0)} | {fmt(off[0], 0)} | {cost * 100:+.1f} % |")
+                if key[2] in (16, 64):
+                    checks.append((f"recording on costs ≤ 5 % at c={key[2]}", cost <= 0.05,
+                                   f"{cost * 100:.1f} %"))
+    inst = status.get("instantiation")
+    if inst:
+        out.append("")
+        out.append(f"Wisp's instantiation time per call (`GET /api/v1/status` → `instantiation`, "
+                   f"{inst['count']:,} calls of this run): p50 {inst['p50_us']:.0f} µs, "
+                   f"p99 {inst['p99_us']:.0f} µs, mean {inst['mean_us']:.0f} µs.")
+    if checks:
+        out.append("")
+        out.append("| acceptance check | holds | measured |")
+        out.append("|---|---|---|")
+        for name, ok, what in checks:
+            out.append(f"| {name} | {'yes' if ok else '**no**'} | {what} |")
+    print("\n".join(out))
+
+
+def with_custom_section(wasm, tag):
+    """A distinct but equivalent binary: a trailing custom section (allowed
+    at any position in modules and components) changes its SHA-256."""
+    name = b"wisp-bench"
+    payload = tag.encode()
+    body = leb(len(name)) + name + payload
+    return wasm + b"\x00" + leb(len(body)) + body
+
+
+def leb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def deploy_many(api, token, wasm_path, prefix, count, distinct, workers):
+    with open(wasm_path, "rb") as f:
+        wasm = f.read()
+    url = urllib.parse.urlparse(api)
+    local = threading.local()
+    failures = []
+
+    def one(i):
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
+        body = with_custom_section(wasm, f"{prefix}{i}") if distinct else wasm
+        local.conn.request("POST", f"/api/v1/functions/{prefix}{i:05d}/versions", body=body,
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Content-Type": "application/wasm"})
+        resp = local.conn.getresponse()
+        resp.read()
+        if resp.status != 201:
+            failures.append((i, resp.status))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, range(count)))
+    elapsed = time.monotonic() - started
+    print(json.dumps({"deployed": count - len(failures), "failures": failures[:5],
+                      "seconds": round(elapsed, 2)}))
+
+
+def rss(pid):
+    cur = peak = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                cur = int(line.split()[1]) / 1024
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    return cur, peak
+
+
+def restart(wisp, data_dir, fn):
+    addresses = os.path.join(data_dir, "addresses.json")
+    if os.path.exists(addresses):
+        os.remove(addresses)
+    log = open(data_dir + ".log", "a")
+    started = time.monotonic()
+    proc = subprocess.Popen([wisp, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+                             "--gateway", "127.0.0.1:0"], stdout=log, stderr=log)
+    first = None
+    try:
+        while time.monotonic() - started < 60:
+            try:
+                with open(addresses) as f:
+                    addr = json.load(f)
+                break
+            except (OSError, ValueError):
+                time.sleep(0.002)
+        listening = time.monotonic() - started
+        host, port = addr["gateway"].rsplit(":", 1)
+        while time.monotonic() - started < 60:
+            try:
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+                conn.request("GET", f"/fn/{fn}/")
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status == 200:
+                    first = time.monotonic() - started
+                    break
+            except OSError:
+                pass
+            time.sleep(0.002)
+        with open(os.path.join(data_dir, "admin-token")) as f:
+            token = f.read().strip()
+        req = urllib.request.Request(f"http://{addr['listen']}/api/v1/status",
+                                     headers={"Authorization": f"Bearer {token}"})
+        status = json.load(urllib.request.urlopen(req))
+        print(json.dumps({"listening_ms": round(listening * 1000, 1),
+                          "first_response_ms": round(first * 1000, 1) if first else None,
+                          "live_functions": status.get("live_functions"),
+                          "artifact_cache": status.get("artifact_cache"),
+                          "rss_mib": round(rss(proc.pid)[0], 1)}))
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+async def slow_calls(url, count, pid):
+    u = urllib.parse.urlparse(url)
+    peak = [0.0]
+    done = asyncio.Event()
+
+    async def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss(pid)[0])
+            await asyncio.sleep(0.05)
+
+    async def one():
+        reader, writer = await asyncio.open_connection(u.hostname, u.port)
+        writer.write(f"GET {u.path or '/'} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+                     f"Connection: close\r\n\r\n".encode())
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+
+    base = rss(pid)[0]
+    sampler = asyncio.create_task(sample())
+    started = time.monotonic()
+    results = await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
+    elapsed = time.monotonic() - started
+    done.set()
+    await sampler
+    codes = {}
+    for r in results:
+        k = str(r) if isinstance(r, int) else type(r).__name__
+        codes[k] = codes.get(k, 0) + 1
+    print(json.dumps({"calls": count, "statuses": codes, "seconds": round(elapsed, 2),
+                      "rss_before_mib": round(base, 1), "rss_peak_mib": round(peak[0], 1)}))
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "parse-wrk":
+        parse_wrk()
+    elif cmd == "table":
+        opts = {"duration": "?", "rounds": "?", "warmup": "?"}
+        rest = args[2:]
+        for i in range(0, len(rest) - 1, 2):
+            opts[rest[i].lstrip("-")] = rest[i + 1]
+        table(args[0], args[1], opts)
+    elif cmd == "deploy-many":
+        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 4
+        deploy_many(args[0], args[1], args[2], args[3], int(args[4]), "--distinct" in args, workers)
+    elif cmd == "restart":
+        restart(args[0], args[1], args[2])
+    elif cmd == "slow-calls":
+        asyncio.run(slow_calls(args[0], int(args[1]), int(args[2])))
+    elif cmd == "rss":
+        cur, peak = rss(int(args[0]))
+        print(json.dumps({"rss_mib": round(cur, 1), "peak_mib": round(peak, 1)}))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
