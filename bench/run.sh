@@ -84,10 +84,12 @@ build() {
 # --- servers -------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-wait_http() { # url timeout_s
+wait_http() { # url timeout_s (the server is $SERVER_PID)
   local deadline=$((SECONDS + $2))
   until curl -s -o /dev/null "$1"; do
     [ $SECONDS -lt $deadline ] || { echo "error: $1 did not answer" >&2; return 1; }
+    # e.g. a wasmtime built without the pooling allocator refuses -Opooling-allocator=y
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: the server for $1 exited" >&2; return 1; }
     sleep 0.1
   done
 }
