@@ -10,8 +10,8 @@
 #
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
 # componentize-py through functions/build.sh), builds release binaries,
-# runs one server at a time on loopback (2 cores: client and server share
-# them), with a warm-up and several rounds per point, and
+# runs the servers on loopback (2 cores: client and server share them;
+# Wisp and `wasmtime serve` side by side with interleaved rounds), with a warm-up and several rounds per point, and
 # writes the medians to bench/results/*.md. Knobs (environment):
 #   DURATION=5 (s per round)  ROUNDS=3  WARMUP=3 (s)  CONNS="1 16 64"
 #   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=10000  SLOW_CALLS=1000
@@ -147,18 +147,23 @@ measure() { # component server url
   done
 }
 
-# Like measure, for two servers whose rounds alternate (A, B, A, B, ...).
-measure_pair() { # component serverA urlA serverB urlB
-  log "$2 vs $4 / $1: warm-up ${WARMUP}s each, then $ROUNDS × ${DURATION}s each, alternating, at c = $CONNS"
-  wrk -t 2 -c 16 -d "${WARMUP}s" "$3" >/dev/null
-  wrk -t 2 -c 16 -d "${WARMUP}s" "$5" >/dev/null
+# Like measure, for several servers whose rounds interleave (A, B, C, A, B,
+# C, ...): a drift in the machine's speed (a shared VM) then hits them all
+# alike instead of reading as a difference between them.
+measure_interleaved() { # component name1 url1 [name2 url2 ...]
+  local comp="$1"; shift
+  local -a names=() urls=()
+  while [ $# -gt 0 ]; do names+=("$1"); urls+=("$2"); shift 2; done
+  log "$comp on ${names[*]}: warm-up ${WARMUP}s each, then $ROUNDS × ${DURATION}s each, interleaved, at c = $CONNS"
+  local url
+  for url in "${urls[@]}"; do wrk -t 2 -c 16 -d "${WARMUP}s" "$url" >/dev/null; done
+  local c r i line
   for c in $CONNS; do
     for r in $(seq 1 "$ROUNDS"); do
-      local line
-      line="$(wrk_round "$3" "$c" "$DURATION")"
-      printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
-      line="$(wrk_round "$5" "$c" "$DURATION")"
-      printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$4" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
+      for i in "${!names[@]}"; do
+        line="$(wrk_round "${urls[$i]}" "$c" "$DURATION")"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$comp" "${names[$i]}" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
+      done
     done
   done
 }
@@ -184,43 +189,41 @@ throughput() {
     stop_server
   fi
 
-  # wasmtime serve: pooling allocator (its default), fresh instance per request
-  # (its default for WASI 0.2 components); guest logs go to /dev/null.
-  for comp in $COMPONENTS; do
-    [[ " $SERVERS " == *" wasmtime "* ]] || break
-    port="$(free_port)"
-    # shellcheck disable=SC2086 # flags are words
-    "$WASMTIME" serve -Scli $WASMTIME_FLAGS --addr "127.0.0.1:$port" "$ROOT/functions/$comp.wasm" >/dev/null 2>&1 &
-    SERVER_PID=$!; PIDS+=("$SERVER_PID")
-    # A Python component compiles for tens of seconds before it listens.
-    wait_http "http://127.0.0.1:$port/" 600
-    measure "$comp" wasmtime-serve "http://127.0.0.1:$port$(path_of "$comp")"
-    stop_server
-  done
-
-  # Wisp: deployed through the REST API (compiled on upload), called through
-  # the gateway. Recording on (the default) and off (`--no-record`, hello
-  # only) run side by side, their rounds alternating, so that drift in the
-  # machine's speed (a shared VM) does not show up as a recording cost.
-  local dir="$WORK/wisp"
+  # Wisp (deployed through the REST API, compiled on upload, called through
+  # the gateway; recording on, and for hello also a second server with
+  # `--no-record`) and `wasmtime serve` (pooling allocator, a fresh instance
+  # per request, its default for WASI 0.2 components; guest logs to
+  # /dev/null) run side by side, one component at a time, rounds interleaved.
+  local dir="$WORK/wisp" on_pid="" on_api="" on_gateway="" on_token="" off_pid="" off_gateway=""
   if [[ " $SERVERS " == *" wisp "* ]]; then
     start_wisp "$dir"
-    local on_pid="$SERVER_PID" on_api="$API" on_gateway="$GATEWAY" on_token="$TOKEN"
+    on_pid="$SERVER_PID" on_api="$API" on_gateway="$GATEWAY" on_token="$TOKEN"
     for comp in $COMPONENTS; do deploy "$comp" "$ROOT/functions/$comp.wasm"; done
-    local off_pid="" off_gateway=""
     if [[ " $COMPONENTS " == *" hello "* ]]; then
       start_wisp "$dir-off" --no-record
       off_pid="$SERVER_PID" off_gateway="$GATEWAY"
       deploy hello "$ROOT/functions/hello.wasm"
     fi
     API="$on_api" TOKEN="$on_token"
-    for comp in $COMPONENTS; do
-      if [ "$comp" = hello ] && [ -n "$off_pid" ]; then
-        measure_pair hello wisp "$on_gateway/fn/hello/" wisp-no-record "$off_gateway/fn/hello/"
-      else
-        measure "$comp" wisp "$on_gateway/fn/$comp$(path_of "$comp")"
-      fi
-    done
+  fi
+  for comp in $COMPONENTS; do
+    local -a servers=()
+    local peer_pid=""
+    if [[ " $SERVERS " == *" wasmtime "* ]]; then
+      port="$(free_port)"
+      # shellcheck disable=SC2086 # flags are words
+      "$WASMTIME" serve -Scli $WASMTIME_FLAGS --addr "127.0.0.1:$port" "$ROOT/functions/$comp.wasm" >/dev/null 2>&1 &
+      SERVER_PID=$!; PIDS+=("$SERVER_PID"); peer_pid="$SERVER_PID"
+      # A Python component compiles for tens of seconds before it listens.
+      wait_http "http://127.0.0.1:$port/" 600
+      servers+=(wasmtime-serve "http://127.0.0.1:$port$(path_of "$comp")")
+    fi
+    [ -n "$on_pid" ] && servers+=(wisp "$on_gateway/fn/$comp$(path_of "$comp")")
+    [ "$comp" = hello ] && [ -n "$off_pid" ] && servers+=(wisp-no-record "$off_gateway/fn/hello/")
+    measure_interleaved "$comp" "${servers[@]}"
+    [ -z "$peer_pid" ] || SERVER_PID="$peer_pid" stop_server
+  done
+  if [ -n "$on_pid" ]; then
     api "$API/api/v1/status" >"$WORK/status.json"
     for pid in "$on_pid" $off_pid; do SERVER_PID="$pid" stop_server; done
     cp "$WORK/status.json" "$RESULTS/latest-status.json"
