@@ -11,8 +11,8 @@
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
 # componentize-py through functions/build.sh), builds release binaries,
 # runs the servers on loopback (2 cores: client and server share them;
-# Wisp and `wasmtime serve` side by side with interleaved rounds), with a warm-up and several rounds per point, and
-# writes the medians to bench/results/*.md. Knobs (environment):
+# Wisp and `wasmtime serve` side by side with interleaved rounds), with a
+# warm-up and several rounds per point, and writes the medians to bench/results/*.md. Knobs (environment):
 #   DURATION=5 (s per round)  ROUNDS=3  WARMUP=3 (s)  CONNS="1 16 64"
 #   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=10000  SLOW_CALLS=1000
 set -euo pipefail
