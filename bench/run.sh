@@ -134,22 +134,10 @@ wrk_round() { # url conns seconds
   wrk -t "$threads" -c "$2" -d "${3}s" --latency "$1" | python3 "$ROOT/bench/tools.py" parse-wrk
 }
 
-# Warm-up, then ROUNDS rounds per concurrency; appends to $WORK/raw.tsv.
-measure() { # component server url
-  log "$2 / $1: warm-up ${WARMUP}s, then $ROUNDS × ${DURATION}s at c = $CONNS"
-  wrk -t 2 -c 16 -d "${WARMUP}s" "$3" >/dev/null
-  for c in $CONNS; do
-    for r in $(seq 1 "$ROUNDS"); do
-      local line
-      line="$(wrk_round "$3" "$c" "$DURATION")"
-      printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
-    done
-  done
-}
-
-# Like measure, for several servers whose rounds interleave (A, B, C, A, B,
-# C, ...): a drift in the machine's speed (a shared VM) then hits them all
-# alike instead of reading as a difference between them.
+# A warm-up per server, then ROUNDS rounds per concurrency, the servers'
+# rounds interleaved (A, B, C, A, B, C, ...); appends to $WORK/raw.tsv.
+# With several servers, a drift in the machine's speed (a shared VM) then
+# hits them all alike instead of reading as a difference between them.
 measure_interleaved() { # component name1 url1 [name2 url2 ...]
   local comp="$1"; shift
   local -a names=() urls=()
@@ -185,7 +173,7 @@ throughput() {
     "$AXUM" "127.0.0.1:$port" >/dev/null 2>&1 &
     SERVER_PID=$!; PIDS+=("$SERVER_PID")
     wait_http "http://127.0.0.1:$port/" 30
-    measure hello axum "http://127.0.0.1:$port/"
+    measure_interleaved hello axum "http://127.0.0.1:$port/"
     stop_server
   fi
 
