@@ -229,7 +229,7 @@ impl Platform {
                 depth: context.depth,
             },
         )));
-        let invocation = live.prepared.invoke(request, sandbox).await;
+        let invocation = live.warm.invoke(request, sandbox).await;
         let mut response = invocation.response;
         if let Ok(resp) = &mut response {
             if let Ok(value) = http::HeaderValue::from_str(&invocation_id) {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use runtime::{PreparedFunction, SandboxConfig};
+use runtime::{PreparedFunction, SandboxConfig, WarmPool};
 use tokio::sync::Semaphore;
 
 /// Largest request body a function accepts, by default.
@@ -25,6 +25,8 @@ pub(crate) struct LiveFunction {
     pub version: i64,
     pub prepared: PreparedFunction,
     pub sandbox: SandboxConfig,
+    /// Calls go through here: sandboxes instantiated ahead of them.
+    pub warm: WarmPool,
     pub memory_mb: u32,
     pub max_concurrency: u32,
     /// One permit per allowed concurrent invocation.
@@ -60,6 +62,7 @@ impl LiveFunction {
             name: name.to_string(),
             application: config.application.clone(),
             version,
+            warm: WarmPool::new(prepared.clone(), sandbox.clone()),
             prepared,
             sandbox,
             memory_mb: config.memory_mb,

@@ -12,7 +12,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::Store;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::body::{
@@ -87,46 +87,110 @@ pub(crate) fn wasi_builder(env: &[(String, String)], logs: &Capture) -> WasiCtxB
     builder
 }
 
-/// Runs one request through the component.
+/// One call's sandbox: a fresh store (WASI context with the function's
+/// environment and the log capture, memory limiter, outbound policy) and,
+/// once instantiated, the component's instance in it. Used for exactly one
+/// call, then dropped; [`crate::warm`] may instantiate it ahead of the call.
+pub(crate) struct Sandbox {
+    store: Store<ComponentHost>,
+    logs: Capture,
+    memory: Arc<MemoryMeter>,
+    proxy: Option<Proxy>,
+}
+
+impl Sandbox {
+    /// A fresh, not yet instantiated store configured by `sandbox`.
+    pub(crate) fn new(
+        engine: &wasmtime::Engine,
+        sandbox: &SandboxConfig,
+        memory_limit: u64,
+    ) -> Self {
+        let logs = Capture::new(sandbox.max_log_bytes, Overflow::Truncate);
+        let memory = Arc::new(MemoryMeter::default());
+        let mut wasi = wasi_builder(&sandbox.env, &logs);
+        wasi.stdout(logs.clone());
+        let host = ComponentHost {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            outbound: outbound_policy(sandbox, &logs),
+            limiter: MemoryLimiter::new(memory_limit, memory.clone()),
+        };
+        let mut store = Store::new(engine, host);
+        store.limiter(|host| &mut host.limiter);
+        Sandbox {
+            store,
+            logs,
+            memory,
+            proxy: None,
+        }
+    }
+
+    /// Instantiates the component in this store (its start-up code runs
+    /// here, under the deadline already set on the store).
+    pub(crate) async fn instantiate(
+        &mut self,
+        pre: &ProxyPre<ComponentHost>,
+        instantiation: &Histogram,
+    ) -> wasmtime::Result<()> {
+        let instantiating = Instant::now();
+        let proxy = pre.instantiate_async(&mut self.store).await?;
+        instantiation.record(instantiating.elapsed());
+        self.proxy = Some(proxy);
+        Ok(())
+    }
+
+    /// Bounds the guest code run from now on (start-up or call) to `timeout`.
+    pub(crate) fn set_timeout(&mut self, timeout: std::time::Duration) {
+        set_deadline(&mut self.store, Instant::now() + timeout);
+    }
+}
+
+/// The outbound-HTTP policy of one call; its refusals are noted in `logs`.
+fn outbound_policy(sandbox: &SandboxConfig, logs: &Capture) -> OutboundPolicy {
+    OutboundPolicy::new(
+        &sandbox.allowed_hosts,
+        sandbox.allow_private_destinations,
+        sandbox.interceptor.clone(),
+    )
+    .with_call_limit(sandbox.max_outbound_calls)
+    .with_notes(logs.clone())
+}
+
+/// Runs one request through the component, in `ready` (a sandbox
+/// instantiated ahead of the call for this function and these settings) or
+/// else in a sandbox made and instantiated now.
 pub(crate) async fn invoke(
     pre: &ProxyPre<ComponentHost>,
     request: http::Request<RequestBody>,
     sandbox: SandboxConfig,
     memory_limit: u64,
     instantiation: Arc<Histogram>,
+    ready: Option<Sandbox>,
 ) -> Invocation {
     let started_at = SystemTime::now();
     if declared_length(request.headers()).is_some_and(|len| len > sandbox.max_request_body) {
         return Invocation::rejected(Outcome::RequestTooLarge, started_at, 0);
     }
 
-    let logs = Capture::new(sandbox.max_log_bytes, Overflow::Truncate);
-    let memory = Arc::new(MemoryMeter::default());
     let request_meter = Arc::new(RequestMeter::default());
-
-    let mut wasi = wasi_builder(&sandbox.env, &logs);
-    wasi.stdout(logs.clone());
-    let host = ComponentHost {
-        table: ResourceTable::new(),
-        wasi: wasi.build(),
-        http: WasiHttpCtx::new(),
-        outbound: OutboundPolicy::new(
-            &sandbox.allowed_hosts,
-            sandbox.allow_private_destinations,
-            sandbox.interceptor.clone(),
-        )
-        .with_call_limit(sandbox.max_outbound_calls)
-        .with_notes(logs.clone()),
-        limiter: MemoryLimiter::new(memory_limit, memory.clone()),
+    let mut guest_sandbox = match ready {
+        Some(mut ready) => {
+            // The call's own outbound policy (its interceptor knows this
+            // invocation's id and depth).
+            ready.store.data_mut().outbound = outbound_policy(&sandbox, &ready.logs);
+            ready
+        }
+        None => Sandbox::new(pre.engine(), &sandbox, memory_limit),
     };
-    let mut store = Store::new(pre.engine(), host);
-    store.limiter(|host| &mut host.limiter);
+    let logs = guest_sandbox.logs.clone();
+    let memory = guest_sandbox.memory.clone();
 
     let request = with_authority(request)
         .map(|body| MeteredRequestBody::new(body, sandbox.max_request_body, request_meter.clone()));
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let resources = (|| -> wasmtime::Result<_> {
-        let mut http = store.data_mut().http();
+        let mut http = guest_sandbox.store.data_mut().http();
         let request = http.new_incoming_request(Scheme::Http, request)?;
         let outparam = http.new_response_outparam(sender)?;
         Ok((request, outparam))
@@ -142,25 +206,26 @@ pub(crate) async fn invoke(
     };
 
     let start = Instant::now();
-    let deadline = start + sandbox.timeout;
-    set_deadline(&mut store, deadline);
+    guest_sandbox.set_timeout(sandbox.timeout);
 
     let pre = pre.clone();
     let guest_memory = memory.clone();
     let timeout = sandbox.timeout;
     let task = tokio::spawn(async move {
+        let mut guest = guest_sandbox;
         let run = async {
-            let instantiating = Instant::now();
-            let proxy = pre.instantiate_async(&mut store).await?;
-            instantiation.record(instantiating.elapsed());
+            if guest.proxy.is_none() {
+                guest.instantiate(&pre, &instantiation).await?;
+            }
+            let proxy = guest.proxy.take().expect("instantiated above");
             proxy
                 .wasi_http_incoming_handler()
-                .call_handle(&mut store, guest_request, outparam)
+                .call_handle(&mut guest.store, guest_request, outparam)
                 .await
         };
         let result = tokio::time::timeout(timeout + HOST_TIMER_GRACE, run).await;
         // Free the pool slot before anyone looks at the result.
-        drop(store);
+        drop(guest);
         let outcome = match result {
             Err(_elapsed) => Outcome::Timeout,
             Ok(Ok(())) => Outcome::Success,

@@ -78,7 +78,7 @@ const TABLE_KEEP_RESIDENT: usize = 1 << 20;
 /// A tuning knob: `WISP_TUNE_<name>` from the environment, else `default`.
 /// Only for benchmark experiments (A/B without a rebuild); the defaults are
 /// what is measured in docs/BENCHMARKS.md.
-fn tune(name: &str, default: usize) -> usize {
+pub(crate) fn tune(name: &str, default: usize) -> usize {
     std::env::var(format!("WISP_TUNE_{name}"))
         .ok()
         .and_then(|v| v.parse().ok())

@@ -30,7 +30,8 @@
 //! (stdout/stderr capture), `body` (metered request/response bodies),
 //! `outbound` (outgoing wasi:http policy), `report` (outcomes and reports),
 //! `config` (runtime and sandbox settings), `stats` (instantiation time
-//! histogram).
+//! histogram), `warm` ([`WarmPool`]: sandboxes instantiated ahead of their
+//! calls).
 
 mod body;
 mod cache;
@@ -47,6 +48,7 @@ mod report;
 mod runtime;
 mod stats;
 pub mod validate;
+mod warm;
 
 pub use body::ResponseBody;
 pub use cache::CacheStats;
@@ -60,6 +62,7 @@ pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
 pub use runtime::{Runtime, RuntimeError};
 pub use stats::InstantiationStats;
 pub use validate::{FunctionKind, UnknownFunctionKind, ValidationError};
+pub use warm::{WarmPool, MAX_SPARES, SPARES_PER_FUNCTION, SPARE_IDLE};
 
 /// Any error that can cross a body boundary.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

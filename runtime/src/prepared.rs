@@ -43,6 +43,21 @@ impl PreparedFunction {
         }
     }
 
+    pub(crate) fn entry(&self) -> &Entry {
+        &self.inner.entry
+    }
+
+    pub(crate) fn runtime(&self) -> &Arc<RuntimeInner> {
+        &self.inner.runtime
+    }
+
+    /// The memory limit a call under `sandbox` gets (clamped to the pool slot).
+    pub(crate) fn memory_limit(&self, sandbox: &SandboxConfig) -> u64 {
+        sandbox
+            .memory_limit_bytes
+            .min(self.inner.runtime.max_memory_bytes)
+    }
+
     pub(crate) fn downgrade(&self) -> Weak<PreparedInner> {
         Arc::downgrade(&self.inner)
     }
@@ -74,13 +89,11 @@ impl PreparedFunction {
         request: http::Request<RequestBody>,
         sandbox: SandboxConfig,
     ) -> Invocation {
-        let memory_limit = sandbox
-            .memory_limit_bytes
-            .min(self.inner.runtime.max_memory_bytes);
+        let memory_limit = self.memory_limit(&sandbox);
         let stats = self.inner.runtime.instantiation.clone();
         match &self.inner.entry {
             Entry::Component(pre) => {
-                component::invoke(pre, request, sandbox, memory_limit, stats).await
+                component::invoke(pre, request, sandbox, memory_limit, stats, None).await
             }
             Entry::Module(pre) => module::invoke(pre, request, sandbox, memory_limit, stats).await,
         }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
 use wasmtime::Engine;
@@ -17,6 +18,7 @@ use crate::module::{self, ModuleHost};
 use crate::prepared::{Entry, PreparedFunction, PreparedInner};
 use crate::stats::{Histogram, InstantiationStats};
 use crate::validate::{self, FunctionKind, ValidationError};
+use crate::warm::SpareBudget;
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ pub(crate) struct RuntimeInner {
     pooling: bool,
     /// Time to instantiate each call's sandbox (fresh store + instance).
     pub instantiation: Arc<Histogram>,
+    /// Pre-instantiated sandboxes held by all [`crate::WarmPool`]s.
+    pub spares: Arc<SpareBudget>,
     /// Functions prepared from the same wasm share one loaded artifact and
     /// `InstancePre` (immutable; every call still gets its own store and
     /// instance): 10,000 functions deployed from one binary otherwise held
@@ -86,6 +90,7 @@ impl Runtime {
                 max_memory_bytes: config.max_memory_bytes,
                 pooling,
                 instantiation: Arc::default(),
+                spares: Arc::new(SpareBudget::from_env()),
                 loaded: Mutex::default(),
                 _ticker: ticker,
             }),
@@ -150,7 +155,9 @@ impl Runtime {
 
     /// Instantiation time per call (p50/p99) since start.
     pub fn instantiation_stats(&self) -> InstantiationStats {
-        self.inner.instantiation.snapshot()
+        let mut stats = self.inner.instantiation.snapshot();
+        stats.prewarmed = self.inner.spares.hits.load(Ordering::Relaxed);
+        stats
     }
 
     /// Whether sandboxes come from the pooling allocator (false only when

@@ -22,7 +22,8 @@ pub(crate) struct Histogram {
 /// Instantiation time percentiles since the runtime started.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct InstantiationStats {
-    /// Instantiations measured (one per call that reached the guest).
+    /// Instantiations measured (one per call that reached the guest, plus
+    /// warm spares made ahead of calls).
     pub count: u64,
     /// Median time from `InstancePre` to a ready instance, in microseconds.
     pub p50_us: f64,
@@ -30,6 +31,9 @@ pub struct InstantiationStats {
     pub p99_us: f64,
     /// Mean, in microseconds.
     pub mean_us: f64,
+    /// Calls that found their sandbox already instantiated (a warm spare,
+    /// see [`crate::WarmPool`]); the others instantiated on their own path.
+    pub prewarmed: u64,
 }
 
 impl Default for Histogram {
@@ -98,6 +102,7 @@ impl Histogram {
             mean_us: self.sum_ns.load(Ordering::Relaxed) as f64
                 / self.count.load(Ordering::Relaxed).max(1) as f64
                 / 1000.0,
+            prewarmed: 0,
         }
     }
 }

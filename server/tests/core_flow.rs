@@ -340,3 +340,35 @@ async fn unknown_function_is_a_json_404_on_the_gateway() {
     let err: Value = r.json().await.unwrap();
     assert_eq!(err["error"]["code"], "not_found");
 }
+
+/// Calls after the first find their sandbox instantiated ahead of time
+/// (`prewarmed_calls`), and still every call runs in a fresh instance: the
+/// counter function would answer 2, 3, ... from a reused one.
+#[tokio::test]
+async fn calls_get_fresh_instances_made_ahead_of_time() {
+    let server = TestServer::start().await;
+    server.deploy("counter", "counter").await;
+    for call in 1..=5u64 {
+        let response = server
+            .http
+            .get(server.fn_url("/fn/counter/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.text().await.unwrap(),
+            "calls handled by this instance: 1\n",
+            "call {call}"
+        );
+        // One instantiation per call, plus the two spares made after it.
+        server
+            .wait_json("/api/v1/status", "the spares", |status| {
+                status["instantiation"]["count"].as_u64() >= Some(call + 2)
+            })
+            .await;
+    }
+    let status = server.get_json("/api/v1/status").await;
+    assert_eq!(status["instantiation"]["prewarmed_calls"], 4);
+    assert_eq!(status["instantiation"]["count"], 7);
+}

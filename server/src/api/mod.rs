@@ -162,7 +162,8 @@ pub(crate) async fn close_after_unread_body(
 
 /// `GET /api/v1/status`: what this node serves and whether the compiled
 /// artifact cache is being used (compiles since start vs cache hits), and
-/// how long each call's sandbox takes to instantiate (p50/p99 since start).
+/// how long each call's sandbox takes to instantiate (p50/p99 since start)
+/// and how many calls found theirs instantiated ahead of time.
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
     Authenticated(who): Authenticated,
@@ -180,6 +181,7 @@ async fn status(
             "p50_us": inst.p50_us,
             "p99_us": inst.p99_us,
             "mean_us": inst.mean_us,
+            "prewarmed_calls": inst.prewarmed,
         },
         "recording": state.platform.records_invocations(),
         "queue": state.platform.queue_stats(who.team_id).await.ok(),
