@@ -88,20 +88,27 @@ pub(crate) fn tune(name: &str, default: usize) -> usize {
 /// Builds the engine for `config`; the flag says whether it pools. Falls
 /// back from the pooling allocator to on-demand allocation when the pool's
 /// address-space reservation fails (e.g. under a `ulimit -v`), logging why.
-pub(crate) fn build_engine(config: &RuntimeConfig) -> wasmtime::Result<(Engine, bool)> {
-    let pooled = engine_config(config, true);
+/// `spares` is how many pre-instantiated sandboxes ([`crate::WarmPool`])
+/// may wait at once: the pool gets room for them on top of
+/// `config.max_instances`, so that waiting spares never take a slot a call
+/// needs.
+pub(crate) fn build_engine(
+    config: &RuntimeConfig,
+    spares: usize,
+) -> wasmtime::Result<(Engine, bool)> {
+    let pooled = engine_config(config, spares, true);
     match Engine::new(&pooled) {
         Ok(engine) => Ok((engine, true)),
         Err(error) => {
             tracing::warn!(
                 "pooling allocator unavailable ({error:#}); falling back to on-demand allocation"
             );
-            Ok((Engine::new(&engine_config(config, false))?, false))
+            Ok((Engine::new(&engine_config(config, spares, false))?, false))
         }
     }
 }
 
-fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
+fn engine_config(config: &RuntimeConfig, spares: usize, pooling: bool) -> Config {
     let mut c = Config::new();
     // Components are the first-class function format.
     c.wasm_component_model(true);
@@ -124,7 +131,8 @@ fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
     c.memory_reservation(max_memory.max(MIN_MEMORY_RESERVATION));
 
     if pooling {
-        let instances = config.max_instances.max(1);
+        let spares = u32::try_from(spares).unwrap_or(u32::MAX);
+        let instances = config.max_instances.max(1).saturating_add(spares);
         let mut pool = PoolingAllocationConfig::new();
         // Concurrent sandboxes.
         pool.total_component_instances(instances);

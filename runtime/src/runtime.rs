@@ -66,9 +66,11 @@ impl Runtime {
     /// Builds the engine and linkers, creates the cache directory and starts
     /// the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
-        let (engine, pooling) = build_engine(&config).map_err(|e| RuntimeError::Engine {
-            detail: format!("{e:#}"),
-        })?;
+        let spares = SpareBudget::from_env();
+        let (engine, pooling) =
+            build_engine(&config, spares.max()).map_err(|e| RuntimeError::Engine {
+                detail: format!("{e:#}"),
+            })?;
         std::fs::create_dir_all(&config.cache_dir).map_err(|source| RuntimeError::CacheDir {
             path: config.cache_dir.clone(),
             source,
@@ -90,7 +92,7 @@ impl Runtime {
                 max_memory_bytes: config.max_memory_bytes,
                 pooling,
                 instantiation: Arc::default(),
-                spares: Arc::new(SpareBudget::from_env()),
+                spares: Arc::new(spares),
                 loaded: Mutex::default(),
                 _ticker: ticker,
             }),

@@ -13,7 +13,8 @@
 //!
 //! Bounds: spares are made only after a function is called, at most
 //! [`SPARES_PER_FUNCTION`] per function and [`MAX_SPARES`] in the process
-//! (each holds a slot of the instance pool), and a function's spares are
+//! (each holds a slot of the instance pool, which has that many slots on top
+//! of its call capacity), and a function's spares are
 //! dropped once it has not been called for [`SPARE_IDLE`]. A spare whose
 //! start-up fails turns spares off for that function version: its calls then
 //! instantiate inline and report the failure as they always did.
@@ -32,8 +33,10 @@ use crate::RequestBody;
 /// Sandboxes kept ready per function: two, so that at one call at a time
 /// the next spare is already there while the one after is being made.
 pub const SPARES_PER_FUNCTION: usize = 2;
-/// Spares in the whole process (each holds a pooling-allocator slot; the
-/// pool has room for 1,000 sandboxes by default).
+/// Spares in the whole process. Each holds a pooling-allocator slot; the pool
+/// is made this much larger than its call capacity
+/// ([`crate::RuntimeConfig::max_instances`]), so spares never take a slot
+/// from a call.
 pub const MAX_SPARES: usize = 64;
 /// A function's spares are dropped after this long without a call.
 pub const SPARE_IDLE: Duration = Duration::from_secs(60);
@@ -63,6 +66,12 @@ impl SpareBudget {
             per_function: tune("SPARES_PER_FUNCTION", SPARES_PER_FUNCTION),
             max: tune("MAX_SPARES", MAX_SPARES),
         }
+    }
+
+    /// Most spares that may wait at once (the pool has room for them on
+    /// top of its call capacity).
+    pub(crate) fn max(&self) -> usize {
+        self.max
     }
 
     fn take(self: &Arc<Self>) -> Option<BudgetToken> {
