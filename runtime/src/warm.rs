@@ -247,6 +247,11 @@ async fn make_spare(pool: Weak<WarmInner>, budget: BudgetToken) {
                 tokio::spawn(sweep_when_idle(pool));
             }
         }
+        // The pool is full of running calls: no spare this time, nothing
+        // wrong with the function.
+        Ok(Err(error)) if error.is::<wasmtime::PoolConcurrencyLimitError>() => {
+            inner.pending.fetch_sub(1, Ordering::AcqRel);
+        }
         Ok(Err(error)) => {
             tracing::debug!("a warm sandbox failed to start; calls instantiate inline: {error:?}");
             inner.failed.store(true, Ordering::Relaxed);
