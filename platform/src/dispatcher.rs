@@ -129,7 +129,8 @@ impl Dispatcher {
                 blocked = true;
                 continue;
             }
-            let lease_until = now + live.sandbox.timeout.as_millis() as i64 + LEASE_MARGIN_MS;
+            let lease_until =
+                now + live.warm.sandbox().timeout.as_millis() as i64 + LEASE_MARGIN_MS;
             let jobs = platform
                 .claim_jobs(&function, take as u32, now, lease_until)
                 .await?;

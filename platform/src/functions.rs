@@ -296,7 +296,7 @@ impl Platform {
                 live.team_id,
                 name,
                 live.version,
-                live.prepared.clone(),
+                live.warm.prepared().clone(),
                 &config,
                 secrets,
             ));

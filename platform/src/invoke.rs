@@ -217,7 +217,7 @@ impl Platform {
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
-        let mut sandbox = live.sandbox.clone();
+        let mut sandbox = live.warm.sandbox().clone();
         sandbox.allow_private_destinations = self.inner.config.allow_private_destinations;
         sandbox.interceptor = Some(Arc::new(crate::hosts::WispHosts::new(
             self.clone(),

@@ -23,9 +23,8 @@ pub(crate) struct LiveFunction {
     pub name: String,
     pub application: String,
     pub version: i64,
-    pub prepared: PreparedFunction,
-    pub sandbox: SandboxConfig,
-    /// Calls go through here: sandboxes instantiated ahead of them.
+    /// The compiled function and its sandbox settings; calls go through
+    /// here (sandboxes instantiated ahead of them).
     pub warm: WarmPool,
     pub memory_mb: u32,
     pub max_concurrency: u32,
@@ -62,9 +61,7 @@ impl LiveFunction {
             name: name.to_string(),
             application: config.application.clone(),
             version,
-            warm: WarmPool::new(prepared.clone(), sandbox.clone()),
-            prepared,
-            sandbox,
+            warm: WarmPool::new(prepared, sandbox),
             memory_mb: config.memory_mb,
             max_concurrency: config.max_concurrency,
             permits: Arc::new(Semaphore::new(config.max_concurrency as usize)),

@@ -145,6 +145,16 @@ impl WarmPool {
         }
     }
 
+    /// The function its calls run.
+    pub fn prepared(&self) -> &PreparedFunction {
+        &self.inner.prepared
+    }
+
+    /// The settings its spares are made with (the function's own).
+    pub fn sandbox(&self) -> &SandboxConfig {
+        &self.inner.template
+    }
+
     /// Sandboxes ready right now (for tests and diagnostics).
     pub fn ready(&self) -> usize {
         self.inner.lock_spares().len()
@@ -242,27 +252,25 @@ async fn make_spare(pool: Weak<WarmInner>, budget: BudgetToken) {
                 sandbox,
                 _budget: budget,
             });
-            inner.pending.fetch_sub(1, Ordering::AcqRel);
             if !inner.sweeping.swap(true, Ordering::AcqRel) {
                 tokio::spawn(sweep_when_idle(pool));
             }
         }
         // The pool is full of running calls: no spare this time, nothing
         // wrong with the function.
-        Ok(Err(error)) if error.is::<wasmtime::PoolConcurrencyLimitError>() => {
-            inner.pending.fetch_sub(1, Ordering::AcqRel);
-        }
+        Ok(Err(error)) if error.is::<wasmtime::PoolConcurrencyLimitError>() => {}
         Ok(Err(error)) => {
             tracing::debug!("a warm sandbox failed to start; calls instantiate inline: {error:?}");
             inner.failed.store(true, Ordering::Relaxed);
-            inner.pending.fetch_sub(1, Ordering::AcqRel);
         }
         Err(_elapsed) => {
             tracing::debug!("a warm sandbox's start-up timed out; calls instantiate inline");
             inner.failed.store(true, Ordering::Relaxed);
-            inner.pending.fetch_sub(1, Ordering::AcqRel);
         }
     }
+    // After the push: a refill meanwhile counts the spare as pending, never
+    // as missing.
+    inner.pending.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// Drops a pool's spares once its function has gone [`SPARE_IDLE`] without
