@@ -53,10 +53,13 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<(AnyPool, Backend)> {
                     // WAL: readers never block the writer; NORMAL sync is
                     // durable across process crashes (not power loss) and
                     // much faster than FULL; busy_timeout waits for the
-                    // write lock instead of failing.
+                    // write lock instead of failing; statement journals
+                    // (multi-row INSERTs inside a transaction keep one) in
+                    // memory rather than in temporary files.
                     conn.execute(
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+                         PRAGMA temp_store=MEMORY;",
                     )
                     .await?;
                 }

@@ -11,7 +11,8 @@ use model::InvocationRecord;
 
 use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
-use sqlx::AnyPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Records waiting to be written before producers start to wait. Producers are
@@ -20,8 +21,13 @@ const QUEUE_CAPACITY: usize = 65_536;
 /// Rows per INSERT: 21 columns × 200 rows stays far below SQLite's and
 /// PostgreSQL's bind-parameter limits (32,766 and 65,535).
 const BATCH_ROWS: usize = 200;
-/// How long a batch may wait to fill before it is written anyway.
-const BATCH_WINDOW: Duration = Duration::from_millis(50);
+/// Records stored in one transaction (several INSERTs of [`BATCH_ROWS`]):
+/// every commit rewrites the B-trees' hot pages into the WAL, so fewer,
+/// larger transactions write less.
+const TRANSACTION_ROWS: usize = 20 * BATCH_ROWS;
+/// How long the writer lets records gather after the first one before it
+/// writes them (a flush is written at once).
+const BATCH_WINDOW: Duration = Duration::from_millis(200);
 /// Live-tail subscribers that fall this far behind skip records.
 const BROADCAST_CAPACITY: usize = 1024;
 
@@ -84,73 +90,156 @@ async fn write_loop(
     live: broadcast::Sender<InvocationRecord>,
 ) {
     let mut inbox: Vec<Message> = Vec::with_capacity(BATCH_ROWS);
-    let mut batch: Vec<InvocationRecord> = Vec::with_capacity(BATCH_ROWS);
-    let mut calls: Vec<OutboundCallRecord> = Vec::new();
-    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
-    let mut open = true;
-    while open {
-        // Wait for work, then take everything already queued in one go
-        // (`recv_many`: one wake-up and no timer per record under load);
-        // keep collecting until the batch is full, a flush is asked for, or
-        // the batch window since its first record has passed.
-        if rx.recv_many(&mut inbox, BATCH_ROWS).await == 0 {
-            break;
+    let mut pending = Pending::default();
+    let mut writer = Writer { db, conn: None };
+    // Park until a message arrives after a quiet spell...
+    while rx.recv_many(&mut inbox, BATCH_ROWS).await > 0 {
+        // ...then let the batch window fill before looking again. A sender
+        // wakes the writer only while it waits on the channel, so under load
+        // the writer wakes once per window instead of once per record (a
+        // cross-thread wake-up each, on the calls' own workers). A flush is
+        // served at once.
+        if !inbox.iter().any(|m| matches!(m, Message::Flush(_))) {
+            tokio::time::sleep(BATCH_WINDOW).await;
         }
-        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        // Store everything queued by now, TRANSACTION_ROWS per transaction.
         loop {
             for message in inbox.drain(..) {
-                match message {
-                    Message::Record(r) => batch.push(*r),
-                    Message::Call(c) => calls.push(*c),
-                    Message::Flush(w) => waiters.push(w),
+                pending.take(message);
+            }
+            let mut drained = false;
+            while !pending.full() {
+                match rx.try_recv() {
+                    Ok(message) => pending.take(message),
+                    Err(_) => {
+                        drained = true;
+                        break;
+                    }
                 }
             }
-            let room = BATCH_ROWS.saturating_sub(batch.len().max(calls.len()));
-            if room == 0 || !waiters.is_empty() {
+            pending.store(&mut writer, backend, &live).await;
+            if drained {
                 break;
             }
-            match tokio::time::timeout_at(deadline, rx.recv_many(&mut inbox, room)).await {
-                Ok(0) => {
-                    open = false;
-                    break;
-                }
-                Ok(_) => {}
-                Err(_elapsed) => break,
-            }
         }
-        if !batch.is_empty() {
+    }
+    // The channel closed: store what is left.
+    pending.store(&mut writer, backend, &live).await;
+}
+
+/// What the writer has taken from the queue and not stored yet.
+#[derive(Default)]
+struct Pending {
+    records: Vec<InvocationRecord>,
+    calls: Vec<OutboundCallRecord>,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Pending {
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::Record(r) => self.records.push(*r),
+            Message::Call(c) => self.calls.push(*c),
+            Message::Flush(w) => self.waiters.push(w),
+        }
+    }
+
+    /// One transaction's worth of rows.
+    fn full(&self) -> bool {
+        self.records.len() >= TRANSACTION_ROWS || self.calls.len() >= BATCH_ROWS
+    }
+
+    /// Writes the records and call edges (errors are logged: the service
+    /// stays up), then tells the flush waiters.
+    async fn store(
+        &mut self,
+        writer: &mut Writer,
+        backend: Backend,
+        live: &broadcast::Sender<InvocationRecord>,
+    ) {
+        if !self.records.is_empty() {
             // Copies for live tails only when someone listens.
-            let tail = (live.receiver_count() > 0).then(|| batch.clone());
-            let rows = batch.len();
-            match write_batch(&db, backend, &mut batch).await {
+            let tail = (live.receiver_count() > 0).then(|| self.records.clone());
+            let rows = self.records.len();
+            let written = match writer.conn().await {
+                Ok(conn) => write_batch(conn, backend, &mut self.records).await,
+                Err(e) => Err(e),
+            };
+            match written {
                 Ok(()) => {
                     for r in tail.into_iter().flatten() {
                         let _ = live.send(r);
                     }
                 }
-                // Keep the service up; the loss is reported in the log.
-                Err(e) => tracing::error!(error = %e, rows, "writing invocation records failed"),
+                Err(e) => {
+                    writer.reset();
+                    tracing::error!(error = %e, rows, "writing invocation records failed");
+                }
             }
-            batch.clear();
+            self.records.clear();
         }
-        if !calls.is_empty() {
-            if let Err(e) = write_calls(&db, backend, &calls).await {
-                tracing::error!(error = %e, rows = calls.len(), "writing outbound call records failed");
+        if !self.calls.is_empty() {
+            let written = match writer.conn().await {
+                Ok(conn) => write_calls(conn, backend, &self.calls).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                writer.reset();
+                tracing::error!(error = %e, rows = self.calls.len(), "writing outbound call records failed");
             }
-            calls.clear();
+            self.calls.clear();
         }
-        for w in waiters.drain(..) {
+        for w in self.waiters.drain(..) {
             let _ = w.send(());
         }
     }
 }
 
-/// Stores `batch` (emptied: its values move into the statement) and adds it
+/// The writer's own database connection. One connection, kept: SQLite's page
+/// cache is per connection, and the writer touches the same hot B-tree pages
+/// batch after batch (a pooled connection picked at random each time read
+/// them back from the file). Replaced after an error.
+struct Writer {
+    db: AnyPool,
+    conn: Option<PoolConnection<Any>>,
+}
+
+impl Writer {
+    /// The writer's connection, acquired first if needed.
+    async fn conn(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            self.conn = Some(self.db.acquire().await?);
+        }
+        Ok(self.conn.as_mut().expect("acquired above"))
+    }
+
+    /// After a failed write: the next write takes a new connection.
+    fn reset(&mut self) {
+        self.conn = None;
+    }
+}
+
+/// Stores `batch` (emptied: its values move into the statements) and adds it
 /// to the hourly usage rollups, in one transaction.
 async fn write_batch(
-    db: &AnyPool,
+    conn: &mut AnyConnection,
     backend: Backend,
     batch: &mut Vec<InvocationRecord>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
+    let mut rows = batch.drain(..).peekable();
+    while rows.peek().is_some() {
+        insert_records(&mut tx, backend, rows.by_ref().take(BATCH_ROWS)).await?;
+    }
+    tx.commit().await
+}
+
+/// One multi-row INSERT of up to [`BATCH_ROWS`] records (moved into it).
+async fn insert_records(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    records: impl ExactSizeIterator<Item = InvocationRecord>,
 ) -> Result<(), sqlx::Error> {
     const COLUMNS: usize = 21;
     let mut sql = String::from(
@@ -160,13 +249,11 @@ async fn write_batch(
     );
     sql.push_str(&crate::db::values_placeholders(
         backend,
-        batch.len(),
+        records.len(),
         COLUMNS,
     ));
-    let mut tx = db.begin().await?;
-    crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
     let mut q = sqlx::query(&sql);
-    for r in batch.drain(..) {
+    for r in records {
         q = q
             .bind(r.id)
             .bind(r.function)
@@ -190,12 +277,12 @@ async fn write_batch(
             .bind(r.parent_id)
             .bind(r.trigger_id);
     }
-    q.execute(&mut *tx).await?;
-    tx.commit().await
+    q.execute(conn).await?;
+    Ok(())
 }
 
 async fn write_calls(
-    db: &AnyPool,
+    conn: &mut AnyConnection,
     backend: Backend,
     calls: &[OutboundCallRecord],
 ) -> Result<(), sqlx::Error> {
@@ -222,6 +309,6 @@ async fn write_calls(
             .bind(c.duration_us)
             .bind(c.at_ms);
     }
-    q.execute(db).await?;
+    q.execute(conn).await?;
     Ok(())
 }

@@ -11,6 +11,15 @@
 //! nothing is done twice either way (one instantiation per call, plus at
 //! most [`SPARES_PER_FUNCTION`] waiting).
 //!
+//! Spares are made only while a core is free for them: when no more calls
+//! are in flight in the process than it has cores. Under saturation a spare
+//! would only move the instantiation to another moment of the same busy
+//! cores, and it costs more there than inline: it runs on whichever worker
+//! is free, its memory goes cold in the cache before its call, and it keeps
+//! a task and a pool slot busy meanwhile. Measured on hello at c=64 (2
+//! cores) with spares made regardless: ≈ 7 % fewer calls per second than
+//! without spares (docs/BENCHMARKS.md, round 4).
+//!
 //! Bounds: spares are made only after a function is called, at most
 //! [`SPARES_PER_FUNCTION`] per function and [`MAX_SPARES`] in the process
 //! (each holds a slot of the instance pool, which has that many slots on top
@@ -50,6 +59,12 @@ pub(crate) struct SpareBudget {
     per_function: usize,
     /// Spares in the process ([`MAX_SPARES`]).
     max: usize,
+    /// Component calls running in the process (until their report is ready).
+    in_flight: AtomicUsize,
+    /// Spares are made only while at most this many calls are in flight
+    /// (the one asking included): the number of cores
+    /// (`WISP_TUNE_SPARES_MAX_IN_FLIGHT` overrides it).
+    max_in_flight: usize,
 }
 
 /// One unit of the budget, returned when the spare is used or dropped.
@@ -65,7 +80,23 @@ impl SpareBudget {
             hits: AtomicU64::new(0),
             per_function: tune("SPARES_PER_FUNCTION", SPARES_PER_FUNCTION),
             max: tune("MAX_SPARES", MAX_SPARES),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: tune(
+                "SPARES_MAX_IN_FLIGHT",
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
         }
+    }
+
+    /// Counts a call in flight until the guard is dropped.
+    fn enter(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
+
+    /// Whether a core is free for a background instantiation.
+    fn core_free(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) <= self.max_in_flight
     }
 
     /// Most spares that may wait at once (the pool has room for them on
@@ -87,6 +118,15 @@ impl SpareBudget {
 impl Drop for BudgetToken {
     fn drop(&mut self) {
         self.0.held.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A call in flight (see [`SpareBudget::enter`]).
+struct InFlight(Arc<SpareBudget>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -183,19 +223,29 @@ impl WarmPool {
         if ready.is_some() {
             runtime.spares.hits.fetch_add(1, Ordering::Relaxed);
         }
+        let in_flight = runtime.spares.enter();
         self.refill();
         let memory_limit = inner.prepared.memory_limit(&sandbox);
         let stats = runtime.instantiation.clone();
-        component::invoke(pre, request, sandbox, memory_limit, stats, ready).await
+        let mut invocation =
+            component::invoke(pre, request, sandbox, memory_limit, stats, ready).await;
+        let report = invocation.report;
+        invocation.report = Box::pin(async move {
+            let report = report.await;
+            drop(in_flight);
+            report
+        });
+        invocation
     }
 
-    /// Starts background instantiations up to [`SPARES_PER_FUNCTION`].
+    /// Starts background instantiations up to [`SPARES_PER_FUNCTION`] while
+    /// a core is free for them.
     fn refill(&self) {
         let inner = &self.inner;
-        if inner.failed.load(Ordering::Relaxed) {
+        let budget = &inner.prepared.runtime().spares;
+        if inner.failed.load(Ordering::Relaxed) || !budget.core_free() {
             return;
         }
-        let budget = &inner.prepared.runtime().spares;
         loop {
             let have = inner.lock_spares().len() + inner.pending.load(Ordering::Acquire);
             if have >= budget.per_function {
@@ -288,5 +338,32 @@ async fn sweep_when_idle(pool: Weak<WarmInner>) {
             drop(dropped);
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spares_wait_while_more_calls_than_cores_are_in_flight() {
+        let budget = Arc::new(SpareBudget {
+            held: AtomicUsize::new(0),
+            hits: AtomicU64::new(0),
+            per_function: SPARES_PER_FUNCTION,
+            max: MAX_SPARES,
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: 2,
+        });
+        assert!(budget.core_free());
+        let first = budget.enter();
+        let second = budget.enter();
+        assert!(budget.core_free(), "two calls on two cores");
+        let third = budget.enter();
+        assert!(!budget.core_free(), "three calls on two cores");
+        drop(third);
+        assert!(budget.core_free(), "a finished call leaves the count");
+        drop((first, second));
+        assert_eq!(budget.in_flight.load(Ordering::Relaxed), 0);
     }
 }

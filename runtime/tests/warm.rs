@@ -105,3 +105,29 @@ async fn a_call_with_other_settings_gets_its_own_sandbox() {
     assert_eq!(String::from_utf8_lossy(&warm.body), "made ahead");
     assert_eq!(runtime.instantiation_stats().prewarmed, 1);
 }
+
+/// A call that dirties more scattered pages than one `PAGEMAP_SCAN` reports
+/// (the patched reset in vendor/wasmtime resumes the scan): the next
+/// instance in the same pool slot must still start from pristine memory,
+/// both in the memory image and past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_is_pristine_after_a_call_dirtied_hundreds_of_scattered_pages() {
+    let runtime = own_runtime("scatter");
+    let counter = pool(&runtime, "counter", SandboxConfig::default()).await;
+    for call in 0..8 {
+        let answer = answer(
+            counter
+                .invoke(get("/scatter"), SandboxConfig::default())
+                .await,
+        )
+        .await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            String::from_utf8_lossy(&answer.body),
+            "stale pages: 0 of 400\n",
+            "call {call}"
+        );
+    }
+    // The calls ran in reused pool slots, the case the reset is for.
+    assert!(runtime.instantiation_stats().count >= 8);
+}
