@@ -65,8 +65,13 @@ end
 EOF
   wrk -t 2 -c 16 -d "${WARMUP}s" "$GATEWAY/fn/s00000/" >/dev/null
   local one spread
-  one="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency "$GATEWAY/fn/s00000/" | python3 "$ROOT/bench/tools.py" parse-wrk)"
-  spread="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency -s "$WORK/random.lua" "$GATEWAY/" | python3 "$ROOT/bench/tools.py" parse-wrk)"
+  local before
+  before="$(cpu_ticks "$SERVER_PID")"
+  one="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency "$GATEWAY/fn/s00000/" |
+    python3 "$ROOT/bench/tools.py" parse-wrk "$before" "$(cpu_ticks "$SERVER_PID")")"
+  before="$(cpu_ticks "$SERVER_PID")"
+  spread="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency -s "$WORK/random.lua" "$GATEWAY/" |
+    python3 "$ROOT/bench/tools.py" parse-wrk "$before" "$(cpu_ticks "$SERVER_PID")")"
   local rss_load
   rss_load="$(python3 "$ROOT/bench/tools.py" rss "$SERVER_PID")"
 
@@ -88,8 +93,8 @@ EOF
     echo "| deploy $n functions (REST, 4 at a time) | \`$deployed\` |"
     echo "| RSS with $n live functions | \`$rss_after\` |"
     echo "| \`GET /api/v1/functions\` ($list_bytes functions listed) | ${list_s} s |"
-    echo "| calls to one function, c=16 (req/s p50_ms p99_ms errors) | $one |"
-    echo "| calls spread at random over all $n, c=16 (req/s p50_ms p99_ms errors) | $spread |"
+    echo "| calls to one function, c=16 (req/s p50_ms p99_ms errors server_cpu_us_per_call) | $one |"
+    echo "| calls spread at random over all $n, c=16 (req/s p50_ms p99_ms errors server_cpu_us_per_call) | $spread |"
     echo "| RSS after the routing runs | \`$rss_after\` → \`$rss_load\` |"
     echo "| $SLOW_CALLS concurrent calls sleeping ${SLOW_MS} ms (relay, SLEEP_MS) | \`$slow\` |"
     echo "| live functions, instantiation stats at the end | \`$(python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(json.dumps({"live_functions": s["live_functions"], "instantiation": s["instantiation"]}))' "$final")\` |"

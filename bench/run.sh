@@ -13,7 +13,7 @@
 # runs the servers on loopback (2 cores: client and server share them;
 # Wisp and `wasmtime serve` side by side with interleaved rounds), with a
 # warm-up and several rounds per point, and writes the medians to bench/results/*.md. Knobs (environment):
-#   DURATION=5 (s per round)  ROUNDS=3  WARMUP=3 (s)  CONNS="1 16 64"
+#   DURATION=5 (s per round)  ROUNDS=5  WARMUP=3 (s)  CONNS="1 16 64"
 #   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=10000  SLOW_CALLS=1000
 set -euo pipefail
 
@@ -32,7 +32,7 @@ WASMTIME_FLAGS="${WISP_BENCH_WASMTIME_FLAGS:--Opooling-allocator=y}"
 RESULTS="$ROOT/bench/results"
 WORK="$(mktemp -d /tmp/bench-run.XXXXXX)"
 DURATION="${DURATION:-5}"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-5}"
 WARMUP="${WARMUP:-3}"
 CONNS="${CONNS:-1 16 64}"
 COMPONENTS="${COMPONENTS:-hello cpu python-hello}"
@@ -127,21 +127,30 @@ deploy() { # name file
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "$@"; }
 
 # --- load ----------------------------------------------------------------------
-# wrk one round: prints "rps p50_ms p99_ms errors"
-wrk_round() { # url conns seconds
-  local threads=2
+# wrk one round: prints "rps p50_ms p99_ms errors cpu_us_per_call", the last
+# being the server process's CPU time (user + system, from /proc) per
+# completed request over the round ("nan" without a pid).
+wrk_round() { # url conns seconds pid
+  local threads=2 before after out
   [ "$2" -lt 2 ] && threads=1
-  wrk -t "$threads" -c "$2" -d "${3}s" --latency "$1" | python3 "$ROOT/bench/tools.py" parse-wrk
+  before="$(cpu_ticks "$4")"
+  out="$(wrk -t "$threads" -c "$2" -d "${3}s" --latency "$1")"
+  after="$(cpu_ticks "$4")"
+  printf '%s\n' "$out" | python3 "$ROOT/bench/tools.py" parse-wrk "$before" "$after"
+}
+
+cpu_ticks() { # pid -> utime + stime in clock ticks ("" when unknown)
+  [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || true
 }
 
 # A warm-up per server, then ROUNDS rounds per concurrency, the servers'
 # rounds interleaved (A, B, C, A, B, C, ...); appends to $WORK/raw.tsv.
 # With several servers, a drift in the machine's speed (a shared VM) then
 # hits them all alike instead of reading as a difference between them.
-measure_interleaved() { # component name1 url1 [name2 url2 ...]
+measure_interleaved() { # component name1 url1 pid1 [name2 url2 pid2 ...]
   local comp="$1"; shift
-  local -a names=() urls=()
-  while [ $# -gt 0 ]; do names+=("$1"); urls+=("$2"); shift 2; done
+  local -a names=() urls=() pids=()
+  while [ $# -gt 0 ]; do names+=("$1"); urls+=("$2"); pids+=("$3"); shift 3; done
   log "$comp on ${names[*]}: warm-up ${WARMUP}s each, then $ROUNDS × ${DURATION}s each, interleaved, at c = $CONNS"
   local url
   for url in "${urls[@]}"; do wrk -t 2 -c 16 -d "${WARMUP}s" "$url" >/dev/null; done
@@ -149,7 +158,7 @@ measure_interleaved() { # component name1 url1 [name2 url2 ...]
   for c in $CONNS; do
     for r in $(seq 1 "$ROUNDS"); do
       for i in "${!names[@]}"; do
-        line="$(wrk_round "${urls[$i]}" "$c" "$DURATION")"
+        line="$(wrk_round "${urls[$i]}" "$c" "$DURATION" "${pids[$i]}")"
         printf '%s\t%s\t%s\t%s\t%s\n' "$comp" "${names[$i]}" "$c" "$r" "$line" | tee -a "$WORK/raw.tsv" >&2
       done
     done
@@ -173,7 +182,7 @@ throughput() {
     "$AXUM" "127.0.0.1:$port" >/dev/null 2>&1 &
     SERVER_PID=$!; PIDS+=("$SERVER_PID")
     wait_http "http://127.0.0.1:$port/" 30
-    measure_interleaved hello axum "http://127.0.0.1:$port/"
+    measure_interleaved hello axum "http://127.0.0.1:$port/" "$SERVER_PID"
     stop_server
   fi
 
@@ -204,10 +213,10 @@ throughput() {
       SERVER_PID=$!; PIDS+=("$SERVER_PID"); peer_pid="$SERVER_PID"
       # A Python component compiles for tens of seconds before it listens.
       wait_http "http://127.0.0.1:$port/" 600
-      servers+=(wasmtime-serve "http://127.0.0.1:$port$(path_of "$comp")")
+      servers+=(wasmtime-serve "http://127.0.0.1:$port$(path_of "$comp")" "$peer_pid")
     fi
-    [ -n "$on_pid" ] && servers+=(wisp "$on_gateway/fn/$comp$(path_of "$comp")")
-    [ "$comp" = hello ] && [ -n "$off_pid" ] && servers+=(wisp-no-record "$off_gateway/fn/hello/")
+    [ -n "$on_pid" ] && servers+=(wisp "$on_gateway/fn/$comp$(path_of "$comp")" "$on_pid")
+    [ "$comp" = hello ] && [ -n "$off_pid" ] && servers+=(wisp-no-record "$off_gateway/fn/hello/" "$off_pid")
     measure_interleaved "$comp" "${servers[@]}"
     [ -z "$peer_pid" ] || SERVER_PID="$peer_pid" stop_server
   done

@@ -13,6 +13,7 @@
 import asyncio
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -33,7 +34,10 @@ def to_ms(text):
     return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
 
 
-def parse_wrk():
+def parse_wrk(ticks_before="", ticks_after=""):
+    """wrk's output on stdin → "rps p50_ms p99_ms errors cpu_us_per_call"; the
+    server's CPU per completed request comes from its /proc clock ticks before
+    and after the round ("nan" when they are not given)."""
     out = sys.stdin.read()
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
@@ -47,9 +51,14 @@ def parse_wrk():
         errors += sum(int(x) for x in sock.groups())
     if not rps:
         sys.stderr.write(out)
-        print("0 nan nan 1")
+        print("0 nan nan 1 nan")
         return
-    print(f"{float(rps.group(1)):.1f} {to_ms(p50.group(1)):.3f} {to_ms(p99.group(1)):.3f} {errors}")
+    cpu = "nan"
+    done = re.search(r"^\s*(\d+) requests in", out, re.M)
+    if ticks_before and ticks_after and done and int(done.group(1)) > 0:
+        seconds = (int(ticks_after) - int(ticks_before)) / os.sysconf("SC_CLK_TCK")
+        cpu = f"{seconds * 1e6 / int(done.group(1)):.1f}"
+    print(f"{float(rps.group(1)):.1f} {to_ms(p50.group(1)):.3f} {to_ms(p99.group(1)):.3f} {errors} {cpu}")
 
 
 def machine():
@@ -78,7 +87,7 @@ def machine():
 
 
 def fmt(x, digits=2):
-    return "–" if x is None else f"{x:,.{digits}f}"
+    return "–" if x is None or math.isnan(x) else f"{x:,.{digits}f}"
 
 
 def table(raw_path, status_path, opts):
@@ -90,15 +99,19 @@ def table(raw_path, status_path, opts):
             if len(parts) < 8:
                 continue
             comp, server, c, _r, rps, p50, p99, err = parts[:8]
+            # Server CPU per call: absent from rows of older runs.
+            cpu = float(parts[8]) if len(parts) > 8 else math.nan
             key = (comp, server, int(c))
             if key not in rows:
                 rows[key] = []
                 order.append(key)
-            rows[key].append((float(rps), float(p50), float(p99), int(err)))
+            rows[key].append((float(rps), float(p50), float(p99), int(err), cpu))
     med = {}
     for key, vals in rows.items():
+        cpus = [v[4] for v in vals if not math.isnan(v[4])]
         med[key] = (statistics.median(v[0] for v in vals), statistics.median(v[1] for v in vals),
-                    statistics.median(v[2] for v in vals), sum(v[3] for v in vals))
+                    statistics.median(v[2] for v in vals), sum(v[3] for v in vals),
+                    statistics.median(cpus) if cpus else math.nan)
     try:
         with open(status_path) as f:
             status = json.load(f)
@@ -117,13 +130,13 @@ def table(raw_path, status_path, opts):
         out.append("")
         out.append(f"Peer: `{opts['peer'].strip()}`.")
     out.append("")
-    out.append("| component | c | server | req/s | p50 ms | p99 ms | errors |")
-    out.append("|---|---:|---|---:|---:|---:|---:|")
+    out.append("| component | c | server | req/s | p50 ms | p99 ms | errors | server CPU µs/call |")
+    out.append("|---|---:|---|---:|---:|---:|---:|---:|")
     for key in order:
         comp, server, c = key
-        rps, p50, p99, err = med[key]
+        rps, p50, p99, err, cpu = med[key]
         out.append(f"| {comp} | {c} | {names.get(server, server)} | {fmt(rps, 0)} | "
-                   f"{fmt(p50)} | {fmt(p99)} | {err} |")
+                   f"{fmt(p50)} | {fmt(p99)} | {err} | {fmt(cpu, 1)} |")
     out.append("")
     out.append("Ratios (Wisp ÷ peer; req/s above 1 and latency below 1 favour Wisp):")
     out.append("")
@@ -152,14 +165,17 @@ def table(raw_path, status_path, opts):
         out.append("")
         out.append("Invocation recording (on = the default; off = `wisp serve --no-record`), hello:")
         out.append("")
-        out.append("| c | on req/s | off req/s | cost of recording |")
-        out.append("|---:|---:|---:|---:|")
+        out.append("| c | on req/s | off req/s | cost of recording (req/s) | on CPU µs/call | off CPU µs/call | cost of recording (CPU per call) |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|")
         for key in off_keys:
             on = med.get((key[0], "wisp", key[2]))
             off = med[key]
             if on:
                 cost = 1 - on[0] / off[0]
-                out.append(f"| {key[2]} | {fmt(on[0], 0)} | {fmt(off[0], 0)} | {cost * 100:+.1f} % |")
+                cpu_cost = on[4] / off[4] - 1
+                cpu_text = "–" if math.isnan(cpu_cost) else f"{cpu_cost * 100:+.1f} %"
+                out.append(f"| {key[2]} | {fmt(on[0], 0)} | {fmt(off[0], 0)} | {cost * 100:+.1f} % | "
+                           f"{fmt(on[4], 1)} | {fmt(off[4], 1)} | {cpu_text} |")
                 if key[2] in (16, 64):
                     checks.append((f"recording on costs ≤ 5 % at c={key[2]}", cost <= 0.05,
                                    f"{cost * 100:.1f} %"))
@@ -323,7 +339,7 @@ async def slow_calls(url, count, pid):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "parse-wrk":
-        parse_wrk()
+        parse_wrk(*args[:2])
     elif cmd == "table":
         opts = {"duration": "?", "rounds": "?", "warmup": "?"}
         rest = args[2:]

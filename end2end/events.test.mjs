@@ -165,6 +165,15 @@ async function main() {
   });
 
   await step("the topology page draws the application and links functions", async () => {
+    // Calls and their outbound edges are stored in batches (the recorder
+    // lets up to 50 ms of records gather): wait until the API's graph has
+    // mailer's kv edge, then open the page.
+    for (let i = 0; ; i++) {
+      const r = await api("/api/v1/topology");
+      if (JSON.parse(r.text).nodes.some((n) => n.id === "kv:default")) break;
+      if (i >= 50) throw new Error(`kv:default never appeared in /api/v1/topology: ${r.text.slice(0, 300)}`);
+      await new Promise((done) => setTimeout(done, 100));
+    }
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Topology" }).click();
     await page.waitForURL((url) => url.pathname === "/topology");
     await page.locator("svg.topology g.node").first().waitFor();

@@ -1,10 +1,12 @@
 //! The invocation recorder: calls hand their finished records to a channel;
-//! one background task writes them in batches (one multi-row INSERT per
-//! batch, inside a transaction, together with the batch's hourly usage
-//! rollups), so recording never sits on a request's hot
-//! path and the database sees few, large writes. Stored records are also
-//! broadcast for live log tails.
+//! one background task writes them in batches (after the first record it
+//! lets a 50 ms window fill, then stores everything queued: multi-row
+//! INSERTs inside one transaction, together with the hourly usage rollups,
+//! on a connection of its own), so recording never sits on a request's hot
+//! path and the database sees few, large writes. A flush is written at
+//! once. Stored records are also broadcast for live log tails.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use model::InvocationRecord;
@@ -13,7 +15,7 @@ use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 
 /// Records waiting to be written before producers start to wait. Producers are
 /// background tasks, never the request itself.
@@ -24,10 +26,10 @@ const BATCH_ROWS: usize = 200;
 /// Records stored in one transaction (several INSERTs of [`BATCH_ROWS`]):
 /// every commit rewrites the B-trees' hot pages into the WAL, so fewer,
 /// larger transactions write less.
-const TRANSACTION_ROWS: usize = 20 * BATCH_ROWS;
+const TRANSACTION_ROWS: usize = 5 * BATCH_ROWS;
 /// How long the writer lets records gather after the first one before it
 /// writes them (a flush is written at once).
-const BATCH_WINDOW: Duration = Duration::from_millis(200);
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// Live-tail subscribers that fall this far behind skip records.
 const BROADCAST_CAPACITY: usize = 1024;
 
@@ -41,14 +43,17 @@ enum Message {
 pub(crate) struct Recorder {
     tx: mpsc::Sender<Message>,
     live: broadcast::Sender<InvocationRecord>,
+    /// Ends the writer's batch window early (a flush is waiting).
+    hurry: Arc<Notify>,
 }
 
 impl Recorder {
     pub fn start(db: AnyPool, backend: Backend) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let (live, _) = broadcast::channel(BROADCAST_CAPACITY);
-        tokio::spawn(write_loop(db, backend, rx, live.clone()));
-        Self { tx, live }
+        let hurry = Arc::new(Notify::new());
+        tokio::spawn(write_loop(db, backend, rx, live.clone(), hurry.clone()));
+        Self { tx, live, hurry }
     }
 
     pub async fn record(&self, record: InvocationRecord) {
@@ -74,6 +79,7 @@ impl Recorder {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).await.is_ok() {
+            self.hurry.notify_one();
             let _ = wait.await;
         }
     }
@@ -88,6 +94,7 @@ async fn write_loop(
     backend: Backend,
     mut rx: mpsc::Receiver<Message>,
     live: broadcast::Sender<InvocationRecord>,
+    hurry: Arc<Notify>,
 ) {
     let mut inbox: Vec<Message> = Vec::with_capacity(BATCH_ROWS);
     let mut pending = Pending::default();
@@ -97,10 +104,13 @@ async fn write_loop(
         // ...then let the batch window fill before looking again. A sender
         // wakes the writer only while it waits on the channel, so under load
         // the writer wakes once per window instead of once per record (a
-        // cross-thread wake-up each, on the calls' own workers). A flush is
-        // served at once.
+        // cross-thread wake-up each, on the calls' own workers). A flush
+        // ends the window at once.
         if !inbox.iter().any(|m| matches!(m, Message::Flush(_))) {
-            tokio::time::sleep(BATCH_WINDOW).await;
+            tokio::select! {
+                _ = tokio::time::sleep(BATCH_WINDOW) => {}
+                _ = hurry.notified() => {}
+            }
         }
         // Store everything queued by now, TRANSACTION_ROWS per transaction.
         loop {

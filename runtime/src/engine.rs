@@ -64,9 +64,10 @@ const MIN_MEMORY_RESERVATION: u64 = 4 << 30;
 /// that slot runs on warm pages: no page faults, no `madvise`, no TLB
 /// shootdown across cores. (All of them: the release stopped after 32
 /// dirty regions and decommitted the rest, which for CPython was most of
-/// its heap; vendor/wasmtime carries the fix, DECISIONS.md #26.) Profiled on hello, page faults and `madvise` were
-/// the largest per-call kernel cost; an 18 MB Python component dirties a few
-/// MiB of its heap per request, which this covers too. Without
+/// its heap; vendor/wasmtime carries the fix, DECISIONS.md #26.) Profiled
+/// on hello, page faults and `madvise` were the largest per-call kernel
+/// cost; an 18 MB Python component dirties a few MiB of its heap per
+/// request, which this covers too. Without
 /// `PAGEMAP_SCAN` (kernels before 6.7) wasmtime `memset`s the lowest this
 /// many bytes instead, so the value stays moderate.
 /// `WISP_TUNE_MEMORY_KEEP_RESIDENT` (bytes) overrides it for experiments.
