@@ -180,7 +180,7 @@ impl Platform {
         .context("starting the wasm runtime")?;
         let secrets = secrets::load_key(config.secret_key.as_ref(), &config.data_dir)
             .context("loading the secret key")?;
-        let recorder = recorder::Recorder::start(db.clone(), backend);
+        let recorder = recorder::Recorder::start(db.clone(), backend, &config.database_url());
         let clock = config.clock.clone();
         let platform = Platform {
             inner: Arc::new(Inner {

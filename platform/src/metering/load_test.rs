@@ -56,7 +56,7 @@ async fn a_month_of_a_million_invocations() {
     let month: Month = "2026-02".parse().unwrap();
 
     let started = Instant::now();
-    let recorder = Recorder::start(db.clone(), backend);
+    let recorder = Recorder::start(db.clone(), backend, &url);
     let mut expected = rollup::Usage::default();
     for i in 0..INVOCATIONS {
         let r = record(i, month);

@@ -14,6 +14,18 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// far below SQLite's and PostgreSQL's bind-parameter limits.
 const UPSERT_ROWS: usize = 200;
 
+/// The rollup upsert: `UPSERT_HEAD`, one `(...)` of 8 values per
+/// (function, hour), then `UPSERT_TAIL`.
+pub(crate) const UPSERT_HEAD: &str = "INSERT INTO usage_hourly (function_name, hour_start, \
+     requests, errors, billed_ms_total, mb_ms_total, bytes_in, bytes_out) VALUES ";
+pub(crate) const UPSERT_TAIL: &str = " ON CONFLICT (function_name, hour_start) DO UPDATE SET \
+     requests = usage_hourly.requests + excluded.requests, \
+     errors = usage_hourly.errors + excluded.errors, \
+     billed_ms_total = usage_hourly.billed_ms_total + excluded.billed_ms_total, \
+     mb_ms_total = usage_hourly.mb_ms_total + excluded.mb_ms_total, \
+     bytes_in = usage_hourly.bytes_in + excluded.bytes_in, \
+     bytes_out = usage_hourly.bytes_out + excluded.bytes_out";
+
 /// Counted work of a function over some period; every field an exact integer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -63,7 +75,7 @@ pub(crate) fn hour_of(ms: i64) -> i64 {
 }
 
 /// Sums a batch per (function, hour).
-fn aggregate(batch: &[InvocationRecord]) -> BTreeMap<(&str, i64), Usage> {
+pub(crate) fn aggregate(batch: &[InvocationRecord]) -> BTreeMap<(&str, i64), Usage> {
     let mut groups: BTreeMap<(&str, i64), Usage> = BTreeMap::new();
     for r in batch {
         let key = (
@@ -85,24 +97,13 @@ pub(crate) async fn add_batch(
     let groups: Vec<_> = aggregate(batch).into_iter().collect();
     for chunk in groups.chunks(UPSERT_ROWS) {
         const COLUMNS: usize = 8;
-        let mut sql = String::from(
-            "INSERT INTO usage_hourly (function_name, hour_start, requests, errors, \
-             billed_ms_total, mb_ms_total, bytes_in, bytes_out) VALUES ",
-        );
+        let mut sql = String::from(UPSERT_HEAD);
         sql.push_str(&crate::db::values_placeholders(
             backend,
             chunk.len(),
             COLUMNS,
         ));
-        sql.push_str(
-            " ON CONFLICT (function_name, hour_start) DO UPDATE SET \
-             requests = usage_hourly.requests + excluded.requests, \
-             errors = usage_hourly.errors + excluded.errors, \
-             billed_ms_total = usage_hourly.billed_ms_total + excluded.billed_ms_total, \
-             mb_ms_total = usage_hourly.mb_ms_total + excluded.mb_ms_total, \
-             bytes_in = usage_hourly.bytes_in + excluded.bytes_in, \
-             bytes_out = usage_hourly.bytes_out + excluded.bytes_out",
-        );
+        sql.push_str(UPSERT_TAIL);
         let mut q = sqlx::query(&sql);
         for ((function, hour_start), u) in chunk {
             q = q

@@ -1,0 +1,151 @@
+//! The recorder's writer over the shared sqlx pool (PostgreSQL): multi-row
+//! INSERTs of up to [`BATCH_ROWS`] records inside one transaction with the
+//! hourly usage rollups, on one connection kept between batches.
+
+use model::InvocationRecord;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
+
+use super::{CALL_COLUMNS, INVOCATION_COLUMNS};
+use crate::db::Backend;
+use crate::hosts::OutboundCallRecord;
+
+/// Rows per INSERT: 21 columns × 200 rows stays far below SQLite's and
+/// PostgreSQL's bind-parameter limits (32,766 and 65,535).
+pub(super) const BATCH_ROWS: usize = 200;
+
+/// The writer's own pooled connection, kept between batches (the server's
+/// page cache stays warm for it) and replaced after an error.
+pub(super) struct SqlWriter {
+    db: AnyPool,
+    backend: Backend,
+    conn: Option<PoolConnection<Any>>,
+}
+
+impl SqlWriter {
+    pub fn new(db: AnyPool, backend: Backend) -> Self {
+        Self {
+            db,
+            backend,
+            conn: None,
+        }
+    }
+
+    /// Stores the records (moved out: `records` is left empty) with their
+    /// rollups in one transaction, then the call edges.
+    pub async fn write(
+        &mut self,
+        records: &mut Vec<InvocationRecord>,
+        calls: &[OutboundCallRecord],
+    ) -> Result<(), sqlx::Error> {
+        let written = self.write_on_connection(records, calls).await;
+        if written.is_err() {
+            // The next write takes a new connection.
+            self.conn = None;
+        }
+        written
+    }
+
+    async fn write_on_connection(
+        &mut self,
+        records: &mut Vec<InvocationRecord>,
+        calls: &[OutboundCallRecord],
+    ) -> Result<(), sqlx::Error> {
+        if self.conn.is_none() {
+            self.conn = Some(self.db.acquire().await?);
+        }
+        let conn: &mut AnyConnection = self.conn.as_mut().expect("acquired above");
+        if !records.is_empty() {
+            write_batch(conn, self.backend, records).await?;
+        }
+        if !calls.is_empty() {
+            write_calls(conn, self.backend, calls).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Stores `batch` (emptied: its values move into the statements) and adds it
+/// to the hourly usage rollups, in one transaction.
+async fn write_batch(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    batch: &mut Vec<InvocationRecord>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
+    let mut rows = batch.drain(..).peekable();
+    while rows.peek().is_some() {
+        insert_records(&mut tx, backend, rows.by_ref().take(BATCH_ROWS)).await?;
+    }
+    tx.commit().await
+}
+
+/// One multi-row INSERT of up to [`BATCH_ROWS`] records (moved into it).
+async fn insert_records(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    records: impl ExactSizeIterator<Item = InvocationRecord>,
+) -> Result<(), sqlx::Error> {
+    let mut sql = format!("INSERT INTO invocations ({INVOCATION_COLUMNS}) VALUES ");
+    sql.push_str(&crate::db::values_placeholders(
+        backend,
+        records.len(),
+        super::INVOCATION_COLUMN_COUNT,
+    ));
+    let mut q = sqlx::query(&sql);
+    for r in records {
+        q = q
+            .bind(r.id)
+            .bind(r.function)
+            .bind(r.version)
+            .bind(r.trigger)
+            .bind(r.started_at.timestamp_millis())
+            .bind(super::duration_us(r.duration_ms))
+            .bind(r.billed_ms)
+            .bind(r.memory_limit_mb)
+            .bind(r.peak_memory_bytes)
+            .bind(r.bytes_in)
+            .bind(r.bytes_out)
+            .bind(r.status)
+            .bind(r.outcome)
+            .bind(r.status_code)
+            .bind(r.error)
+            .bind(r.method)
+            .bind(r.path)
+            .bind(r.logs)
+            .bind(i64::from(r.logs_truncated))
+            .bind(r.parent_id)
+            .bind(r.trigger_id);
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
+async fn write_calls(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    calls: &[OutboundCallRecord],
+) -> Result<(), sqlx::Error> {
+    let mut sql = format!("INSERT INTO outbound_calls ({CALL_COLUMNS}) VALUES ");
+    sql.push_str(&crate::db::values_placeholders(
+        backend,
+        calls.len(),
+        super::CALL_COLUMN_COUNT,
+    ));
+    let mut q = sqlx::query(&sql);
+    for c in calls {
+        q = q
+            .bind(c.invocation_id.clone())
+            .bind(c.function.clone())
+            .bind(c.target_kind)
+            .bind(c.target.clone())
+            .bind(c.method.clone())
+            .bind(c.status_code.map(i64::from))
+            .bind(i64::from(c.ok))
+            .bind(c.duration_us)
+            .bind(c.at_ms);
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
