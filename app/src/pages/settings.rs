@@ -217,8 +217,10 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                         {token.prefix.clone().map(|p| format!("{p}…")).unwrap_or_else(|| "—".into())}
                     </td>
                     <td>{token.role.clone()}</td>
-                    <td class="nowrap">{format::datetime(&token.created_at)}</td>
-                    <td class="nowrap">{last_used}</td>
+                    // The two times may wrap (date over time) so the Revoke
+                    // button stays inside the card beside the create form.
+                    <td>{format::datetime(&token.created_at)}</td>
+                    <td>{last_used}</td>
                     <td class="actions">{action}</td>
                 </tr>
             }
