@@ -14,8 +14,9 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// far below SQLite's and PostgreSQL's bind-parameter limits.
 const UPSERT_ROWS: usize = 200;
 
-/// The rollup upsert: `UPSERT_HEAD`, one `(...)` of 8 values per
-/// (function, hour), then `UPSERT_TAIL`.
+/// The rollup upsert: `UPSERT_HEAD`, one `(...)` of [`UPSERT_COLUMNS`]
+/// values per (function, hour), then `UPSERT_TAIL`.
+pub(crate) const UPSERT_COLUMNS: usize = 8;
 pub(crate) const UPSERT_HEAD: &str = "INSERT INTO usage_hourly (function_name, hour_start, \
      requests, errors, billed_ms_total, mb_ms_total, bytes_in, bytes_out) VALUES ";
 pub(crate) const UPSERT_TAIL: &str = " ON CONFLICT (function_name, hour_start) DO UPDATE SET \
@@ -96,12 +97,11 @@ pub(crate) async fn add_batch(
 ) -> Result<(), sqlx::Error> {
     let groups: Vec<_> = aggregate(batch).into_iter().collect();
     for chunk in groups.chunks(UPSERT_ROWS) {
-        const COLUMNS: usize = 8;
         let mut sql = String::from(UPSERT_HEAD);
         sql.push_str(&crate::db::values_placeholders(
             backend,
             chunk.len(),
-            COLUMNS,
+            UPSERT_COLUMNS,
         ));
         sql.push_str(UPSERT_TAIL);
         let mut q = sqlx::query(&sql);

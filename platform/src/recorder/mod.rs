@@ -39,11 +39,24 @@ const BROADCAST_CAPACITY: usize = 1024;
 const INVOCATION_COLUMNS: &str = "id, function_name, version, trigger_kind, started_at, \
      duration_us, billed_ms, memory_limit_mb, peak_memory_bytes, bytes_in, bytes_out, status, \
      outcome, status_code, error, method, path, logs, logs_truncated, parent_id, trigger_id";
-const INVOCATION_COLUMN_COUNT: usize = 21;
+const INVOCATION_COLUMN_COUNT: usize = column_count(INVOCATION_COLUMNS);
 /// The stored columns of an outbound call edge, in binding order.
 const CALL_COLUMNS: &str = "invocation_id, function_name, target_kind, target, method, \
      status_code, ok, duration_us, at";
-const CALL_COLUMN_COUNT: usize = 9;
+const CALL_COLUMN_COUNT: usize = column_count(CALL_COLUMNS);
+
+/// How many names a comma-separated column list holds.
+const fn column_count(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let (mut count, mut i) = (1, 0);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
 
 /// A record's duration as stored (whole microseconds).
 fn duration_us(duration_ms: f64) -> i64 {
@@ -190,14 +203,11 @@ impl Pending {
             // Copies for live tails only when someone listens.
             let tail = (live.receiver_count() > 0).then(|| self.records.clone());
             let (rows, edges) = (self.records.len(), self.calls.len());
-            let written = match store {
-                Store::Sqlite(file) => file.write(&mut self.records, &mut self.calls).await,
-                Store::Sql(pool) => pool
-                    .write(&mut self.records, &self.calls)
-                    .await
-                    .map_err(Into::into),
-            };
-            match written {
+            let batch = (
+                std::mem::take(&mut self.records),
+                std::mem::take(&mut self.calls),
+            );
+            match store.write(batch.0, batch.1).await {
                 Ok(()) => {
                     for r in tail.into_iter().flatten() {
                         let _ = live.send(r);
@@ -207,8 +217,6 @@ impl Pending {
                     tracing::error!(error = %e, rows, edges, "writing invocation records failed")
                 }
             }
-            self.records.clear();
-            self.calls.clear();
         }
         for w in self.waiters.drain(..) {
             let _ = w.send(());
@@ -222,6 +230,20 @@ enum Store {
     Sqlite(SqliteWriter),
     /// Any database through the shared sqlx pool (PostgreSQL).
     Sql(SqlWriter),
+}
+
+impl Store {
+    /// Stores one batch (records with their rollups, and call edges).
+    async fn write(
+        &mut self,
+        records: Vec<InvocationRecord>,
+        calls: Vec<OutboundCallRecord>,
+    ) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(file) => file.write(records, calls).await,
+            Store::Sql(pool) => Ok(pool.write(records, &calls).await?),
+        }
+    }
 }
 
 #[cfg(test)]

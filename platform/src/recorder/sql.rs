@@ -31,11 +31,11 @@ impl SqlWriter {
         }
     }
 
-    /// Stores the records (moved out: `records` is left empty) with their
-    /// rollups in one transaction, then the call edges.
+    /// Stores the records with their rollups in one transaction, then the
+    /// call edges.
     pub async fn write(
         &mut self,
-        records: &mut Vec<InvocationRecord>,
+        records: Vec<InvocationRecord>,
         calls: &[OutboundCallRecord],
     ) -> Result<(), sqlx::Error> {
         let written = self.write_on_connection(records, calls).await;
@@ -48,7 +48,7 @@ impl SqlWriter {
 
     async fn write_on_connection(
         &mut self,
-        records: &mut Vec<InvocationRecord>,
+        records: Vec<InvocationRecord>,
         calls: &[OutboundCallRecord],
     ) -> Result<(), sqlx::Error> {
         if self.conn.is_none() {
@@ -65,16 +65,16 @@ impl SqlWriter {
     }
 }
 
-/// Stores `batch` (emptied: its values move into the statements) and adds it
-/// to the hourly usage rollups, in one transaction.
+/// Stores `batch` (its values move into the statements) and adds it to the
+/// hourly usage rollups, in one transaction.
 async fn write_batch(
     conn: &mut AnyConnection,
     backend: Backend,
-    batch: &mut Vec<InvocationRecord>,
+    batch: Vec<InvocationRecord>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
-    let mut rows = batch.drain(..).peekable();
+    crate::metering::rollup::add_batch(&mut tx, backend, &batch).await?;
+    let mut rows = batch.into_iter().peekable();
     while rows.peek().is_some() {
         insert_records(&mut tx, backend, rows.by_ref().take(BATCH_ROWS)).await?;
     }

@@ -37,7 +37,7 @@ static UPSERT_USAGE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{}({}){}",
         rollup::UPSERT_HEAD,
-        placeholders(8),
+        placeholders(rollup::UPSERT_COLUMNS),
         rollup::UPSERT_TAIL
     )
 });
@@ -66,31 +66,26 @@ impl SqliteWriter {
     }
 
     /// Stores the records with their rollups and the call edges in one
-    /// transaction, on a blocking thread. The vectors come back as they
-    /// went in.
+    /// transaction, on a blocking thread.
     pub async fn write(
         &mut self,
-        records: &mut Vec<InvocationRecord>,
-        calls: &mut Vec<OutboundCallRecord>,
+        records: Vec<InvocationRecord>,
+        calls: Vec<OutboundCallRecord>,
     ) -> anyhow::Result<()> {
         let conn = self.conn.take();
         let path = self.path.clone();
-        let batch = (std::mem::take(records), std::mem::take(calls));
-        let (conn, batch, written) = tokio::task::spawn_blocking(move || {
-            let opened = match conn {
-                Some(conn) => Ok(conn),
-                None => open(&path),
+        let (conn, written) = tokio::task::spawn_blocking(move || {
+            let mut conn = match conn {
+                Some(conn) => conn,
+                None => match open(&path) {
+                    Ok(conn) => conn,
+                    Err(e) => return (None, Err(e)),
+                },
             };
-            match opened {
-                Ok(mut conn) => {
-                    let written = store(&mut conn, &batch.0, &batch.1);
-                    (Some(conn), batch, written)
-                }
-                Err(e) => (None, batch, Err(e)),
-            }
+            let written = store(&mut conn, &records, &calls);
+            (Some(conn), written)
         })
         .await?;
-        (*records, *calls) = batch;
         // After an error the next batch opens a fresh connection.
         self.conn = conn.filter(|_| written.is_ok());
         Ok(written?)
