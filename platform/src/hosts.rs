@@ -75,6 +75,9 @@ impl OutboundInterceptor for WispHosts {
         if !host.ends_with(RESERVED_SUFFIX) {
             return Interception::Pass(Box::new(request));
         }
+        // Served here: an answer that leaves the body unread must not cut
+        // the guest's upload short (see `drain_on_drop`).
+        let request = request.map(runtime::drain_on_drop);
         let platform = self.platform.clone();
         let caller = self.caller.clone();
         Interception::Handled(Box::pin(async move {

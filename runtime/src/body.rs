@@ -127,6 +127,62 @@ impl Drop for ResponseBody {
     }
 }
 
+/// A request body handed to an in-process host (`*.wisp`). If the host
+/// answers without reading it to the end (a 404 for an unknown function,
+/// say), the rest is read and discarded in the background, as an HTTP
+/// server does with an upload it does not want. Otherwise the guest, still
+/// writing or finishing its request body, would find the stream closed and
+/// report a reset connection instead of the answer, depending on which side
+/// ran first. The drain ends when the guest ends its body or its call.
+pub fn drain_on_drop(body: crate::BoxBody) -> crate::BoxBody {
+    DrainOnDrop { inner: Some(body) }.boxed_unsync()
+}
+
+struct DrainOnDrop {
+    /// `None` once the body has ended or failed: nothing left to drain.
+    inner: Option<crate::BoxBody>,
+}
+
+impl Body for DrainOnDrop {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = std::task::ready!(Pin::new(inner).poll_frame(cx));
+        if !matches!(frame, Some(Ok(_))) {
+            self.inner = None;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        let Some(mut body) = self.inner.take().filter(|b| !b.is_end_stream()) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+        }
+    }
+}
+
 /// Shared counters of a request body.
 #[derive(Default)]
 pub(crate) struct RequestMeter {
@@ -307,6 +363,39 @@ mod tests {
         assert_eq!(bytes, "01234");
         assert_eq!(meter.bytes_in(), 5);
         assert!(!meter.too_large());
+    }
+
+    /// A body fed through a one-frame channel, like a guest's upload.
+    fn channel_body() -> (
+        tokio::sync::mpsc::Sender<Result<Frame<Bytes>, BoxError>>,
+        http_body_util::StreamBody<
+            impl futures::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + 'static,
+        >,
+    ) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        (tx, http_body_util::StreamBody::new(stream))
+    }
+
+    /// A host that answers without reading the request body does not close
+    /// the writer's stream: the writer still gets to finish its upload.
+    #[tokio::test]
+    async fn an_unread_request_body_is_drained_not_closed() {
+        let (tx, body) = channel_body();
+        let drained = drain_on_drop(body.boxed_unsync());
+        drop(drained);
+        // Far more than the channel holds: each send needs the drain to read.
+        for _ in 0..64 {
+            tx.send(Ok(Frame::data(Bytes::from_static(b"chunk"))))
+                .await
+                .expect("the reader is still there");
+        }
+        drop(tx);
+
+        // Without the wrapper the same drop closes the stream at once.
+        let (tx, body) = channel_body();
+        drop(body);
+        assert!(tx.send(Ok(Frame::data(Bytes::new()))).await.is_err());
     }
 
     #[tokio::test]

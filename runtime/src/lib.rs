@@ -50,7 +50,7 @@ mod stats;
 pub mod validate;
 mod warm;
 
-pub use body::ResponseBody;
+pub use body::{drain_on_drop, ResponseBody};
 pub use cache::CacheStats;
 pub use config::{RuntimeConfig, SandboxConfig};
 pub use outbound::{

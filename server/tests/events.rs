@@ -327,6 +327,40 @@ async fn function_calls_and_topics_record_the_parent_chain() {
     assert_eq!(raw.text().await.unwrap(), "order-2");
 }
 
+/// A reserved host that answers before reading the request body (here: no
+/// such function) still gets its answer to the guest, however large the
+/// upload: the rest of the body is drained, not cut off mid-write.
+#[tokio::test]
+async fn an_answer_before_the_upload_is_read_reaches_the_guest() {
+    let server = TestServer::start().await;
+    server.deploy("uploader", "relay").await;
+    server
+        .configure(
+            "uploader",
+            json!({"env": {"STEPS": "POST http://nobody.fn.wisp/ {body}"}}),
+        )
+        .await;
+    // 2 MiB: far more than the guest's body stream buffers, so the guest is
+    // still writing when the 404 is ready.
+    let upload = "x".repeat(2 << 20);
+    for _ in 0..3 {
+        let r = server
+            .http
+            .post(server.fn_url("/fn/uploader/"))
+            .body(upload.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("POST http://nobody.fn.wisp/ -> 404"),
+            "{}",
+            &text[..text.len().min(400)]
+        );
+    }
+}
+
 #[tokio::test]
 async fn async_work_retries_then_dead_letters_and_redrives() {
     let server = TestServer::start_with(&["--retry-base-ms", "50", "--max-attempts", "3"]).await;
