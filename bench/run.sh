@@ -15,6 +15,7 @@
 # warm-up and several rounds per point, and writes the medians to bench/results/*.md. Knobs (environment):
 #   DURATION=5 (s per round)  ROUNDS=5  WARMUP=3 (s)  CONNS="1 16 64"
 #   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=10000  SLOW_CALLS=1000
+#   RECORD_PAIRS=40  RECORD_DURATION=2 (s)  RECORD_CONNS="16 64"  (recording on vs off)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +39,9 @@ CONNS="${CONNS:-1 16 64}"
 COMPONENTS="${COMPONENTS:-hello cpu python-hello}"
 CPU_N="${CPU_N:-20000}"
 SERVERS="${SERVERS:-axum wasmtime wisp}"
+RECORD_PAIRS="${RECORD_PAIRS:-40}"
+RECORD_DURATION="${RECORD_DURATION:-2}"
+RECORD_CONNS="${RECORD_CONNS:-16 64}"
 PIDS=()
 # Every server runs in the same environment. wasmtime creates an error value
 # on each store drop; with RUST_BACKTRACE=1 (common in a developer's shell)
@@ -165,6 +169,29 @@ measure_interleaved() { # component name1 url1 pid1 [name2 url2 pid2 ...]
   done
 }
 
+# Recording on vs off (hello): RECORD_PAIRS pairs of adjacent short rounds
+# per concurrency, the order flipping from pair to pair (on-off, off-on,
+# ...); appends "c pair <on round> <off round>" to $WORK/record.tsv. The
+# cost is read from each pair's own ratio (median over the pairs): this
+# VM's speed moves by up to ±20 % between consecutive 5 s rounds, more
+# than the effect measured, and two adjacent rounds share most of a drift.
+measure_recording() { # on_url on_pid off_url off_pid
+  log "hello, recording on vs off: $RECORD_PAIRS pairs of ${RECORD_DURATION}s rounds, order alternating, at c = $RECORD_CONNS"
+  local c p on off
+  for c in $RECORD_CONNS; do
+    for p in $(seq 1 "$RECORD_PAIRS"); do
+      if [ $((p % 2)) = 1 ]; then
+        on="$(wrk_round "$1" "$c" "$RECORD_DURATION" "$2")"
+        off="$(wrk_round "$3" "$c" "$RECORD_DURATION" "$4")"
+      else
+        off="$(wrk_round "$3" "$c" "$RECORD_DURATION" "$4")"
+        on="$(wrk_round "$1" "$c" "$RECORD_DURATION" "$2")"
+      fi
+      printf '%s %s %s %s\n' "$c" "$p" "$on" "$off" | tee -a "$WORK/record.tsv" >&2
+    done
+  done
+}
+
 path_of() { # component -> request path + query
   case "$1" in
     cpu) echo "/?n=$CPU_N" ;;
@@ -220,6 +247,10 @@ throughput() {
     measure_interleaved "$comp" "${servers[@]}"
     [ -z "$peer_pid" ] || SERVER_PID="$peer_pid" stop_server
   done
+  : >"$WORK/record.tsv"
+  if [ -n "$off_pid" ]; then
+    measure_recording "$on_gateway/fn/hello/" "$on_pid" "$off_gateway/fn/hello/" "$off_pid"
+  fi
   if [ -n "$on_pid" ]; then
     api "$API/api/v1/status" >"$WORK/status.json"
     for pid in "$on_pid" $off_pid; do SERVER_PID="$pid" stop_server; done
@@ -229,9 +260,11 @@ throughput() {
   # RAW_APPEND: earlier raw rounds to merge in (servers run separately).
   [ -n "${RAW_APPEND:-}" ] && cat "$RAW_APPEND" >>"$WORK/raw.tsv"
   python3 "$ROOT/bench/tools.py" table "$WORK/raw.tsv" "$RESULTS/latest-status.json" \
-    --duration "$DURATION" --rounds "$ROUNDS" --warmup "$WARMUP" \
+    --duration "$DURATION" --rounds "$ROUNDS" --warmup "$WARMUP" --record "$WORK/record.tsv" \
+    --pairs "$RECORD_PAIRS" --pair_duration "$RECORD_DURATION" \
     --peer "$("$WASMTIME" --version 2>/dev/null || echo none) $WASMTIME_FLAGS" >"$RESULTS/latest.md"
   cp "$WORK/raw.tsv" "$RESULTS/latest-raw.tsv"
+  cp "$WORK/record.tsv" "$RESULTS/latest-record.tsv"
   cat "$RESULTS/latest.md"
   echo >&2
   echo "written: bench/results/latest.md (raw rounds: bench/results/latest-raw.tsv)" >&2
