@@ -366,15 +366,12 @@ mod tests {
     }
 
     /// A body fed through a one-frame channel, like a guest's upload.
-    fn channel_body() -> (
-        tokio::sync::mpsc::Sender<Result<Frame<Bytes>, BoxError>>,
-        http_body_util::StreamBody<
-            impl futures::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + 'static,
-        >,
-    ) {
+    type FrameSender = tokio::sync::mpsc::Sender<Result<Frame<Bytes>, BoxError>>;
+
+    fn channel_body() -> (FrameSender, crate::BoxBody) {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        (tx, http_body_util::StreamBody::new(stream))
+        (tx, http_body_util::StreamBody::new(stream).boxed_unsync())
     }
 
     /// A host that answers without reading the request body does not close
@@ -382,7 +379,7 @@ mod tests {
     #[tokio::test]
     async fn an_unread_request_body_is_drained_not_closed() {
         let (tx, body) = channel_body();
-        let drained = drain_on_drop(body.boxed_unsync());
+        let drained = drain_on_drop(body);
         drop(drained);
         // Far more than the channel holds: each send needs the drain to read.
         for _ in 0..64 {
