@@ -227,6 +227,10 @@ def recording_pairs(path):
     pairs = {}
     if not path or not os.path.exists(path):
         return pairs
+
+    def round_of(v):
+        return (float(v[0]), float(v[1]), float(v[2]), int(v[3]), float(v[4]))
+
     with open(path) as f:
         for line in f:
             parts = line.split()
@@ -234,7 +238,6 @@ def recording_pairs(path):
                 continue
             c = int(parts[0])
             on, off = parts[2:7], parts[7:12]
-            round_of = lambda v: (float(v[0]), float(v[1]), float(v[2]), int(v[3]), float(v[4]))
             if float(on[0]) > 0 and float(off[0]) > 0:
                 pairs.setdefault(c, []).append((round_of(on), round_of(off)))
     return pairs

@@ -177,8 +177,8 @@ impl Drop for DrainOnDrop {
         let Some(mut body) = self.inner.take().filter(|b| !b.is_end_stream()) else {
             return;
         };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
         }
     }
 }
