@@ -182,7 +182,7 @@ impl Platform {
         .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
-        let activity = self.activity_last_day(now_ms()).await?;
+        let activity = self.activity_last_day(team_id, now_ms()).await?;
         rows.iter()
             .map(|row| {
                 let name: String = row.try_get("name")?;

@@ -20,6 +20,28 @@ const CHART_MINUTES: i64 = 60;
 /// Failures the overview lists.
 const RECENT_FAILURES: i64 = 10;
 
+// The team-wide windows name the team's functions, so that
+// `invocations_by_function` serves them (one range per function; there is no
+// index on time alone, migration 0008). Parameters: $1 the window's start,
+// $2 the team.
+/// Calls and failures per minute since $1.
+const CALLS_BY_MINUTE: &str = "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
+     COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
+     FROM invocations WHERE started_at >= $1 \
+     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
+     GROUP BY started_at / 60000";
+/// Calls and failures since $1.
+const CALLS_SINCE: &str = "SELECT COUNT(*) AS n, \
+     COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
+     FROM invocations WHERE started_at >= $1 \
+     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2)";
+/// Calls and failures since $1, by function.
+const CALLS_BY_FUNCTION: &str = "SELECT function_name, COUNT(*) AS n, \
+     COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
+     FROM invocations WHERE started_at >= $1 \
+     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
+     GROUP BY function_name";
+
 /// One function's calls over the last 24 hours.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct FunctionActivity {
@@ -50,17 +72,11 @@ impl Platform {
         // The current minute is the last bar; the chart starts 59 minutes before it.
         let current_minute = now_ms.div_euclid(MINUTE_MS);
         let first_minute = current_minute - (CHART_MINUTES - 1);
-        let rows = sqlx::query(
-            "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
-             COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
-             FROM invocations WHERE started_at >= $1 \
-             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
-             GROUP BY started_at / 60000",
-        )
-        .bind(first_minute * MINUTE_MS)
-        .bind(team_id)
-        .fetch_all(db)
-        .await?;
+        let rows = sqlx::query(CALLS_BY_MINUTE)
+            .bind(first_minute * MINUTE_MS)
+            .bind(team_id)
+            .fetch_all(db)
+            .await?;
         let mut by_minute = HashMap::new();
         for row in &rows {
             let minute: i64 = row.try_get("minute")?;
@@ -127,37 +143,31 @@ impl Platform {
         team_id: i64,
         since_ms: i64,
     ) -> Result<InvocationCounts, PlatformError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
-             FROM invocations WHERE started_at >= $1 \
-             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2)",
-        )
-        .bind(since_ms)
-        .bind(team_id)
-        .fetch_one(&self.inner.db)
-        .await?;
+        let row = sqlx::query(CALLS_SINCE)
+            .bind(since_ms)
+            .bind(team_id)
+            .fetch_one(&self.inner.db)
+            .await?;
         Ok(InvocationCounts {
             invocations: row.try_get("n")?,
             errors: row.try_get("errors")?,
         })
     }
 
-    /// Calls, failures and median duration of every function called in the
-    /// 24 hours before `now_ms`, by function name.
+    /// Calls, failures and median duration of every function of the team
+    /// called in the 24 hours before `now_ms`, by function name.
     pub(crate) async fn activity_last_day(
         &self,
+        team_id: i64,
         now_ms: i64,
     ) -> Result<HashMap<String, FunctionActivity>, PlatformError> {
         let db = &self.inner.db;
         let since = now_ms - DAY_MS;
-        let rows = sqlx::query(
-            "SELECT function_name, COUNT(*) AS n, \
-             COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
-             FROM invocations WHERE started_at >= $1 GROUP BY function_name",
-        )
-        .bind(since)
-        .fetch_all(db)
-        .await?;
+        let rows = sqlx::query(CALLS_BY_FUNCTION)
+            .bind(since)
+            .bind(team_id)
+            .fetch_all(db)
+            .await?;
         let mut activity = HashMap::new();
         for row in &rows {
             let name: String = row.try_get("function_name")?;
@@ -185,5 +195,48 @@ impl Platform {
             );
         }
         Ok(activity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    /// Every query over a window of invocations across a team's functions
+    /// finds its rows through an index: none scans the table (there is no
+    /// index on time alone since migration 0008).
+    #[tokio::test]
+    async fn windowed_reads_search_an_index_not_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+        let (db, _) = crate::db::connect(&url).await.unwrap();
+        let queries = [
+            ("calls by minute", super::CALLS_BY_MINUTE),
+            ("calls since", super::CALLS_SINCE),
+            ("calls by function", super::CALLS_BY_FUNCTION),
+            ("topology calls", crate::topology::CALLS_IN_WINDOW),
+            ("topology children", crate::topology::CHILD_CALLS_IN_WINDOW),
+        ];
+        for (name, sql) in queries {
+            let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind(0_i64)
+                .bind(1_i64)
+                .bind(100_i64)
+                .bind(1_i64)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+            let steps: Vec<String> = plan.iter().map(|row| row.get::<String, _>(3)).collect();
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.starts_with("SEARCH") && s.contains("invocations_by_function")),
+                "{name}: {steps:?}"
+            );
+            assert!(
+                !steps.iter().any(|s| s.starts_with("SCAN")),
+                "{name} scans: {steps:?}"
+            );
+        }
     }
 }

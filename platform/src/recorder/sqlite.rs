@@ -1,5 +1,5 @@
 //! The recorder's SQLite writer: a connection of its own (rusqlite, the
-//! same bundled SQLite as sqlx) used on a blocking thread, one cached
+//! same bundled SQLite as sqlx) on a thread of its own, one cached
 //! single-row INSERT per record inside one transaction with the rollups.
 //!
 //! Why not the sqlx pool here (profiled at hello c=16, docs/DECISIONS.md
@@ -9,13 +9,22 @@
 //! every batch size and binds thousands of parameters at once, which
 //! overflows SQLite's lookaside allocator into the C heap; a cached
 //! one-row statement binds 21 values per step straight from the record.
+//!
+//! Why a thread of its own, at background priority (docs/DECISIONS.md #29):
+//! a batch takes a few milliseconds of one core; on a tokio blocking thread
+//! it competed with the calls' workers as an equal and, woken after its
+//! batch window, preempted one of them mid-request (the p99 at c=16). The
+//! writer thread is `SCHED_BATCH` (it never preempts on wake-up) with nice 5
+//! (a smaller share while the cores are contended), and it still has
+//! several times the CPU it needs to keep up under full load.
 
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{mpsc, LazyLock};
 use std::time::Duration;
 
 use model::InvocationRecord;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::oneshot;
 
 use super::{CALL_COLUMNS, INVOCATION_COLUMNS};
 use crate::hosts::OutboundCallRecord;
@@ -46,11 +55,21 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
-/// The writer's connection to the database file; opened on first use and
-/// after an error.
+/// The nice value of the writer thread (0 is the default, 19 the lowest).
+const WRITER_NICE: libc::c_int = 5;
+
+/// One batch for the writer thread, and where to answer.
+struct Job {
+    records: Vec<InvocationRecord>,
+    calls: Vec<OutboundCallRecord>,
+    done: oneshot::Sender<rusqlite::Result<()>>,
+}
+
+/// The database file and the writer thread that stores into it (started on
+/// first use, and again should it ever end).
 pub(super) struct SqliteWriter {
     path: PathBuf,
-    conn: Option<Connection>,
+    jobs: Option<mpsc::Sender<Job>>,
 }
 
 impl SqliteWriter {
@@ -62,33 +81,82 @@ impl SqliteWriter {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = PathBuf::from(rest.split('?').next().unwrap_or(rest));
-        path.is_file().then_some(Self { path, conn: None })
+        path.is_file().then_some(Self { path, jobs: None })
     }
 
     /// Stores the records with their rollups and the call edges in one
-    /// transaction, on a blocking thread.
+    /// transaction, on the writer thread.
     pub async fn write(
         &mut self,
         records: Vec<InvocationRecord>,
         calls: Vec<OutboundCallRecord>,
     ) -> anyhow::Result<()> {
-        let conn = self.conn.take();
-        let path = self.path.clone();
-        let (conn, written) = tokio::task::spawn_blocking(move || {
-            let mut conn = match conn {
-                Some(conn) => conn,
-                None => match open(&path) {
-                    Ok(conn) => conn,
-                    Err(e) => return (None, Err(e)),
-                },
-            };
-            let written = store(&mut conn, &records, &calls);
-            (Some(conn), written)
-        })
-        .await?;
-        // After an error the next batch opens a fresh connection.
-        self.conn = conn.filter(|_| written.is_ok());
-        Ok(written?)
+        let jobs = match &self.jobs {
+            Some(jobs) => jobs,
+            None => self.jobs.insert(start_thread(self.path.clone())?),
+        };
+        let (done, answer) = oneshot::channel();
+        let sent = jobs.send(Job {
+            records,
+            calls,
+            done,
+        });
+        match (sent, answer.await) {
+            (Ok(()), Ok(written)) => Ok(written?),
+            _ => {
+                // The thread is gone (it panicked): the next batch starts another.
+                self.jobs = None;
+                anyhow::bail!("the recorder's writer thread stopped")
+            }
+        }
+    }
+}
+
+/// Starts the writer thread for the file at `path`; it ends when the
+/// sender is dropped.
+fn start_thread(path: PathBuf) -> std::io::Result<mpsc::Sender<Job>> {
+    let (jobs, inbox) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("wisp-recorder".into())
+        .spawn(move || {
+            run_in_background();
+            let mut conn: Option<Connection> = None;
+            for job in inbox {
+                let written = match conn.take().map_or_else(|| open(&path), Ok) {
+                    Ok(mut open_conn) => {
+                        let written = store(&mut open_conn, &job.records, &job.calls);
+                        // After an error the next batch opens a fresh connection.
+                        conn = written.is_ok().then_some(open_conn);
+                        written
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = job.done.send(written);
+            }
+        })?;
+    Ok(jobs)
+}
+
+/// Lowers the calling thread's scheduling priority: `SCHED_BATCH` and
+/// [`WRITER_NICE`]. Lowering needs no privilege; should it fail anyway, the
+/// writer runs at normal priority.
+#[allow(unsafe_code)]
+fn run_in_background() {
+    // SAFETY: two system calls on the calling thread's own scheduling
+    // attributes; the only pointer passed is to a local, initialised struct.
+    let (policy, nice) = unsafe {
+        let tid = libc::gettid();
+        let param = libc::sched_param { sched_priority: 0 };
+        (
+            libc::sched_setscheduler(tid, libc::SCHED_BATCH, &param),
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICE),
+        )
+    };
+    if policy != 0 || nice != 0 {
+        tracing::debug!(
+            error = %std::io::Error::last_os_error(),
+            "the recorder's writer thread keeps normal priority"
+        );
     }
 }
 
@@ -189,5 +257,40 @@ mod tests {
         assert!(SqliteWriter::for_url(&format!("sqlite://{}/absent.db", dir.display())).is_none());
         assert!(SqliteWriter::for_url("postgres://localhost/test").is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The writer is a thread of its own, at background priority, and it
+    /// ends with its writer.
+    #[test]
+    fn the_writer_thread_runs_at_background_priority() {
+        let jobs = super::start_thread(std::path::PathBuf::from("/nonexistent/wisp.db")).unwrap();
+        let (done, answer) = tokio::sync::oneshot::channel();
+        jobs.send(super::Job {
+            records: Vec::new(),
+            calls: Vec::new(),
+            done,
+        })
+        .unwrap();
+        // No such file: the error comes back, and the thread lives on.
+        assert!(answer.blocking_recv().unwrap().is_err());
+        let writer = std::fs::read_dir("/proc/thread-self/../")
+            .unwrap()
+            .map(|task| task.unwrap().path())
+            .find(|task| {
+                std::fs::read_to_string(task.join("comm"))
+                    .is_ok_and(|c| c.trim() == "wisp-recorder")
+            })
+            .expect("a thread named wisp-recorder");
+        let stat = std::fs::read_to_string(writer.join("stat")).unwrap();
+        // Fields after the command name: state is the 1st, nice the 17th, policy the 39th.
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(fields[16], super::WRITER_NICE.to_string(), "nice");
+        assert_eq!(fields[38], libc::SCHED_BATCH.to_string(), "policy");
+        drop(jobs);
     }
 }

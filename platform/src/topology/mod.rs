@@ -24,6 +24,24 @@ const MAX_ROWS: i64 = 500_000;
 /// Longest window a topology may cover.
 const MAX_WINDOW_MS: i64 = 31 * 24 * 3600 * 1000;
 
+// Parameters of the window reads: $1..$2 the window, $3 the row cap, $4 the
+// team. Naming the team's functions lets `invocations_by_function` serve the
+// window (there is no index on time alone, migration 0008).
+/// Every call of the team's functions in the window.
+pub(crate) const CALLS_IN_WINDOW: &str = "SELECT function_name, trigger_id, status, \
+     status_code, duration_us, billed_ms, memory_limit_mb, bytes_out FROM invocations \
+     WHERE started_at >= $1 AND started_at < $2 \
+     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3";
+/// Calls one of the team's functions made to another in the window, with
+/// the caller's name. A team's functions reach only its own (tenancy), so
+/// the callee's team picks the rows and the caller's confirms them.
+pub(crate) const CHILD_CALLS_IN_WINDOW: &str = "SELECT p.function_name AS caller, \
+     c.function_name AS callee, c.billed_ms, c.memory_limit_mb, c.bytes_out \
+     FROM invocations c JOIN invocations p ON p.id = c.parent_id \
+     WHERE c.trigger_kind = 'function' AND c.started_at >= $1 AND c.started_at < $2 \
+     AND c.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) \
+     AND p.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3";
+
 /// Calls, errors, latencies and usage gathered for one node or edge.
 #[derive(Default)]
 struct Acc {
@@ -126,17 +144,13 @@ impl Platform {
         }
 
         // Every invocation: its function's own stats, and its trigger's edge.
-        let rows = sqlx::query(
-            "SELECT function_name, trigger_id, status, status_code, duration_us, billed_ms, \
-             memory_limit_mb, bytes_out FROM invocations WHERE started_at >= $1 AND started_at < $2 \
-             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3",
-        )
-        .bind(from_ms)
-        .bind(to_ms)
-        .bind(MAX_ROWS)
-        .bind(team_id)
-        .fetch_all(&self.inner.db)
-        .await?;
+        let rows = sqlx::query(CALLS_IN_WINDOW)
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(MAX_ROWS)
+            .bind(team_id)
+            .fetch_all(&self.inner.db)
+            .await?;
         let mut per_function: BTreeMap<String, Acc> = BTreeMap::new();
         for row in &rows {
             let function: String = row.try_get("function_name")?;
@@ -165,18 +179,13 @@ impl Platform {
         }
 
         // Function → function: the callee's usage, attributed to the caller.
-        let rows = sqlx::query(
-            "SELECT p.function_name AS caller, c.function_name AS callee, c.billed_ms, \
-             c.memory_limit_mb, c.bytes_out FROM invocations c JOIN invocations p ON p.id = c.parent_id \
-             WHERE c.trigger_kind = 'function' AND c.started_at >= $1 AND c.started_at < $2 \
-             AND p.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3",
-        )
-        .bind(from_ms)
-        .bind(to_ms)
-        .bind(MAX_ROWS)
-        .bind(team_id)
-        .fetch_all(&self.inner.db)
-        .await?;
+        let rows = sqlx::query(CHILD_CALLS_IN_WINDOW)
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(MAX_ROWS)
+            .bind(team_id)
+            .fetch_all(&self.inner.db)
+            .await?;
         for row in &rows {
             let key = (
                 format!("fn:{}", row.try_get::<String, _>("caller")?),
