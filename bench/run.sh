@@ -214,20 +214,21 @@ throughput() {
   fi
 
   # Wisp (deployed through the REST API, compiled on upload, called through
-  # the gateway; recording on, and for hello also a second server with
-  # `--no-record`) and `wasmtime serve` (pooling allocator, a fresh instance
-  # per request, its default for WASI 0.2 components; guest logs to
-  # /dev/null) run side by side, one component at a time, rounds interleaved.
+  # the gateway; recording on, and a second server with `--no-record` that
+  # gets the same functions and the same rounds, so that the two differ in
+  # recording only: a server that has run python-hello hands its pool slots
+  # to hello in another state than one that has not) and `wasmtime serve`
+  # (pooling allocator, a fresh instance per request, its default for WASI
+  # 0.2 components; guest logs to /dev/null) run side by side, one
+  # component at a time, rounds interleaved.
   local dir="$WORK/wisp" on_pid="" on_api="" on_gateway="" on_token="" off_pid="" off_gateway=""
   if [[ " $SERVERS " == *" wisp "* ]]; then
     start_wisp "$dir"
     on_pid="$SERVER_PID" on_api="$API" on_gateway="$GATEWAY" on_token="$TOKEN"
     for comp in $COMPONENTS; do deploy "$comp" "$ROOT/functions/$comp.wasm"; done
-    if [[ " $COMPONENTS " == *" hello "* ]]; then
-      start_wisp "$dir-off" --no-record
-      off_pid="$SERVER_PID" off_gateway="$GATEWAY"
-      deploy hello "$ROOT/functions/hello.wasm"
-    fi
+    start_wisp "$dir-off" --no-record
+    off_pid="$SERVER_PID" off_gateway="$GATEWAY"
+    for comp in $COMPONENTS; do deploy "$comp" "$ROOT/functions/$comp.wasm"; done
     API="$on_api" TOKEN="$on_token"
   fi
   for comp in $COMPONENTS; do
@@ -243,12 +244,12 @@ throughput() {
       servers+=(wasmtime-serve "http://127.0.0.1:$port$(path_of "$comp")" "$peer_pid")
     fi
     [ -n "$on_pid" ] && servers+=(wisp "$on_gateway/fn/$comp$(path_of "$comp")" "$on_pid")
-    [ "$comp" = hello ] && [ -n "$off_pid" ] && servers+=(wisp-no-record "$off_gateway/fn/hello/" "$off_pid")
+    [ -n "$off_pid" ] && servers+=(wisp-no-record "$off_gateway/fn/$comp$(path_of "$comp")" "$off_pid")
     measure_interleaved "$comp" "${servers[@]}"
     [ -z "$peer_pid" ] || SERVER_PID="$peer_pid" stop_server
   done
   : >"$WORK/record.tsv"
-  if [ -n "$off_pid" ]; then
+  if [ -n "$off_pid" ] && [[ " $COMPONENTS " == *" hello "* ]]; then
     measure_recording "$on_gateway/fn/hello/" "$on_pid" "$off_gateway/fn/hello/" "$off_pid"
   fi
   if [ -n "$on_pid" ]; then
