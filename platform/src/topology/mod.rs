@@ -41,6 +41,13 @@ pub(crate) const CHILD_CALLS_IN_WINDOW: &str = "SELECT p.function_name AS caller
      WHERE c.trigger_kind = 'function' AND c.started_at >= $1 AND c.started_at < $2 \
      AND c.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) \
      AND p.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3";
+/// Outbound calls the team's functions made in the window (functions,
+/// topics, kv, hosts), with the caller's memory size.
+const OUTBOUND_CALLS_IN_WINDOW: &str = "SELECT o.function_name, o.target_kind, o.target, \
+     o.ok, o.duration_us, i.memory_limit_mb \
+     FROM outbound_calls o LEFT JOIN invocations i ON i.id = o.invocation_id \
+     WHERE o.at >= $1 AND o.at < $2 \
+     AND o.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3";
 
 /// Calls, errors, latencies and usage gathered for one node or edge.
 #[derive(Default)]
@@ -94,6 +101,23 @@ fn node(id: String, kind: &str, label: String) -> TopologyNode {
 }
 
 impl Platform {
+    /// Runs one of the window reads above with its four parameters.
+    async fn window_rows(
+        &self,
+        sql: &str,
+        team_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+        sqlx::query(sql)
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(MAX_ROWS)
+            .bind(team_id)
+            .fetch_all(&self.inner.db)
+            .await
+    }
+
     /// A team's graph between `since` and `until`.
     pub async fn topology(
         &self,
@@ -144,12 +168,8 @@ impl Platform {
         }
 
         // Every invocation: its function's own stats, and its trigger's edge.
-        let rows = sqlx::query(CALLS_IN_WINDOW)
-            .bind(from_ms)
-            .bind(to_ms)
-            .bind(MAX_ROWS)
-            .bind(team_id)
-            .fetch_all(&self.inner.db)
+        let rows = self
+            .window_rows(CALLS_IN_WINDOW, team_id, from_ms, to_ms)
             .await?;
         let mut per_function: BTreeMap<String, Acc> = BTreeMap::new();
         for row in &rows {
@@ -179,12 +199,8 @@ impl Platform {
         }
 
         // Function → function: the callee's usage, attributed to the caller.
-        let rows = sqlx::query(CHILD_CALLS_IN_WINDOW)
-            .bind(from_ms)
-            .bind(to_ms)
-            .bind(MAX_ROWS)
-            .bind(team_id)
-            .fetch_all(&self.inner.db)
+        let rows = self
+            .window_rows(CHILD_CALLS_IN_WINDOW, team_id, from_ms, to_ms)
             .await?;
         for row in &rows {
             let key = (
@@ -203,18 +219,9 @@ impl Platform {
         }
 
         // Outbound calls seen by the runtime: functions, topics, kv, hosts.
-        let rows = sqlx::query(
-            "SELECT o.function_name, o.target_kind, o.target, o.ok, o.duration_us, i.memory_limit_mb \
-             FROM outbound_calls o LEFT JOIN invocations i ON i.id = o.invocation_id \
-             WHERE o.at >= $1 AND o.at < $2 \
-             AND o.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3",
-        )
-        .bind(from_ms)
-        .bind(to_ms)
-        .bind(MAX_ROWS)
-        .bind(team_id)
-        .fetch_all(&self.inner.db)
-        .await?;
+        let rows = self
+            .window_rows(OUTBOUND_CALLS_IN_WINDOW, team_id, from_ms, to_ms)
+            .await?;
         for row in &rows {
             let function: String = row.try_get("function_name")?;
             let kind: String = row.try_get("target_kind")?;
