@@ -211,7 +211,9 @@ impl Platform {
                 }
             })?
         };
-        let method = request.method().to_string();
+        // Kept for the record: the method without an allocation (a standard
+        // method is a constant), the path as the one string the record adds.
+        let method = request.method().clone();
         let path = request
             .uri()
             .path_and_query()
@@ -237,22 +239,28 @@ impl Platform {
             }
         }
         // The concurrency permit is held until the guest and its response
-        // body are done; the record is built and queued on this background
-        // task, off the response path (the recorder batches the writes).
-        let recorder = self
-            .inner
-            .config
-            .record_invocations
-            .then(|| self.inner.recorder.clone());
+        // body are done. The recorder is then handed what the call already
+        // owns (moved, not copied: no string is built on this worker, and
+        // every allocation the record needs is made and freed on the
+        // recorder's writer, docs/DECISIONS.md #31).
+        let platform = self.inner.config.record_invocations.then(|| self.clone());
         let id = invocation_id.clone();
         let report = invocation.report;
         tokio::spawn(async move {
             let report = report.await;
             drop(permit);
-            if let Some(recorder) = recorder {
-                recorder
-                    .record(to_record(id, &live, &context, method, path, report))
-                    .await;
+            if let Some(platform) = platform {
+                let call = FinishedCall {
+                    id,
+                    live,
+                    trigger: context.trigger,
+                    parent_id: context.parent_id,
+                    trigger_id: context.trigger_id,
+                    method,
+                    path,
+                    report,
+                };
+                platform.inner.recorder.record(call).await;
             }
         });
         Ok(InvokeOutcome {
@@ -317,50 +325,70 @@ impl Platform {
     }
 }
 
-fn to_record(
-    id: String,
-    live: &LiveFunction,
-    context: &CallContext,
-    method: String,
-    path: String,
-    report: runtime::InvocationReport,
-) -> model::InvocationRecord {
-    let micros = report.duration.as_micros() as i64;
-    // Billed time: wall time rounded up to the next whole millisecond, at least 1.
-    let billed_ms = ((micros + 999) / 1000).max(1);
-    let mut error = report.outcome.is_error().then(|| report.outcome.message());
-    let mut logs = report.logs;
-    if !live.secret_values.is_empty() {
-        // What the function printed (or a trap message) may hold a secret.
-        logs = crate::secrets::redact(&logs, &live.secret_values);
-        error = error.map(|e| crate::secrets::redact(&e, &live.secret_values));
-    }
-    model::InvocationRecord {
-        id,
-        function: live.name.clone(),
-        version: live.version,
-        trigger: context.trigger.as_str().to_string(),
-        started_at: crate::time::from_ms(system_time_ms(report.started_at)),
-        duration_ms: micros as f64 / 1000.0,
-        billed_ms,
-        memory_limit_mb: i64::from(live.memory_mb),
-        peak_memory_bytes: report.peak_memory_bytes as i64,
-        bytes_in: report.bytes_in as i64,
-        bytes_out: report.bytes_out as i64,
-        status: if report.outcome.is_error() {
-            "error"
-        } else {
-            "success"
+/// A finished call as the recorder is handed it: what the call owned, not
+/// yet turned into its [`model::InvocationRecord`].
+pub(crate) struct FinishedCall {
+    pub id: String,
+    pub live: Arc<LiveFunction>,
+    pub trigger: TriggerKind,
+    pub parent_id: Option<String>,
+    pub trigger_id: Option<String>,
+    pub method: http::Method,
+    pub path: String,
+    pub report: runtime::InvocationReport,
+}
+
+impl FinishedCall {
+    /// The record as stored and shown (secrets redacted from the logs and
+    /// the error).
+    pub fn into_record(self) -> model::InvocationRecord {
+        let FinishedCall {
+            id,
+            live,
+            trigger,
+            parent_id,
+            trigger_id,
+            method,
+            path,
+            report,
+        } = self;
+        let micros = report.duration.as_micros() as i64;
+        // Billed time: wall time rounded up to the next whole millisecond, at least 1.
+        let billed_ms = ((micros + 999) / 1000).max(1);
+        let mut error = report.outcome.is_error().then(|| report.outcome.message());
+        let mut logs = report.logs;
+        if !live.secret_values.is_empty() {
+            // What the function printed (or a trap message) may hold a secret.
+            logs = crate::secrets::redact(&logs, &live.secret_values);
+            error = error.map(|e| crate::secrets::redact(&e, &live.secret_values));
         }
-        .to_string(),
-        outcome: report.outcome.code().to_string(),
-        status_code: report.status_code.map(i64::from),
-        error,
-        method,
-        path,
-        logs,
-        logs_truncated: report.logs_truncated,
-        parent_id: context.parent_id.clone(),
-        trigger_id: context.trigger_id.clone(),
+        model::InvocationRecord {
+            id,
+            function: live.name.clone(),
+            version: live.version,
+            trigger: trigger.as_str().to_string(),
+            started_at: crate::time::from_ms(system_time_ms(report.started_at)),
+            duration_ms: micros as f64 / 1000.0,
+            billed_ms,
+            memory_limit_mb: i64::from(live.memory_mb),
+            peak_memory_bytes: report.peak_memory_bytes as i64,
+            bytes_in: report.bytes_in as i64,
+            bytes_out: report.bytes_out as i64,
+            status: if report.outcome.is_error() {
+                "error"
+            } else {
+                "success"
+            }
+            .to_string(),
+            outcome: report.outcome.code().to_string(),
+            status_code: report.status_code.map(i64::from),
+            error,
+            method: method.to_string(),
+            path,
+            logs,
+            logs_truncated: report.logs_truncated,
+            parent_id,
+            trigger_id,
+        }
     }
 }

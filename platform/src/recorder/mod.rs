@@ -1,5 +1,6 @@
-//! The invocation recorder: calls hand their finished records to a channel;
-//! one background task writes them in batches (after the first record it
+//! The invocation recorder: calls hand what they finished with to a queue
+//! ([`Entry`]: the writer, not the call's worker, turns it into the
+//! record); one background task writes them in batches (after the first record it
 //! lets a 50 ms window fill, then stores everything queued in one
 //! transaction, together with the hourly usage rollups, on a connection of
 //! its own: [`sqlite`] for the SQLite file, [`sql`] over the pool
@@ -10,20 +11,22 @@
 mod sql;
 mod sqlite;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use model::InvocationRecord;
 
 use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
+use crate::invoke::FinishedCall;
 use sql::{SqlWriter, BATCH_ROWS};
 use sqlite::SqliteWriter;
 use sqlx::AnyPool;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{broadcast, oneshot, Notify};
 
-/// Records waiting to be written before producers start to wait. Producers are
-/// background tasks, never the request itself.
+/// Records (and, apart, call edges) waiting to be written before producers
+/// start to wait (edges are dropped). Producers are background tasks, never
+/// the request itself.
 const QUEUE_CAPACITY: usize = 65_536;
 /// Records stored in one transaction:
 /// every commit rewrites the B-trees' hot pages into the WAL, so fewer,
@@ -63,18 +66,105 @@ fn duration_us(duration_ms: f64) -> i64 {
     (duration_ms * 1000.0).round() as i64
 }
 
-enum Message {
-    Record(Box<InvocationRecord>),
-    Call(Box<OutboundCallRecord>),
-    Flush(oneshot::Sender<()>),
+/// What the recorder is handed: a finished call, turned into its record by
+/// the writer (off the call's worker), or a record built elsewhere.
+pub(crate) enum Entry {
+    Finished(FinishedCall),
+    Record(InvocationRecord),
+}
+
+impl Entry {
+    fn into_record(self) -> InvocationRecord {
+        match self {
+            Entry::Finished(call) => call.into_record(),
+            Entry::Record(record) => record,
+        }
+    }
+}
+
+impl From<FinishedCall> for Entry {
+    fn from(call: FinishedCall) -> Self {
+        Entry::Finished(call)
+    }
+}
+
+impl From<InvocationRecord> for Entry {
+    fn from(record: InvocationRecord) -> Self {
+        Entry::Record(record)
+    }
+}
+
+/// What producers have handed over and the writer has not taken yet.
+#[derive(Default)]
+struct Inbox {
+    entries: Vec<Entry>,
+    calls: Vec<OutboundCallRecord>,
+    /// Flushes waiting for everything queued before them.
+    waiters: Vec<oneshot::Sender<()>>,
+    /// Every recorder handle is gone: store what is left and stop.
+    closed: bool,
+    /// The writer is gone (it panicked): nothing queued will be stored.
+    stopped: bool,
+}
+
+/// The queue between the calls and the writer: one short lock per record
+/// (a push into a vector that was sized for the last window, no
+/// allocation), taken whole by the writer once per batch window. A channel
+/// of boxed messages, as before, cost each record a box, a node and the
+/// writer's own per-message work, all of it crossing cores
+/// (docs/DECISIONS.md #31).
+struct Queue {
+    inbox: Mutex<Inbox>,
+    /// Wakes the writer: the first entry into an empty inbox, a flush, the close.
+    wake: Notify,
+    /// Ends the writer's batch window early (a flush is waiting).
+    hurry: Notify,
+    /// Wakes producers waiting for room in a full inbox.
+    room: Notify,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `entry`, or hands it back when the inbox is full.
+    fn push(&self, entry: Entry) -> Result<(), Entry> {
+        let mut inbox = self.lock();
+        if inbox.stopped {
+            drop(inbox);
+            tracing::error!("invocation recorder stopped; record lost");
+            return Ok(());
+        }
+        if inbox.entries.len() >= QUEUE_CAPACITY {
+            return Err(entry);
+        }
+        let first = inbox.entries.is_empty() && inbox.calls.is_empty();
+        inbox.entries.push(entry);
+        drop(inbox);
+        if first {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// The handle every [`Recorder`] clone shares; the last one dropped closes
+/// the queue.
+struct Handle(Arc<Queue>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.wake.notify_one();
+        self.0.hurry.notify_one();
+    }
 }
 
 #[derive(Clone)]
 pub(crate) struct Recorder {
-    tx: mpsc::Sender<Message>,
+    queue: Arc<Handle>,
     live: broadcast::Sender<InvocationRecord>,
-    /// Ends the writer's batch window early (a flush is waiting).
-    hurry: Arc<Notify>,
 }
 
 impl Recorder {
@@ -88,39 +178,69 @@ impl Recorder {
     }
 
     fn with_store(store: Store) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let queue = Arc::new(Queue {
+            inbox: Mutex::new(Inbox::default()),
+            wake: Notify::new(),
+            hurry: Notify::new(),
+            room: Notify::new(),
+        });
         let (live, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let hurry = Arc::new(Notify::new());
-        tokio::spawn(write_loop(store, rx, live.clone(), hurry.clone()));
-        Self { tx, live, hurry }
+        tokio::spawn(write_loop(store, queue.clone(), live.clone()));
+        Self {
+            queue: Arc::new(Handle(queue)),
+            live,
+        }
     }
 
-    pub async fn record(&self, record: InvocationRecord) {
-        if self
-            .tx
-            .send(Message::Record(Box::new(record)))
-            .await
-            .is_err()
-        {
-            tracing::error!("invocation recorder stopped; record lost");
+    /// Queues a record; waits only while [`QUEUE_CAPACITY`] records are
+    /// already waiting to be stored.
+    pub async fn record(&self, entry: impl Into<Entry>) {
+        let queue = &self.queue.0;
+        let mut entry = entry.into();
+        loop {
+            // Made before looking: a writer that takes the inbox after the
+            // look still wakes this wait.
+            let room = queue.room.notified();
+            match queue.push(entry) {
+                Ok(()) => return,
+                Err(back) => entry = back,
+            }
+            room.await;
         }
     }
 
     /// Queues an outbound call of a running function (never waits; under
     /// extreme backlog the edge is dropped and logged).
     pub fn record_call(&self, call: OutboundCallRecord) {
-        if self.tx.try_send(Message::Call(Box::new(call))).is_err() {
+        let queue = &self.queue.0;
+        let mut inbox = queue.lock();
+        if inbox.calls.len() >= QUEUE_CAPACITY || inbox.stopped {
+            drop(inbox);
             tracing::warn!("recorder backlog full; outbound call edge dropped");
+            return;
+        }
+        let first = inbox.entries.is_empty() && inbox.calls.is_empty();
+        inbox.calls.push(call);
+        drop(inbox);
+        if first {
+            queue.wake.notify_one();
         }
     }
 
-    /// Waits until everything sent before this call is stored.
+    /// Waits until everything queued before this call is stored.
     pub async fn flush(&self) {
+        let queue = &self.queue.0;
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).await.is_ok() {
-            self.hurry.notify_one();
-            let _ = wait.await;
+        {
+            let mut inbox = queue.lock();
+            if inbox.stopped {
+                return;
+            }
+            inbox.waiters.push(done);
         }
+        queue.wake.notify_one();
+        queue.hurry.notify_one();
+        let _ = wait.await;
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<InvocationRecord> {
@@ -128,99 +248,121 @@ impl Recorder {
     }
 }
 
+/// Marks the queue stopped should the writer end without being closed (a
+/// panic), so that producers stop waiting for it.
+struct StopOnExit(Arc<Queue>);
+
+impl Drop for StopOnExit {
+    fn drop(&mut self) {
+        let mut inbox = self.0.lock();
+        inbox.stopped = true;
+        inbox.waiters.clear();
+        drop(inbox);
+        self.0.room.notify_waiters();
+    }
+}
+
 async fn write_loop(
     mut store: Store,
-    mut rx: mpsc::Receiver<Message>,
+    queue: Arc<Queue>,
     live: broadcast::Sender<InvocationRecord>,
-    hurry: Arc<Notify>,
 ) {
-    let mut inbox: Vec<Message> = Vec::with_capacity(BATCH_ROWS);
-    let mut pending = Pending::default();
-    // Park until a message arrives after a quiet spell...
-    while rx.recv_many(&mut inbox, BATCH_ROWS).await > 0 {
-        // ...then let the batch window fill before looking again. A sender
-        // wakes the writer only while it waits on the channel, so under load
-        // the writer wakes once per window instead of once per record (a
-        // cross-thread wake-up each, on the calls' own workers). A flush
-        // ends the window at once.
-        if !inbox.iter().any(|m| matches!(m, Message::Flush(_))) {
+    let _stop = StopOnExit(queue.clone());
+    let mut capacity = 64;
+    loop {
+        // Park until an entry arrives after a quiet spell...
+        queue.wake.notified().await;
+        // ...then let the batch window fill before looking again. Producers
+        // wake the writer only for the first entry into an empty inbox, so
+        // under load it wakes once per window, not once per record. A flush
+        // (or the close) ends the window at once.
+        let waiting = {
+            let inbox = queue.lock();
+            !inbox.waiters.is_empty() || inbox.closed
+        };
+        if !waiting {
             tokio::select! {
                 _ = tokio::time::sleep(BATCH_WINDOW) => {}
-                _ = hurry.notified() => {}
+                _ = queue.hurry.notified() => {}
             }
         }
-        // Store everything queued by now, TRANSACTION_ROWS per transaction.
-        loop {
-            for message in inbox.drain(..) {
-                pending.take(message);
-            }
-            let mut drained = false;
-            while !pending.full() {
-                match rx.try_recv() {
-                    Ok(message) => pending.take(message),
-                    Err(_) => {
-                        drained = true;
-                        break;
-                    }
-                }
-            }
-            pending.store(&mut store, &live).await;
-            if drained {
-                break;
-            }
-        }
-    }
-    // The channel closed: store what is left.
-    pending.store(&mut store, &live).await;
-}
-
-/// What the writer has taken from the queue and not stored yet.
-#[derive(Default)]
-struct Pending {
-    records: Vec<InvocationRecord>,
-    calls: Vec<OutboundCallRecord>,
-    waiters: Vec<oneshot::Sender<()>>,
-}
-
-impl Pending {
-    fn take(&mut self, message: Message) {
-        match message {
-            Message::Record(r) => self.records.push(*r),
-            Message::Call(c) => self.calls.push(*c),
-            Message::Flush(w) => self.waiters.push(w),
-        }
-    }
-
-    /// One transaction's worth of rows.
-    fn full(&self) -> bool {
-        self.records.len() >= TRANSACTION_ROWS || self.calls.len() >= BATCH_ROWS
-    }
-
-    /// Writes the records and call edges (errors are logged: the service
-    /// stays up), then tells the flush waiters.
-    async fn store(&mut self, store: &mut Store, live: &broadcast::Sender<InvocationRecord>) {
-        if !self.records.is_empty() || !self.calls.is_empty() {
-            // Copies for live tails only when someone listens.
-            let tail = (live.receiver_count() > 0).then(|| self.records.clone());
-            let (rows, edges) = (self.records.len(), self.calls.len());
-            let batch = (
-                std::mem::take(&mut self.records),
-                std::mem::take(&mut self.calls),
-            );
-            match store.write(batch.0, batch.1).await {
-                Ok(()) => {
-                    for r in tail.into_iter().flatten() {
-                        let _ = live.send(r);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, rows, edges, "writing invocation records failed")
-                }
-            }
-        }
-        for w in self.waiters.drain(..) {
+        // Take everything queued by now; the inbox gets a vector as large as
+        // this window's, so that producers do not grow one push by push.
+        let fresh = Vec::with_capacity(capacity);
+        let (entries, calls, waiters, closed) = {
+            let mut inbox = queue.lock();
+            (
+                std::mem::replace(&mut inbox.entries, fresh),
+                std::mem::take(&mut inbox.calls),
+                std::mem::take(&mut inbox.waiters),
+                inbox.closed,
+            )
+        };
+        queue.room.notify_waiters();
+        capacity = entries.len().clamp(64, QUEUE_CAPACITY);
+        store_batch(&mut store, &live, entries, calls).await;
+        for w in waiters {
             let _ = w.send(());
         }
+        if closed {
+            break;
+        }
+    }
+}
+
+/// Writes a taken batch, [`TRANSACTION_ROWS`] records (and [`BATCH_ROWS`]
+/// edges) per transaction; errors are logged (the service stays up).
+async fn store_batch(
+    store: &mut Store,
+    live: &broadcast::Sender<InvocationRecord>,
+    entries: Vec<Entry>,
+    calls: Vec<OutboundCallRecord>,
+) {
+    let entries = chunks(entries, TRANSACTION_ROWS);
+    let mut calls = chunks(calls, BATCH_ROWS).into_iter();
+    for entries in entries {
+        write_one(store, live, entries, calls.next().unwrap_or_default()).await;
+    }
+    for calls in calls {
+        write_one(store, live, Vec::new(), calls).await;
+    }
+}
+
+async fn write_one(
+    store: &mut Store,
+    live: &broadcast::Sender<InvocationRecord>,
+    entries: Vec<Entry>,
+    calls: Vec<OutboundCallRecord>,
+) {
+    if entries.is_empty() && calls.is_empty() {
+        return;
+    }
+    // The stored records come back for live tails only when someone listens.
+    let tail = live.receiver_count() > 0;
+    let (rows, edges) = (entries.len(), calls.len());
+    match store.write(entries, calls, tail).await {
+        Ok(stored) => {
+            for r in stored {
+                let _ = live.send(r);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, rows, edges, "writing invocation records failed"),
+    }
+}
+
+/// `items` in order, at most `size` per part (no copy when one part holds all).
+fn chunks<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    if items.len() <= size {
+        return vec![items];
+    }
+    let mut rest = items.into_iter();
+    let mut parts = Vec::new();
+    loop {
+        let part: Vec<T> = rest.by_ref().take(size).collect();
+        if part.is_empty() {
+            return parts;
+        }
+        parts.push(part);
     }
 }
 
@@ -233,15 +375,23 @@ enum Store {
 }
 
 impl Store {
-    /// Stores one batch (records with their rollups, and call edges).
+    /// Stores one batch (records with their rollups, and call edges); the
+    /// stored records come back when `keep` asks for them.
     async fn write(
         &mut self,
-        records: Vec<InvocationRecord>,
+        entries: Vec<Entry>,
         calls: Vec<OutboundCallRecord>,
-    ) -> anyhow::Result<()> {
+        keep: bool,
+    ) -> anyhow::Result<Vec<InvocationRecord>> {
         match self {
-            Store::Sqlite(file) => file.write(records, calls).await,
-            Store::Sql(pool) => Ok(pool.write(records, &calls).await?),
+            Store::Sqlite(file) => file.write(entries, calls, keep).await,
+            Store::Sql(pool) => {
+                let records: Vec<InvocationRecord> =
+                    entries.into_iter().map(Entry::into_record).collect();
+                let kept = if keep { records.clone() } else { Vec::new() };
+                pool.write(records, &calls).await?;
+                Ok(kept)
+            }
         }
     }
 }
@@ -346,6 +496,33 @@ mod tests {
             let billed: i64 = hours.iter().map(|h| h.usage.billed_ms).sum();
             assert_eq!((requests, failures, billed), (N, N / 10, 2 * N));
             assert!(hours.len() > 3, "{} rollup rows", hours.len());
+        }
+    }
+
+    /// Dropping the last recorder handle stores what is still queued, and a
+    /// flush covers the records queued before it even when they arrive in
+    /// the middle of a batch window.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nothing_queued_is_lost_at_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+        let (db, _) = crate::db::connect(&url).await.unwrap();
+        let recorder = Recorder::with_store(Store::Sqlite(SqliteWriter::for_url(&url).unwrap()));
+        let second = recorder.clone();
+        // The first record opens a batch window; the flush ends it early.
+        recorder.record(record(0)).await;
+        second.record(record(1)).await;
+        second.flush().await;
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM invocations").await, 2);
+        for i in 2..300 {
+            second.record(record(i)).await;
+        }
+        drop(recorder);
+        drop(second);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while count(&db, "SELECT COUNT(*) FROM invocations").await < 300 {
+            assert!(std::time::Instant::now() < deadline, "queued records were not stored at close");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 }

@@ -26,7 +26,7 @@ use model::InvocationRecord;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::{CALL_COLUMNS, INVOCATION_COLUMNS};
+use super::{Entry, CALL_COLUMNS, INVOCATION_COLUMNS};
 use crate::hosts::OutboundCallRecord;
 use crate::metering::rollup;
 
@@ -60,9 +60,11 @@ const WRITER_NICE: libc::c_int = 5;
 
 /// One batch for the writer thread, and where to answer.
 struct Job {
-    records: Vec<InvocationRecord>,
+    entries: Vec<Entry>,
     calls: Vec<OutboundCallRecord>,
-    done: oneshot::Sender<rusqlite::Result<()>>,
+    /// Send the stored records back (for live tails).
+    keep: bool,
+    done: oneshot::Sender<rusqlite::Result<Vec<InvocationRecord>>>,
 }
 
 /// The database file and the writer thread that stores into it (started on
@@ -85,20 +87,24 @@ impl SqliteWriter {
     }
 
     /// Stores the records with their rollups and the call edges in one
-    /// transaction, on the writer thread.
+    /// transaction, on the writer thread (which also builds the records:
+    /// their strings are made and freed on one thread); the stored records
+    /// come back when `keep` asks for them.
     pub async fn write(
         &mut self,
-        records: Vec<InvocationRecord>,
+        entries: Vec<Entry>,
         calls: Vec<OutboundCallRecord>,
-    ) -> anyhow::Result<()> {
+        keep: bool,
+    ) -> anyhow::Result<Vec<InvocationRecord>> {
         let jobs = match &self.jobs {
             Some(jobs) => jobs,
             None => self.jobs.insert(start_thread(self.path.clone())?),
         };
         let (done, answer) = oneshot::channel();
         let sent = jobs.send(Job {
-            records,
+            entries,
             calls,
+            keep,
             done,
         });
         match (sent, answer.await) {
@@ -122,16 +128,20 @@ fn start_thread(path: PathBuf) -> std::io::Result<mpsc::Sender<Job>> {
             run_in_background();
             let mut conn: Option<Connection> = None;
             for job in inbox {
+                let records: Vec<InvocationRecord> =
+                    job.entries.into_iter().map(Entry::into_record).collect();
                 let written = match conn.take().map_or_else(|| open(&path), Ok) {
                     Ok(mut open_conn) => {
-                        let written = store(&mut open_conn, &job.records, &job.calls);
+                        let written = store(&mut open_conn, &records, &job.calls);
                         // After an error the next batch opens a fresh connection.
                         conn = written.is_ok().then_some(open_conn);
                         written
                     }
                     Err(e) => Err(e),
                 };
-                let _ = job.done.send(written);
+                let _ = job
+                    .done
+                    .send(written.map(|()| if job.keep { records } else { Vec::new() }));
             }
         })?;
     Ok(jobs)
@@ -266,8 +276,9 @@ mod tests {
         let jobs = super::start_thread(std::path::PathBuf::from("/nonexistent/wisp.db")).unwrap();
         let (done, answer) = tokio::sync::oneshot::channel();
         jobs.send(super::Job {
-            records: Vec::new(),
+            entries: Vec::new(),
             calls: Vec::new(),
+            keep: false,
             done,
         })
         .unwrap();
