@@ -128,7 +128,9 @@ impl Queue {
         self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `entry`, or hands it back when the inbox is full.
+    /// Queues `entry`, or hands it back when the inbox is full (the `Err`
+    /// is the entry itself, moved back to the caller, not an error value).
+    #[allow(clippy::result_large_err)]
     fn push(&self, entry: Entry) -> Result<(), Entry> {
         let mut inbox = self.lock();
         if inbox.stopped {
@@ -521,7 +523,10 @@ mod tests {
         drop(second);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while count(&db, "SELECT COUNT(*) FROM invocations").await < 300 {
-            assert!(std::time::Instant::now() < deadline, "queued records were not stored at close");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "queued records were not stored at close"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
