@@ -107,6 +107,13 @@ struct Inbox {
     stopped: bool,
 }
 
+impl Inbox {
+    /// Nothing to store: the next entry or edge must wake the writer.
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.calls.is_empty()
+    }
+}
+
 /// The queue between the calls and the writer: one short lock per record
 /// (a push into a vector that was sized for the last window, no
 /// allocation), taken whole by the writer once per batch window. A channel
@@ -141,7 +148,7 @@ impl Queue {
         if inbox.entries.len() >= QUEUE_CAPACITY {
             return Err(entry);
         }
-        let first = inbox.entries.is_empty() && inbox.calls.is_empty();
+        let first = inbox.is_empty();
         inbox.entries.push(entry);
         drop(inbox);
         if first {
@@ -218,10 +225,10 @@ impl Recorder {
         let mut inbox = queue.lock();
         if inbox.calls.len() >= QUEUE_CAPACITY || inbox.stopped {
             drop(inbox);
-            tracing::warn!("recorder backlog full; outbound call edge dropped");
+            tracing::warn!("recorder backlog full or stopped; outbound call edge dropped");
             return;
         }
-        let first = inbox.entries.is_empty() && inbox.calls.is_empty();
+        let first = inbox.is_empty();
         inbox.calls.push(call);
         drop(inbox);
         if first {
