@@ -15,7 +15,7 @@
 # warm-up and several rounds per point, and writes the medians to bench/results/*.md. Knobs (environment):
 #   DURATION=5 (s per round)  ROUNDS=5  WARMUP=3 (s)  CONNS="1 16 64"
 #   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=10000  SLOW_CALLS=1000
-#   RECORD_PAIRS=40  RECORD_DURATION=2 (s)  RECORD_CONNS="16 64"  (recording on vs off)
+#   RECORD_PAIRS=60  RECORD_DURATION=2 (s)  RECORD_CONNS="16 64"  (recording on vs off)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,7 +39,7 @@ CONNS="${CONNS:-1 16 64}"
 COMPONENTS="${COMPONENTS:-hello cpu python-hello}"
 CPU_N="${CPU_N:-20000}"
 SERVERS="${SERVERS:-axum wasmtime wisp}"
-RECORD_PAIRS="${RECORD_PAIRS:-40}"
+RECORD_PAIRS="${RECORD_PAIRS:-60}"
 RECORD_DURATION="${RECORD_DURATION:-2}"
 RECORD_CONNS="${RECORD_CONNS:-16 64}"
 PIDS=()

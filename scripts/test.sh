@@ -41,7 +41,8 @@ ensure_test_tools() {
 }
 
 # The brokers the queue-trigger tests consume from (server/tests/queues.rs):
-# NATS with JetStream on 4222, Redis on 6379, Mosquitto on 1883. Each is
+# NATS with JetStream on 4222, Redis on 6379, Mosquitto on 1883; and the
+# PostgreSQL on 5432 that server/tests/postgres.rs runs Wisp on. Each is
 # started (installed from Debian's packages first if missing) only when its
 # port is closed, so running this twice changes nothing.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -85,6 +86,11 @@ ensure_services() {
       $SUDO /usr/sbin/mosquitto -d -p 1883
     fi
     wait_port mosquitto 1883
+  fi
+  if ! port_open 5432; then
+    log "Starting PostgreSQL on 127.0.0.1:5432"
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | tail -1)" main start
+    wait_port postgresql 5432
   fi
 }
 

@@ -4,7 +4,8 @@
 //! successful call each, a message that always fails is retried, stored as
 //! a dead letter and acknowledged, and (JetStream, Redis, MQTT's persistent
 //! session) a message published while the server is down is delivered after
-//! it starts again, with nothing acknowledged delivered twice.
+//! it starts again, with nothing acknowledged delivered twice; deleting a
+//! trigger removes the JetStream consumer or Redis group Wisp made for it.
 //! Every run uses fresh subject, stream and topic names.
 
 mod common;
@@ -219,7 +220,47 @@ async fn nats_jetstream_acks_naks_and_survives_a_restart() {
     server.resume().await;
     good.push("while down".into());
     check_deliveries(&server, "nats", &id, &good, Some(&format!("{POISON} js"))).await;
+
+    // Deleting the trigger deletes its durable consumer on the server.
+    delete_trigger(&server, &id).await;
+    let durable = format!("wisp-{id}");
+    eventually("the JetStream consumer deleted", || {
+        let stream = stream.clone();
+        let durable = durable.clone();
+        async move {
+            stream
+                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&durable)
+                .await
+                .is_err()
+        }
+    })
+    .await;
     js.delete_stream(&stream_name).await.unwrap();
+}
+
+/// `DELETE /api/v1/triggers/{id}`, asserting 204.
+async fn delete_trigger(server: &TestServer, id: &str) {
+    let r = server
+        .http
+        .delete(server.api_url(&format!("/api/v1/triggers/{id}")))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+}
+
+/// Polls `check` until it holds (20 s at most).
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn redis_conn() -> redis::aio::MultiplexedConnection {
@@ -310,6 +351,22 @@ async fn redis_stream_consumer_group_acks_and_survives_sigkill() {
         &good,
         Some(&format!("{POISON} redis")),
     )
+    .await;
+
+    // Deleting the trigger destroys the consumer group Wisp named for it.
+    delete_trigger(&server, &id).await;
+    eventually("the Redis consumer group destroyed", || {
+        let (stream, group) = (stream.clone(), group.clone());
+        async move {
+            let info: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(&stream)
+                .query_async(&mut redis_conn().await)
+                .await
+                .unwrap();
+            !info.groups.iter().any(|g| g.name == group)
+        }
+    })
     .await;
     let _: i64 = redis::cmd("DEL")
         .arg(&stream)

@@ -45,6 +45,12 @@ pub(crate) trait TriggerSource: Send + Sync {
     /// returned task runs until aborted (the trigger is deleted or the
     /// server stops); kinds driven from elsewhere return `None`.
     fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>>;
+
+    /// Releases what a deleted trigger held outside Wisp (a durable
+    /// consumer, a consumer group Wisp named), in the background and best
+    /// effort (a broker that is down keeps it; the failure is logged). Most
+    /// kinds hold nothing.
+    fn retire(&self, _trigger: &Trigger) {}
 }
 
 /// The source of each kind.
@@ -164,11 +170,20 @@ impl Supervisor {
         }
     }
 
-    fn stop(&self, id: &str) {
-        lock(&self.triggers).remove(id);
+    /// Stops a trigger's task; returns the trigger it ran.
+    fn stop(&self, id: &str) -> Option<Trigger> {
+        let trigger = lock(&self.triggers).remove(id);
         lock(&self.statuses).remove(id);
         if let Some(task) = lock(&self.tasks).remove(id) {
             task.abort();
+        }
+        trigger
+    }
+
+    /// Stops a deleted trigger and releases what it held at its source.
+    fn retire(&self, id: &str) {
+        if let Some(trigger) = self.stop(id) {
+            source_for(&trigger.spec).retire(&trigger);
         }
     }
 
@@ -413,7 +428,7 @@ impl Platform {
         if deleted == 0 {
             return Err(PlatformError::not_found(format!("trigger {id}")));
         }
-        self.inner.triggers.stop(id);
+        self.inner.triggers.retire(id);
         self.inner.triggers.rebuild_routes();
         tracing::info!(trigger = %id, "trigger deleted");
         Ok(())
@@ -428,7 +443,7 @@ impl Platform {
             .map(|t| t.id.clone())
             .collect();
         for id in &ids {
-            sup.stop(id);
+            sup.retire(id);
         }
         sup.rebuild_routes();
     }

@@ -4,14 +4,17 @@
 //! redelivery, new messages from the consumer's creation on): acked after a
 //! successful call or a dead letter, `nak`ed with the backoff delay for a
 //! retry (the server's delivery count is the attempt number), and kept on
-//! the server while Wisp is down. Otherwise it is a plain core-NATS
-//! subscription: core NATS cannot redeliver, so retries happen in-process
-//! and a message that still fails becomes a dead letter. Connection losses
-//! are retried with backoff and shown as the trigger's status.
+//! the server while Wisp is down; deleting the trigger deletes the consumer.
+//! Otherwise it is a plain core-NATS subscription: core NATS cannot
+//! redeliver, so retries happen in-process and a message that still fails
+//! becomes a dead letter. Connection losses are retried with backoff and
+//! shown as the trigger's status.
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer, AckKind};
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::stream::ConsumerErrorKind;
+use async_nats::jetstream::{self, consumer, AckKind, ErrorCode};
 use futures::StreamExt;
 use model::{Trigger, TriggerSpec};
 use tokio::task::{JoinHandle, JoinSet};
@@ -55,6 +58,78 @@ impl TriggerSource for NatsSource {
     fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
         matches!(trigger.spec, TriggerSpec::Nats { .. })
             .then(|| tokio::spawn(run(platform.clone(), trigger.clone())))
+    }
+
+    /// Deletes the trigger's durable consumer: the server would otherwise
+    /// keep it, and every message its subject receives, for good.
+    fn retire(&self, trigger: &Trigger) {
+        let TriggerSpec::Nats {
+            url,
+            subject,
+            stream,
+        } = trigger.spec.clone()
+        else {
+            return;
+        };
+        let durable = format!("wisp-{}", trigger.id);
+        tokio::spawn(async move {
+            match delete_consumer(&url, &subject, stream.as_deref(), &durable).await {
+                Ok(Some(stream)) => {
+                    tracing::info!(consumer = %durable, %stream, "JetStream consumer deleted")
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(consumer = %durable, %url, %error, "the deleted trigger's JetStream consumer is left on the server")
+                }
+            }
+        });
+    }
+}
+
+/// Deletes the durable consumer `durable` from the trigger's stream; the
+/// stream's name when there was one to delete.
+async fn delete_consumer(
+    url: &str,
+    subject: &str,
+    stream: Option<&str>,
+    durable: &str,
+) -> Result<Option<String>, String> {
+    let client = async_nats::ConnectOptions::new()
+        .name(durable)
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let js = jetstream::new(client);
+    let stream_name = match stream {
+        Some(name) => name.to_string(),
+        None => match js.stream_by_subject(subject).await {
+            Ok(name) => name,
+            // No stream captures the subject: it was a core-NATS trigger.
+            Err(_) => return Ok(None),
+        },
+    };
+    let stream = match js.get_stream(&stream_name).await {
+        Ok(stream) => stream,
+        // The stream is gone, and its consumers with it.
+        Err(e)
+            if matches!(e.kind(), GetStreamErrorKind::JetStream(j)
+            if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(format!("JetStream stream {stream_name}: {e}")),
+    };
+    match stream.delete_consumer(durable).await {
+        Ok(_) => Ok(Some(stream_name)),
+        // Never created (the trigger never connected) or already deleted.
+        Err(e)
+            if matches!(e.kind(), ConsumerErrorKind::JetStream(j)
+            if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(format!("deleting {durable} from {stream_name}: {e}")),
     }
 }
 

@@ -8,6 +8,7 @@
 //! (`XCLAIM`) after the backoff delay, its delivery count being the attempt
 //! number. The payload is the entry's `payload` (or `data`, `body`) field,
 //! else all its fields as a JSON object; the message id is the entry id.
+//! Deleting the trigger destroys the group when Wisp named it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -56,6 +57,41 @@ impl TriggerSource for RedisSource {
     fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
         matches!(trigger.spec, TriggerSpec::Redis { .. })
             .then(|| tokio::spawn(run(platform.clone(), trigger.clone())))
+    }
+
+    /// Destroys the consumer group Wisp named for the trigger (with its
+    /// pending-entries list). A group the trigger's creator named is left
+    /// alone: other readers may share it.
+    fn retire(&self, trigger: &Trigger) {
+        let TriggerSpec::Redis {
+            url,
+            stream,
+            group: None,
+        } = trigger.spec.clone()
+        else {
+            return;
+        };
+        let group = format!("wisp-{}", trigger.id);
+        tokio::spawn(async move {
+            let destroyed: redis::RedisResult<i64> = match connect(&url).await {
+                Ok(mut conn) => {
+                    redis::cmd("XGROUP")
+                        .arg("DESTROY")
+                        .arg(&stream)
+                        .arg(&group)
+                        .query_async(&mut conn)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match destroyed {
+                Ok(1) => tracing::info!(%stream, %group, "Redis consumer group destroyed"),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%stream, %group, %error, "could not destroy the deleted trigger's Redis consumer group")
+                }
+            }
+        });
     }
 }
 
