@@ -61,7 +61,8 @@ impl TriggerSource for NatsSource {
     }
 
     /// Deletes the trigger's durable consumer: the server would otherwise
-    /// keep it, and every message its subject receives, for good.
+    /// keep it for good (and, on a stream with interest retention, every
+    /// message it has not acknowledged).
     fn retire(&self, trigger: &Trigger) {
         let TriggerSpec::Nats {
             url,
