@@ -24,13 +24,19 @@ fn admin_url() -> String {
 
 /// Runs one SQL statement with `psql` on the database at `url`.
 fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+    client("psql", &[url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+}
+
+/// Runs a PostgreSQL client tool (Debian's postgresql-client) and returns
+/// what it printed, failing the test when it fails.
+fn client(tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool)
+        .args(args)
         .output()
-        .expect("running psql (Debian's postgresql-client)");
+        .unwrap_or_else(|e| panic!("running {tool}: {e}"));
     assert!(
         out.status.success(),
-        "psql {sql:?} failed: {}",
+        "{tool} {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -58,16 +64,7 @@ impl TestDatabase {
 
     /// Everything the database holds, as `pg_dump --data-only` prints it.
     fn dump(&self) -> String {
-        let out = Command::new("pg_dump")
-            .args(["--data-only", &self.url])
-            .output()
-            .expect("running pg_dump");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        client("pg_dump", &["--data-only", &self.url])
     }
 }
 
