@@ -65,13 +65,10 @@ end
 EOF
   wrk -t 2 -c 16 -d "${WARMUP}s" "$GATEWAY/fn/s00000/" >/dev/null
   local one spread
-  local before
-  before="$(cpu_ticks "$SERVER_PID")"
-  one="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency "$GATEWAY/fn/s00000/" |
-    python3 "$ROOT/bench/tools.py" parse-wrk "$before" "$(cpu_ticks "$SERVER_PID")")"
-  before="$(cpu_ticks "$SERVER_PID")"
-  spread="$(wrk -t 2 -c 16 -d "${DURATION}s" --latency -s "$WORK/random.lua" "$GATEWAY/" |
-    python3 "$ROOT/bench/tools.py" parse-wrk "$before" "$(cpu_ticks "$SERVER_PID")")"
+  # The server's CPU ticks are read after wrk ends (wrk_round), not in a
+  # pipeline beside it, where both readings would come before the load.
+  one="$(wrk_round "$GATEWAY/fn/s00000/" 16 "$DURATION" "$SERVER_PID")"
+  spread="$(wrk_round "$GATEWAY/" 16 "$DURATION" "$SERVER_PID" -s "$WORK/random.lua")"
   local rss_load
   rss_load="$(python3 "$ROOT/bench/tools.py" rss "$SERVER_PID")"
 

@@ -134,12 +134,13 @@ api() { curl -sf -H "Authorization: Bearer $TOKEN" "$@"; }
 # wrk one round: prints "rps p50_ms p99_ms errors cpu_us_per_call", the last
 # being the server process's CPU time (user + system, from /proc) per
 # completed request over the round ("nan" without a pid).
-wrk_round() { # url conns seconds pid
-  local threads=2 before after out
-  [ "$2" -lt 2 ] && threads=1
-  before="$(cpu_ticks "$4")"
-  out="$(wrk -t "$threads" -c "$2" -d "${3}s" --latency "$1")"
-  after="$(cpu_ticks "$4")"
+wrk_round() { # url conns seconds pid [more wrk options, e.g. -s script]
+  local url="$1" conns="$2" seconds="$3" pid="$4" threads=2 before after out
+  shift 4
+  [ "$conns" -lt 2 ] && threads=1
+  before="$(cpu_ticks "$pid")"
+  out="$(wrk -t "$threads" -c "$conns" -d "${seconds}s" --latency "$@" "$url")"
+  after="$(cpu_ticks "$pid")"
   printf '%s\n' "$out" | python3 "$ROOT/bench/tools.py" parse-wrk "$before" "$after"
 }
 
