@@ -51,6 +51,15 @@ pub(crate) trait TriggerSource: Send + Sync {
     /// effort (a broker that is down keeps it; the failure is logged). Most
     /// kinds hold nothing.
     fn retire(&self, _trigger: &Trigger) {}
+
+    /// `old` was updated to `new` (its task is stopped; the new one starts
+    /// next): releases what only the old one used. By default everything
+    /// when the kind changed; kinds whose source can move override it.
+    fn replace(&self, old: &Trigger, new: &TriggerSpec) {
+        if old.spec.kind() != new.kind() {
+            self.retire(old);
+        }
+    }
 }
 
 /// The source of each kind.
@@ -374,7 +383,11 @@ impl Platform {
         .bind(id)
         .execute(&self.inner.db)
         .await?;
-        self.inner.triggers.stop(id);
+        if let Some(previous) = self.inner.triggers.stop(id) {
+            if previous.spec != trigger.spec {
+                source_for(&previous.spec).replace(&previous, &trigger.spec);
+            }
+        }
         self.run_trigger(trigger.clone());
         self.inner.triggers.rebuild_routes();
         tracing::info!(trigger = %id, kind = trigger.spec.kind(), function = %trigger.function, "trigger updated");

@@ -4,7 +4,9 @@
 //! redelivery, new messages from the consumer's creation on): acked after a
 //! successful call or a dead letter, `nak`ed with the backoff delay for a
 //! retry (the server's delivery count is the attempt number), and kept on
-//! the server while Wisp is down; deleting the trigger deletes the consumer.
+//! the server while Wisp is down; deleting the trigger deletes the consumer,
+//! and changing its subject replaces it (delivering the new subject from
+//! then on) or deletes it from a stream the trigger left.
 //! Otherwise it is a plain core-NATS subscription: core NATS cannot
 //! redeliver, so retries happen in-process and a message that still fails
 //! becomes a dead letter. Connection losses are retried with backoff and
@@ -12,7 +14,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::context::{ConsumerInfoErrorKind, GetStreamErrorKind};
 use async_nats::jetstream::stream::ConsumerErrorKind;
 use async_nats::jetstream::{self, consumer, AckKind, ErrorCode};
 use futures::StreamExt;
@@ -74,43 +76,177 @@ impl TriggerSource for NatsSource {
         };
         let durable = format!("wisp-{}", trigger.id);
         tokio::spawn(async move {
-            match delete_consumer(&url, &subject, stream.as_deref(), &durable).await {
-                Ok(Some(stream)) => {
-                    tracing::info!(consumer = %durable, %stream, "JetStream consumer deleted")
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::warn!(consumer = %durable, %url, %error, "the deleted trigger's JetStream consumer is left on the server")
-                }
-            }
+            let deleted = delete_durable(&url, &subject, stream.as_deref(), &durable).await;
+            log_deleted(&durable, &url, deleted);
+        });
+    }
+
+    /// The consumer stays where the updated trigger still reads (its task
+    /// replaces it when the subject changed, [`durable_consumer`]); it is
+    /// deleted where the trigger no longer reads: another kind, or a
+    /// subject in another stream.
+    fn replace(&self, old: &Trigger, new: &TriggerSpec) {
+        let (
+            TriggerSpec::Nats {
+                url,
+                subject,
+                stream,
+            },
+            TriggerSpec::Nats {
+                url: new_url,
+                subject: new_subject,
+                stream: new_stream,
+            },
+        ) = (old.spec.clone(), new.clone())
+        else {
+            return self.retire(old);
+        };
+        let durable = format!("wisp-{}", old.id);
+        tokio::spawn(async move {
+            let moved = Moved {
+                url: &url,
+                subject: &subject,
+                stream: stream.as_deref(),
+                new_url: &new_url,
+                new_subject: &new_subject,
+                new_stream: new_stream.as_deref(),
+            };
+            let deleted = leave_stream(&moved, &durable).await;
+            log_deleted(&durable, &url, deleted);
         });
     }
 }
 
-/// Deletes the durable consumer `durable` from the trigger's stream; the
-/// stream's name when there was one to delete.
-async fn delete_consumer(
+/// Deletes a deleted trigger's durable consumer from the stream it read.
+async fn delete_durable(
     url: &str,
     subject: &str,
     stream: Option<&str>,
     durable: &str,
 ) -> Result<Option<String>, String> {
+    let js = connect_jetstream(url, durable).await?;
+    match stream_name(&js, subject, stream).await {
+        Ok(Some(name)) => delete_consumer(&js, &name, durable).await,
+        // No stream captures the subject (a core-NATS trigger), or none
+        // could be looked up: nothing Wisp knows of.
+        Ok(None) | Err(_) => Ok(None),
+    }
+}
+
+/// Where an updated NATS trigger read, and where it reads now.
+struct Moved<'a> {
+    url: &'a str,
+    subject: &'a str,
+    stream: Option<&'a str>,
+    new_url: &'a str,
+    new_subject: &'a str,
+    new_stream: Option<&'a str>,
+}
+
+/// Deletes an updated trigger's durable consumer from the stream it read,
+/// when it now reads another.
+async fn leave_stream(moved: &Moved<'_>, durable: &str) -> Result<Option<String>, String> {
+    let js = connect_jetstream(moved.url, durable).await?;
+    let Some(old_stream) = stream_name(&js, moved.subject, moved.stream).await? else {
+        return Ok(None);
+    };
+    let new_js = connect_jetstream(moved.new_url, durable).await?;
+    let new_stream = stream_name(&new_js, moved.new_subject, moved.new_stream).await?;
+    // Only a stream the trigger left: in the one it stays in, its task may
+    // be replacing the consumer at this moment. (A stream of the same name
+    // on another server keeps it.)
+    if new_stream.as_deref() == Some(old_stream.as_str()) {
+        return Ok(None);
+    }
+    delete_consumer(&js, &old_stream, durable).await
+}
+
+fn log_deleted(durable: &str, url: &str, deleted: Result<Option<String>, String>) {
+    match deleted {
+        Ok(Some(stream)) => {
+            tracing::info!(consumer = %durable, %stream, "JetStream consumer deleted")
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(consumer = %durable, %url, %error, "a JetStream consumer the trigger no longer uses is left on the server")
+        }
+    }
+}
+
+/// The trigger's durable consumer on `stream`: the existing one when it
+/// filters the trigger's subject, else a new one. A consumer left with
+/// another filter is the trigger's before its subject was changed (an
+/// update keeps the id, and so the name): it would go on delivering the old
+/// subject, so it is replaced by one that delivers the new subject from
+/// now on (what the old filter let through was never meant for it).
+async fn durable_consumer(
+    trigger: &Trigger,
+    stream: &jetstream::stream::Stream,
+    mut config: consumer::pull::Config,
+) -> Result<consumer::PullConsumer, String> {
+    let durable = config.durable_name.clone().unwrap_or_default();
+    match stream.consumer_info(&durable).await {
+        Ok(info) if info.config.filter_subject == config.filter_subject => {
+            return stream
+                .get_consumer(&durable)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        Ok(info) => {
+            stream
+                .delete_consumer(&durable)
+                .await
+                .map_err(|e| e.to_string())?;
+            config.deliver_policy = consumer::DeliverPolicy::New;
+            tracing::info!(trigger = %trigger.id, consumer = %durable, old = %info.config.filter_subject, new = %config.filter_subject, "the trigger's subject changed: its JetStream consumer is replaced");
+        }
+        Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    stream
+        .create_consumer(config)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A JetStream context on the server at `url` (5 s to connect).
+async fn connect_jetstream(url: &str, name: &str) -> Result<jetstream::Context, String> {
     let client = async_nats::ConnectOptions::new()
-        .name(durable)
+        .name(name)
         .connection_timeout(Duration::from_secs(5))
         .connect(url)
         .await
         .map_err(|e| format!("cannot connect to {url}: {e}"))?;
-    let js = jetstream::new(client);
-    let stream_name = match stream {
-        Some(name) => name.to_string(),
+    Ok(jetstream::new(client))
+}
+
+/// The stream a trigger reads: the one it names, else the one capturing
+/// its subject (`None`: no stream does, a core-NATS trigger).
+async fn stream_name(
+    js: &jetstream::Context,
+    subject: &str,
+    stream: Option<&str>,
+) -> Result<Option<String>, String> {
+    match stream {
+        Some(name) => Ok(Some(name.to_string())),
         None => match js.stream_by_subject(subject).await {
-            Ok(name) => name,
-            // No stream captures the subject: it was a core-NATS trigger.
-            Err(_) => return Ok(None),
+            Ok(name) => Ok(Some(name)),
+            Err(e) if e.kind() == jetstream::context::GetStreamByNameErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(format!("looking up the stream of {subject}: {e}")),
         },
-    };
-    let stream = match js.get_stream(&stream_name).await {
+    }
+}
+
+/// Deletes the durable consumer `durable` from `stream_name`; the stream's
+/// name when there was one to delete.
+async fn delete_consumer(
+    js: &jetstream::Context,
+    stream_name: &str,
+    durable: &str,
+) -> Result<Option<String>, String> {
+    let stream = match js.get_stream(stream_name).await {
         Ok(stream) => stream,
         // The stream is gone, and its consumers with it.
         Err(e)
@@ -122,7 +258,7 @@ async fn delete_consumer(
         Err(e) => return Err(format!("JetStream stream {stream_name}: {e}")),
     };
     match stream.delete_consumer(durable).await {
-        Ok(_) => Ok(Some(stream_name)),
+        Ok(_) => Ok(Some(stream_name.to_string())),
         // Never created (the trigger never connected) or already deleted.
         Err(e)
             if matches!(e.kind(), ConsumerErrorKind::JetStream(j)
@@ -267,8 +403,7 @@ async fn consume_jetstream(
         max_deliver: -1,
         ..Default::default()
     };
-    let consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(&durable, config)
+    let consumer = durable_consumer(trigger, &stream, config)
         .await
         .map_err(|e| format!("JetStream consumer {durable} on {stream_name}: {e}"))?;
     let mut messages = consumer

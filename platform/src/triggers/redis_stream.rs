@@ -88,10 +88,29 @@ impl TriggerSource for RedisSource {
                 Ok(1) => tracing::info!(%stream, %group, "Redis consumer group destroyed"),
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%stream, %group, %error, "could not destroy the deleted trigger's Redis consumer group")
+                    tracing::warn!(%stream, %group, %error, "could not destroy a Redis consumer group the trigger no longer uses")
                 }
             }
         });
+    }
+
+    /// The group Wisp named stays while the updated trigger reads the same
+    /// stream through it; it is destroyed when the trigger moves to another
+    /// stream, to a group the user names, or to another kind. (The same
+    /// stream under another URL keeps it: it may be the same server.)
+    fn replace(&self, old: &Trigger, new: &TriggerSpec) {
+        let TriggerSpec::Redis {
+            stream,
+            group: None,
+            ..
+        } = &old.spec
+        else {
+            return;
+        };
+        let stays = matches!(new, TriggerSpec::Redis { stream: s, group: None, .. } if s == stream);
+        if !stays {
+            self.retire(old);
+        }
     }
 }
 

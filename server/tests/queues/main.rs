@@ -6,9 +6,12 @@
 //! session) a message published while the server is down is delivered after
 //! it starts again, with nothing acknowledged delivered twice; deleting a
 //! trigger removes the JetStream consumer or Redis group Wisp made for it.
-//! Every run uses fresh subject, stream and topic names.
+//! Updating a trigger moves it (updates.rs). Every run uses fresh subject,
+//! stream and topic names.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod updates;
 
 use std::time::{Duration, Instant};
 

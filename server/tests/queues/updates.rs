@@ -1,0 +1,147 @@
+//! Updating a queue trigger moves it: a NATS trigger given another subject
+//! delivers that subject and no longer the old one, its consumer replaced
+//! in the same stream and deleted from a stream it left; a Redis trigger
+//! moved to another stream reads there, and the group Wisp made on the old
+//! stream is destroyed.
+
+use super::*;
+
+/// `PUT /api/v1/triggers/{id}`, asserting 200; waits until it reconnects.
+async fn update_trigger(server: &TestServer, id: &str, body: Value) {
+    let r = server
+        .http
+        .put(server.api_url(&format!("/api/v1/triggers/{id}")))
+        .bearer_auth(&server.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    wait_connected(server, id).await;
+}
+
+/// Waits until the function has seen exactly `want` (sorted), then gives
+/// anything else time to arrive and checks again.
+async fn seen_exactly(server: &TestServer, want: &[&str]) {
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    eventually(&format!("deliveries {want:?}"), || async {
+        seen(server).await == want
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(seen(server).await, want, "{}", server.log());
+}
+
+#[tokio::test]
+async fn nats_trigger_update_follows_the_new_subject() {
+    require("nats-server", "127.0.0.1:4222").await;
+    let u = unique();
+    let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
+    let (first, second) = (format!("WISPUP_{u}"), format!("WISPMV_{u}"));
+    for (name, subjects) in [
+        (&first, format!("wup{u}.>")),
+        (&second, format!("wmv{u}.>")),
+    ] {
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![subjects],
+            max_age: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .await
+        .expect("creating a JetStream stream");
+    }
+    let publish = |subject: String, body: &str| {
+        let js = js.clone();
+        let body = body.to_string();
+        async move {
+            js.publish(subject, body.into())
+                .await
+                .unwrap()
+                .await
+                .expect("stored by JetStream");
+        }
+    };
+    let nats = |subject: String| json!({"kind": "nats", "function": "sink", "url": "nats://127.0.0.1:4222", "subject": subject});
+    let (server, id) = server_with_trigger(nats(format!("wup{u}.a"))).await;
+    let durable = format!("wisp-{id}");
+    publish(format!("wup{u}.a"), "a before").await;
+    seen_exactly(&server, &["a before"]).await;
+
+    // Another subject in the same stream: the consumer now filters it.
+    update_trigger(&server, &id, nats(format!("wup{u}.b"))).await;
+    let stream = js.get_stream(&first).await.unwrap();
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(&durable).await.unwrap();
+    let filter = consumer.info().await.unwrap().config.filter_subject.clone();
+    assert_eq!(filter, format!("wup{u}.b"));
+    publish(format!("wup{u}.a"), "a after").await;
+    publish(format!("wup{u}.b"), "b after").await;
+    seen_exactly(&server, &["a before", "b after"]).await;
+
+    // A subject of another stream: the consumer leaves the first stream.
+    update_trigger(&server, &id, nats(format!("wmv{u}.c"))).await;
+    eventually(
+        "the consumer deleted from the stream the trigger left",
+        || {
+            let (stream, durable) = (stream.clone(), durable.clone());
+            async move {
+                stream
+                    .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&durable)
+                    .await
+                    .is_err()
+            }
+        },
+    )
+    .await;
+    publish(format!("wmv{u}.c"), "c after").await;
+    seen_exactly(&server, &["a before", "b after", "c after"]).await;
+    for name in [&first, &second] {
+        js.delete_stream(name).await.unwrap();
+    }
+}
+
+/// The consumer groups of `stream`.
+async fn groups(stream: &str) -> Vec<String> {
+    let info: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(stream)
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    info.groups.into_iter().map(|g| g.name).collect()
+}
+
+#[tokio::test]
+async fn redis_trigger_update_to_another_stream_destroys_the_old_group() {
+    require("redis-server", "127.0.0.1:6379").await;
+    let (first, second) = (
+        format!("wisp-up-{}", unique()),
+        format!("wisp-mv-{}", unique()),
+    );
+    let redis = |stream: &str| json!({"kind": "redis", "function": "sink", "url": "redis://127.0.0.1:6379", "stream": stream});
+    let (server, id) = server_with_trigger(redis(&first)).await;
+    let group = format!("wisp-{id}");
+    let mut conn = redis_conn().await;
+    xadd(&mut conn, &first, &[("payload", "first")]).await;
+    seen_exactly(&server, &["first"]).await;
+    assert!(groups(&first).await.contains(&group));
+
+    update_trigger(&server, &id, redis(&second)).await;
+    eventually(
+        "the group on the stream the trigger left destroyed",
+        || async { !groups(&first).await.contains(&group) },
+    )
+    .await;
+    xadd(&mut conn, &first, &[("payload", "left behind")]).await;
+    xadd(&mut conn, &second, &[("payload", "second")]).await;
+    seen_exactly(&server, &["first", "second"]).await;
+    assert!(groups(&second).await.contains(&group));
+    let _: i64 = redis::cmd("DEL")
+        .arg(&first)
+        .arg(&second)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
