@@ -47,20 +47,29 @@ pub(crate) trait TriggerSource: Send + Sync {
     fn start(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>>;
 
     /// Releases what a deleted trigger held outside Wisp (a durable
-    /// consumer, a consumer group Wisp named), in the background and best
-    /// effort (a broker that is down keeps it; the failure is logged). Most
-    /// kinds hold nothing.
-    fn retire(&self, _trigger: &Trigger) {}
+    /// consumer, a consumer group Wisp named, a persistent session), on a
+    /// task of its own (returned) and best effort (a broker that is down
+    /// keeps it; the failure is logged). Most kinds hold nothing.
+    fn retire(&self, _trigger: &Trigger) -> Option<JoinHandle<()>> {
+        None
+    }
 
     /// `old` was updated to `new` (its task is stopped; the new one starts
-    /// next): releases what only the old one used. By default everything
-    /// when the kind changed; kinds whose source can move override it.
-    fn replace(&self, old: &Trigger, new: &TriggerSpec) {
+    /// once the returned task is done): releases what only the old one
+    /// used. By default everything when the kind changed; kinds whose
+    /// source can move override it.
+    fn replace(&self, old: &Trigger, new: &TriggerSpec) -> Option<JoinHandle<()>> {
         if old.spec.kind() != new.kind() {
-            self.retire(old);
+            self.retire(old)
+        } else {
+            None
         }
     }
 }
+
+/// How long an update waits for the old trigger's clean-up at its broker
+/// before starting the new one anyway.
+const REPLACE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The source of each kind.
 fn source_for(spec: &TriggerSpec) -> &'static dyn TriggerSource {
@@ -192,7 +201,8 @@ impl Supervisor {
     /// Stops a deleted trigger and releases what it held at its source.
     fn retire(&self, id: &str) {
         if let Some(trigger) = self.stop(id) {
-            source_for(&trigger.spec).retire(&trigger);
+            // In the background: a deletion does not wait for the broker.
+            let _ = source_for(&trigger.spec).retire(&trigger);
         }
     }
 
@@ -385,7 +395,12 @@ impl Platform {
         .await?;
         if let Some(previous) = self.inner.triggers.stop(id) {
             if previous.spec != trigger.spec {
-                source_for(&previous.spec).replace(&previous, &trigger.spec);
+                // Before the new one connects: it may reuse the old one's
+                // name at the same broker (an MQTT client id, a consumer).
+                if let Some(cleanup) = source_for(&previous.spec).replace(&previous, &trigger.spec)
+                {
+                    let _ = tokio::time::timeout(REPLACE_WAIT, cleanup).await;
+                }
             }
         }
         self.run_trigger(trigger.clone());

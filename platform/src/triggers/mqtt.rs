@@ -7,6 +7,8 @@
 //! from the broker after a reconnect or restart (a redelivery of a message
 //! still being handled here is recognised and left to the running
 //! attempt). The payload is the publish payload; the message id is fresh.
+//! Deleting or changing the trigger ends its session on the broker (the
+//! changed trigger then subscribes afresh).
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -14,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use model::{Trigger, TriggerSpec};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::{
@@ -59,6 +61,63 @@ impl TriggerSource for MqttSource {
             client,
             events,
         )))
+    }
+
+    /// Ends the trigger's persistent session: the broker would otherwise
+    /// keep its subscription, and queue every matching QoS 1 message for it,
+    /// for good.
+    fn retire(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
+        let TriggerSpec::Mqtt { url, .. } = trigger.spec.clone() else {
+            return None;
+        };
+        let id = trigger.id.clone();
+        Some(tokio::spawn(async move {
+            match end_session(&url, &id).await {
+                Ok(()) => tracing::info!(trigger = %id, "MQTT session ended"),
+                Err(error) => {
+                    tracing::warn!(trigger = %id, %url, %error, "an MQTT session the trigger no longer uses is left on the broker")
+                }
+            }
+        }))
+    }
+
+    /// Any change (topic or broker) ends the old session before the new task
+    /// connects under the same client id: a session still present would
+    /// keep the old subscription and never get the new one (the task
+    /// subscribes only when the broker has no session for it).
+    fn replace(&self, old: &Trigger, _new: &TriggerSpec) -> Option<JoinHandle<()>> {
+        self.retire(old)
+    }
+}
+
+/// Connects once under the trigger's client id with a clean session, which
+/// makes the broker discard the stored one (MQTT 3.1.1, 3.1.2.4), then
+/// disconnects: nothing of the trigger stays on the broker.
+async fn end_session(url: &str, trigger_id: &str) -> Result<(), String> {
+    let (host, port) = parse_broker_url(url, &["mqtt", "tcp"], 1883)?;
+    let mut options = MqttOptions::new(client_id(trigger_id), host, port);
+    options
+        .set_clean_session(true)
+        .set_keep_alive(Duration::from_secs(10));
+    if let Some((user, pass)) = credentials(url) {
+        options.set_credentials(user, pass);
+    }
+    let (client, mut events) = AsyncClient::new(options, 8);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut connected = false;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.poll())
+            .await
+            .map_err(|_| format!("no answer from {url} within 5 s"))?
+            .map_err(|e| e.to_string())?;
+        match event {
+            Event::Incoming(Packet::ConnAck(_)) if !connected => {
+                connected = true;
+                client.disconnect().await.map_err(|e| e.to_string())?;
+            }
+            Event::Outgoing(Outgoing::Disconnect) => return Ok(()),
+            _ => {}
+        }
     }
 }
 

@@ -65,27 +65,27 @@ impl TriggerSource for NatsSource {
     /// Deletes the trigger's durable consumer: the server would otherwise
     /// keep it for good (and, on a stream with interest retention, every
     /// message it has not acknowledged).
-    fn retire(&self, trigger: &Trigger) {
+    fn retire(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
         let TriggerSpec::Nats {
             url,
             subject,
             stream,
         } = trigger.spec.clone()
         else {
-            return;
+            return None;
         };
         let durable = format!("wisp-{}", trigger.id);
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let deleted = delete_durable(&url, &subject, stream.as_deref(), &durable).await;
             log_deleted(&durable, &url, deleted);
-        });
+        }))
     }
 
     /// The consumer stays where the updated trigger still reads (its task
     /// replaces it when the subject changed, [`durable_consumer`]); it is
     /// deleted where the trigger no longer reads: another kind, or a
     /// subject in another stream.
-    fn replace(&self, old: &Trigger, new: &TriggerSpec) {
+    fn replace(&self, old: &Trigger, new: &TriggerSpec) -> Option<JoinHandle<()>> {
         let (
             TriggerSpec::Nats {
                 url,
@@ -102,7 +102,7 @@ impl TriggerSource for NatsSource {
             return self.retire(old);
         };
         let durable = format!("wisp-{}", old.id);
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let moved = Moved {
                 url: &url,
                 subject: &subject,
@@ -113,7 +113,7 @@ impl TriggerSource for NatsSource {
             };
             let deleted = leave_stream(&moved, &durable).await;
             log_deleted(&durable, &url, deleted);
-        });
+        }))
     }
 }
 
@@ -152,9 +152,9 @@ async fn leave_stream(moved: &Moved<'_>, durable: &str) -> Result<Option<String>
     };
     let new_js = connect_jetstream(moved.new_url, durable).await?;
     let new_stream = stream_name(&new_js, moved.new_subject, moved.new_stream).await?;
-    // Only a stream the trigger left: in the one it stays in, its task may
-    // be replacing the consumer at this moment. (A stream of the same name
-    // on another server keeps it.)
+    // Only a stream the trigger left: in the one it stays in, its new task
+    // replaces the consumer itself, keeping it when the filter is the same.
+    // (A stream of the same name on another server keeps it.)
     if new_stream.as_deref() == Some(old_stream.as_str()) {
         return Ok(None);
     }

@@ -62,17 +62,17 @@ impl TriggerSource for RedisSource {
     /// Destroys the consumer group Wisp named for the trigger (with its
     /// pending-entries list). A group the trigger's creator named is left
     /// alone: other readers may share it.
-    fn retire(&self, trigger: &Trigger) {
+    fn retire(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
         let TriggerSpec::Redis {
             url,
             stream,
             group: None,
         } = trigger.spec.clone()
         else {
-            return;
+            return None;
         };
         let group = format!("wisp-{}", trigger.id);
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let destroyed: redis::RedisResult<i64> = match connect(&url).await {
                 Ok(mut conn) => {
                     redis::cmd("XGROUP")
@@ -91,25 +91,27 @@ impl TriggerSource for RedisSource {
                     tracing::warn!(%stream, %group, %error, "could not destroy a Redis consumer group the trigger no longer uses")
                 }
             }
-        });
+        }))
     }
 
     /// The group Wisp named stays while the updated trigger reads the same
     /// stream through it; it is destroyed when the trigger moves to another
     /// stream, to a group the user names, or to another kind. (The same
     /// stream under another URL keeps it: it may be the same server.)
-    fn replace(&self, old: &Trigger, new: &TriggerSpec) {
+    fn replace(&self, old: &Trigger, new: &TriggerSpec) -> Option<JoinHandle<()>> {
         let TriggerSpec::Redis {
             stream,
             group: None,
             ..
         } = &old.spec
         else {
-            return;
+            return None;
         };
         let stays = matches!(new, TriggerSpec::Redis { stream: s, group: None, .. } if s == stream);
-        if !stays {
-            self.retire(old);
+        if stays {
+            None
+        } else {
+            self.retire(old)
         }
     }
 }

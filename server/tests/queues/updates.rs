@@ -2,7 +2,9 @@
 //! delivers that subject and no longer the old one, its consumer replaced
 //! in the same stream and deleted from a stream it left; a Redis trigger
 //! moved to another stream reads there, and the group Wisp made on the old
-//! stream is destroyed.
+//! stream is destroyed; an MQTT trigger given another topic gets that
+//! topic's messages and no longer the old one's (its persistent session is
+//! ended and made afresh).
 
 use super::*;
 
@@ -144,4 +146,54 @@ async fn redis_trigger_update_to_another_stream_destroys_the_old_group() {
         .query_async(&mut conn)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn mqtt_trigger_update_follows_the_new_topic() {
+    require("mosquitto", "127.0.0.1:1883").await;
+    let u = unique();
+    let (old, new) = (format!("wisp-up/{u}/old"), format!("wisp-up/{u}/new"));
+    let mqtt = |topic: &str| json!({"kind": "mqtt", "function": "sink", "url": "mqtt://127.0.0.1:1883", "topic": topic});
+    let (server, id) = server_with_trigger(mqtt(&old)).await;
+    mqtt_publish(&[(old.clone(), "old before".into())]).await;
+    seen_exactly(&server, &["old before"]).await;
+
+    update_trigger(&server, &id, mqtt(&new)).await;
+    mqtt_publish(&[
+        (old.clone(), "old after".into()),
+        (new.clone(), "new after".into()),
+    ])
+    .await;
+    seen_exactly(&server, &["new after", "old before"]).await;
+
+    // Deleting it ends its persistent session on the broker.
+    delete_trigger(&server, &id).await;
+    let client_id = format!("wisp-{}", id.replace('-', ""));
+    eventually("the MQTT session ended", || {
+        mqtt_session_absent(&client_id, false)
+    })
+    .await;
+    // The probe above made a session of its own: end it.
+    mqtt_session_absent(&client_id, true).await;
+}
+
+/// Connects as `client_id` (`clean`: with a clean session) and tells
+/// whether the broker had no session stored for it.
+async fn mqtt_session_absent(client_id: &str, clean: bool) -> bool {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
+    let mut options = MqttOptions::new(client_id, "127.0.0.1", 1883);
+    options.set_clean_session(clean);
+    let (client, mut events) = AsyncClient::new(options, 8);
+    let absent = loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.poll())
+            .await
+            .expect("a CONNACK from mosquitto")
+            .expect("MQTT connection to mosquitto");
+        if let Event::Incoming(Packet::ConnAck(ack)) = event {
+            break !ack.session_present;
+        }
+    };
+    client.disconnect().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(2), events.poll()).await;
+    absent
 }
