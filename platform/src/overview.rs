@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use model::{FailureSummary, InvocationCounts, MinuteCount, Overview};
 use sqlx::Row;
 
+use crate::db::Backend;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
@@ -41,6 +42,27 @@ const CALLS_BY_FUNCTION: &str = "SELECT function_name, COUNT(*) AS n, \
      FROM invocations WHERE started_at >= $1 \
      AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
      GROUP BY function_name";
+
+/// The team's latest failures: $1 how many, $2 the team. The partial index
+/// `invocations_errors` (error rows only, by time) is walked newest first
+/// until enough of the team's turn up. SQLite's planner, without
+/// statistics, chose `invocations_by_function` instead, which reads every
+/// call of the team's functions and sorts the failures among them
+/// (1,000,000 calls, 0.1 % of them errors: 506 ms against 0.4 ms through
+/// `invocations_errors`, `sqlite3` shell), so SQLite is told which index to
+/// use; PostgreSQL's planner has statistics and picks its own.
+fn recent_failures_sql(backend: Backend) -> String {
+    let hint = match backend {
+        Backend::Sqlite => " INDEXED BY invocations_errors",
+        Backend::Postgres => "",
+    };
+    format!(
+        "SELECT id, function_name, started_at, outcome, status_code, error FROM invocations{hint} \
+         WHERE status = 'error' \
+         AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
+         ORDER BY started_at DESC, id DESC LIMIT $1"
+    )
+}
 
 /// One function's calls over the last 24 hours.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -99,28 +121,23 @@ impl Platform {
             })
             .collect();
 
-        let recent_failures = sqlx::query(
-            "SELECT id, function_name, started_at, outcome, status_code, error FROM invocations \
-             WHERE status = 'error' \
-             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
-             ORDER BY started_at DESC, id DESC LIMIT $1",
-        )
-        .bind(RECENT_FAILURES)
-        .bind(team_id)
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(FailureSummary {
-                id: row.try_get("id")?,
-                function: row.try_get("function_name")?,
-                started_at: from_ms(row.try_get("started_at")?),
-                outcome: row.try_get("outcome")?,
-                status_code: row.try_get("status_code")?,
-                error: row.try_get("error")?,
+        let recent_failures = sqlx::query(&recent_failures_sql(self.inner.backend))
+            .bind(RECENT_FAILURES)
+            .bind(team_id)
+            .fetch_all(db)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(FailureSummary {
+                    id: row.try_get("id")?,
+                    function: row.try_get("function_name")?,
+                    started_at: from_ms(row.try_get("started_at")?),
+                    outcome: row.try_get("outcome")?,
+                    status_code: row.try_get("status_code")?,
+                    error: row.try_get("error")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, PlatformError>>()?;
+            .collect::<Result<Vec<_>, PlatformError>>()?;
 
         Ok(Overview {
             generated_at: now,
@@ -238,5 +255,28 @@ mod tests {
                 "{name} scans: {steps:?}"
             );
         }
+        // The latest failures walk the error rows' own index newest first:
+        // no read of the team's successful calls, no sort of all failures.
+        let plan = sqlx::query(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            super::recent_failures_sql(crate::db::Backend::Sqlite)
+        ))
+        .bind(10_i64)
+        .bind(1_i64)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        let steps: Vec<String> = plan.iter().map(|row| row.get::<String, _>(3)).collect();
+        assert!(
+            steps.iter().any(|s| s.contains("invocations_errors")),
+            "recent failures: {steps:?}"
+        );
+        assert!(
+            !steps
+                .iter()
+                .any(|s| s.contains("invocations_by_function")
+                    || s == "USE TEMP B-TREE FOR ORDER BY"),
+            "recent failures: {steps:?}"
+        );
     }
 }
