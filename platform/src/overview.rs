@@ -222,6 +222,17 @@ mod tests {
     /// Every query over a window of invocations across a team's functions
     /// finds its rows through an index: none scans the table (there is no
     /// index on time alone since migration 0008).
+    /// The steps of SQLite's plan for `sql` with `params` bound.
+    async fn plan(db: &sqlx::AnyPool, sql: &str, params: &[i64]) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&explain);
+        for p in params {
+            query = query.bind(*p);
+        }
+        let rows = query.fetch_all(db).await.unwrap();
+        rows.iter().map(|row| row.get::<String, _>(3)).collect()
+    }
+
     #[tokio::test]
     async fn windowed_reads_search_an_index_not_the_table() {
         let dir = tempfile::tempdir().unwrap();
@@ -235,15 +246,7 @@ mod tests {
             ("topology children", crate::topology::CHILD_CALLS_IN_WINDOW),
         ];
         for (name, sql) in queries {
-            let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .bind(0_i64)
-                .bind(1_i64)
-                .bind(100_i64)
-                .bind(1_i64)
-                .fetch_all(&db)
-                .await
-                .unwrap();
-            let steps: Vec<String> = plan.iter().map(|row| row.get::<String, _>(3)).collect();
+            let steps = plan(&db, sql, &[0, 1, 100, 1]).await;
             assert!(
                 steps
                     .iter()
@@ -257,16 +260,8 @@ mod tests {
         }
         // The latest failures walk the error rows' own index newest first:
         // no read of the team's successful calls, no sort of all failures.
-        let plan = sqlx::query(&format!(
-            "EXPLAIN QUERY PLAN {}",
-            super::recent_failures_sql(crate::db::Backend::Sqlite)
-        ))
-        .bind(10_i64)
-        .bind(1_i64)
-        .fetch_all(&db)
-        .await
-        .unwrap();
-        let steps: Vec<String> = plan.iter().map(|row| row.get::<String, _>(3)).collect();
+        let sql = super::recent_failures_sql(crate::db::Backend::Sqlite);
+        let steps = plan(&db, &sql, &[10, 1]).await;
         assert!(
             steps.iter().any(|s| s.contains("invocations_errors")),
             "recent failures: {steps:?}"

@@ -354,18 +354,13 @@ async fn consume(
     stream: Option<&str>,
 ) -> String {
     let js = jetstream::new(client.clone());
-    let stream_name = match stream {
-        Some(name) => Some(name.to_string()),
-        None => match js.stream_by_subject(subject).await {
-            Ok(name) => Some(name),
-            Err(e) if e.kind() == jetstream::context::GetStreamByNameErrorKind::NotFound => None,
-            // No JetStream on this server, or it did not answer: core NATS.
-            Err(e) => {
-                tracing::info!(trigger = %trigger.id, error = %e, "no JetStream stream lookup; using core NATS");
-                None
-            }
-        },
-    };
+    let stream_name = stream_name(&js, subject, stream)
+        .await
+        // No JetStream on this server, or it did not answer: core NATS.
+        .unwrap_or_else(|error| {
+            tracing::info!(trigger = %trigger.id, %error, "no JetStream stream lookup; using core NATS");
+            None
+        });
     match stream_name {
         Some(name) => consume_jetstream(platform, trigger, &js, &name, subject)
             .await

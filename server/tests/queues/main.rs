@@ -228,17 +228,29 @@ async fn nats_jetstream_acks_naks_and_survives_a_restart() {
     delete_trigger(&server, &id).await;
     let durable = format!("wisp-{id}");
     eventually("the JetStream consumer deleted", || {
-        let stream = stream.clone();
-        let durable = durable.clone();
-        async move {
-            stream
-                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&durable)
-                .await
-                .is_err()
-        }
+        consumer_gone(&stream, &durable)
     })
     .await;
     js.delete_stream(&stream_name).await.unwrap();
+}
+
+/// Whether `stream` no longer has the durable consumer `durable`.
+async fn consumer_gone(stream: &async_nats::jetstream::stream::Stream, durable: &str) -> bool {
+    stream
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(durable)
+        .await
+        .is_err()
+}
+
+/// The consumer groups of a Redis stream.
+async fn groups(stream: &str) -> Vec<String> {
+    let info: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(stream)
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    info.groups.into_iter().map(|g| g.name).collect()
 }
 
 /// `DELETE /api/v1/triggers/{id}`, asserting 204.
@@ -358,17 +370,8 @@ async fn redis_stream_consumer_group_acks_and_survives_sigkill() {
 
     // Deleting the trigger destroys the consumer group Wisp named for it.
     delete_trigger(&server, &id).await;
-    eventually("the Redis consumer group destroyed", || {
-        let (stream, group) = (stream.clone(), group.clone());
-        async move {
-            let info: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
-                .arg("GROUPS")
-                .arg(&stream)
-                .query_async(&mut redis_conn().await)
-                .await
-                .unwrap();
-            !info.groups.iter().any(|g| g.name == group)
-        }
+    eventually("the Redis consumer group destroyed", || async {
+        !groups(&stream).await.contains(&group)
     })
     .await;
     let _: i64 = redis::cmd("DEL")

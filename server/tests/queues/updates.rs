@@ -86,15 +86,7 @@ async fn nats_trigger_update_follows_the_new_subject() {
     update_trigger(&server, &id, nats(format!("wmv{u}.c"))).await;
     eventually(
         "the consumer deleted from the stream the trigger left",
-        || {
-            let (stream, durable) = (stream.clone(), durable.clone());
-            async move {
-                stream
-                    .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&durable)
-                    .await
-                    .is_err()
-            }
-        },
+        || consumer_gone(&stream, &durable),
     )
     .await;
     publish(format!("wmv{u}.c"), "c after").await;
@@ -102,17 +94,6 @@ async fn nats_trigger_update_follows_the_new_subject() {
     for name in [&first, &second] {
         js.delete_stream(name).await.unwrap();
     }
-}
-
-/// The consumer groups of `stream`.
-async fn groups(stream: &str) -> Vec<String> {
-    let info: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
-        .arg("GROUPS")
-        .arg(stream)
-        .query_async(&mut redis_conn().await)
-        .await
-        .unwrap();
-    info.groups.into_iter().map(|g| g.name).collect()
 }
 
 #[tokio::test]
