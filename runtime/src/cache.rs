@@ -1,8 +1,14 @@
 //! The on-disk cache of compiled artifacts: `<cache_dir>/<sha256>-<engine>.cwasm`,
 //! keyed by the wasm's content hash and the engine's compatibility hash, so a
 //! restart (or another node) never recompiles the same function. Files are
-//! written atomically (temporary file + rename). Blocking: call from
-//! `spawn_blocking`.
+//! written atomically (temporary file + rename). Each artifact has a checksum
+//! beside it (`<artifact>.sha256`, the SHA-256 of the artifact file) that is
+//! verified before the native code is loaded: a damaged artifact (a flipped
+//! bit, an overwritten code section) would otherwise load as a cache hit and
+//! crash the process on its first call, again after every restart. An
+//! artifact whose checksum is missing or wrong is logged, moved to
+//! `<cache_dir>/quarantine/` for inspection, and compiled again. Blocking:
+//! call from `spawn_blocking`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +21,10 @@ use crate::validate::{FunctionKind, ValidationError};
 
 /// Length of a SHA-256 digest in hex.
 const SHA256_HEX_LEN: usize = 64;
+/// Extension of an artifact's checksum file (after `.cwasm`).
+const CHECKSUM_EXTENSION: &str = "sha256";
+/// Where damaged artifacts are moved, under the cache directory.
+const QUARANTINE_DIR: &str = "quarantine";
 
 /// Artifact counters since the runtime started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,7 +87,7 @@ impl ArtifactCache {
     ) -> Result<(Artifact, bool), ValidationError> {
         let sha256_hex = content_key(wasm, sha256_hex);
         let path = self.path_for(&sha256_hex);
-        if path.exists() {
+        if path.exists() && self.verified(&path) {
             match load(engine, kind, &path) {
                 Ok(artifact) => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
@@ -101,7 +111,13 @@ impl ArtifactCache {
         );
         match serialized {
             Ok(bytes) => {
-                if let Err(error) = write_atomically(&path, &bytes) {
+                // The artifact first: a checksum without its artifact, or
+                // an artifact whose checksum is not written yet, fails
+                // verification and is compiled again.
+                let checksum = hex::encode(Sha256::digest(&bytes));
+                let written = write_atomically(&path, &bytes)
+                    .and_then(|()| write_atomically(&checksum_path(&path), checksum.as_bytes()));
+                if let Err(error) = written {
                     tracing::warn!(path = %path.display(), "could not cache artifact: {error}");
                 }
             }
@@ -109,6 +125,75 @@ impl ArtifactCache {
         }
         Ok((artifact, false))
     }
+}
+
+impl ArtifactCache {
+    /// Whether the artifact at `path` matches its checksum. One that does
+    /// not (or has none) is quarantined, so it is compiled again.
+    fn verified(&self, path: &Path) -> bool {
+        let problem = match (
+            std::fs::read_to_string(checksum_path(path)),
+            file_sha256(path),
+        ) {
+            (Ok(expected), Ok(actual)) if expected.trim() == actual => return true,
+            (Ok(expected), Ok(actual)) => format!(
+                "checksum mismatch (expected {}, found {actual})",
+                expected.trim()
+            ),
+            (Err(e), _) if e.kind() == std::io::ErrorKind::NotFound => {
+                "no checksum beside it".to_string()
+            }
+            (Err(e), _) => format!("checksum unreadable: {e}"),
+            (_, Err(e)) => format!("artifact unreadable: {e}"),
+        };
+        match self.quarantine(path) {
+            Ok(moved) => tracing::warn!(
+                path = %path.display(),
+                quarantined = %moved.display(),
+                "cached artifact failed verification ({problem}); quarantined, recompiling"
+            ),
+            Err(error) => tracing::warn!(
+                path = %path.display(),
+                "cached artifact failed verification ({problem}); could not quarantine it \
+                 ({error}), recompiling"
+            ),
+        }
+        false
+    }
+
+    /// Moves a damaged artifact to the quarantine directory (with a
+    /// timestamp, so repeated damage keeps every copy) and drops its checksum.
+    fn quarantine(&self, path: &Path) -> std::io::Result<PathBuf> {
+        let dir = self.dir.join(QUARANTINE_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = dir.join(format!("{name}.{stamp}"));
+        let moved = std::fs::rename(path, &target);
+        let _ = std::fs::remove_file(checksum_path(path));
+        moved.map(|()| target)
+    }
+}
+
+/// Where the checksum of the artifact at `path` is kept.
+fn checksum_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(CHECKSUM_EXTENSION);
+    PathBuf::from(name)
+}
+
+/// The SHA-256 of a file, in hex, read in chunks.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path)?;
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The caller's content hash when it is well-formed (it names a file, so it
@@ -134,8 +219,10 @@ fn load(engine: &Engine, kind: FunctionKind, path: &Path) -> wasmtime::Result<Ar
     // by `write_atomically` below (temp file + rename, so never partial),
     // from `Component/Module::serialize` of this engine, and are named by
     // the wasm's content hash and this engine's compatibility hash, so a
-    // file of another engine configuration is never opened. wasmtime
-    // additionally checks the artifact header and the engine compatibility.
+    // file of another engine configuration is never opened. The caller has
+    // just verified the file against the SHA-256 written with it, so damage
+    // after writing is caught rather than executed. wasmtime additionally
+    // checks the artifact header and the engine compatibility.
     let artifact = unsafe {
         match kind {
             FunctionKind::Component => {
@@ -223,6 +310,52 @@ mod tests {
         assert_eq!(computed, hex::encode(Sha256::digest(wasm)));
         let given = "a".repeat(SHA256_HEX_LEN);
         assert_eq!(content_key(wasm, &given), given);
+    }
+
+    /// The smallest valid module: damage to its cached artifact must be
+    /// caught by the checksum, not loaded.
+    const EMPTY_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+
+    fn load_empty(cache: &ArtifactCache, engine: &Engine) -> bool {
+        let key = hex::encode(Sha256::digest(EMPTY_MODULE));
+        let (_, from_disk) = cache
+            .load_or_compile(engine, FunctionKind::Module, EMPTY_MODULE, &key)
+            .expect("the empty module compiles");
+        from_disk
+    }
+
+    fn quarantined(dir: &Path) -> usize {
+        std::fs::read_dir(dir.join(QUARANTINE_DIR)).map_or(0, |d| d.count())
+    }
+
+    #[test]
+    fn damaged_artifacts_are_quarantined_and_recompiled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::default();
+        let cache = ArtifactCache::new(dir.path().to_path_buf(), "test".into());
+        assert!(!load_empty(&cache, &engine), "first load compiles");
+        assert!(load_empty(&cache, &engine), "second load is a verified hit");
+        let path = cache.path_for(&hex::encode(Sha256::digest(EMPTY_MODULE)));
+        assert!(checksum_path(&path).exists());
+
+        let mut bytes = std::fs::read(&path).expect("artifact");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("damage");
+        assert!(
+            !load_empty(&cache, &engine),
+            "a damaged artifact is compiled again"
+        );
+        assert_eq!(quarantined(dir.path()), 1);
+        assert!(
+            load_empty(&cache, &engine),
+            "the rewritten artifact verifies"
+        );
+
+        std::fs::remove_file(checksum_path(&path)).expect("drop checksum");
+        assert!(!load_empty(&cache, &engine), "no checksum: compiled again");
+        assert_eq!(quarantined(dir.path()), 2);
+        assert_eq!(cache.stats().compiles, 3);
     }
 
     #[test]
