@@ -2,7 +2,8 @@
 //! jobs per function, no more than the function has free concurrency slots
 //! (excess work waits in the queue), runs each as a call, and records the
 //! result. It also returns jobs of dead workers to the queue and forgets old
-//! delivered jobs.
+//! delivered jobs. At shutdown it stops claiming, and the server waits (within
+//! its grace period) for the jobs already running to finish.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,19 @@ impl Dispatcher {
     /// New or finished work: look at the queue again.
     pub fn wake(&self) {
         self.notify.notify_one();
+    }
+
+    /// Jobs running now on this node.
+    pub fn running(&self) -> usize {
+        WORKERS - self.workers.available_permits()
+    }
+
+    /// Resolves once no job runs: every worker slot is free.
+    async fn drained(&self) {
+        // Each running job holds one slot until it has been recorded.
+        if let Ok(all) = self.workers.acquire_many(WORKERS as u32).await {
+            drop(all);
+        }
     }
 
     /// Runs the loop until the process ends.
@@ -150,6 +164,25 @@ impl Dispatcher {
             }
         }
         Ok((started, blocked))
+    }
+}
+
+impl Platform {
+    /// Async jobs running now on this node.
+    pub fn running_jobs(&self) -> usize {
+        self.inner.dispatcher.running()
+    }
+
+    /// Waits until the async jobs running on this node have finished and
+    /// been recorded. Call after [`Platform::shutdown`] (no new job starts
+    /// then), bounded by the server's grace period: a job cut off after it
+    /// runs again after the next start.
+    pub async fn drain_jobs(&self) {
+        let running = self.running_jobs();
+        if running > 0 {
+            tracing::info!(jobs = running, "waiting for running jobs to finish");
+        }
+        self.inner.dispatcher.drained().await;
     }
 }
 

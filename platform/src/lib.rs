@@ -226,6 +226,15 @@ impl Platform {
         self.inner.triggers.stop_all();
     }
 
+    /// Resolves once [`Platform::shutdown`] has been called: long-lived
+    /// responses (live-tail streams) end on it so the server can stop.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        async move {
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+        }
+    }
+
     pub(crate) fn record_call(&self, call: hosts::OutboundCallRecord) {
         self.inner.recorder.record_call(call);
     }

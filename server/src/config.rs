@@ -56,4 +56,20 @@ pub struct ServeArgs {
     /// nor metered.
     #[arg(long, env = "WISP_NO_RECORD")]
     pub no_record: bool,
+    /// On SIGTERM/Ctrl-C: how long open requests, live-tail streams and
+    /// running async jobs get to finish, in seconds; then the process exits
+    /// anyway (jobs cut off run again after the next start).
+    #[arg(long, env = "WISP_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+    /// A client must send a request's complete head within this many
+    /// seconds of connecting, or of the first byte of a later request on
+    /// the same connection; else the connection is closed. Both listeners.
+    #[arg(long, env = "WISP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// A connection with no request in progress and no bytes moving for
+    /// this many seconds is closed (keep-alive idle timeout). Both listeners.
+    #[arg(long, env = "WISP_IDLE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
 }

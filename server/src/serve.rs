@@ -1,13 +1,17 @@
 //! `wisp serve`: starts the platform, creates the admin account on first
 //! start, binds the control plane and the gateway (two origins), writes
-//! `<data-dir>/addresses.json`, and shuts both down gracefully, flushing
-//! invocation records.
+//! `<data-dir>/addresses.json`, and shuts both down gracefully within a
+//! bounded grace period (open requests, live tails and running async jobs
+//! may finish), flushing invocation records. Connections themselves are
+//! handled in `listener` (header-read and idle timeouts).
+
+mod listener;
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt as _;
 use platform::{Platform, PlatformConfig};
 use tokio::net::TcpListener;
 
@@ -71,9 +75,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )?);
     let gateway_app = crate::gateway::router(platform.clone());
 
+    let timeouts = listener::Timeouts {
+        header_read: Duration::from_secs(args.header_read_timeout_secs),
+        idle: Duration::from_secs(args.idle_timeout_secs),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let control_task = tokio::spawn(serve_until(control, control_app, stop_rx.clone()));
-    let gateway_task = tokio::spawn(serve_until(gateway, gateway_app, stop_rx));
+    let control_task = tokio::spawn(listener::serve(
+        control,
+        control_app,
+        timeouts,
+        stop_rx.clone(),
+    ));
+    let gateway_task = tokio::spawn(listener::serve(gateway, gateway_app, timeouts, stop_rx));
 
     let addresses = serde_json::json!({
         "listen": control_addr.to_string(),
@@ -88,38 +101,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("Function gateway:  http://{gateway_addr}");
 
     shutdown_signal().await;
-    tracing::info!("shutting down");
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    tracing::info!(grace_secs = grace.as_secs(), "shutting down");
+    // Listeners stop accepting and idle connections close; live tails end;
+    // triggers and the dispatcher stop taking new work.
     let _ = stop_tx.send(true);
     platform.shutdown();
-    let _ = control_task.await;
-    let _ = gateway_task.await;
-    platform.flush().await;
-    Ok(())
-}
-
-async fn serve_until(
-    listener: TcpListener,
-    app: axum::Router,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    // Connection info gives handlers the client address (sign-in rate limits).
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // No Nagle: a response's head and a small body written separately would
-    // otherwise wait for the client's delayed ACK (~40 ms on Linux; seen as
-    // the gateway's p99 under load before this was set).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let result = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "server stopped with an error");
+    let drained = tokio::time::timeout(grace, async {
+        let _ = tokio::join!(control_task, gateway_task, platform.drain_jobs());
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            running_jobs = platform.running_jobs(),
+            "shutdown grace period over: open connections are cut and running jobs run again after the next start"
+        );
     }
+    // Bounded too: a database that stopped answering must not hold the exit.
+    if tokio::time::timeout(grace.max(Duration::from_secs(5)), platform.flush())
+        .await
+        .is_err()
+    {
+        tracing::error!("invocation records could not be flushed before exiting");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -189,7 +189,8 @@ pub struct StreamParams {
     function: Option<String>,
 }
 
-/// Server-sent events: one `invocation` event (a JSON record) per stored call.
+/// Server-sent events: one `invocation` event (a JSON record) per stored
+/// call. The stream ends when the server shuts down (so it can stop).
 #[utoipa::path(get, path = "/api/v1/invocations/stream", params(StreamParams),
     responses((status = 200, content_type = "text/event-stream", description = "records as they are stored")),
     security(("bearer" = [])))]
@@ -215,5 +216,6 @@ pub async fn stream(
             }
             _ => None,
         });
+    let records = futures::StreamExt::take_until(records, state.platform.stopping());
     Sse::new(records).keep_alive(KeepAlive::default())
 }
