@@ -8,5 +8,8 @@ ensure_toolchain
 build_functions
 build_site
 build_server
+# Development: triggers may use the brokers on this machine (NATS, Redis,
+# Mosquitto) besides public ones. A production server lists its own.
+export WISP_BROKER_HOSTS="${WISP_BROKER_HOSTS:-*,127.0.0.1,::1,localhost}"
 log "Starting wisp (Ctrl-C to stop)"
 exec "$WISP_BIN" serve "$@"

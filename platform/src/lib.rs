@@ -62,7 +62,7 @@ pub use secrets::{
 pub use teams::Role;
 pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
 pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
-pub use triggers::{next_fires, RouteLookup, RouteMatch, Schedule};
+pub use triggers::{next_fires, BrokerHosts, RouteLookup, RouteMatch, Schedule};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python
 /// component is ~18 MB; leave room for bigger toolchains).
@@ -96,6 +96,9 @@ pub struct PlatformConfig {
     /// measure what recording costs (the benchmark's on-vs-off comparison):
     /// calls are then neither listed, metered nor billed.
     pub record_invocations: bool,
+    /// Broker hosts NATS, Redis and MQTT triggers may connect to (default:
+    /// public hosts only; local and private brokers must be listed).
+    pub broker_hosts: BrokerHosts,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -118,6 +121,7 @@ impl PlatformConfig {
             clock: Arc::new(SystemClock),
             secret_key: None,
             record_invocations: true,
+            broker_hosts: BrokerHosts::default(),
         }
     }
 

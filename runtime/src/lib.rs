@@ -54,7 +54,7 @@ pub use body::{drain_on_drop, ResponseBody};
 pub use cache::CacheStats;
 pub use config::{RuntimeConfig, SandboxConfig};
 pub use outbound::{
-    host_is_allowed, InterceptedResponse, Interception, ObservedCall, OutboundError,
+    host_is_allowed, is_public, InterceptedResponse, Interception, ObservedCall, OutboundError,
     OutboundInterceptor,
 };
 pub use prepared::PreparedFunction;

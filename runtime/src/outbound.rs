@@ -117,7 +117,7 @@ pub fn host_is_allowed(allowed: &[String], host: &str, authority: &str) -> bool 
 
 /// Whether `ip` is a public destination (not loopback, private, link-local,
 /// shared, documentation, multicast or unspecified).
-fn is_public(ip: IpAddr) -> bool {
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();

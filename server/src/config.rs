@@ -72,4 +72,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_IDLE_TIMEOUT_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
+    /// Broker hosts NATS, Redis and MQTT triggers may connect to, comma
+    /// separated: `*` (any public address), a host name, `*.example.com`,
+    /// an IP address or a CIDR range, each optionally with `:port`.
+    /// Loopback, private, link-local and metadata addresses are refused
+    /// unless listed. Default `*`: public brokers only.
+    #[arg(long, env = "WISP_BROKER_HOSTS", value_delimiter = ',', default_value = "*")]
+    pub broker_hosts: Vec<String>,
 }

@@ -58,7 +58,8 @@ async fn cli_deploys_lists_invokes_and_shows_logs() {
 
 #[tokio::test]
 async fn cli_creates_lists_and_deletes_queue_triggers() {
-    let server = TestServer::start().await;
+    // The brokers run on this machine: the administrator must allow them.
+    let server = TestServer::start_with(&["--broker-hosts", "127.0.0.1"]).await;
     let relay = functions_dir().join("relay.wasm");
     let (ok, _, err) = wisp(
         &server,

@@ -140,6 +140,39 @@ pub(crate) async fn deliver_with_retries(
     }
 }
 
+/// How long one broker connection attempt (TCP connect and the protocol's
+/// handshake) may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A trigger's status when its broker could not be reached: the same words
+/// whatever went wrong (refused, timed out, not a broker, a banner in
+/// reply), so the status echoes no remote bytes and does not tell a closed
+/// port from an open one. The cause is in the server log.
+pub(crate) const STATUS_UNREACHABLE: &str =
+    "error: cannot reach the broker (the server log has the cause)";
+/// A trigger's status when a broker it had reached failed: the connection
+/// dropped, or the broker refused a request.
+pub(crate) const STATUS_FAILED: &str =
+    "error: the broker connection failed (the server log has the cause)";
+/// A trigger's status when the server's `--broker-hosts` does not allow
+/// its broker (a trigger stored before the list changed, or a host name
+/// that now resolves elsewhere).
+pub(crate) const STATUS_NOT_ALLOWED: &str =
+    "error: the broker host is not allowed by the server's --broker-hosts";
+
+/// Reports a connection attempt begun at `started` that failed before the
+/// broker's handshake: the status turns to [`STATUS_UNREACHABLE`] no sooner
+/// than [`CONNECT_TIMEOUT`] after the attempt began, so a refused port
+/// (failing at once) and a silent or chatty one look alike in time too.
+pub(crate) async fn report_unreachable(
+    platform: &Platform,
+    trigger_id: &str,
+    started: tokio::time::Instant,
+) {
+    tokio::time::sleep_until(started + CONNECT_TIMEOUT).await;
+    platform.set_trigger_status(trigger_id, STATUS_UNREACHABLE);
+}
+
 /// Wait before reconnecting after `failures` connection failures in a row:
 /// 0.5 s doubling up to 30 s.
 pub(crate) fn reconnect_delay(failures: u32) -> Duration {

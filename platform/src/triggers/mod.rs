@@ -3,8 +3,10 @@
 //! stop when the returned task is aborted): `http_route` (gateway routes),
 //! `cron` (schedules), `topic` (internal events; deliveries are queued at
 //! publish time), `nats`, `redis_stream`, `mqtt` (external queues, see
-//! `external`). This module stores triggers and supervises what runs.
+//! `external`; their broker hosts follow `broker_hosts`). This module
+//! stores triggers and supervises what runs.
 
+mod broker_hosts;
 mod cron;
 mod external;
 mod http_route;
@@ -24,9 +26,12 @@ use crate::invoke::new_invocation_id;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
+pub(crate) use broker_hosts::{mqtt_address, nats_address, redis_address};
+pub use broker_hosts::BrokerHosts;
 pub use cron::{next_fires, Schedule};
 pub(crate) use external::{
-    deliver_with_retries, parse_broker_url, reconnect_delay, ExternalMessage, Verdict,
+    deliver_with_retries, parse_broker_url, reconnect_delay, report_unreachable, ExternalMessage,
+    Verdict, CONNECT_TIMEOUT, STATUS_FAILED, STATUS_NOT_ALLOWED,
 };
 use http_route::{RouteEntry, RouteTable};
 pub use http_route::{RouteLookup, RouteMatch};
@@ -50,7 +55,7 @@ pub(crate) trait TriggerSource: Send + Sync {
     /// consumer, a consumer group Wisp named, a persistent session), on a
     /// task of its own (returned) and best effort (a broker that is down
     /// keeps it; the failure is logged). Most kinds hold nothing.
-    fn retire(&self, _trigger: &Trigger) -> Option<JoinHandle<()>> {
+    fn retire(&self, _platform: &Platform, _trigger: &Trigger) -> Option<JoinHandle<()>> {
         None
     }
 
@@ -58,9 +63,14 @@ pub(crate) trait TriggerSource: Send + Sync {
     /// once the returned task is done): releases what only the old one
     /// used. By default everything when the kind changed; kinds whose
     /// source can move override it.
-    fn replace(&self, old: &Trigger, new: &TriggerSpec) -> Option<JoinHandle<()>> {
+    fn replace(
+        &self,
+        platform: &Platform,
+        old: &Trigger,
+        new: &TriggerSpec,
+    ) -> Option<JoinHandle<()>> {
         if old.spec.kind() != new.kind() {
-            self.retire(old)
+            self.retire(platform, old)
         } else {
             None
         }
@@ -199,10 +209,10 @@ impl Supervisor {
     }
 
     /// Stops a deleted trigger and releases what it held at its source.
-    fn retire(&self, id: &str) {
+    fn retire(&self, platform: &Platform, id: &str) {
         if let Some(trigger) = self.stop(id) {
             // In the background: a deletion does not wait for the broker.
-            let _ = source_for(&trigger.spec).retire(&trigger);
+            let _ = source_for(&trigger.spec).retire(platform, &trigger);
         }
     }
 
@@ -276,6 +286,7 @@ impl Platform {
             *methods = http_route::normalize_methods(methods)?;
         }
         source_for(&spec).validate(&spec)?;
+        self.check_broker(&spec).await?;
         let max_attempts = new.max_attempts.unwrap_or(self.inner.config.max_attempts);
         if max_attempts == 0 || max_attempts > MAX_ATTEMPTS_LIMIT {
             return Err(PlatformError::invalid(format!(
@@ -346,6 +357,7 @@ impl Platform {
             *methods = http_route::normalize_methods(methods)?;
         }
         source_for(&spec).validate(&spec)?;
+        self.check_broker(&spec).await?;
         let max_attempts = new.max_attempts.unwrap_or(old.max_attempts);
         if max_attempts == 0 || max_attempts > MAX_ATTEMPTS_LIMIT {
             return Err(PlatformError::invalid(format!(
@@ -397,7 +409,8 @@ impl Platform {
             if previous.spec != trigger.spec {
                 // Before the new one connects: it may reuse the old one's
                 // name at the same broker (an MQTT client id, a consumer).
-                if let Some(cleanup) = source_for(&previous.spec).replace(&previous, &trigger.spec)
+                if let Some(cleanup) =
+                    source_for(&previous.spec).replace(self, &previous, &trigger.spec)
                 {
                     let _ = tokio::time::timeout(REPLACE_WAIT, cleanup).await;
                 }
@@ -456,7 +469,7 @@ impl Platform {
         if deleted == 0 {
             return Err(PlatformError::not_found(format!("trigger {id}")));
         }
-        self.inner.triggers.retire(id);
+        self.inner.triggers.retire(self, id);
         self.inner.triggers.rebuild_routes();
         tracing::info!(trigger = %id, "trigger deleted");
         Ok(())
@@ -471,7 +484,7 @@ impl Platform {
             .map(|t| t.id.clone())
             .collect();
         for id in &ids {
-            sup.retire(id);
+            sup.retire(self, id);
         }
         sup.rebuild_routes();
     }
@@ -506,6 +519,27 @@ impl Platform {
             timezone: timezone.to_string(),
             next,
         })
+    }
+
+    /// Refuses a broker trigger whose host the server's `--broker-hosts`
+    /// does not allow (a 400 at creation, not a failure in the background).
+    async fn check_broker(&self, spec: &TriggerSpec) -> Result<(), PlatformError> {
+        self.inner
+            .config
+            .broker_hosts
+            .check_spec(spec)
+            .await
+            .map_err(PlatformError::invalid)
+    }
+
+    /// Checks, before connecting, that the broker of `spec` is allowed.
+    pub(crate) async fn broker_allowed(&self, spec: &TriggerSpec) -> Result<(), String> {
+        self.inner.config.broker_hosts.check_spec(spec).await
+    }
+
+    /// Checks, before connecting, that `host:port` is an allowed broker.
+    pub(crate) async fn broker_host_allowed(&self, host: &str, port: u16) -> Result<(), String> {
+        self.inner.config.broker_hosts.check(host, port).await
     }
 
     /// Reports an external consumer's connection state (shown with the trigger).

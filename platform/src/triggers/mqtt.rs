@@ -8,7 +8,9 @@
 //! still being handled here is recognised and left to the running
 //! attempt). The payload is the publish payload; the message id is fresh.
 //! Deleting or changing the trigger ends its session on the broker (the
-//! changed trigger then subscribes afresh).
+//! changed trigger then subscribes afresh). The broker host must be allowed
+//! by `--broker-hosts` before each connection; the status says what failed
+//! in fixed words (the cause is logged).
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -20,8 +22,8 @@ use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publ
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::{
-    deliver_with_retries, parse_broker_url, reconnect_delay, ExternalMessage, TriggerSource,
-    Verdict,
+    deliver_with_retries, mqtt_address, parse_broker_url, reconnect_delay, report_unreachable,
+    ExternalMessage, TriggerSource, Verdict, CONNECT_TIMEOUT, STATUS_FAILED, STATUS_NOT_ALLOWED,
 };
 use crate::{Platform, PlatformError};
 
@@ -43,7 +45,7 @@ impl TriggerSource for MqttSource {
         let TriggerSpec::Mqtt { url, topic } = &trigger.spec else {
             return None;
         };
-        let (host, port) = parse_broker_url(url, &["mqtt", "tcp"], 1883).ok()?;
+        let (host, port) = mqtt_address(url).ok()?;
         let mut options = MqttOptions::new(client_id(&trigger.id), host, port);
         options
             .set_clean_session(false)
@@ -66,13 +68,14 @@ impl TriggerSource for MqttSource {
     /// Ends the trigger's persistent session: the broker would otherwise
     /// keep its subscription, and queue every matching QoS 1 message for it,
     /// for good.
-    fn retire(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
+    fn retire(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
         let TriggerSpec::Mqtt { url, .. } = trigger.spec.clone() else {
             return None;
         };
         let id = trigger.id.clone();
+        let platform = platform.clone();
         Some(tokio::spawn(async move {
-            match end_session(&url, &id).await {
+            match end_session(&platform, &url, &id).await {
                 Ok(()) => tracing::info!(trigger = %id, "MQTT session ended"),
                 Err(error) => {
                     tracing::warn!(trigger = %id, %url, %error, "an MQTT session the trigger no longer uses is left on the broker")
@@ -85,16 +88,22 @@ impl TriggerSource for MqttSource {
     /// connects under the same client id: a session still present would
     /// keep the old subscription and never get the new one (the task
     /// subscribes only when the broker has no session for it).
-    fn replace(&self, old: &Trigger, _new: &TriggerSpec) -> Option<JoinHandle<()>> {
-        self.retire(old)
+    fn replace(
+        &self,
+        platform: &Platform,
+        old: &Trigger,
+        _new: &TriggerSpec,
+    ) -> Option<JoinHandle<()>> {
+        self.retire(platform, old)
     }
 }
 
 /// Connects once under the trigger's client id with a clean session, which
 /// makes the broker discard the stored one (MQTT 3.1.1, 3.1.2.4), then
 /// disconnects: nothing of the trigger stays on the broker.
-async fn end_session(url: &str, trigger_id: &str) -> Result<(), String> {
-    let (host, port) = parse_broker_url(url, &["mqtt", "tcp"], 1883)?;
+async fn end_session(platform: &Platform, url: &str, trigger_id: &str) -> Result<(), String> {
+    let (host, port) = mqtt_address(url)?;
+    platform.broker_host_allowed(&host, port).await?;
     let mut options = MqttOptions::new(client_id(trigger_id), host, port);
     options
         .set_clean_session(true)
@@ -103,7 +112,7 @@ async fn end_session(url: &str, trigger_id: &str) -> Result<(), String> {
         options.set_credentials(user, pass);
     }
     let (client, mut events) = AsyncClient::new(options, 8);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let mut connected = false;
     loop {
         let event = tokio::time::timeout_at(deadline, events.poll())
@@ -162,11 +171,26 @@ async fn run(
     // Owned here, so stopping the trigger also stops its deliveries.
     let mut tasks = JoinSet::new();
     let mut failures = 0u32;
+    // Whether the event loop holds a connection (a ConnAck since the last
+    // error); when not, its next poll connects.
+    let mut connected = false;
+    let mut started = tokio::time::Instant::now();
     platform.set_trigger_status(&trigger.id, "connecting");
     loop {
         while tasks.try_join_next().is_some() {}
+        if !connected {
+            if let Err(error) = platform.broker_allowed(&trigger.spec).await {
+                tracing::warn!(trigger = %trigger.id, %error, "MQTT broker not allowed; not connecting");
+                platform.set_trigger_status(&trigger.id, STATUS_NOT_ALLOWED);
+                tokio::time::sleep(reconnect_delay(failures)).await;
+                failures = failures.saturating_add(1);
+                started = tokio::time::Instant::now();
+                continue;
+            }
+        }
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                connected = true;
                 failures = 0;
                 if ack.session_present {
                     platform.set_trigger_status(&trigger.id, "connected");
@@ -217,10 +241,16 @@ async fn run(
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(trigger = %trigger.id, error = %e, "MQTT connection failed; reconnecting");
-                platform.set_trigger_status(&trigger.id, format!("error: {e}"));
+                if connected {
+                    platform.set_trigger_status(&trigger.id, STATUS_FAILED);
+                } else {
+                    report_unreachable(&platform, &trigger.id, started).await;
+                }
+                connected = false;
                 tokio::time::sleep(reconnect_delay(failures)).await;
                 failures = failures.saturating_add(1);
                 platform.set_trigger_status(&trigger.id, "connecting");
+                started = tokio::time::Instant::now();
             }
         }
     }

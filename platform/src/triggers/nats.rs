@@ -10,7 +10,9 @@
 //! Otherwise it is a plain core-NATS subscription: core NATS cannot
 //! redeliver, so retries happen in-process and a message that still fails
 //! becomes a dead letter. Connection losses are retried with backoff and
-//! shown as the trigger's status.
+//! shown as the trigger's status (in fixed words; the cause is logged). The
+//! broker host must be allowed by `--broker-hosts` before each connection,
+//! and servers a NATS server advertises are not followed.
 
 use std::time::Duration;
 
@@ -22,8 +24,8 @@ use model::{Trigger, TriggerSpec};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::{
-    deliver_with_retries, parse_broker_url, reconnect_delay, ExternalMessage, TriggerSource,
-    Verdict,
+    deliver_with_retries, nats_address, parse_broker_url, reconnect_delay, report_unreachable,
+    ExternalMessage, TriggerSource, Verdict, CONNECT_TIMEOUT, STATUS_FAILED, STATUS_NOT_ALLOWED,
 };
 use crate::{Platform, PlatformError};
 
@@ -65,7 +67,7 @@ impl TriggerSource for NatsSource {
     /// Deletes the trigger's durable consumer: the server would otherwise
     /// keep it for good (and, on a stream with interest retention, every
     /// message it has not acknowledged).
-    fn retire(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
+    fn retire(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
         let TriggerSpec::Nats {
             url,
             subject,
@@ -75,8 +77,10 @@ impl TriggerSource for NatsSource {
             return None;
         };
         let durable = format!("wisp-{}", trigger.id);
+        let platform = platform.clone();
         Some(tokio::spawn(async move {
-            let deleted = delete_durable(&url, &subject, stream.as_deref(), &durable).await;
+            let deleted =
+                delete_durable(&platform, &url, &subject, stream.as_deref(), &durable).await;
             log_deleted(&durable, &url, deleted);
         }))
     }
@@ -85,7 +89,12 @@ impl TriggerSource for NatsSource {
     /// replaces it when the subject changed, [`durable_consumer`]); it is
     /// deleted where the trigger no longer reads: another kind, or a
     /// subject in another stream.
-    fn replace(&self, old: &Trigger, new: &TriggerSpec) -> Option<JoinHandle<()>> {
+    fn replace(
+        &self,
+        platform: &Platform,
+        old: &Trigger,
+        new: &TriggerSpec,
+    ) -> Option<JoinHandle<()>> {
         let (
             TriggerSpec::Nats {
                 url,
@@ -99,9 +108,10 @@ impl TriggerSource for NatsSource {
             },
         ) = (old.spec.clone(), new.clone())
         else {
-            return self.retire(old);
+            return self.retire(platform, old);
         };
         let durable = format!("wisp-{}", old.id);
+        let platform = platform.clone();
         Some(tokio::spawn(async move {
             let moved = Moved {
                 url: &url,
@@ -111,7 +121,7 @@ impl TriggerSource for NatsSource {
                 new_subject: &new_subject,
                 new_stream: new_stream.as_deref(),
             };
-            let deleted = leave_stream(&moved, &durable).await;
+            let deleted = leave_stream(&platform, &moved, &durable).await;
             log_deleted(&durable, &url, deleted);
         }))
     }
@@ -119,12 +129,13 @@ impl TriggerSource for NatsSource {
 
 /// Deletes a deleted trigger's durable consumer from the stream it read.
 async fn delete_durable(
+    platform: &Platform,
     url: &str,
     subject: &str,
     stream: Option<&str>,
     durable: &str,
 ) -> Result<Option<String>, String> {
-    let js = connect_jetstream(url, durable).await?;
+    let js = connect_jetstream(platform, url, durable).await?;
     match stream_name(&js, subject, stream).await {
         Ok(Some(name)) => delete_consumer(&js, &name, durable).await,
         // No stream captures the subject (a core-NATS trigger), or none
@@ -145,12 +156,16 @@ struct Moved<'a> {
 
 /// Deletes an updated trigger's durable consumer from the stream it read,
 /// when it now reads another.
-async fn leave_stream(moved: &Moved<'_>, durable: &str) -> Result<Option<String>, String> {
-    let js = connect_jetstream(moved.url, durable).await?;
+async fn leave_stream(
+    platform: &Platform,
+    moved: &Moved<'_>,
+    durable: &str,
+) -> Result<Option<String>, String> {
+    let js = connect_jetstream(platform, moved.url, durable).await?;
     let Some(old_stream) = stream_name(&js, moved.subject, moved.stream).await? else {
         return Ok(None);
     };
-    let new_js = connect_jetstream(moved.new_url, durable).await?;
+    let new_js = connect_jetstream(platform, moved.new_url, durable).await?;
     let new_stream = stream_name(&new_js, moved.new_subject, moved.new_stream).await?;
     // Only a stream the trigger left: in the one it stays in, its new task
     // replaces the consumer itself, keeping it when the filter is the same.
@@ -209,11 +224,19 @@ async fn durable_consumer(
         .map_err(|e| e.to_string())
 }
 
-/// A JetStream context on the server at `url` (5 s to connect).
-async fn connect_jetstream(url: &str, name: &str) -> Result<jetstream::Context, String> {
+/// A JetStream context on the server at `url`, when `--broker-hosts`
+/// allows it (5 s to connect).
+async fn connect_jetstream(
+    platform: &Platform,
+    url: &str,
+    name: &str,
+) -> Result<jetstream::Context, String> {
+    let (host, port) = nats_address(url)?;
+    platform.broker_host_allowed(&host, port).await?;
     let client = async_nats::ConnectOptions::new()
         .name(name)
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(CONNECT_TIMEOUT)
+        .ignore_discovered_servers()
         .connect(url)
         .await
         .map_err(|e| format!("cannot connect to {url}: {e}"))?;
@@ -303,16 +326,25 @@ async fn run(platform: Platform, trigger: Trigger) {
     let mut failures = 0u32;
     loop {
         platform.set_trigger_status(&trigger.id, "connecting");
-        let error = match connect(&platform, &trigger.id, url).await {
-            Ok(client) => {
-                let result = consume(&platform, &trigger, client, subject, stream.as_deref()).await;
-                failures = 0;
-                result
+        let started = tokio::time::Instant::now();
+        if let Err(error) = platform.broker_allowed(&trigger.spec).await {
+            tracing::warn!(trigger = %trigger.id, %url, %error, "NATS broker not allowed; not connecting");
+            platform.set_trigger_status(&trigger.id, STATUS_NOT_ALLOWED);
+        } else {
+            match connect(&platform, &trigger.id, url).await {
+                Ok(client) => {
+                    let error =
+                        consume(&platform, &trigger, client, subject, stream.as_deref()).await;
+                    failures = 0;
+                    tracing::warn!(trigger = %trigger.id, %url, %error, "NATS consumer stopped; reconnecting");
+                    platform.set_trigger_status(&trigger.id, STATUS_FAILED);
+                }
+                Err(error) => {
+                    tracing::warn!(trigger = %trigger.id, %url, %error, "cannot connect to the NATS broker; retrying");
+                    report_unreachable(&platform, &trigger.id, started).await;
+                }
             }
-            Err(e) => e,
-        };
-        tracing::warn!(trigger = %trigger.id, %url, %error, "NATS consumer stopped; reconnecting");
-        platform.set_trigger_status(&trigger.id, format!("error: {error}"));
+        }
         tokio::time::sleep(reconnect_delay(failures)).await;
         failures = failures.saturating_add(1);
     }
@@ -322,7 +354,9 @@ async fn connect(platform: &Platform, id: &str, url: &str) -> Result<async_nats:
     let (p, id_owned) = (platform.clone(), id.to_string());
     async_nats::ConnectOptions::new()
         .name(format!("wisp-{id}"))
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(CONNECT_TIMEOUT)
+        // Only the host `--broker-hosts` allowed: not the servers it advertises.
+        .ignore_discovered_servers()
         .event_callback(move |event| {
             let (p, id) = (p.clone(), id_owned.clone());
             async move {

@@ -8,7 +8,9 @@
 //! (`XCLAIM`) after the backoff delay, its delivery count being the attempt
 //! number. The payload is the entry's `payload` (or `data`, `body`) field,
 //! else all its fields as a JSON object; the message id is the entry id.
-//! Deleting the trigger destroys the group when Wisp named it.
+//! Deleting the trigger destroys the group when Wisp named it. The broker
+//! host must be allowed by `--broker-hosts` before each connection; the
+//! status says what failed in fixed words (the cause is logged).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -22,7 +24,10 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{reconnect_delay, ExternalMessage, TriggerSource, Verdict};
+use super::{
+    reconnect_delay, redis_address, report_unreachable, ExternalMessage, TriggerSource, Verdict,
+    CONNECT_TIMEOUT, STATUS_FAILED, STATUS_NOT_ALLOWED,
+};
 use crate::{Platform, PlatformError};
 
 /// Longest single `XREADGROUP` block, so due retries are not held up.
@@ -62,7 +67,7 @@ impl TriggerSource for RedisSource {
     /// Destroys the consumer group Wisp named for the trigger (with its
     /// pending-entries list). A group the trigger's creator named is left
     /// alone: other readers may share it.
-    fn retire(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
+    fn retire(&self, platform: &Platform, trigger: &Trigger) -> Option<JoinHandle<()>> {
         let TriggerSpec::Redis {
             url,
             stream,
@@ -72,16 +77,16 @@ impl TriggerSource for RedisSource {
             return None;
         };
         let group = format!("wisp-{}", trigger.id);
+        let platform = platform.clone();
         Some(tokio::spawn(async move {
-            let destroyed: redis::RedisResult<i64> = match connect(&url).await {
-                Ok(mut conn) => {
-                    redis::cmd("XGROUP")
-                        .arg("DESTROY")
-                        .arg(&stream)
-                        .arg(&group)
-                        .query_async(&mut conn)
-                        .await
-                }
+            let destroyed: Result<i64, String> = match allowed_connect(&platform, &url).await {
+                Ok(mut conn) => redis::cmd("XGROUP")
+                    .arg("DESTROY")
+                    .arg(&stream)
+                    .arg(&group)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             };
             match destroyed {
@@ -98,7 +103,12 @@ impl TriggerSource for RedisSource {
     /// stream through it; it is destroyed when the trigger moves to another
     /// stream, to a group the user names, or to another kind. (The same
     /// stream under another URL keeps it: it may be the same server.)
-    fn replace(&self, old: &Trigger, new: &TriggerSpec) -> Option<JoinHandle<()>> {
+    fn replace(
+        &self,
+        platform: &Platform,
+        old: &Trigger,
+        new: &TriggerSpec,
+    ) -> Option<JoinHandle<()>> {
         let TriggerSpec::Redis {
             stream,
             group: None,
@@ -111,7 +121,7 @@ impl TriggerSource for RedisSource {
         if stays {
             None
         } else {
-            self.retire(old)
+            self.retire(platform, old)
         }
     }
 }
@@ -140,21 +150,48 @@ async fn run(platform: Platform, trigger: Trigger) {
     let mut failures = 0u32;
     loop {
         platform.set_trigger_status(&trigger.id, "connecting");
-        let error = match connect(url).await {
-            Ok(mut conn) => {
-                let result =
-                    consume(&platform, &trigger, &mut conn, &mut reader, &mut failures).await;
-                result
-                    .err()
-                    .map_or_else(|| "stopped".to_string(), |e| e.to_string())
+        let started = Instant::now();
+        if let Err(error) = platform.broker_allowed(&trigger.spec).await {
+            tracing::warn!(trigger = %trigger.id, %url, %error, "Redis broker not allowed; not connecting");
+            platform.set_trigger_status(&trigger.id, STATUS_NOT_ALLOWED);
+        } else {
+            // Reached only once the group exists: before that, any port
+            // that accepts TCP "connects", and its reply is not Redis's.
+            let mut reached = false;
+            let error = match connect(url).await {
+                Ok(mut conn) => {
+                    let result = consume(
+                        &platform,
+                        &trigger,
+                        &mut conn,
+                        &mut reader,
+                        &mut failures,
+                        &mut reached,
+                    )
+                    .await;
+                    result
+                        .err()
+                        .map_or_else(|| "stopped".to_string(), |e| e.to_string())
+                }
+                Err(e) => format!("cannot connect: {e}"),
+            };
+            tracing::warn!(trigger = %trigger.id, %url, %error, "Redis consumer stopped; reconnecting");
+            if reached {
+                platform.set_trigger_status(&trigger.id, STATUS_FAILED);
+            } else {
+                report_unreachable(&platform, &trigger.id, started).await;
             }
-            Err(e) => format!("cannot connect to {url}: {e}"),
-        };
-        tracing::warn!(trigger = %trigger.id, %url, %error, "Redis consumer stopped; reconnecting");
-        platform.set_trigger_status(&trigger.id, format!("error: {error}"));
+        }
         tokio::time::sleep(reconnect_delay(failures)).await;
         failures = failures.saturating_add(1);
     }
+}
+
+/// A connection to the Redis at `url` when `--broker-hosts` allows it.
+async fn allowed_connect(platform: &Platform, url: &str) -> Result<MultiplexedConnection, String> {
+    let (host, port) = redis_address(url)?;
+    platform.broker_host_allowed(&host, port).await?;
+    connect(url).await.map_err(|e| e.to_string())
 }
 
 /// This node's consumer name: stable across restarts of the same node.
@@ -180,7 +217,7 @@ async fn connect(url: &str) -> redis::RedisResult<MultiplexedConnection> {
     let client = redis::Client::open(url)?;
     // XREADGROUP blocks on the server: no client-side response timeout.
     let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(None);
     client
         .get_multiplexed_async_connection_with_config(&config)
@@ -193,19 +230,32 @@ async fn consume(
     conn: &mut MultiplexedConnection,
     reader: &mut Reader,
     failures: &mut u32,
+    reached: &mut bool,
 ) -> redis::RedisResult<()> {
-    let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+    // Bounded like the connection: a port that accepts and stays silent
+    // fails as fast as a closed one.
+    let mut create = redis::cmd("XGROUP");
+    create
         .arg("CREATE")
         .arg(&reader.stream)
         .arg(&reader.group)
         .arg("$")
-        .arg("MKSTREAM")
-        .query_async(conn)
-        .await;
+        .arg("MKSTREAM");
+    let create = create.query_async(conn);
+    let created: redis::RedisResult<()> = match tokio::time::timeout(CONNECT_TIMEOUT, create).await
+    {
+        Ok(created) => created,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no answer to XGROUP CREATE",
+        )
+        .into()),
+    };
     match created {
         Err(e) if e.code() == Some("BUSYGROUP") => {}
         other => other?,
     }
+    *reached = true;
     // What this consumer had not acknowledged (a restart or a lost
     // connection) is due now unless a retry delay is already running.
     let pending: StreamPendingCountReply = redis::cmd("XPENDING")

@@ -36,7 +36,16 @@ async fn require(service: &str, addr: &str) {
 /// A server with `sink` (records each delivery in kv `seen/<ce-id>`, fails
 /// on bodies containing POISON) and one trigger, waited on until connected.
 async fn server_with_trigger(trigger: Value) -> (TestServer, String) {
-    let server = TestServer::start_with(&["--retry-base-ms", "50", "--max-attempts", "3"]).await;
+    // The brokers run on this machine: the administrator must allow them.
+    let server = TestServer::start_with(&[
+        "--retry-base-ms",
+        "50",
+        "--max-attempts",
+        "3",
+        "--broker-hosts",
+        "127.0.0.1",
+    ])
+    .await;
     server.deploy("sink", "relay").await;
     server
         .configure(
