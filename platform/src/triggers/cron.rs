@@ -3,12 +3,15 @@
 //! trigger's `last_tick_ms` and queueing its delivery in one transaction
 //! (compare-and-set on the previous tick), so a tick fires once even across
 //! restarts or several nodes; after downtime only the latest missed tick
-//! fires. Time comes from the platform's [`crate::Clock`].
+//! fires. Time comes from the platform's [`crate::Clock`]. Ticks and
+//! previews are whole seconds: `croner` carries the sub-second part of the
+//! instant it is asked about into its answer, so "now" is cut to its second
+//! first (otherwise every poll within a matching second was a new tick).
 
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike as _, Utc};
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 use sqlx::Row;
@@ -53,24 +56,31 @@ impl Schedule {
         Ok(Self { cron, tz })
     }
 
-    /// The next `n` fire times strictly after `after`.
+    /// The next `n` fire times strictly after `after`, in whole seconds.
     pub fn next_after(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
-        let start = after.with_timezone(&self.tz);
+        // Fire times are whole seconds: the first one after `after` is the
+        // first one after the start of its second.
+        let start = whole_second(after).with_timezone(&self.tz);
         self.cron
             .iter_after(start)
             .take(n)
-            .map(|t| t.with_timezone(&Utc))
+            .map(|t| whole_second(t.with_timezone(&Utc)))
             .collect()
     }
 
-    /// The latest fire time at or before `at`.
+    /// The latest fire time at or before `at`, in whole seconds.
     pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = at.with_timezone(&self.tz);
+        let local = whole_second(at).with_timezone(&self.tz);
         self.cron
             .find_previous_occurrence(&local, true)
             .ok()
-            .map(|t| t.with_timezone(&Utc))
+            .map(|t| whole_second(t.with_timezone(&Utc)))
     }
+}
+
+/// `at` without its fraction of a second.
+fn whole_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.with_nanosecond(0).unwrap_or(at)
 }
 
 /// The next `count` fire times of a schedule after `now`.
@@ -233,6 +243,34 @@ mod tests {
         assert_eq!(
             s.next_after(at("2026-01-10T00:00:00Z"), 1),
             vec![at("2026-01-10T08:00:00Z")]
+        );
+    }
+
+    /// Within a matching second every poll sees the same tick, and previews
+    /// carry no fraction of a second (croner keeps the caller's).
+    #[test]
+    fn ticks_and_previews_are_whole_seconds() {
+        let s = Schedule::parse("* * * * *", "UTC").unwrap();
+        let polls: Vec<_> = ["00.000", "00.200", "00.457122413", "00.999"]
+            .iter()
+            .map(|f| s.latest_at_or_before(at(&format!("2026-01-01T18:48:{f}Z"))))
+            .collect();
+        assert!(
+            polls.iter().all(|t| *t == Some(at("2026-01-01T18:48:00Z"))),
+            "{polls:?}"
+        );
+        let s = Schedule::parse("*/10 * * * * *", "UTC").unwrap();
+        assert_eq!(
+            s.latest_at_or_before(at("2026-01-01T00:00:10.600Z")),
+            Some(at("2026-01-01T00:00:10Z"))
+        );
+        assert_eq!(
+            s.next_after(at("2026-01-01T18:47:59.457122413Z"), 2),
+            vec![at("2026-01-01T18:48:00Z"), at("2026-01-01T18:48:10Z")]
+        );
+        assert_eq!(
+            s.next_after(at("2026-01-01T18:48:00.457122413Z"), 1),
+            vec![at("2026-01-01T18:48:10Z")]
         );
     }
 
