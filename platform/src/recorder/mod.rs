@@ -6,7 +6,9 @@
 //! its own: [`sqlite`] for the SQLite file, [`sql`] over the pool
 //! otherwise), so recording never sits on a request's hot path and the
 //! database sees few, large writes. A flush is written at once. Stored
-//! records are also broadcast for live log tails.
+//! records are also broadcast for live log tails. A record whose id is
+//! already stored is skipped and logged: one bad row never rolls back the
+//! records batched with it (nor their usage rollups).
 
 mod sql;
 mod sqlite;
@@ -397,9 +399,8 @@ impl Store {
             Store::Sql(pool) => {
                 let records: Vec<InvocationRecord> =
                     entries.into_iter().map(Entry::into_record).collect();
-                let kept = if keep { records.clone() } else { Vec::new() };
-                pool.write(records, &calls).await?;
-                Ok(kept)
+                let stored = pool.write(records, &calls).await?;
+                Ok(if keep { stored } else { Vec::new() })
             }
         }
     }
@@ -505,6 +506,49 @@ mod tests {
             let billed: i64 = hours.iter().map(|h| h.usage.billed_ms).sum();
             assert_eq!((requests, failures, billed), (N, N / 10, 2 * N));
             assert!(hours.len() > 3, "{} rollup rows", hours.len());
+        }
+    }
+
+    /// A record under an id that is already stored (a redriven attempt used
+    /// to reuse its first id) is skipped and not metered twice; the records
+    /// batched with it are all stored and metered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_duplicate_id_never_sinks_its_batch() {
+        for pool_writer in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+            let (db, backend) = crate::db::connect(&url).await.unwrap();
+            let recorder = Recorder::with_store(if pool_writer {
+                Store::Sql(SqlWriter::new(db.clone(), backend))
+            } else {
+                Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
+            });
+            recorder.record(record(1)).await;
+            recorder.flush().await;
+            let mut tail = recorder.subscribe();
+            for i in 2..100 {
+                recorder.record(record(i)).await;
+                if i == 50 {
+                    // Same id as the stored one, and twice within the batch.
+                    recorder.record(record(1)).await;
+                    recorder.record(record(60)).await;
+                }
+            }
+            recorder.flush().await;
+            assert_eq!(
+                count(&db, "SELECT COUNT(*) FROM invocations").await,
+                99,
+                "pool writer: {pool_writer}"
+            );
+            let hours = rollup::load(&db, 0, i64::MAX).await.unwrap();
+            let requests: i64 = hours.iter().map(|h| h.usage.requests).sum();
+            assert_eq!(requests, 99, "pool writer: {pool_writer}");
+            // Live tails see each stored record once.
+            let mut tailed = 0;
+            while tail.try_recv().is_ok() {
+                tailed += 1;
+            }
+            assert_eq!(tailed, 98, "pool writer: {pool_writer}");
         }
     }
 

@@ -1,10 +1,14 @@
 //! The recorder's writer over the shared sqlx pool (PostgreSQL): multi-row
 //! INSERTs of up to [`BATCH_ROWS`] records inside one transaction with the
-//! hourly usage rollups, on one connection kept between batches.
+//! hourly usage rollups, on one connection kept between batches. A record
+//! whose id is already stored is skipped (and logged), not allowed to
+//! roll the whole batch back; only the stored records are metered.
+
+use std::collections::HashSet;
 
 use model::InvocationRecord;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 
 use super::{CALL_COLUMNS, INVOCATION_COLUMNS};
 use crate::db::Backend;
@@ -32,12 +36,12 @@ impl SqlWriter {
     }
 
     /// Stores the records with their rollups in one transaction, then the
-    /// call edges.
+    /// call edges; the records stored (those whose id was not taken).
     pub async fn write(
         &mut self,
         records: Vec<InvocationRecord>,
         calls: &[OutboundCallRecord],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<Vec<InvocationRecord>, sqlx::Error> {
         let written = self.write_on_connection(records, calls).await;
         if written.is_err() {
             // The next write takes a new connection.
@@ -48,58 +52,75 @@ impl SqlWriter {
 
     async fn write_on_connection(
         &mut self,
-        records: Vec<InvocationRecord>,
+        mut records: Vec<InvocationRecord>,
         calls: &[OutboundCallRecord],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<Vec<InvocationRecord>, sqlx::Error> {
         if self.conn.is_none() {
             self.conn = Some(self.db.acquire().await?);
         }
         let conn: &mut AnyConnection = self.conn.as_mut().expect("acquired above");
         if !records.is_empty() {
-            write_batch(conn, self.backend, records).await?;
+            write_batch(conn, self.backend, &mut records).await?;
         }
         if !calls.is_empty() {
             write_calls(conn, self.backend, calls).await?;
         }
-        Ok(())
+        Ok(records)
     }
 }
 
-/// Stores `batch` (its values move into the statements) and adds it to the
-/// hourly usage rollups, in one transaction.
+/// Stores `batch` and adds what was stored to the hourly usage rollups, in
+/// one transaction; records whose id is already stored are dropped from
+/// `batch` (and logged).
 async fn write_batch(
     conn: &mut AnyConnection,
     backend: Backend,
-    batch: Vec<InvocationRecord>,
+    batch: &mut Vec<InvocationRecord>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    crate::metering::rollup::add_batch(&mut tx, backend, &batch).await?;
-    let mut rows = batch.into_iter().peekable();
-    while rows.peek().is_some() {
-        insert_records(&mut tx, backend, rows.by_ref().take(BATCH_ROWS)).await?;
+    let mut stored = HashSet::with_capacity(batch.len());
+    for part in batch.chunks(BATCH_ROWS) {
+        stored.extend(insert_records(&mut tx, backend, part).await?);
     }
+    if stored.len() < batch.len() {
+        // The first of two records with one id in a batch is the stored one.
+        batch.retain(|r| {
+            let kept = stored.remove(&r.id);
+            if !kept {
+                tracing::error!(
+                    invocation = %r.id,
+                    function = %r.function,
+                    "an invocation record with this id is already stored; the new one is skipped"
+                );
+            }
+            kept
+        });
+    }
+    crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
     tx.commit().await
 }
 
-/// One multi-row INSERT of up to [`BATCH_ROWS`] records (moved into it).
+/// One multi-row INSERT of up to [`BATCH_ROWS`] records (bound by
+/// reference); the ids it stored (an id already stored is skipped).
 async fn insert_records(
     conn: &mut AnyConnection,
     backend: Backend,
-    records: impl ExactSizeIterator<Item = InvocationRecord>,
-) -> Result<(), sqlx::Error> {
+    records: &[InvocationRecord],
+) -> Result<Vec<String>, sqlx::Error> {
     let mut sql = format!("INSERT INTO invocations ({INVOCATION_COLUMNS}) VALUES ");
     sql.push_str(&crate::db::values_placeholders(
         backend,
         records.len(),
         super::INVOCATION_COLUMN_COUNT,
     ));
+    sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
     let mut q = sqlx::query(&sql);
     for r in records {
         q = q
-            .bind(r.id)
-            .bind(r.function)
+            .bind(r.id.as_str())
+            .bind(r.function.as_str())
             .bind(r.version)
-            .bind(r.trigger)
+            .bind(r.trigger.as_str())
             .bind(r.started_at.timestamp_millis())
             .bind(super::duration_us(r.duration_ms))
             .bind(r.billed_ms)
@@ -107,19 +128,22 @@ async fn insert_records(
             .bind(r.peak_memory_bytes)
             .bind(r.bytes_in)
             .bind(r.bytes_out)
-            .bind(r.status)
-            .bind(r.outcome)
+            .bind(r.status.as_str())
+            .bind(r.outcome.as_str())
             .bind(r.status_code)
-            .bind(r.error)
-            .bind(r.method)
-            .bind(r.path)
-            .bind(r.logs)
+            .bind(r.error.as_deref())
+            .bind(r.method.as_str())
+            .bind(r.path.as_str())
+            .bind(r.logs.as_str())
             .bind(i64::from(r.logs_truncated))
-            .bind(r.parent_id)
-            .bind(r.trigger_id);
+            .bind(r.parent_id.as_deref())
+            .bind(r.trigger_id.as_deref());
     }
-    q.execute(conn).await?;
-    Ok(())
+    q.fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect()
 }
 
 async fn write_calls(

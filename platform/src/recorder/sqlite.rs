@@ -1,6 +1,8 @@
 //! The recorder's SQLite writer: a connection of its own (rusqlite, the
 //! same bundled SQLite as sqlx) on a thread of its own, one cached
 //! single-row INSERT per record inside one transaction with the rollups.
+//! A record whose id is already stored is skipped (and logged) rather than
+//! failing the transaction, and only stored records are metered.
 //!
 //! Why not the sqlx pool here (profiled at hello c=16, docs/DECISIONS.md
 //! #27): a multi-row INSERT through sqlx's `Any` driver clones every text
@@ -32,7 +34,7 @@ use crate::metering::rollup;
 
 static INSERT_INVOCATION: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO invocations ({INVOCATION_COLUMNS}) VALUES ({})",
+        "INSERT INTO invocations ({INVOCATION_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
         placeholders(super::INVOCATION_COLUMN_COUNT)
     )
 });
@@ -128,11 +130,11 @@ fn start_thread(path: PathBuf) -> std::io::Result<mpsc::Sender<Job>> {
             run_in_background();
             let mut conn: Option<Connection> = None;
             for job in inbox {
-                let records: Vec<InvocationRecord> =
+                let mut records: Vec<InvocationRecord> =
                     job.entries.into_iter().map(Entry::into_record).collect();
                 let written = match conn.take().map_or_else(|| open(&path), Ok) {
                     Ok(mut open_conn) => {
-                        let written = store(&mut open_conn, &records, &job.calls);
+                        let written = store(&mut open_conn, &mut records, &job.calls);
                         // After an error the next batch opens a fresh connection.
                         conn = written.is_ok().then_some(open_conn);
                         written
@@ -184,9 +186,11 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Stores `records` (those whose id is already stored are dropped from it,
+/// and logged), their rollups and the call edges in one transaction.
 fn store(
     conn: &mut Connection,
-    records: &[InvocationRecord],
+    records: &mut Vec<InvocationRecord>,
     calls: &[OutboundCallRecord],
 ) -> rusqlite::Result<()> {
     // IMMEDIATE: take the write lock up front, waiting (busy_timeout) for
@@ -194,8 +198,9 @@ fn store(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut insert = tx.prepare_cached(&INSERT_INVOCATION)?;
-        for r in records {
-            insert.execute(params![
+        let mut skipped: Vec<usize> = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let stored = insert.execute(params![
                 r.id,
                 r.function,
                 r.version,
@@ -218,6 +223,22 @@ fn store(
                 r.parent_id,
                 r.trigger_id,
             ])?;
+            if stored == 0 {
+                tracing::error!(
+                    invocation = %r.id,
+                    function = %r.function,
+                    "an invocation record with this id is already stored; the new one is skipped"
+                );
+                skipped.push(i);
+            }
+        }
+        if !skipped.is_empty() {
+            let mut index = 0;
+            records.retain(|_| {
+                let keep = !skipped.contains(&index);
+                index += 1;
+                keep
+            });
         }
         let mut upsert = tx.prepare_cached(&UPSERT_USAGE)?;
         for ((function, hour_start), u) in rollup::aggregate(records) {
