@@ -1,6 +1,8 @@
 //! Database connection and migrations. One `sqlx::AnyPool` over SQLite (the
 //! single-node default, WAL mode) or PostgreSQL (clusters); queries use `$N`
-//! placeholders, which both drivers accept. Owns nothing else.
+//! placeholders, which both drivers accept. A connection whose transaction
+//! could not be ended (see [`release_healthy`]) never goes back to the pool.
+//! Owns nothing else.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool, Connection as _};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -65,7 +67,8 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<(AnyPool, Backend)> {
                 }
                 Ok(())
             })
-        });
+        })
+        .after_release(|conn, _meta| Box::pin(release_healthy(conn)));
     let pool = options
         .connect(&url)
         .await
@@ -76,6 +79,28 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<(AnyPool, Backend)> {
     };
     migrator.run(&pool).await.context("running migrations")?;
     Ok((pool, backend))
+}
+
+/// Whether a connection handed back to the pool may be used again: not
+/// when it is still inside a transaction. A transaction dropped without a
+/// commit queues its ROLLBACK (run before this answers); but when SQLite
+/// ended a transaction by itself (a COMMIT or write that failed on a full
+/// or read-only disk rolls back), that ROLLBACK fails too and sqlx keeps
+/// counting the connection as inside it: every later `begin_with` on it
+/// failed ("attempted to call begin_with at non-zero transaction depth")
+/// until a restart. Such a connection is closed instead (closing also ends
+/// any transaction SQLite still holds), and the pool opens a fresh one.
+async fn release_healthy(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // Let a queued rollback run, then look again.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a database connection was left inside a failed transaction; closing it");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Starts a transaction that will write after reading. On SQLite it takes
