@@ -1,5 +1,7 @@
 //! Reading invocation records: a function's calls (filtered by status and
-//! time, paged by cursor) and one record with its logs.
+//! time, paged by cursor) and one record with its logs. The id an async
+//! invocation was answered with resolves at once: until its record is
+//! stored, its job stands in for it (`queued`, then `running`).
 
 use chrono::{DateTime, Utc};
 use model::InvocationRecord;
@@ -11,6 +13,10 @@ use crate::{Platform, PlatformError};
 
 /// Most records one listing returns.
 const MAX_LIMIT: u32 = 1000;
+/// How long after its job was delivered an async call's record may still
+/// be on its way (the recorder writes every ~50 ms; this allows for a busy
+/// database): until then its id shows `running`, after it `record_lost`.
+const RECORDING_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Filters for listing a function's invocations (newest first).
 #[derive(Clone, Debug, Default)]
@@ -144,14 +150,105 @@ impl Platform {
         Ok(records)
     }
 
-    /// One invocation record, with logs and error.
+    /// One invocation record, with logs and error; for the id an async
+    /// invocation was answered with, before its record is stored, what its
+    /// job says (`queued`, `running`, ...).
     pub async fn invocation(&self, id: &str) -> Result<InvocationRecord, PlatformError> {
-        let row = sqlx::query("SELECT * FROM invocations WHERE id = $1")
+        if let Some(record) = self.stored_invocation(id).await? {
+            return Ok(record);
+        }
+        match self.job_invocation(id).await? {
+            // The record may have been stored since the first look.
+            Some(pending) => Ok(self.stored_invocation(id).await?.unwrap_or(pending)),
+            None => Err(PlatformError::not_found(format!("invocation {id}"))),
+        }
+    }
+
+    async fn stored_invocation(&self, id: &str) -> Result<Option<InvocationRecord>, PlatformError> {
+        sqlx::query("SELECT * FROM invocations WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.inner.db)
             .await?
-            .ok_or_else(|| PlatformError::not_found(format!("invocation {id}")))?;
-        record_from_row(&row)
+            .as_ref()
+            .map(record_from_row)
+            .transpose()
+    }
+
+    /// The stand-in record of queued work whose first invocation id is `id`
+    /// and has no stored record. `status` is `queued` or `running` while the
+    /// work is pending, and stays `running` (outcome `recording`) for
+    /// [`RECORDING_GRACE`] after the job's last attempt ran under this id,
+    /// while that call's own record is on its way. Final stand-ins: `error`
+    /// (outcome `dead_letter`, with the job's last error) for a dead letter,
+    /// and `success` (outcome `record_lost`) for a delivered job whose
+    /// record a crash lost. Nothing measured is known: durations and sizes
+    /// are zero.
+    pub(crate) async fn job_invocation(
+        &self,
+        id: &str,
+    ) -> Result<Option<InvocationRecord>, PlatformError> {
+        let Some(row) = sqlx::query(
+            "SELECT function_name, source, trigger_id, parent_id, method, path, state, \
+             last_invocation_id, last_error, created_at, updated_at FROM jobs \
+             WHERE id = $1 AND first_invocation_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.inner.db)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let function: String = row.try_get("function_name")?;
+        let state: String = row.try_get("state")?;
+        let updated_at: i64 = row.try_get("updated_at")?;
+        // The last attempt ran under this id: its record is on its way.
+        let ran_under_id = row
+            .try_get::<Option<String>, _>("last_invocation_id")?
+            .as_deref()
+            == Some(id);
+        let recording = ran_under_id
+            && self.inner.clock.now_ms() - updated_at < RECORDING_GRACE.as_millis() as i64;
+        let (status, outcome) = match state.as_str() {
+            "done" | "dead" if recording => ("running", "recording"),
+            "done" => ("success", "record_lost"),
+            "dead" => ("error", "dead_letter"),
+            "running" => ("running", "running"),
+            _ => ("queued", "queued"),
+        };
+        // A running job's attempt started when it was claimed (its last update).
+        let started_at: i64 = if state == "queued" {
+            row.try_get("created_at")?
+        } else {
+            updated_at
+        };
+        let live = self.inner.registry.get(&function);
+        Ok(Some(InvocationRecord {
+            id: id.to_string(),
+            version: live.as_ref().map_or(0, |l| l.version),
+            memory_limit_mb: live.as_ref().map_or(0, |l| i64::from(l.memory_mb)),
+            function,
+            trigger: row.try_get("source")?,
+            started_at: from_ms(started_at),
+            duration_ms: 0.0,
+            billed_ms: 0,
+            peak_memory_bytes: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            status: status.to_string(),
+            outcome: outcome.to_string(),
+            status_code: None,
+            error: if state == "dead" {
+                row.try_get("last_error")?
+            } else {
+                None
+            },
+            method: row.try_get("method")?,
+            path: row.try_get("path")?,
+            logs: String::new(),
+            logs_truncated: false,
+            parent_id: row.try_get("parent_id")?,
+            trigger_id: row.try_get("trigger_id")?,
+        }))
     }
 
     /// Invocations caused by `id` (calls it made, events it published) that

@@ -96,6 +96,11 @@ pub struct PlatformConfig {
     /// measure what recording costs (the benchmark's on-vs-off comparison):
     /// calls are then neither listed, metered nor billed.
     pub record_invocations: bool,
+    /// This node's identity on the job leases it holds (`--node-id`);
+    /// default: the identity kept in `<data_dir>/node-id`, made on first
+    /// start. A node restarting under the same identity takes its own
+    /// running jobs back at once; no two live nodes may share one.
+    pub node_id: Option<String>,
     /// Broker hosts NATS, Redis and MQTT triggers may connect to (default:
     /// public hosts only; local and private brokers must be listed).
     pub broker_hosts: BrokerHosts,
@@ -121,6 +126,7 @@ impl PlatformConfig {
             clock: Arc::new(SystemClock),
             secret_key: None,
             record_invocations: true,
+            node_id: None,
             broker_hosts: BrokerHosts::default(),
         }
     }
@@ -157,6 +163,8 @@ struct Inner {
     triggers: triggers::Supervisor,
     /// Set once the platform is shutting down: background loops end.
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// This node's identity on the job leases it holds.
+    node_id: String,
 }
 
 impl Drop for Inner {
@@ -186,6 +194,7 @@ impl Platform {
             .context("loading the secret key")?;
         let recorder = recorder::Recorder::start(db.clone(), backend, &config.database_url());
         let clock = config.clock.clone();
+        let node_id = queue::node_identity(&config).context("the node identity")?;
         let platform = Platform {
             inner: Arc::new(Inner {
                 db,
@@ -202,22 +211,11 @@ impl Platform {
                 dispatcher: dispatcher::Dispatcher::new(),
                 triggers: triggers::Supervisor::default(),
                 shutdown: tokio::sync::watch::channel(false).0,
+                node_id,
             }),
         };
         platform.load_live_functions().await?;
-        if backend == Backend::Sqlite {
-            // One node owns an SQLite file: whatever was running belonged to
-            // a previous process that is gone.
-            let requeued = platform
-                .requeue_all_running(platform.inner.clock.now_ms())
-                .await?;
-            if requeued > 0 {
-                tracing::warn!(
-                    jobs = requeued,
-                    "requeued jobs interrupted by the last shutdown"
-                );
-            }
-        }
+        platform.reclaim_interrupted_jobs().await?;
         platform.start_triggers().await?;
         platform.inner.dispatcher.spawn(platform.clone());
         Ok(platform)

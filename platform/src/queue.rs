@@ -3,6 +3,18 @@
 //! the sender is acknowledged; a worker claims it with a lease, runs it, and
 //! marks it done, schedules a retry with exponential backoff, or moves it to
 //! the dead letters once its attempts are used up. Delivery is at least once.
+//!
+//! Invocation ids: the id a sender is given (the job's first invocation id)
+//! is used by the first attempt that runs, and again by a rerun while no
+//! record is stored under it (the process running it was killed), so it
+//! ends as a record of its own; every other attempt, a redriven one
+//! included, runs under a new id (one id, one record).
+//!
+//! Leases: a claimed job records which node holds it (`lease_owner`, the
+//! node identity, see [`node_identity`]). At start a node takes back its
+//! own running jobs at once (they belonged to its previous process); other
+//! nodes' leases run their course (the function's timeout plus a minute).
+//! On SQLite, one node owns the file: every running job is taken back.
 
 use std::time::Duration;
 
@@ -13,7 +25,41 @@ use sqlx::{AnyConnection, Row};
 
 use crate::invoke::{new_invocation_id, TriggerKind};
 use crate::time::from_ms;
-use crate::{Platform, PlatformError};
+use crate::{Backend, Platform, PlatformConfig, PlatformError};
+
+/// The file in the data directory that keeps the default node identity.
+const NODE_ID_FILE: &str = "node-id";
+/// Longest node identity accepted.
+const MAX_NODE_ID_BYTES: usize = 128;
+
+/// This node's identity on the job leases it holds: `config.node_id` when
+/// set (`--node-id`), else the identity kept in `<data_dir>/node-id`,
+/// created on first start. A restart with the same data directory (or the
+/// same `--node-id`) is the same node and takes its own leases back at once;
+/// two live nodes must never share an identity.
+pub(crate) fn node_identity(config: &PlatformConfig) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    if let Some(id) = config.node_id.as_deref().map(str::trim) {
+        if !id.is_empty() {
+            anyhow::ensure!(
+                id.len() <= MAX_NODE_ID_BYTES,
+                "the node id is over {MAX_NODE_ID_BYTES} bytes"
+            );
+            return Ok(id.to_string());
+        }
+    }
+    let path = config.data_dir.join(NODE_ID_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let id = format!("node-{}", new_invocation_id());
+    std::fs::write(&path, format!("{id}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
 
 /// Most jobs one listing returns.
 const MAX_LIST: u32 = 1000;
@@ -54,12 +100,16 @@ pub(crate) struct ClaimedJob {
     pub attempts: u32,
     pub max_attempts: u32,
     pub first_invocation_id: String,
+    /// No finished attempt and no stored record carries the first
+    /// invocation id yet: this attempt runs under it.
+    pub first_id_unused: bool,
 }
 
 impl ClaimedJob {
-    /// The first attempt is recorded under the id the sender was given.
+    /// The id this attempt is recorded under: the one the sender was given
+    /// while nothing is recorded under it, else a new one.
     pub fn invocation_id(&self) -> String {
-        if self.attempts <= 1 {
+        if self.first_id_unused {
             self.first_invocation_id.clone()
         } else {
             new_invocation_id()
@@ -119,6 +169,11 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, PlatformError> {
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
         first_invocation_id: row.try_get("first_invocation_id")?,
+        // An attempt that finished named its invocation; the stored
+        // records are looked at after the claim.
+        first_id_unused: row
+            .try_get::<Option<String>, _>("last_invocation_id")?
+            .is_none(),
     })
 }
 
@@ -194,19 +249,60 @@ impl Platform {
         // PostgreSQL, so two nodes never claim the same job.
         let rows = sqlx::query(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, \
-             updated_at = $2 WHERE state = 'queued' AND id IN (SELECT id FROM jobs \
+             lease_owner = $5, updated_at = $2 WHERE state = 'queued' AND id IN (SELECT id FROM jobs \
              WHERE state = 'queued' AND function_name = $3 AND run_at <= $2 \
              ORDER BY run_at, id LIMIT $4) \
              RETURNING id, function_name, source, trigger_id, parent_id, method, path, \
-             headers_json, body, attempts, max_attempts, first_invocation_id",
+             headers_json, body, attempts, max_attempts, first_invocation_id, last_invocation_id",
         )
         .bind(lease_until_ms)
         .bind(now_ms)
         .bind(function)
         .bind(i64::from(limit))
+        .bind(&self.inner.node_id)
         .fetch_all(&self.inner.db)
         .await?;
-        rows.iter().map(claimed_from_row).collect()
+        let mut jobs = rows
+            .iter()
+            .map(claimed_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.mark_recorded_first_ids(&mut jobs).await?;
+        Ok(jobs)
+    }
+
+    /// Clears [`ClaimedJob::first_id_unused`] of the jobs whose first
+    /// invocation id already has a stored record (a redriven dead letter, an
+    /// attempt whose process died after its record was written).
+    async fn mark_recorded_first_ids(&self, jobs: &mut [ClaimedJob]) -> Result<(), PlatformError> {
+        let unused: Vec<&str> = jobs
+            .iter()
+            .filter(|j| j.first_id_unused)
+            .map(|j| j.first_invocation_id.as_str())
+            .collect();
+        if unused.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (1..=unused.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id FROM invocations WHERE id IN ({})",
+            placeholders.join(",")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &unused {
+            query = query.bind(*id);
+        }
+        let recorded: std::collections::HashSet<String> = query
+            .fetch_all(&self.inner.db)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        for job in jobs.iter_mut() {
+            if recorded.contains(&job.first_invocation_id) {
+                job.first_id_unused = false;
+            }
+        }
+        Ok(())
     }
 
     /// Marks a claimed job delivered.
@@ -217,7 +313,8 @@ impl Platform {
         now_ms: i64,
     ) -> Result<(), PlatformError> {
         sqlx::query(
-            "UPDATE jobs SET state = 'done', lease_until = NULL, last_invocation_id = $1, \
+            "UPDATE jobs SET state = 'done', lease_until = NULL, lease_owner = NULL, \
+             last_invocation_id = $1, \
              last_error = NULL, updated_at = $2 WHERE id = $3",
         )
         .bind(invocation_id)
@@ -244,7 +341,7 @@ impl Platform {
             now_ms + backoff(self.inner.config.retry_base, job.attempts).as_millis() as i64
         };
         sqlx::query(
-            "UPDATE jobs SET state = $1, lease_until = NULL, run_at = $2, \
+            "UPDATE jobs SET state = $1, lease_until = NULL, lease_owner = NULL, run_at = $2, \
              last_invocation_id = COALESCE($3, last_invocation_id), last_error = $4, updated_at = $5 \
              WHERE id = $6",
         )
@@ -306,8 +403,8 @@ impl Platform {
     /// Jobs whose lease ran out (their worker died) go back to the queue.
     pub(crate) async fn requeue_expired(&self, now_ms: i64) -> Result<u64, PlatformError> {
         Ok(sqlx::query(
-            "UPDATE jobs SET state = 'queued', lease_until = NULL, updated_at = $1 \
-             WHERE state = 'running' AND lease_until < $1",
+            "UPDATE jobs SET state = 'queued', lease_until = NULL, lease_owner = NULL, \
+             updated_at = $1 WHERE state = 'running' AND lease_until < $1",
         )
         .bind(now_ms)
         .execute(&self.inner.db)
@@ -315,16 +412,30 @@ impl Platform {
         .rows_affected())
     }
 
-    /// On a single node, every running job belonged to a previous process.
-    pub(crate) async fn requeue_all_running(&self, now_ms: i64) -> Result<u64, PlatformError> {
-        Ok(sqlx::query(
-            "UPDATE jobs SET state = 'queued', lease_until = NULL, updated_at = $1 \
-             WHERE state = 'running'",
+    /// At start, before this process claims anything: jobs left running by
+    /// this node's previous process go back to the queue at once. On SQLite
+    /// (one node owns the file) that is every running job; on PostgreSQL
+    /// the jobs leased under this node's identity. How many.
+    pub(crate) async fn reclaim_interrupted_jobs(&self) -> Result<u64, PlatformError> {
+        let now_ms = self.inner.clock.now_ms();
+        let reclaimed = sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_until = NULL, lease_owner = NULL, \
+             updated_at = $1 WHERE state = 'running' AND ($2 = 1 OR lease_owner = $3)",
         )
         .bind(now_ms)
+        .bind(i64::from(self.inner.backend == Backend::Sqlite))
+        .bind(&self.inner.node_id)
         .execute(&self.inner.db)
         .await?
-        .rows_affected())
+        .rows_affected();
+        if reclaimed > 0 {
+            tracing::warn!(
+                jobs = reclaimed,
+                node = %self.inner.node_id,
+                "requeued jobs interrupted by this node's last shutdown"
+            );
+        }
+        Ok(reclaimed)
     }
 
     /// Forgets delivered jobs older than `older_than_ms`.

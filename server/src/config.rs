@@ -79,4 +79,12 @@ pub struct ServeArgs {
     /// unless listed. Default `*`: public brokers only.
     #[arg(long, env = "WISP_BROKER_HOSTS", value_delimiter = ',', default_value = "*")]
     pub broker_hosts: Vec<String>,
+    /// This node's identity on the job leases it holds; a node restarting
+    /// under the same identity takes its own running async work back at
+    /// once instead of waiting for its leases to run out. Default: the
+    /// identity kept in <data-dir>/node-id (made on first start). Set it
+    /// when the data directory does not survive a restart (containers);
+    /// never give two live nodes the same one.
+    #[arg(long, env = "WISP_NODE_ID")]
+    pub node_id: Option<String>,
 }

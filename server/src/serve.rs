@@ -28,6 +28,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.retry_base = std::time::Duration::from_millis(args.retry_base_ms.max(1));
     config.max_attempts = args.max_attempts.clamp(1, 100);
     config.record_invocations = !args.no_record;
+    config.node_id = args.node_id.clone();
     config.broker_hosts =
         platform::BrokerHosts::parse(&args.broker_hosts).map_err(anyhow::Error::msg)?;
     if args.no_record {

@@ -143,7 +143,9 @@ pub async fn list(
     Ok(Json(state.platform.list_invocations(&name, query).await?))
 }
 
-/// One invocation with its logs and error.
+/// One invocation with its logs and error. The id an async invocation was
+/// answered with resolves at once: `status` is `queued`, then `running`,
+/// until the call's own record is stored.
 #[utoipa::path(get, path = "/api/v1/invocations/{id}",
     params(("id" = String, Path, description = "invocation id")),
     responses((status = 200, body = InvocationRecord), (status = 404, body = model::ApiError)),
