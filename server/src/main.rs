@@ -24,7 +24,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the dashboard + API and the function gateway.
-    Serve(config::ServeArgs),
+    // Boxed: the serve flags outweigh every client command's arguments.
+    Serve(Box<config::ServeArgs>),
     /// Upload a .wasm file as a new version of a function.
     Deploy(cli::DeployArgs),
     /// List functions.
@@ -79,7 +80,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Deploy(args) => cli::deploy(args).await,
             Command::Functions(args) => cli::functions(args).await,
             Command::Invoke(args) => cli::invoke(args).await,
