@@ -315,7 +315,7 @@ async fn api_invoke_sync_and_async() {
     assert_eq!(r.status(), 202);
     let accepted: Value = r.json().await.unwrap();
     let id = accepted["invocation_id"].as_str().unwrap();
-    let record = server.invocation_eventually(id).await;
+    let record = server.final_invocation(id).await;
     assert_eq!(record.status, "success");
     assert_eq!(record.bytes_in, 5);
 

@@ -379,7 +379,7 @@ async fn async_work_retries_then_dead_letters_and_redrives() {
     assert_eq!(r.status(), 202);
     let ok: Value = r.json().await.unwrap();
     let record = server
-        .invocation_eventually(ok["invocation_id"].as_str().unwrap())
+        .final_invocation(ok["invocation_id"].as_str().unwrap())
         .await;
     assert_eq!(record.trigger, "async");
     assert_eq!(record.status_code, Some(200));

@@ -350,3 +350,30 @@ pub fn wisp(server: &TestServer, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stderr).to_string(),
     )
 }
+
+impl TestServer {
+    /// Waits until invocation `id` has its final record (not the `queued` or
+    /// `running` stand-in an async invocation's id shows until its call's
+    /// record is stored), then returns it.
+    pub async fn final_invocation(&self, id: &str) -> InvocationRecord {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = self
+                .get(&format!("/api/v1/invocations/{id}"))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            if status == 200 {
+                let record: InvocationRecord = r.json().await.unwrap();
+                if record.status != "queued" && record.status != "running" {
+                    return record;
+                }
+            } else {
+                assert_eq!(status, 404, "unexpected status reading invocation {id}");
+            }
+            assert!(Instant::now() < deadline, "invocation {id} never recorded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
