@@ -336,6 +336,36 @@ pub fn is_env_name(name: &str) -> bool {
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
 }
 
+/// Whether `entry` is a valid outbound allow-list entry: `*` (any host),
+/// `*.example.com`, `host` or `host:port`, a bare IPv6 literal, or a
+/// bracketed one with an optional port (`[::1]:8080`).
+pub fn is_allowed_host_entry(entry: &str) -> bool {
+    if entry == "*" || entry.parse::<std::net::Ipv6Addr>().is_ok() {
+        return true;
+    }
+    let port_ok = |port: &str| port.parse::<u16>().is_ok_and(|p| p > 0);
+    if let Some(rest) = entry.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((v6, "")) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            Some((v6, tail)) => {
+                v6.parse::<std::net::Ipv6Addr>().is_ok()
+                    && tail.strip_prefix(':').is_some_and(port_ok)
+            }
+            None => false,
+        };
+    }
+    let bare = entry.strip_prefix("*.").unwrap_or(entry);
+    let (name, port) = match bare.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (bare, None),
+    };
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
+        && port.is_none_or(port_ok)
+}
+
 /// Every problem of a configuration, in field order (empty when valid). The
 /// platform refuses a configuration with problems; the dashboard shows them
 /// beside the fields before it sends anything.
@@ -379,16 +409,12 @@ pub fn config_problems(c: &FunctionConfig) -> Vec<ConfigProblem> {
         }
     }
     for host in &c.allowed_hosts {
-        let bare = host.strip_prefix("*.").unwrap_or(host);
-        let ok = !bare.is_empty()
-            && bare
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || ch == ':');
-        if !ok {
+        if !is_allowed_host_entry(host) {
             problem(
                 "allowed_hosts",
                 format!(
-                "allowed host {host:?} must be a host name like api.example.com or *.example.com"
+                "allowed host {host:?} must be a host name like api.example.com or *.example.com, \
+                 an IP address (IPv6 as 2001:db8::1 or [2001:db8::1]:8080), or * for any host"
             ),
             );
         }
@@ -627,6 +653,38 @@ mod tests {
         };
         let fields: Vec<_> = config_problems(&bad).into_iter().map(|p| p.field).collect();
         assert_eq!(fields, ["memory_mb", "env", "allowed_hosts"]);
+    }
+
+    #[test]
+    fn allowed_host_entries() {
+        for ok in [
+            "*",
+            "*.example.com",
+            "api.example.com",
+            "localhost:8443",
+            "10.0.0.1",
+            "::1",
+            "2001:db8::1",
+            "[::1]",
+            "[2001:db8::1]:8080",
+        ] {
+            assert!(is_allowed_host_entry(ok), "{ok:?} refused");
+        }
+        for bad in [
+            "",
+            "bad host",
+            "*.",
+            "**",
+            "[::1",
+            "[::1]x",
+            "[::1]:",
+            "[nothost]",
+            "a:b:c",
+            "host:0",
+            "host:99999",
+        ] {
+            assert!(!is_allowed_host_entry(bad), "{bad:?} accepted");
+        }
     }
 
     #[test]

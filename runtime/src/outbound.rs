@@ -94,29 +94,77 @@ pub struct ObservedCall {
 /// Whether `host` (optionally `host:port` in `authority`) is on the allow-list.
 ///
 /// Entries: `*` (any host), `*.example.com` (any subdomain, not the apex),
-/// `example.com` (that host, any port), `example.com:8443` (that authority).
-/// Matching is case-insensitive.
+/// `example.com` (that host, any port), `example.com:8443` (that authority),
+/// and IPv6 literals, bare (`2001:db8::1`) or bracketed, with or without a
+/// port (`[2001:db8::1]`, `[::1]:8080`); IPv6 literals match in any spelling
+/// of the same address. Matching is case-insensitive.
 pub fn host_is_allowed(allowed: &[String], host: &str, authority: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let authority = authority.to_ascii_lowercase();
+    let host = canonical_host(host.trim_end_matches('.'));
+    let port = authority_port(authority);
     allowed.iter().any(|entry| {
         let entry = entry.trim().to_ascii_lowercase();
         if entry == "*" {
-            true
-        } else if let Some(suffix) = entry.strip_prefix("*.") {
-            host.len() > suffix.len() + 1
-                && host.ends_with(suffix)
-                && host[..host.len() - suffix.len()].ends_with('.')
-        } else if entry.contains(':') {
-            entry == authority
-        } else {
-            entry == host
+            return true;
         }
+        if let Some(suffix) = entry.strip_prefix("*.") {
+            return host.len() > suffix.len() + 1
+                && host.ends_with(suffix)
+                && host[..host.len() - suffix.len()].ends_with('.');
+        }
+        let (entry_host, entry_port) = split_host_port(&entry);
+        canonical_host(entry_host) == host && entry_port.is_none_or(|p| Some(p) == port)
     })
 }
 
+/// A host as compared by the allow-list: lowercase, an IPv6 literal without
+/// brackets and in its canonical spelling (`0:0::1` and `[::1]` are `::1`).
+fn canonical_host(host: &str) -> String {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => v6.to_string(),
+        Err(_) => bare.to_ascii_lowercase(),
+    }
+}
+
+/// An allow-list entry's host and port: `host`, `host:port`, a bare IPv6
+/// literal (all colons, no port), `[v6]` or `[v6]:port`.
+fn split_host_port(entry: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((v6, tail)) => (v6, tail.strip_prefix(':').filter(|p| !p.is_empty())),
+            None => (entry, None),
+        };
+    }
+    if entry.parse::<std::net::Ipv6Addr>().is_ok() {
+        return (entry, None);
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (entry, None),
+    }
+}
+
+/// The explicit port of an authority (`host:port`, `[v6]:port`), if any.
+fn authority_port(authority: &str) -> Option<&str> {
+    let after_host = match authority.rsplit_once(']') {
+        Some((_, tail)) => tail,
+        None => authority,
+    };
+    after_host
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|p| !p.is_empty())
+}
+
 /// Whether `ip` is a public destination (not loopback, private, link-local,
-/// shared, documentation, multicast or unspecified).
+/// shared, documentation, multicast or unspecified). IPv6 addresses that
+/// carry an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+/// `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`, Teredo
+/// `2001::/32`) are judged by the IPv4 address they carry, since the
+/// network may deliver them there.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -131,22 +179,67 @@ pub fn is_public(ip: IpAddr) -> bool {
                 // 100.64.0.0/10, carrier-grade NAT (RFC 6598).
                 || (a == 100 && (64..128).contains(&b))
                 // 0.0.0.0/8, "this network".
-                || a == 0)
+                || a == 0
+                // 192.0.0.0/24, IETF protocol assignments (RFC 6890).
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                // 198.18.0.0/15, benchmarking (RFC 2544).
+                || (a == 198 && (b & 0xfe) == 18)
+                // 240.0.0.0/4, reserved.
+                || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let first = s[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 // fc00::/7, unique local.
                 || (first & 0xfe00) == 0xfc00
-                // fe80::/10, link-local.
-                || (first & 0xffc0) == 0xfe80)
+                // fe80::/10, link-local; fec0::/10, the deprecated site-local.
+                || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
+                // 2001:db8::/32, documentation.
+                || (first == 0x2001 && s[1] == 0x0db8)
+                // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): a private network.
+                || (first == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001)
+                // 100::/64, discard-only.
+                || (first == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0))
         }
     }
+}
+
+/// The IPv4 address an IPv6 address stands for, when it embeds one.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let from = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        std::net::Ipv4Addr::new(a, b, c, d)
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    // ::a.b.c.d, IPv4-compatible (deprecated, still routed by some stacks);
+    // `::` and `::1` are handled as IPv6 (unspecified, loopback).
+    if s[..6].iter().all(|&x| x == 0) && !(v6.is_unspecified() || v6.is_loopback()) {
+        return Some(from(s[6], s[7]));
+    }
+    // 64:ff9b::/96, the well-known NAT64 prefix (RFC 6052).
+    if s[..6] == [0x0064, 0xff9b, 0, 0, 0, 0] {
+        return Some(from(s[6], s[7]));
+    }
+    // 2002:AABB:CCDD::/48, 6to4 (RFC 3056).
+    if s[0] == 0x2002 {
+        return Some(from(s[1], s[2]));
+    }
+    // 2001:0::/32, Teredo (RFC 4380): the client's address, inverted.
+    if s[0] == 0x2001 && s[1] == 0 {
+        return Some(from(!s[6], !s[7]));
+    }
+    None
 }
 
 /// The `WasiHttpHooks` of one sandbox.
@@ -593,5 +686,54 @@ mod tests {
         for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
             assert!(is_public(ip.parse().unwrap()), "{ip} must be public");
         }
+    }
+
+    /// IPv6 addresses that carry a private or loopback IPv4 address are as
+    /// private as that address (issue 28, item 10).
+    #[test]
+    fn ipv6_addresses_embedding_private_ipv4_are_not_public() {
+        for ip in [
+            // IPv4-compatible.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            // NAT64, well-known prefix and local-use prefix.
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::192.168.1.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1.1.1.1",
+            // 6to4.
+            "2002:7f00:1::",
+            "2002:c0a8:101::1",
+            "2002:a9fe:a9fe::1",
+            // Teredo with a loopback client (inverted 127.0.0.1).
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            // Documentation and site-local.
+            "2001:db8::1",
+            "fec0::1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} must not be public");
+        }
+        for ip in ["64:ff9b::1.1.1.1", "2002:0101:0101::1", "::8.8.8.8"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip} must be public");
+        }
+    }
+
+    #[test]
+    fn ipv6_literals_can_be_allow_listed() {
+        let allowed = list(&["2001:db8::1", "[::1]:8080", "[fd00::2]"]);
+        assert!(host_is_allowed(&allowed, "[2001:db8::1]", "[2001:db8::1]"));
+        assert!(host_is_allowed(
+            &allowed,
+            "[2001:db8:0::1]",
+            "[2001:db8:0::1]:443"
+        ));
+        assert!(host_is_allowed(&allowed, "[::1]", "[::1]:8080"));
+        assert!(!host_is_allowed(&allowed, "[::1]", "[::1]:8081"));
+        assert!(!host_is_allowed(&allowed, "[::1]", "[::1]"));
+        assert!(host_is_allowed(&allowed, "[FD00::2]", "[FD00::2]:9000"));
+        assert!(!host_is_allowed(&allowed, "[fd00::3]", "[fd00::3]"));
+        // The wildcard admits literals too.
+        assert!(host_is_allowed(&list(&["*"]), "[::1]", "[::1]:80"));
     }
 }
