@@ -1,7 +1,8 @@
 //! Bodies crossing the sandbox boundary, metered and bounded: the request body
 //! a guest reads (counted, cut off at `max_request_body`) and the
 //! [`ResponseBody`] a guest streams back (counted, failed once it exceeds
-//! `max_response_body`, and reporting when it finished or was dropped).
+//! `max_response_body`, cut when it is still streaming at the call's
+//! deadline, and reporting when it finished, was dropped or was cut).
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,6 +28,47 @@ pub struct ResponseTooLarge {
     pub limit: u64,
 }
 
+/// The response body was still streaming at the function's deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the response was still streaming at the function's deadline and was cut")]
+pub struct ResponseCut;
+
+/// What a [`ResponseBody`] and its [`BodyWatch`] share.
+#[derive(Default)]
+struct BodyShared {
+    /// Bytes handed to the consumer so far.
+    sent: AtomicU64,
+    /// Set at the deadline: the body fails on its next poll.
+    cut: AtomicBool,
+}
+
+/// Waits for a [`ResponseBody`] to end, up to a deadline.
+pub(crate) struct BodyWatch {
+    done: oneshot::Receiver<BodyEnd>,
+    shared: Arc<BodyShared>,
+}
+
+impl BodyWatch {
+    /// How the body ended, or, when it is still streaming at `deadline`
+    /// (a slow or stalled reader), cuts it and reports what was sent so far.
+    /// The flag says whether it was cut.
+    pub async fn until(self, deadline: Instant) -> (BodyEnd, bool) {
+        let BodyWatch { done, shared } = self;
+        let so_far = |shared: &BodyShared| BodyEnd {
+            bytes_out: shared.sent.load(Ordering::Acquire),
+            too_large: false,
+            at: Instant::now(),
+        };
+        tokio::select! {
+            end = done => (end.unwrap_or_else(|_| so_far(&shared)), false),
+            () = tokio::time::sleep_until(deadline.into()) => {
+                shared.cut.store(true, Ordering::Release);
+                (so_far(&shared), true)
+            }
+        }
+    }
+}
+
 /// How a [`ResponseBody`] ended.
 #[derive(Clone, Debug)]
 pub(crate) struct BodyEnd {
@@ -40,37 +82,35 @@ pub(crate) struct BodyEnd {
 pub struct ResponseBody {
     inner: UnsyncBoxBody<Bytes, BoxError>,
     limit: u64,
-    sent: u64,
+    shared: Arc<BodyShared>,
     done: Option<oneshot::Sender<BodyEnd>>,
 }
 
 impl ResponseBody {
-    /// Wraps `inner`; the returned receiver resolves when the body finishes,
-    /// fails or is dropped.
-    pub(crate) fn new(
-        inner: UnsyncBoxBody<Bytes, BoxError>,
-        limit: u64,
-    ) -> (Self, oneshot::Receiver<BodyEnd>) {
+    /// Wraps `inner`; the returned watch resolves when the body finishes,
+    /// fails or is dropped, or cuts it at a deadline.
+    pub(crate) fn new(inner: UnsyncBoxBody<Bytes, BoxError>, limit: u64) -> (Self, BodyWatch) {
         let (tx, rx) = oneshot::channel();
+        let shared = Arc::new(BodyShared::default());
         let body = ResponseBody {
             inner,
             limit,
-            sent: 0,
+            shared: shared.clone(),
             done: Some(tx),
         };
-        (body, rx)
+        (body, BodyWatch { done: rx, shared })
     }
 
     /// Bytes handed to the consumer so far.
     pub fn bytes_sent(&self) -> u64 {
-        self.sent
+        self.shared.sent.load(Ordering::Acquire)
     }
 
     fn finish(&mut self, too_large: bool) {
         if let Some(done) = self.done.take() {
             // The report may have been dropped; nobody to tell then.
             let _ = done.send(BodyEnd {
-                bytes_out: self.sent,
+                bytes_out: self.bytes_sent(),
                 too_large,
                 at: Instant::now(),
             });
@@ -89,6 +129,10 @@ impl Body for ResponseBody {
         if self.done.is_none() {
             return Poll::Ready(None);
         }
+        if self.shared.cut.load(Ordering::Acquire) {
+            self.finish(false);
+            return Poll::Ready(Some(Err(Box::new(ResponseCut))));
+        }
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => {
@@ -101,12 +145,12 @@ impl Body for ResponseBody {
             }
             Poll::Ready(Some(Ok(frame))) => {
                 let len = frame.data_ref().map_or(0, |data| data.len() as u64);
-                if self.sent.saturating_add(len) > self.limit {
+                if self.bytes_sent().saturating_add(len) > self.limit {
                     self.finish(true);
                     let limit = self.limit;
                     return Poll::Ready(Some(Err(Box::new(ResponseTooLarge { limit }))));
                 }
-                self.sent += len;
+                self.shared.sent.fetch_add(len, Ordering::AcqRel);
                 Poll::Ready(Some(Ok(frame)))
             }
         }
@@ -327,9 +371,10 @@ mod tests {
         let (body, done) = ResponseBody::new(full_body("hello"), 100);
         let collected = body.collect().await.expect("body").to_bytes();
         assert_eq!(collected, "hello");
-        let end = done.await.expect("end reported");
+        let (end, cut) = done.until(far_future()).await;
         assert_eq!(end.bytes_out, 5);
         assert!(!end.too_large);
+        assert!(!cut);
     }
 
     #[tokio::test]
@@ -337,7 +382,7 @@ mod tests {
         let (body, done) = ResponseBody::new(full_body("0123456789"), 4);
         let err = body.collect().await.expect_err("limit must fail the body");
         assert!(err.to_string().contains("limit of 4 bytes"));
-        let end = done.await.expect("end reported");
+        let (end, _) = done.until(far_future()).await;
         assert!(end.too_large);
         assert_eq!(end.bytes_out, 0);
     }
@@ -346,8 +391,34 @@ mod tests {
     async fn dropped_response_body_reports() {
         let (body, done) = ResponseBody::new(full_body("abc"), 10);
         drop(body);
-        let end = done.await.expect("drop reported");
+        let (end, cut) = done.until(far_future()).await;
         assert_eq!(end.bytes_out, 0);
+        assert!(!cut);
+    }
+
+    fn far_future() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(3600)
+    }
+
+    /// A body nobody reads to the end is cut at the deadline: the watch
+    /// reports at once what was sent, and the body fails when next polled.
+    #[tokio::test]
+    async fn a_body_still_streaming_at_the_deadline_is_cut() {
+        let (tx, inner) = channel_body();
+        let (mut body, watch) = ResponseBody::new(inner, 1 << 20);
+        tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
+            .await
+            .unwrap();
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "first");
+        let deadline = Instant::now() + std::time::Duration::from_millis(50);
+        let (end, cut) = watch.until(deadline).await;
+        assert!(cut);
+        assert_eq!(end.bytes_out, 5);
+        let err = body.frame().await.unwrap().expect_err("cut");
+        assert!(err.to_string().contains("deadline"), "{err}");
+        assert!(body.frame().await.is_none());
+        drop(tx);
     }
 
     #[tokio::test]

@@ -253,6 +253,9 @@ pub(crate) async fn invoke(
         .shared();
 
     let max_response_body = sandbox.max_response_body;
+    // A response still streaming at the deadline (a slow or stalled reader)
+    // is cut there, so that the call's slots are not held past its timeout.
+    let body_deadline = start + sandbox.timeout + HOST_TIMER_GRACE;
     let (response, head, body_end) = match receiver.await {
         Ok(Ok(response)) => {
             let status = response.status().as_u16();
@@ -285,9 +288,12 @@ pub(crate) async fn invoke(
 
     let report = async move {
         let exit = guest.await;
-        let end = match body_end {
-            Some(end) => end.await.ok(),
-            None => None,
+        let (end, cut) = match body_end {
+            Some(watch) => {
+                let (end, cut) = watch.until(body_deadline).await;
+                (Some(end), cut)
+            }
+            None => (None, false),
         };
         let finished = end
             .as_ref()
@@ -303,12 +309,15 @@ pub(crate) async fn invoke(
                 Head::Sent(status) => Some(status),
                 _ => None,
             },
-            outcome: final_outcome(
+            outcome: match final_outcome(
                 request_meter.too_large(),
                 &exit.outcome,
                 &head,
                 end.as_ref(),
-            ),
+            ) {
+                Outcome::Success if cut => Outcome::Timeout,
+                outcome => outcome,
+            },
             logs,
             logs_truncated,
         }

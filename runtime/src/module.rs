@@ -159,10 +159,18 @@ pub(crate) async fn invoke(
             let mut response = http::Response::new(body);
             *response.status_mut() = cgi_response.status;
             *response.headers_mut() = cgi_response.headers;
+            // A slow or stalled reader still reading at the deadline is cut
+            // off there, so that the call's slots are not held past it.
+            let body_deadline = start + sandbox.timeout + HOST_TIMER_GRACE;
             let report = async move {
-                let end = end.await.ok();
-                let mut report = report_base(Outcome::Success, Some(status));
-                report.bytes_out = end.map_or(0, |e| e.bytes_out);
+                let (end, cut) = end.until(body_deadline).await;
+                let outcome = if cut {
+                    Outcome::Timeout
+                } else {
+                    Outcome::Success
+                };
+                let mut report = report_base(outcome, Some(status));
+                report.bytes_out = end.bytes_out;
                 report
             };
             Invocation {
