@@ -27,8 +27,12 @@ pub enum PlatformError {
     RateLimited { retry_after_secs: u64 },
     #[error("wrong username or password")]
     BadCredentials,
-    #[error("function {function} is at its concurrency limit ({limit})")]
-    TooManyRequests { function: String, limit: u32 },
+    /// A concurrency limit or the memory budget is reached (answered 429
+    /// with `Retry-After`): the function's `max_concurrency`, its team's
+    /// share of the instance pool, the pool itself, or the server's memory
+    /// budget for running sandboxes. The message says which.
+    #[error("{message}")]
+    TooManyRequests { message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }

@@ -266,6 +266,14 @@ impl Platform {
             config.max_outbound_calls = v;
         }
         validate_config(&config)?;
+        let largest_mb = self.inner.registry.admission.largest_call_mb();
+        if u64::from(config.memory_mb) > largest_mb {
+            return Err(PlatformError::invalid(format!(
+                "memory_mb {} exceeds a team's share of this server's memory budget for \
+                 running functions ({largest_mb} MiB): the function could never run",
+                config.memory_mb
+            )));
+        }
         if let Some(changes) = &patch.secrets {
             crate::secrets::validate_changes(changes)?;
         }

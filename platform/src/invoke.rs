@@ -1,4 +1,5 @@
-//! Invoking a function: find the live version, respect its concurrency limit,
+//! Invoking a function: find the live version, respect its concurrency limit
+//! and its team's room in the sandbox pool and memory budget,
 //! run it in a fresh sandbox (with the `*.wisp` hosts wired to this call),
 //! and hand the finished report to the recorder off the request's hot path.
 
@@ -206,11 +207,22 @@ impl Platform {
         } else {
             Arc::clone(&live.permits).try_acquire_owned().map_err(|_| {
                 PlatformError::TooManyRequests {
-                    function: name.to_string(),
-                    limit: live.max_concurrency,
+                    message: format!(
+                        "function {name} is at its concurrency limit ({})",
+                        live.max_concurrency
+                    ),
                 }
             })?
         };
+        let admission = &self.inner.registry.admission;
+        let admitted = if context.wait_for_slot {
+            admission.admit(live.team_id, live.memory_mb).await
+        } else {
+            admission.try_admit(live.team_id, live.memory_mb)
+        }
+        .map_err(|refusal| PlatformError::TooManyRequests {
+            message: refusal.message(),
+        })?;
         // Kept for the record: the method without an allocation (a standard
         // method is a constant), the path as the one string the record adds.
         let method = request.method().clone();
@@ -248,6 +260,7 @@ impl Platform {
         let report = invocation.report;
         tokio::spawn(async move {
             let report = report.await;
+            drop(admitted);
             drop(permit);
             if let Some(platform) = platform {
                 let call = FinishedCall {

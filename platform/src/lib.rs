@@ -3,6 +3,7 @@
 //! invocation, and who may use the control plane. It knows SQL (through
 //! sqlx) and the `runtime` crate; it knows nothing of axum or Leptos.
 
+mod admission;
 mod api_tokens;
 mod auth;
 mod buffered;
@@ -36,6 +37,7 @@ use anyhow::Context;
 use runtime::{Runtime, RuntimeConfig};
 use sqlx::AnyPool;
 
+pub use admission::{default_memory_budget_mb, DEFAULT_TEAM_CONCURRENCY_PERCENT};
 pub use auth::{AdminBootstrap, Principal, Session};
 pub use buffered::BufferedInvocation;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -78,8 +80,21 @@ pub struct PlatformConfig {
     /// Compiled artifacts; default `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
     pub max_upload_bytes: u64,
-    /// Concurrent sandboxes the pooling allocator reserves room for.
+    /// Concurrent sandboxes the pooling allocator reserves room for: the
+    /// most calls that run at once (more are refused with 429, or wait when
+    /// queued).
     pub max_instances: u32,
+    /// Share of `max_instances` one team's calls may hold at once, in
+    /// percent (default [`DEFAULT_TEAM_CONCURRENCY_PERCENT`]).
+    pub team_concurrency_percent: u32,
+    /// The memory limits of all running calls together stay within this
+    /// many MiB (default: the machine's memory, [`default_memory_budget_mb`]).
+    pub sandbox_memory_budget_mb: u64,
+    /// Longest a function's compilation may take before its upload is
+    /// refused (422).
+    pub compile_budget: Duration,
+    /// Compilations that run at once; further uploads wait their turn.
+    pub max_concurrent_compiles: usize,
     /// Let functions reach loopback/private addresses on their allow-list
     /// (an administrator's switch; off by default against SSRF).
     pub allow_private_destinations: bool,
@@ -120,6 +135,10 @@ impl PlatformConfig {
             cache_dir: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_instances: RuntimeConfig::default().max_instances,
+            team_concurrency_percent: DEFAULT_TEAM_CONCURRENCY_PERCENT,
+            sandbox_memory_budget_mb: default_memory_budget_mb(),
+            compile_budget: RuntimeConfig::default().compile_budget,
+            max_concurrent_compiles: RuntimeConfig::default().max_concurrent_compiles,
             allow_private_destinations: false,
             retry_base: Duration::from_secs(1),
             max_attempts: model::DEFAULT_MAX_ATTEMPTS,
@@ -187,6 +206,8 @@ impl Platform {
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir,
             max_instances: config.max_instances,
+            compile_budget: config.compile_budget,
+            max_concurrent_compiles: config.max_concurrent_compiles,
             ..RuntimeConfig::default()
         })
         .context("starting the wasm runtime")?;
@@ -195,12 +216,17 @@ impl Platform {
         let recorder = recorder::Recorder::start(db.clone(), backend, &config.database_url());
         let clock = config.clock.clone();
         let node_id = queue::node_identity(&config).context("the node identity")?;
+        let admission = admission::Admission::new(
+            config.max_instances,
+            config.team_concurrency_percent,
+            config.sandbox_memory_budget_mb,
+        );
         let platform = Platform {
             inner: Arc::new(Inner {
                 db,
                 backend,
                 runtime,
-                registry: registry::Registry::default(),
+                registry: registry::Registry::new(admission),
                 recorder,
                 config,
                 deploy_lock: tokio::sync::Mutex::new(()),

@@ -1,6 +1,8 @@
 //! The in-memory routing table: function name → the compiled live version and
 //! its sandbox settings. Read on every call (a short read lock and an `Arc`
 //! clone); written only on deploy, alias moves, config changes and deletes.
+//! It also holds the admission of calls into the sandbox pool
+//! ([`Admission`]: the pool, team shares and the memory budget).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -8,6 +10,8 @@ use std::time::Duration;
 
 use runtime::{PreparedFunction, SandboxConfig, WarmPool};
 use tokio::sync::Semaphore;
+
+use crate::admission::Admission;
 
 /// Largest request body a function accepts, by default.
 const MAX_REQUEST_BODY: u64 = 10 * 1024 * 1024;
@@ -89,12 +93,20 @@ pub(crate) fn sandbox_for(config: &model::FunctionConfig) -> SandboxConfig {
     }
 }
 
-#[derive(Default)]
 pub(crate) struct Registry {
     live: RwLock<HashMap<String, Arc<LiveFunction>>>,
+    /// Room in the instance pool, per team and in memory, for running calls.
+    pub admission: Admission,
 }
 
 impl Registry {
+    pub fn new(admission: Admission) -> Self {
+        Registry {
+            live: RwLock::default(),
+            admission,
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<Arc<LiveFunction>> {
         self.live
             .read()

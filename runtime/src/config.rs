@@ -21,6 +21,14 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Largest per-function memory limit allowed (the size of one pool slot).
     pub max_memory_bytes: u64,
+    /// Longest one compilation may take: past it, `prepare` gives up with
+    /// [`crate::ValidationError::CompileBudget`]. The compiler cannot be
+    /// stopped mid-function, so the abandoned compilation finishes in the
+    /// background, still holding its compile slot.
+    pub compile_budget: Duration,
+    /// Compilations that run at once; more wait for a slot (waiting does not
+    /// count against the budget).
+    pub max_concurrent_compiles: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -33,6 +41,14 @@ impl Default for RuntimeConfig {
             max_instances: 1000,
             // 4 GiB: the whole 32-bit wasm address space.
             max_memory_bytes: 4 * 1024 * MIB,
+            // An 18 MB Python component compiles in ~10 s on 2 cores; a
+            // compile bomb can take minutes.
+            compile_budget: Duration::from_secs(60),
+            // Half the cores (at least one): compiles use several cores each
+            // (parallel compilation), and calls need the rest.
+            max_concurrent_compiles: std::thread::available_parallelism()
+                .map_or(1, |n| n.get() / 2)
+                .max(1),
         }
     }
 }

@@ -1,11 +1,14 @@
 //! [`Runtime`]: the process-wide handle — engine, linkers, artifact cache and
 //! epoch ticker — and the prepare path (validate → cached artifact or compile
-//! → `InstancePre`).
+//! → `InstancePre`), with its bounds: at most
+//! [`RuntimeConfig::max_concurrent_compiles`] compilations at once (others
+//! queue), each given up after [`RuntimeConfig::compile_budget`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -52,6 +55,10 @@ pub(crate) struct RuntimeInner {
     /// 10,000 copies of its code metadata (~0.7 MB each, measured).
     /// Keyed by content hash; weak, so undeployed code is freed.
     loaded: Mutex<HashMap<String, Weak<PreparedInner>>>,
+    /// One permit per compilation allowed to run at once.
+    compiles: Arc<tokio::sync::Semaphore>,
+    /// How long one compilation may take.
+    compile_budget: Duration,
     _ticker: EpochTicker,
 }
 
@@ -94,6 +101,10 @@ impl Runtime {
                 instantiation: Arc::default(),
                 spares: Arc::new(spares),
                 loaded: Mutex::default(),
+                compiles: Arc::new(tokio::sync::Semaphore::new(
+                    config.max_concurrent_compiles.max(1),
+                )),
+                compile_budget: config.compile_budget,
                 _ticker: ticker,
             }),
         })
@@ -107,6 +118,12 @@ impl Runtime {
     /// Validates `wasm`, loads its compiled artifact from the cache directory
     /// (or compiles it on a blocking thread and caches it), and links it.
     /// `sha256_hex` must be the SHA-256 of `wasm` in lowercase hex.
+    ///
+    /// Compiling waits for one of the compile slots; a compilation still
+    /// running after the compile budget is given up
+    /// ([`ValidationError::CompileBudget`]). Its thread cannot be stopped:
+    /// it keeps its slot until it ends, so abandoned compilations never
+    /// occupy more than the slots' cores.
     pub async fn prepare(
         &self,
         wasm: &[u8],
@@ -120,17 +137,37 @@ impl Runtime {
         let wasm = wasm.to_vec();
         let key = sha256_hex.to_string();
         let sha256_hex = key.clone();
-        let (entry, from_cache) = tokio::task::spawn_blocking(move || {
+        // Loading a cached artifact is quick and needs no compile slot.
+        let slot = if self.inner.cache.path_for(&key).exists() {
+            None
+        } else {
+            Some(self.compile_slot(&key).await)
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            // Held until the compilation really ends, even if given up.
+            let _slot = slot;
             let (artifact, from_cache) =
                 inner
                     .cache
                     .load_or_compile(&inner.engine, kind, &wasm, &sha256_hex)?;
             Ok::<_, ValidationError>((inner.link(artifact)?, from_cache))
-        })
-        .await
-        .map_err(|e| ValidationError::Compile {
-            detail: format!("the compilation task failed: {e}"),
-        })??;
+        });
+        let budget = self.inner.compile_budget;
+        let (entry, from_cache) = tokio::time::timeout(budget, task)
+            .await
+            .map_err(|_elapsed| {
+                tracing::warn!(
+                    sha256 = %key,
+                    budget_s = budget.as_secs_f64(),
+                    "compilation exceeded its budget; given up (it finishes in the background)"
+                );
+                ValidationError::CompileBudget {
+                    seconds: budget.as_secs().max(1),
+                }
+            })?
+            .map_err(|e| ValidationError::Compile {
+                detail: format!("the compilation task failed: {e}"),
+            })??;
         let prepared = PreparedFunction::new(entry, from_cache, self.inner.clone());
         let mut loaded = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
         // Forget code nobody uses any more before the map would grow.
@@ -139,6 +176,30 @@ impl Runtime {
         }
         loaded.insert(key, prepared.downgrade());
         Ok(prepared)
+    }
+
+    /// A compile slot, waiting for one when all are taken (logged when the
+    /// wait starts and when it ends, so a queued upload shows its progress).
+    async fn compile_slot(&self, sha256_hex: &str) -> tokio::sync::OwnedSemaphorePermit {
+        let compiles = Arc::clone(&self.inner.compiles);
+        if let Ok(slot) = Arc::clone(&compiles).try_acquire_owned() {
+            return slot;
+        }
+        let queued = Instant::now();
+        tracing::info!(
+            sha256 = %sha256_hex,
+            "every compile slot is busy; the upload waits its turn"
+        );
+        let slot = compiles
+            .acquire_owned()
+            .await
+            .expect("the compile semaphore is never closed");
+        tracing::info!(
+            sha256 = %sha256_hex,
+            waited_ms = queued.elapsed().as_millis() as u64,
+            "compile slot free; compiling"
+        );
+        slot
     }
 
     /// The prepared function of a wasm with this content hash, if one is

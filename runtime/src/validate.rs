@@ -83,6 +83,13 @@ pub enum ValidationError {
     Invalid { detail: String },
     #[error("the function could not be compiled: {detail}")]
     Compile { detail: String },
+    /// Compiling took longer than the server allows (a compile bomb, or a
+    /// function too large for this server).
+    #[error(
+        "compiling the function took longer than this server's compile budget of {seconds} s; \
+         it was given up"
+    )]
+    CompileBudget { seconds: u64 },
     #[error("the function imports something Wisp does not provide: {detail}")]
     UnsupportedImport { detail: String },
 }

@@ -87,4 +87,32 @@ pub struct ServeArgs {
     /// never give two live nodes the same one.
     #[arg(long, env = "WISP_NODE_ID")]
     pub node_id: Option<String>,
+    /// Sandboxes that may run at once in the whole server (the instance
+    /// pool's call capacity); further calls get 429 with `Retry-After`.
+    #[arg(long, env = "WISP_MAX_INSTANCES", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_instances: u32,
+    /// Share of `--max-instances` one team's calls may hold at once, in
+    /// percent; beyond it the team's calls get 429 while other teams' calls
+    /// keep running.
+    #[arg(long, env = "WISP_TEAM_CONCURRENCY_PERCENT",
+          default_value_t = platform::DEFAULT_TEAM_CONCURRENCY_PERCENT,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub team_concurrency_percent: u32,
+    /// The memory limits of all running calls together stay within this
+    /// many MiB; a call that does not fit gets 429 (queued work waits).
+    /// Default: the machine's physical memory.
+    #[arg(long, env = "WISP_SANDBOX_MEMORY_BUDGET_MB",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sandbox_memory_budget_mb: Option<u64>,
+    /// Longest one upload's compilation may take, in seconds; past it the
+    /// upload is refused with 422.
+    #[arg(long, env = "WISP_COMPILE_BUDGET_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub compile_budget_secs: u64,
+    /// Compilations that run at once; further uploads wait their turn.
+    /// Default: half the cores, at least one.
+    #[arg(long, env = "WISP_MAX_CONCURRENT_COMPILES",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concurrent_compiles: Option<u64>,
 }

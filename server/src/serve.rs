@@ -34,6 +34,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.no_record {
         tracing::warn!("--no-record: invocations are not recorded, metered or billed");
     }
+    config.max_instances = args.max_instances;
+    config.team_concurrency_percent = args.team_concurrency_percent;
+    if let Some(budget) = args.sandbox_memory_budget_mb {
+        config.sandbox_memory_budget_mb = budget;
+    }
+    config.compile_budget = std::time::Duration::from_secs(args.compile_budget_secs);
+    if let Some(compiles) = args.max_concurrent_compiles {
+        config.max_concurrent_compiles = usize::try_from(compiles).unwrap_or(usize::MAX);
+    }
     let platform = Platform::start(config).await?;
 
     let password = std::env::var("WISP_ADMIN_PASSWORD")
