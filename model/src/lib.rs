@@ -240,6 +240,9 @@ pub struct ApiTokenInfo {
     /// The team the token acts for.
     #[serde(default)]
     pub team: String,
+    /// When the token stops working; none: never.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/tokens` body.
@@ -252,6 +255,9 @@ pub struct NewApiToken {
     /// (default: the creator's role).
     #[serde(default)]
     pub role: Option<String>,
+    /// Days until the token expires (1 to 365); none: it never expires.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 /// A token just created: the secret is in `token`, shown this once only.

@@ -13,11 +13,14 @@ use crate::{Platform, PlatformError, Principal};
 
 /// The listed columns of a token (`k`) with its team's name.
 const TOKEN_COLUMNS: &str = "SELECT k.id AS id, k.name AS name, k.created_at AS created_at, \
-     k.last_used_at AS last_used_at, k.token_prefix AS token_prefix, k.role AS role, t.name AS team \
-     FROM api_tokens k JOIN teams t ON t.id = k.team_id";
+     k.last_used_at AS last_used_at, k.token_prefix AS token_prefix, k.role AS role, \
+     k.expires_at AS expires_at, t.name AS team FROM api_tokens k JOIN teams t ON t.id = k.team_id";
 
 /// Longest token name accepted.
 const MAX_NAME_CHARS: usize = 100;
+/// Longest lifetime a token can be given, in days (or it never expires).
+pub const MAX_TOKEN_DAYS: u32 = 365;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 fn info_from_row(row: &AnyRow) -> Result<ApiTokenInfo, PlatformError> {
     Ok(ApiTokenInfo {
@@ -28,6 +31,7 @@ fn info_from_row(row: &AnyRow) -> Result<ApiTokenInfo, PlatformError> {
         prefix: row.try_get("token_prefix")?,
         role: row.try_get("role")?,
         team: row.try_get("team")?,
+        expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(from_ms),
     })
 }
 
@@ -39,10 +43,12 @@ impl Platform {
     ) -> Result<Vec<ApiTokenInfo>, PlatformError> {
         sqlx::query(&format!(
             "{TOKEN_COLUMNS} WHERE k.user_id = $1 AND k.team_id = $2 AND k.revoked_at IS NULL \
+             AND (k.expires_at IS NULL OR k.expires_at > $3) \
              ORDER BY k.created_at DESC, k.id DESC"
         ))
         .bind(who.user_id)
         .bind(who.team_id)
+        .bind(now_ms())
         .fetch_all(&self.inner.db)
         .await?
         .iter()
@@ -51,13 +57,24 @@ impl Platform {
     }
 
     /// Creates a named token for a user and describes it; the secret is in
-    /// the answer this once and never again.
+    /// the answer this once and never again. `expires_in_days` (1 to
+    /// [`MAX_TOKEN_DAYS`]) ends it that many days from now; none: never.
     pub async fn issue_api_token(
         &self,
         who: &Principal,
         name: &str,
         role: Option<&str>,
+        expires_in_days: Option<u32>,
     ) -> Result<CreatedApiToken, PlatformError> {
+        let expires_at = match expires_in_days {
+            None => None,
+            Some(days @ 1..=MAX_TOKEN_DAYS) => Some(now_ms() + i64::from(days) * DAY_MS),
+            Some(days) => {
+                return Err(PlatformError::invalid(format!(
+                    "expires_in_days must be 1 to {MAX_TOKEN_DAYS} (or left out: never), not {days}"
+                )))
+            }
+        };
         let role = match role {
             Some(role) => Role::parse(role)?,
             None => who.role,
@@ -78,7 +95,7 @@ impl Platform {
             )));
         }
         let token = self
-            .create_api_token(who.user_id, who.team_id, role, name)
+            .create_api_token(who.user_id, who.team_id, role, name, expires_at)
             .await?;
         let row = sqlx::query(&format!("{TOKEN_COLUMNS} WHERE k.token_hash = $1"))
             .bind(crate::auth::hash_secret(&token))

@@ -2,9 +2,7 @@
 //! tokens and dashboard sessions (both stored as SHA-256 hashes, shown to the
 //! user only once), and the first-start bootstrap of the `admin` account.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -159,7 +157,7 @@ impl Platform {
         .execute(db)
         .await?;
         let token = self
-            .create_api_token(user_id, 1, Role::Owner, "admin (bootstrap)")
+            .create_api_token(user_id, 1, Role::Owner, "admin (bootstrap)", None)
             .await?;
         Ok(Some(AdminBootstrap {
             generated_password: generated,
@@ -175,11 +173,12 @@ impl Platform {
         team_id: i64,
         role: Role,
         name: &str,
+        expires_at: Option<i64>,
     ) -> Result<String, PlatformError> {
         let token = format!("{TOKEN_PREFIX}{}", random_secret());
         sqlx::query(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, token_prefix, team_id, role) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, token_prefix, team_id, \
+             role, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(user_id)
         .bind(name)
@@ -188,12 +187,14 @@ impl Platform {
         .bind(shown_prefix(&token))
         .bind(team_id)
         .bind(role.as_str())
+        .bind(expires_at)
         .execute(&self.inner.db)
         .await?;
         Ok(token)
     }
 
-    /// Resolves a bearer token to its user; records its last use.
+    /// Resolves a bearer token to its user (not revoked, not expired);
+    /// records its last use.
     pub async fn authenticate_token(&self, token: &str) -> Result<Principal, PlatformError> {
         let hash = hash_secret(token);
         // The token's role is capped by the user's current role in the team:
@@ -204,9 +205,11 @@ impl Platform {
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
              JOIN team_members m ON m.team_id = t.team_id AND m.user_id = t.user_id \
              JOIN teams tm ON tm.id = t.team_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+             AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(&hash)
+        .bind(now_ms())
         .fetch_optional(&self.inner.db)
         .await?
         .ok_or(PlatformError::Unauthorized)?;
@@ -246,36 +249,32 @@ impl Platform {
         replaces: Option<&str>,
     ) -> Result<Session, PlatformError> {
         let limiter = &self.inner.login_limiter;
-        limiter.check(username, client)?;
+        // Counted as failed from here until the password is known to be right.
+        let attempt = limiter.reserve(username, client)?;
         let row = sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.inner.db)
             .await?;
-        let Some(row) = row else {
-            // Spend the same time as a real check so user names don't leak by timing.
-            let _ = hash_password(password);
-            limiter.failed(username, client);
+        let (user_id, stored) = match row {
+            Some(row) => (
+                Some(row.try_get::<i64, _>("id")?),
+                Some(row.try_get::<String, _>("password_hash")?),
+            ),
+            None => (None, None),
+        };
+        // An unknown user spends the same time as a real check, so user
+        // names don't leak by timing.
+        let ok = match limiter.verify_password(stored, password).await {
+            Ok(ok) => ok,
+            Err(busy) => {
+                limiter.not_checked(attempt);
+                return Err(busy);
+            }
+        };
+        let Some(user_id) = user_id.filter(|_| ok) else {
             return Err(PlatformError::BadCredentials);
         };
-        let stored: String = row.try_get("password_hash")?;
-        let user_id: i64 = row.try_get("id")?;
-        let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored)
-                .map(|h| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &h)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(|e| PlatformError::Internal(e.into()))?;
-        if !ok {
-            limiter.failed(username, client);
-            return Err(PlatformError::BadCredentials);
-        }
-        limiter.succeeded(username);
+        limiter.succeeded(attempt);
         let team_id: i64 = sqlx::query(
             "SELECT team_id FROM team_members WHERE user_id = $1 ORDER BY team_id LIMIT 1",
         )

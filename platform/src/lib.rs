@@ -8,6 +8,7 @@ mod api_tokens;
 mod auth;
 mod buffered;
 mod clock;
+mod data_dir;
 mod db;
 mod dispatcher;
 mod error;
@@ -196,8 +197,7 @@ impl Platform {
     /// Opens storage, migrates it, starts the runtime and the invocation
     /// recorder, and loads every live function (from the artifact cache).
     pub async fn start(config: PlatformConfig) -> anyhow::Result<Platform> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        data_dir::prepare(&config.data_dir, &config.database_url())?;
         let (db, backend) = db::connect(&config.database_url()).await?;
         let cache_dir = config
             .cache_dir

@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// http://<gateway address>, with 127.0.0.1 for an unspecified address).
     #[arg(long, env = "WISP_PUBLIC_GATEWAY_URL")]
     pub public_gateway_url: Option<String>,
+    /// Public URL of the dashboard (e.g. https://wisp.example.com). When it
+    /// is https, the session cookie is `__Host-wisp_session` with `Secure`.
+    #[arg(long, env = "WISP_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Largest .wasm upload accepted, in bytes.
     #[arg(long, env = "WISP_MAX_UPLOAD_BYTES", default_value_t = platform::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
@@ -77,16 +81,13 @@ pub struct ServeArgs {
     /// an IP address or a CIDR range, each optionally with `:port`.
     /// Loopback, private, link-local and metadata addresses are refused
     /// unless listed. Default `*`: public brokers only.
-    #[arg(long, env = "WISP_BROKER_HOSTS", value_delimiter = ',', default_value = "*")]
+    #[arg(
+        long,
+        env = "WISP_BROKER_HOSTS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
     pub broker_hosts: Vec<String>,
-    /// This node's identity on the job leases it holds; a node restarting
-    /// under the same identity takes its own running async work back at
-    /// once instead of waiting for its leases to run out. Default: the
-    /// identity kept in <data-dir>/node-id (made on first start). Set it
-    /// when the data directory does not survive a restart (containers);
-    /// never give two live nodes the same one.
-    #[arg(long, env = "WISP_NODE_ID")]
-    pub node_id: Option<String>,
     /// Sandboxes that may run at once in the whole server (the instance
     /// pool's call capacity); further calls get 429 with `Retry-After`.
     #[arg(long, env = "WISP_MAX_INSTANCES", default_value_t = 1000,
@@ -115,4 +116,12 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_MAX_CONCURRENT_COMPILES",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_concurrent_compiles: Option<u64>,
+    /// This node's identity on the job leases it holds; a node restarting
+    /// under the same identity takes its own running async work back at
+    /// once instead of waiting for its leases to run out. Default: the
+    /// identity kept in <data-dir>/node-id (made on first start). Set it
+    /// when the data directory does not survive a restart (containers);
+    /// never give two live nodes the same one.
+    #[arg(long, env = "WISP_NODE_ID")]
+    pub node_id: Option<String>,
 }

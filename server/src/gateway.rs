@@ -4,7 +4,9 @@
 //! its response streams back as it is produced. Every other path is looked
 //! up in the HTTP trigger routes; the function then sees the whole path, and
 //! the route and its parameters as `x-wisp-route` / `x-wisp-param-<name>`
-//! headers. No auth by default.
+//! headers. No auth by default. Wisp's own cookies (the dashboard session,
+//! which a browser also sends to the gateway on another port of the same
+//! host) are removed from every request before a function sees it.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -74,6 +76,7 @@ async fn routed(State(platform): State<Platform>, request: Request) -> Response 
         }
     };
     let (mut parts, body) = request.into_parts();
+    strip_wisp_cookies(&mut parts.headers);
     // Only the gateway sets these; a caller's own copies are dropped.
     let spoofed: Vec<_> = parts
         .headers
@@ -129,6 +132,7 @@ fn respond(result: Result<platform::InvokeOutcome, platform::PlatformError>) -> 
 
 async fn call(platform: Platform, name: String, rest: String, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
+    strip_wisp_cookies(&mut parts.headers);
     let path_and_query = match parts.uri.query() {
         Some(q) => format!("/{rest}?{q}"),
         None => format!("/{rest}"),
@@ -145,6 +149,39 @@ async fn call(platform: Platform, name: String, rest: String, request: Request) 
     let body = body.map_err(platform::BoxError::from).boxed_unsync();
     let request = http::Request::from_parts(parts, body);
     respond(platform.invoke(&name, request, TriggerKind::Http).await)
+}
+
+/// Removes Wisp's own cookies from a request's `Cookie` headers, keeping the
+/// others in their order; a header left empty is dropped. Browsers send the
+/// dashboard's session cookie to every port of its host, so without this a
+/// function (or a page it serves) would see the session of whoever opens it.
+pub fn strip_wisp_cookies(headers: &mut http::HeaderMap) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
+    let kept: Vec<Vec<u8>> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .map(|value| {
+            value
+                .as_bytes()
+                .split(|b| *b == b';')
+                .map(<[u8]>::trim_ascii)
+                .filter(|pair| {
+                    let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
+                    !pair.is_empty() && !app::api::SessionCookie::is_wisp_cookie(name.trim_ascii())
+                })
+                .collect::<Vec<_>>()
+                .join(&b"; "[..])
+        })
+        .filter(|value| !value.is_empty())
+        .collect();
+    headers.remove(header::COOKIE);
+    for value in kept {
+        if let Ok(value) = HeaderValue::from_bytes(&value) {
+            headers.append(header::COOKIE, value);
+        }
+    }
 }
 
 /// The JSON answer when a function produced no response: 504 for timeouts,

@@ -48,6 +48,8 @@ enum Command {
     Kv(cli::KvArgs),
     /// List, set and remove a function's secrets (values are never shown).
     Secrets(cli::SecretsArgs),
+    /// List, create (with an expiry) and revoke API tokens.
+    Tokens(cli::TokensArgs),
 }
 
 /// mimalloc instead of glibc's malloc: every call allocates its store, WASI
@@ -92,6 +94,7 @@ fn main() -> std::process::ExitCode {
             Command::DeadLetters(args) => cli::dead_letters(args).await,
             Command::Kv(args) => cli::kv(args).await,
             Command::Secrets(args) => cli::secrets(args).await,
+            Command::Tokens(args) => cli::tokens(args).await,
         }
     });
     match result {

@@ -72,11 +72,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let gateway_addr = gateway.local_addr()?;
 
     let site_dir = crate::site::resolve_site_dir(args.site_dir.as_deref());
-    let control_app = crate::api::router(crate::api::AppState::new(
-        platform.clone(),
-        args.max_upload_bytes,
-        gateway_addr,
-    ))
+    let session_cookie = crate::api::SessionCookie::for_public_url(args.public_url.as_deref());
+    let control_app = crate::api::router(
+        crate::api::AppState::new(platform.clone(), args.max_upload_bytes, gateway_addr)
+            .with_session_cookie(session_cookie),
+    )
     .merge(crate::site::router(
         platform.clone(),
         &site_dir,
@@ -84,6 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.public_gateway_url
             .clone()
             .unwrap_or_else(|| crate::site::default_gateway_url(gateway_addr)),
+        session_cookie,
     )?);
     let gateway_app = crate::gateway::router(platform.clone());
 

@@ -37,6 +37,7 @@ pub fn router(
     site_dir: &Path,
     addr: SocketAddr,
     gateway_url: String,
+    session_cookie: app::api::SessionCookie,
 ) -> anyhow::Result<Router> {
     if !site_dir.join("pkg").join("wisp.js").is_file() {
         tracing::warn!(
@@ -67,6 +68,7 @@ pub fn router(
             move || {
                 provide_context(context_platform.clone());
                 provide_context(app::api::GatewayOrigin(gateway_url.clone()));
+                provide_context(session_cookie);
                 set_content_security_policy();
             },
             move || app::shell(shell_options.clone()),
@@ -74,7 +76,7 @@ pub fn router(
         .fallback_service(static_files)
         .with_state(options)
         .layer(axum::middleware::from_fn_with_state(
-            platform.clone(),
+            (platform.clone(), session_cookie),
             audit_dashboard_changes,
         ))
         .layer(axum::middleware::from_fn(same_origin_changes))
@@ -173,15 +175,19 @@ fn changing_server_fn(path: &str) -> Option<&'static str> {
 /// Records the dashboard's changing server-function calls (who, which
 /// action, how it ended) in the caller's team's audit log.
 async fn audit_dashboard_changes(
-    axum::extract::State(platform): axum::extract::State<Platform>,
+    axum::extract::State((platform, session_cookie)): axum::extract::State<(
+        Platform,
+        app::api::SessionCookie,
+    )>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let Some(action) = changing_server_fn(request.uri().path()) else {
         return next.run(request).await;
     };
-    let session =
-        crate::api::cookie_value(request.headers(), crate::api::SESSION_COOKIE).map(str::to_string);
+    let session = session_cookie
+        .token_in(request.headers())
+        .map(str::to_string);
     let response = next.run(request).await;
     let Some(session) = session else {
         return response;
@@ -199,7 +205,7 @@ async fn audit_dashboard_changes(
 }
 
 /// Whether the browser says the request comes from another site or origin.
-fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn cross_site(headers: &axum::http::HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
             return true;
@@ -221,7 +227,9 @@ fn cross_site(headers: &axum::http::HeaderMap) -> bool {
 
 fn not_found(uri: &Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        return AppError::not_found("no such API route").into_response();
+        let mut response = AppError::not_found("no such API route").into_response();
+        crate::api::set_api_security_headers(response.headers_mut());
+        return response;
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
 }

@@ -310,12 +310,23 @@ pub async fn list_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
 }
 
 /// A new API token for the signed-in user; the secret is shown this once.
+/// `expires`: days until it expires (the form offers 30 and 90); empty: never.
 #[server(prefix = "/rpc")]
-pub async fn create_token(name: String, role: Option<String>) -> Result<CreatedApiToken, AppError> {
+pub async fn create_token(
+    name: String,
+    role: Option<String>,
+    expires: Option<String>,
+) -> Result<CreatedApiToken, AppError> {
     let user = ssr::require_user().await?;
     let role = role.filter(|r| !r.trim().is_empty());
+    let expires_in_days = match expires.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(days) => Some(days.parse::<u32>().map_err(|_| {
+            AppError::InvalidInput(format!("Expiry {days:?} is not a number of days."))
+        })?),
+    };
     Ok(ssr::platform()
-        .issue_api_token(&user, &name, role.as_deref())
+        .issue_api_token(&user, &name, role.as_deref(), expires_in_days)
         .await?)
 }
 

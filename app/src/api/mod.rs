@@ -15,8 +15,71 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// Name of the session cookie the dashboard and the REST API accept.
-pub const SESSION_COOKIE: &str = "wisp_session";
+/// The dashboard's session cookie, as the dashboard and the REST API set and
+/// read it: `wisp_session` over plain http; `__Host-wisp_session` with
+/// `Secure` when the dashboard's public URL is https (a `__Host-` cookie is
+/// bound to this exact host, so a sibling subdomain cannot plant one). The
+/// server provides it as Leptos context; the default is plain http.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionCookie {
+    /// Whether the dashboard is served over https.
+    pub secure: bool,
+}
+
+impl SessionCookie {
+    /// The cookie's name over plain http.
+    pub const PLAIN: &'static str = "wisp_session";
+    /// The cookie's name behind https.
+    pub const HOST_ONLY: &'static str = "__Host-wisp_session";
+
+    /// The cookie for a dashboard reached at `public_url` (none: plain http).
+    pub fn for_public_url(public_url: Option<&str>) -> Self {
+        Self {
+            secure: public_url.is_some_and(|url| {
+                url.trim()
+                    .get(..8)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+            }),
+        }
+    }
+
+    /// The name this server sets and reads.
+    pub fn name(self) -> &'static str {
+        if self.secure {
+            Self::HOST_ONLY
+        } else {
+            Self::PLAIN
+        }
+    }
+
+    /// The `Set-Cookie` value that stores `token` for `max_age` seconds (0: clears it).
+    pub fn set_cookie(self, token: &str, max_age: i64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}",
+            self.name()
+        )
+    }
+
+    /// The session token in a request's `Cookie` headers, if present and not empty.
+    pub fn token_in(self, headers: &http::HeaderMap) -> Option<&str> {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, token)| token)
+            .filter(|token| !token.is_empty())
+    }
+
+    /// Whether a cookie of this name is one of Wisp's (either spelling):
+    /// the gateway removes these before a function sees the request.
+    pub fn is_wisp_cookie(name: &[u8]) -> bool {
+        name == Self::PLAIN.as_bytes() || name == Self::HOST_ONLY.as_bytes()
+    }
+}
 
 /// Public base URL of the function gateway (e.g. `http://127.0.0.1:8080`),
 /// provided as Leptos context by the server so pages can show full URLs.
@@ -84,9 +147,17 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
             previous.as_deref(),
         )
         .await
-        .map_err(|err| match AppError::from(err) {
-            AppError::Unauthorized | AppError::NotFound(_) => AppError::BadCredentials,
-            other => other,
+        .map_err(|err| {
+            let status = match err.code() {
+                "rate_limited" => http::StatusCode::TOO_MANY_REQUESTS,
+                "bad_credentials" | "unauthorized" | "not_found" => http::StatusCode::UNAUTHORIZED,
+                _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            ssr::set_error_status(status);
+            match AppError::from(err) {
+                AppError::Unauthorized | AppError::NotFound(_) => AppError::BadCredentials,
+                other => other,
+            }
         })?;
     let max_age = (session.expires_at - chrono::Utc::now())
         .num_seconds()
@@ -217,26 +288,24 @@ pub(crate) mod ssr {
     use leptos::prelude::*;
     use leptos_axum::ResponseOptions;
 
-    use super::SESSION_COOKIE;
+    use super::SessionCookie;
     use crate::error::AppError;
 
     pub fn platform() -> platform::Platform {
         expect_context::<platform::Platform>()
     }
 
+    /// The session cookie as this server names it (see [`SessionCookie`]).
+    pub fn session_cookie() -> SessionCookie {
+        use_context::<SessionCookie>().unwrap_or_default()
+    }
+
     /// The session token from the request's `Cookie` header, if any.
     pub fn session_token() -> Option<String> {
         let parts = use_context::<Parts>()?;
-        parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, token)| token.to_string())
-            .filter(|token| !token.is_empty())
+        session_cookie()
+            .token_in(&parts.headers)
+            .map(str::to_string)
     }
 
     /// The client's address (sign-in rate limiting), when the server was
@@ -261,11 +330,26 @@ pub(crate) mod ssr {
             })
     }
 
+    /// The status of a failed call made by the hydrated page (which reads
+    /// the error from the body whatever the status). A plain HTML form
+    /// post keeps server_fn's redirect back to the form, which carries the
+    /// error in its URL: a 4xx there would stop the browser on a blank page.
+    pub fn set_error_status(status: http::StatusCode) {
+        let accepts_html = use_context::<Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        });
+        if let (false, Some(response)) = (accepts_html, use_context::<ResponseOptions>()) {
+            response.set_status(status);
+        }
+    }
+
     /// Sets (or, with `max_age` 0, clears) the HttpOnly session cookie.
     pub fn set_session_cookie(token: &str, max_age: i64) {
-        let cookie = format!(
-            "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
-        );
+        let cookie = session_cookie().set_cookie(token, max_age);
         if let (Some(response), Ok(value)) = (
             use_context::<ResponseOptions>(),
             HeaderValue::from_str(&cookie),
@@ -275,9 +359,14 @@ pub(crate) mod ssr {
     }
 
     /// `next` when it is a path on this site, else the overview: never
-    /// an open redirect to another origin.
+    /// an open redirect to another origin, and never a value that cannot be
+    /// a `Location` header. Only visible ASCII is kept: browsers drop tabs
+    /// and newlines from URLs, so `/\t/evil.example` would otherwise
+    /// become the scheme-relative `//evil.example`, and a newline would
+    /// not fit in a header at all.
     pub fn local_path_or_home(next: &str) -> String {
         let local = next.starts_with('/')
+            && next.bytes().all(|b| b.is_ascii_graphic())
             && !next.starts_with("//")
             && !next.contains('\\')
             && !next.starts_with("/login");
@@ -305,6 +394,12 @@ pub(crate) mod ssr {
                 "//evil.example",
                 "/\\evil",
                 "/login",
+                "/\t/evil.example",
+                "/\n/evil.example",
+                "/\r\n/evil.example",
+                "/ /evil.example",
+                "/\u{7f}/x",
+                "/caf\u{e9}",
             ] {
                 assert_eq!(local_path_or_home(outside), "/", "{outside:?}");
             }

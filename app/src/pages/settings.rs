@@ -1,6 +1,7 @@
 //! `/settings`: the signed-in user's API tokens for the current team — create
-//! one with a role up to the user's (its secret is shown once, with a copy
-//! button), list them (name, prefix, role, created, last used) and revoke
+//! one with a role up to the user's and an expiry (30 or 90 days, or never;
+//! its secret is shown once, with a copy button), list them (name, prefix,
+//! role, created, last used, expires) and revoke
 //! one after a confirmation. Revoked tokens stop working at once.
 
 use leptos::prelude::*;
@@ -78,6 +79,14 @@ pub fn SettingsPage() -> impl IntoView {
                             <option value="" selected=true>"Same as mine"</option>
                             <option value="developer">"developer (deploy, configure, invoke)"</option>
                             <option value="viewer">"viewer (read only)"</option>
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="token-expires">"Expires"</label>
+                        <select id="token-expires" name="expires">
+                            <option value="30">"in 30 days"</option>
+                            <option value="90" selected=true>"in 90 days"</option>
+                            <option value="">"never"</option>
                         </select>
                     </div>
                     <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>
@@ -210,6 +219,10 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                 Some(at) => format::datetime(&at).into_any(),
                 None => view! { <span class="muted">"Never"</span> }.into_any(),
             };
+            let expires = match token.expires_at {
+                Some(at) => format::datetime(&at).into_any(),
+                None => view! { <span class="muted">"Never"</span> }.into_any(),
+            };
             view! {
                 <tr data-token=id>
                     <th scope="row">{token.name.clone()}</th>
@@ -221,6 +234,7 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                     // button stays inside the card beside the create form.
                     <td>{format::datetime(&token.created_at)}</td>
                     <td>{last_used}</td>
+                    <td>{expires}</td>
                     <td class="actions">{action}</td>
                 </tr>
             }
@@ -242,6 +256,7 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                         <th scope="col">"Role"</th>
                         <th scope="col">"Created (UTC)"</th>
                         <th scope="col">"Last used (UTC)"</th>
+                        <th scope="col">"Expires (UTC)"</th>
                         <th scope="col" class="actions">
                             <span class="visually-hidden">"Revoke"</span>
                         </th>

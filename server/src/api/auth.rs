@@ -15,25 +15,11 @@ use platform::Principal;
 
 use super::{AppError, AppState};
 
-/// Name of the dashboard's session cookie.
-pub const SESSION_COOKIE: &str = "wisp_session";
 /// Header the dashboard adds to its own state-changing API calls.
 const CSRF_HEADER: &str = "x-wisp-csrf";
 
 /// The authenticated caller of a control-plane route.
 pub struct Authenticated(pub Principal);
-
-/// The value of cookie `name` in a request's headers, if present.
-pub fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = AppError;
@@ -61,7 +47,7 @@ impl FromRequestParts<AppState> for Authenticated {
             remember(parts, &principal);
             return Ok(Authenticated(principal));
         }
-        if let Some(session) = cookie_value(&parts.headers, SESSION_COOKIE) {
+        if let Some(session) = state.session_cookie.token_in(&parts.headers) {
             let principal = state
                 .platform
                 .session_user(session)

@@ -38,7 +38,8 @@ pub struct InvokeParams {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, description = "the function's own response"),
               (status = 202, description = "stored for async execution", body = model::AsyncInvocation),
-              (status = 404, body = model::ApiError), (status = 502, body = model::ApiError),
+              (status = 404, body = model::ApiError),
+              (status = 413, body = model::ApiError, description = "async body over 10 MiB"), (status = 502, body = model::ApiError),
               (status = 504, body = model::ApiError)),
     security(("bearer" = [])))]
 pub async fn invoke(
@@ -70,7 +71,11 @@ pub async fn invoke(
         let bytes = axum::body::to_bytes(body, platform::MAX_EVENT_BYTES * 10)
             .await
             .map_err(|_| {
-                AppError::bad_request("the async request body is over the 10 MiB limit")
+                AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the async request body is over the 10 MiB limit",
+                )
             })?;
         let queued = state
             .platform

@@ -23,7 +23,8 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use platform::Platform;
 
-pub use auth::{cookie_value, Authenticated, SESSION_COOKIE};
+pub use app::api::SessionCookie;
+pub use auth::Authenticated;
 pub use error::AppError;
 
 /// Shared state of the control plane.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub max_upload_bytes: u64,
     /// Where the function gateway listens (shown to API users).
     pub gateway_addr: SocketAddr,
+    /// How the session cookie is named and flagged (https or not).
+    pub session_cookie: SessionCookie,
 }
 
 impl AppState {
@@ -41,7 +44,14 @@ impl AppState {
             platform,
             max_upload_bytes,
             gateway_addr,
+            session_cookie: SessionCookie::default(),
         }
+    }
+
+    /// The same state with the session cookie named for `cookie`.
+    pub fn with_session_cookie(mut self, cookie: SessionCookie) -> Self {
+        self.session_cookie = cookie;
+        self
     }
 }
 
@@ -134,6 +144,39 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn(close_after_unread_body))
+        .layer(axum::middleware::from_fn(api_security_headers))
+}
+
+/// The Content-Security-Policy of REST answers: nothing in them may run,
+/// load or be framed, should a browser ever render one (an SVG opened from
+/// a link, a JSON error shown as a page). Not on PDFs: Chromium's viewer is
+/// a plugin that such a policy would block.
+pub(crate) const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Adds `nosniff` and [`API_CSP`] to a REST answer unless it set its own.
+pub(crate) async fn api_security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    set_api_security_headers(response.headers_mut());
+    response
+}
+
+/// See [`api_security_headers`]; also used by the site's 404 for `/api/` paths.
+pub(crate) fn set_api_security_headers(headers: &mut axum::http::HeaderMap) {
+    use axum::http::{header, HeaderValue};
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    let pdf = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/pdf"));
+    if !pdf {
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(API_CSP));
+    }
 }
 
 /// A request rejected before its body was read (401, 403, 404, 413, 429)

@@ -13,7 +13,6 @@ use model::{AuditEntry, Member, MemberRole, NewTeam, NewUser, SessionInfo, TeamI
 use platform::Role;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{cookie_value, SESSION_COOKIE};
 use super::{AppError, AppState, Authenticated};
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AppError> {
@@ -62,15 +61,40 @@ fn whoami_of(who: &platform::Principal) -> WhoAmI {
 /// uses). Failed attempts are limited per user name and client address.
 #[utoipa::path(post, path = "/api/v1/login", request_body = Credentials,
     responses((status = 204, description = "signed in; the cookie is set"),
-              (status = 401, body = model::ApiError), (status = 429, body = model::ApiError)))]
+              (status = 401, body = model::ApiError),
+              (status = 403, body = model::ApiError, description = "sent by a page of another origin"),
+              (status = 415, body = model::ApiError, description = "not JSON"),
+              (status = 429, body = model::ApiError)))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
+    // Login CSRF: a page on another origin (a function on the gateway, say)
+    // can post a form or a no-cors `text/plain` fetch, but cannot send JSON
+    // without a preflight, and its browser names its origin.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the credentials as JSON (Content-Type: application/json)",
+        ));
+    }
+    if crate::site::cross_site(&headers) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "sign-in from a page of another origin is refused",
+        ));
+    }
     let credentials: Credentials = parse(&body, r#"{"username": "...", "password": "..."}"#)?;
-    let previous = cookie_value(&headers, SESSION_COOKIE);
+    let previous = state.session_cookie.token_in(&headers);
     let session = state
         .platform
         .login(
@@ -83,10 +107,7 @@ pub async fn login(
     let max_age = (session.expires_at - chrono::Utc::now())
         .num_seconds()
         .max(0);
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}",
-        session.token
-    );
+    let cookie = state.session_cookie.set_cookie(&session.token, max_age);
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -151,7 +172,7 @@ pub async fn switch(
     body: axum::body::Bytes,
 ) -> Result<Json<WhoAmI>, AppError> {
     let target: SwitchTeam = parse(&body, r#"{"team_id": N}"#)?;
-    let session = match (who.token_id, cookie_value(&headers, SESSION_COOKIE)) {
+    let session = match (who.token_id, state.session_cookie.token_in(&headers)) {
         (None, Some(session)) => session,
         _ => {
             return Err(AppError::bad_request(

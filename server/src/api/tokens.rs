@@ -20,6 +20,7 @@ pub async fn list(
 }
 
 /// Create a named token; `token` in the answer is the secret, shown only now.
+/// `expires_in_days` (1 to 365) makes it expire; without it, it never does.
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = NewApiToken,
     responses((status = 201, body = CreatedApiToken), (status = 400, body = model::ApiError)),
     security(("bearer" = [])))]
@@ -28,11 +29,19 @@ pub async fn create(
     Authenticated(who): Authenticated,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<CreatedApiToken>), AppError> {
-    let request: NewApiToken = serde_json::from_slice(&body)
-        .map_err(|e| AppError::bad_request(format!("expected {{\"name\": \"...\"}}: {e}")))?;
+    let request: NewApiToken = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(format!(
+            "expected {{\"name\": \"...\", \"role\": \"...\", \"expires_in_days\": N}}: {e}"
+        ))
+    })?;
     let created = state
         .platform
-        .issue_api_token(&who, &request.name, request.role.as_deref())
+        .issue_api_token(
+            &who,
+            &request.name,
+            request.role.as_deref(),
+            request.expires_in_days,
+        )
         .await?;
     tracing::info!(user = %who.username, token = created.info.id, "API token created");
     Ok((StatusCode::CREATED, Json(created)))

@@ -5,11 +5,13 @@
 mod client;
 mod events;
 mod secrets;
+mod tokens;
 
 pub use events::{
     dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,
 };
 pub use secrets::{secrets, SecretsArgs};
+pub use tokens::{tokens, TokensArgs};
 
 use std::path::PathBuf;
 
