@@ -26,8 +26,8 @@ use crate::invoke::new_invocation_id;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
-pub(crate) use broker_hosts::{mqtt_address, nats_address, redis_address};
 pub use broker_hosts::BrokerHosts;
+pub(crate) use broker_hosts::{mqtt_address, nats_address, redis_address};
 pub use cron::{next_fires, Schedule};
 pub(crate) use external::{
     deliver_with_retries, parse_broker_url, reconnect_delay, report_unreachable, ExternalMessage,
