@@ -2,7 +2,10 @@
 //! epoch ticker — and the prepare path (validate → cached artifact or compile
 //! → `InstancePre`), with its bounds: at most
 //! [`RuntimeConfig::max_concurrent_compiles`] compilations at once (others
-//! queue), each given up after [`RuntimeConfig::compile_budget`].
+//! queue), each given up after [`RuntimeConfig::compile_budget`]. A given-up
+//! compilation cannot be stopped; it runs on beside the slots, in as many
+//! places again (beyond those it keeps its slot, so that compile bombs can
+//! never take more than twice the slots' cores).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -57,6 +60,9 @@ pub(crate) struct RuntimeInner {
     loaded: Mutex<HashMap<String, Weak<PreparedInner>>>,
     /// One permit per compilation allowed to run at once.
     compiles: Arc<tokio::sync::Semaphore>,
+    /// One permit per given-up compilation that may run on beside the
+    /// slots (as many as there are slots).
+    given_up: Arc<tokio::sync::Semaphore>,
     /// How long one compilation may take.
     compile_budget: Duration,
     _ticker: EpochTicker,
@@ -104,6 +110,9 @@ impl Runtime {
                 compiles: Arc::new(tokio::sync::Semaphore::new(
                     config.max_concurrent_compiles.max(1),
                 )),
+                given_up: Arc::new(tokio::sync::Semaphore::new(
+                    config.max_concurrent_compiles.max(1),
+                )),
                 compile_budget: config.compile_budget,
                 _ticker: ticker,
             }),
@@ -121,9 +130,11 @@ impl Runtime {
     ///
     /// Compiling waits for one of the compile slots; a compilation still
     /// running after the compile budget is given up
-    /// ([`ValidationError::CompileBudget`]). Its thread cannot be stopped:
-    /// it keeps its slot until it ends, so abandoned compilations never
-    /// occupy more than the slots' cores.
+    /// ([`ValidationError::CompileBudget`]). The compiler cannot be stopped
+    /// mid-function, so its thread runs on and keeps its slot until it ends
+    /// (abandoned compilations never occupy more than the slots), then
+    /// caches its artifact like any other; the process does not wait for it
+    /// when it exits.
     pub async fn prepare(
         &self,
         wasm: &[u8],
@@ -143,19 +154,45 @@ impl Runtime {
         } else {
             Some(self.compile_slot(&key).await)
         };
-        let task = tokio::task::spawn_blocking(move || {
-            // Held until the compilation really ends, even if given up.
-            let _slot = slot;
-            let (artifact, from_cache) =
-                inner
+        let compiling = slot.is_some();
+        // The compile slot, or once given up the permit of a given-up
+        // compilation: held by the compiling thread until it really ends.
+        let held = Arc::new(Mutex::new(slot));
+        let (done, task) = tokio::sync::oneshot::channel();
+        let work = {
+            let held = held.clone();
+            move || {
+                let _held = held;
+                let prepared = inner
                     .cache
-                    .load_or_compile(&inner.engine, kind, &wasm, &sha256_hex)?;
-            Ok::<_, ValidationError>((inner.link(artifact)?, from_cache))
-        });
+                    .load_or_compile(&inner.engine, kind, &wasm, &sha256_hex)
+                    .and_then(|(artifact, from_cache)| Ok((inner.link(artifact)?, from_cache)));
+                // Nobody listens any more if the compilation was given up.
+                let _ = done.send(prepared);
+            }
+        };
+        if compiling {
+            // A thread of its own, not the runtime's blocking pool: the
+            // process does not wait for a given-up compilation when it
+            // exits (a tokio runtime waits for its blocking tasks).
+            std::thread::Builder::new()
+                .name("wisp-compile".into())
+                .spawn(work)
+                .map_err(|e| ValidationError::Compile {
+                    detail: format!("the compilation thread could not start: {e}"),
+                })?;
+        } else {
+            tokio::task::spawn_blocking(work);
+        }
         let budget = self.inner.compile_budget;
         let (entry, from_cache) = tokio::time::timeout(budget, task)
             .await
             .map_err(|_elapsed| {
+                // Free the slot for the next upload if a given-up
+                // compilation may still run beside the slots.
+                if let Ok(permit) = Arc::clone(&self.inner.given_up).try_acquire_owned() {
+                    *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(permit);
+                }
                 tracing::warn!(
                     sha256 = %key,
                     budget_s = budget.as_secs_f64(),
@@ -165,8 +202,8 @@ impl Runtime {
                     seconds: budget.as_secs().max(1),
                 }
             })?
-            .map_err(|e| ValidationError::Compile {
-                detail: format!("the compilation task failed: {e}"),
+            .map_err(|_gone| ValidationError::Compile {
+                detail: "the compilation task ended without a result (it panicked)".into(),
             })??;
         let prepared = PreparedFunction::new(entry, from_cache, self.inner.clone());
         let mut loaded = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());

@@ -263,6 +263,17 @@ async fn a_stalled_reader_does_not_hold_a_slot_past_the_deadline() {
 /// each testing one of `locals` locals and branching out of several levels:
 /// small, valid, and slow for an optimizing compiler.
 fn compile_bomb(depth: usize, locals: u32, salt: u32) -> Vec<u8> {
+    nested_module(depth, locals, salt, BLOCK)
+}
+
+/// `block` and `loop` opcodes (both with an empty block type after them).
+const BLOCK: u8 = 0x02;
+const LOOP: u8 = 0x03;
+
+/// [`compile_bomb`] with `opcode` (block or loop) as the nested construct.
+/// Nested loops are much slower still: every loop header merges every live
+/// local (20,000 loops of 2,000 locals compiled for over 10 minutes).
+fn nested_module(depth: usize, locals: u32, salt: u32, opcode: u8) -> Vec<u8> {
     fn leb(mut n: u64, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;
@@ -296,8 +307,8 @@ fn compile_bomb(depth: usize, locals: u32, salt: u32) -> Vec<u8> {
     leb(u64::from(locals), &mut body);
     body.push(0x7f);
     for level in 0..depth {
-        // block
-        body.extend_from_slice(&[0x02, 0x40]);
+        // block or loop, no result
+        body.extend_from_slice(&[opcode, 0x40]);
         let local = (level as u32 * 7 + salt) % locals;
         // local.get; i32.const 1; i32.add; local.set (keeps every local live)
         body.push(0x20);
@@ -376,6 +387,40 @@ async fn a_compile_bomb_is_given_up_after_the_compile_budget() {
 const BOMB_DEPTH: usize = 60_000;
 /// Locals of the compile bomb.
 const BOMB_LOCALS: u32 = 2_000;
+
+/// Issue 28, item 8: a given-up compilation cannot be stopped, but it does
+/// not keep its compile slot: the next upload compiles at once instead of
+/// waiting for the bomb (minutes) to end.
+#[tokio::test]
+async fn a_given_up_compilation_frees_its_compile_slot() {
+    let cache = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(&[
+        "--compile-budget-secs",
+        "2",
+        "--max-concurrent-compiles",
+        "1",
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ])
+    .await;
+    let (status, json) = server
+        .upload("bomb", nested_module(20_000, 2_000, 3, LOOP))
+        .await;
+    assert_eq!(status, 422, "{json}");
+
+    // A small module; the bomb still compiles in the background.
+    let r = server
+        .post("/api/v1/functions/small/versions")
+        .header("content-type", "application/wasm")
+        .body(compile_bomb(10, 1, 7))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    let r = r.expect("the next upload compiles without waiting for the given-up bomb");
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 201, "{text}");
+}
 
 /// A one-shot HTTP server on `[::1]` answering `ok`.
 async fn ipv6_loopback_server() -> std::net::SocketAddr {
