@@ -116,6 +116,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_MAX_CONCURRENT_COMPILES",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_concurrent_compiles: Option<u64>,
+    /// A response whose writes make no progress for this many seconds (the
+    /// client stopped reading) has its connection dropped. Both listeners.
+    #[arg(long, env = "WISP_WRITE_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout_secs: u64,
     /// This node's identity on the job leases it holds; a node restarting
     /// under the same identity takes its own running async work back at
     /// once instead of waiting for its leases to run out. Default: the

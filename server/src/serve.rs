@@ -91,6 +91,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let timeouts = listener::Timeouts {
         header_read: Duration::from_secs(args.header_read_timeout_secs),
         idle: Duration::from_secs(args.idle_timeout_secs),
+        write: Duration::from_secs(args.write_timeout_secs),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let control_task = tokio::spawn(listener::serve(

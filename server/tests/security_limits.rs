@@ -259,6 +259,44 @@ async fn a_stalled_reader_does_not_hold_a_slot_past_the_deadline() {
     drop(stalled);
 }
 
+/// Issue 28, item 7: a client that stops reading a 60 MiB response has its
+/// connection dropped after the write timeout (2 s here), even though the
+/// function's own deadline (60 s) is far away: when it reads again, the
+/// stream ends after what was already buffered.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
+    let server = TestServer::start_with(&["--write-timeout-secs", "2"]).await;
+    server.deploy("big", "huge-output").await;
+    server.configure("big", json!({"timeout_ms": 60000})).await;
+    let gateway = server.gateway.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&gateway).await.unwrap();
+    tcp.write_all(b"GET /fn/big/?mb=60 HTTP/1.1\r\nhost: wisp\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    // Stop reading for three times the write timeout.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let read_all = async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received += n,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), read_all)
+        .await
+        .expect("the connection ends");
+    assert!(
+        received < 30 << 20,
+        "{received} bytes arrived after the stall: the connection was kept"
+    );
+}
+
 /// A core module (a WASI command) whose `_start` is `depth` nested blocks,
 /// each testing one of `locals` locals and branching out of several levels:
 /// small, valid, and slow for an optimizing compiler.

@@ -5,7 +5,9 @@
 //! trickled heads are cut off), and a connection with no request in
 //! progress and no bytes moving for the idle timeout is closed (keep-alive
 //! idle); both for HTTP/1 and HTTP/2 (where "a request's head" is the next
-//! stream once no stream is open). On shutdown the
+//! stream once no stream is open). A response whose writes make no progress
+//! for the write timeout (a client that stopped reading) has its connection
+//! dropped. On shutdown the
 //! listener stops accepting, idle connections close, and open requests
 //! (including live-tail streams, which end themselves) may finish; the
 //! caller bounds how long that may take.
@@ -43,6 +45,10 @@ pub struct Timeouts {
     /// Longest time a connection may sit with no request in progress and no
     /// bytes moving (keep-alive idle timeout).
     pub idle: Duration,
+    /// Longest a write may wait on a client that does not read: the
+    /// connection is then dropped (a stalled reader otherwise keeps it, and
+    /// its response's buffers, for as long as it likes).
+    pub write: Duration,
 }
 
 /// Serves `app` on `listener` until `stop` turns true, then waits for the
@@ -154,6 +160,10 @@ async fn serve_connection(
                     tracing::debug!(%remote, "a connection told to close did not; dropped");
                     return;
                 }
+                if activity.write_stalled(timeouts.write) {
+                    tracing::debug!(%remote, "the client stopped reading; connection dropped");
+                    return;
+                }
                 let reason = if activity.head_overdue(timeouts.header_read) {
                     "no complete request head within the header-read timeout"
                 } else if activity.is_idle(timeouts.idle) {
@@ -184,12 +194,18 @@ struct Activity {
     /// first byte read while no request was in progress; [`NO_HEAD`] once
     /// a request has started.
     head_since_ms: AtomicU64,
+    /// Milliseconds from `started` to the first write that could not
+    /// proceed (the client's receive window is full); [`NOT_BLOCKED`] while
+    /// writes go through.
+    blocked_since_ms: AtomicU64,
     /// Wakes the connection's watchdog when a deadline moves.
     changed: Notify,
 }
 
 /// `head_since_ms` when no request head is awaited.
 const NO_HEAD: u64 = u64::MAX;
+/// `blocked_since_ms` while writes go through.
+const NOT_BLOCKED: u64 = u64::MAX;
 
 impl Activity {
     fn new() -> Self {
@@ -198,6 +214,7 @@ impl Activity {
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             head_since_ms: AtomicU64::new(0),
+            blocked_since_ms: AtomicU64::new(NOT_BLOCKED),
             changed: Notify::new(),
         }
     }
@@ -212,6 +229,36 @@ impl Activity {
 
     fn wrote(&self) {
         self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.blocked_since_ms.store(NOT_BLOCKED, Ordering::Release);
+    }
+
+    /// A write could not proceed: the write timeout starts, unless it runs.
+    fn write_blocked(&self) {
+        if self
+            .blocked_since_ms
+            .compare_exchange(
+                NOT_BLOCKED,
+                self.now_ms(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            self.changed.notify_one();
+        }
+    }
+
+    fn blocked_since(&self) -> Option<Instant> {
+        match self.blocked_since_ms.load(Ordering::Acquire) {
+            NOT_BLOCKED => None,
+            ms => Some(self.at(ms)),
+        }
+    }
+
+    /// A write has waited on the client for `write` or longer.
+    fn write_stalled(&self, write: Duration) -> bool {
+        self.blocked_since()
+            .is_some_and(|since| since.elapsed() >= write)
     }
 
     /// Bytes arrived: with no request in progress they begin the next head.
@@ -262,15 +309,21 @@ impl Activity {
     }
 
     /// When to look again: when a head would be overdue or the connection
-    /// idle, or, while a request is in progress, one `idle` period from now.
+    /// idle, or, while a request is in progress, one `idle` period from now;
+    /// earlier when a blocked write would reach the write timeout.
     fn next_check(&self, timeouts: Timeouts) -> Instant {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return Instant::now() + timeouts.idle;
-        }
-        let idle_at = self.at(self.last_ms.load(Ordering::Relaxed)) + timeouts.idle;
-        match self.head_since() {
-            Some(since) => idle_at.min(since + timeouts.header_read),
-            None => idle_at,
+        let check = if self.in_flight.load(Ordering::Acquire) > 0 {
+            Instant::now() + timeouts.idle
+        } else {
+            let idle_at = self.at(self.last_ms.load(Ordering::Relaxed)) + timeouts.idle;
+            match self.head_since() {
+                Some(since) => idle_at.min(since + timeouts.header_read),
+                None => idle_at,
+            }
+        };
+        match self.blocked_since() {
+            Some(since) => check.min(since + timeouts.write),
+            None => check,
         }
     }
 }
@@ -347,8 +400,10 @@ impl AsyncWrite for TrackedIo {
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.wrote();
+        match result {
+            Poll::Ready(Ok(n)) if n > 0 => this.activity.wrote(),
+            Poll::Pending => this.activity.write_blocked(),
+            _ => {}
         }
         result
     }
@@ -360,8 +415,10 @@ impl AsyncWrite for TrackedIo {
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.wrote();
+        match result {
+            Poll::Ready(Ok(n)) if n > 0 => this.activity.wrote(),
+            Poll::Pending => this.activity.write_blocked(),
+            _ => {}
         }
         result
     }
