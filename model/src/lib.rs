@@ -699,3 +699,33 @@ mod tests {
         assert!(err.to_string().contains("unknown field"), "{err}");
     }
 }
+
+/// How the invocation recorder is doing (`/healthz`, `/api/v1/status`, the
+/// dashboard's banner): records waiting to be written, failed writes and
+/// records lost. `degraded` when the last write failed, when the oldest
+/// waiting record is older than the lag limit, or when any record was
+/// dropped since start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecorderHealth {
+    /// Whether recording is degraded (see the type's description).
+    pub degraded: bool,
+    /// Why, in a few words each (`last write failed`, `lagging`, `records dropped`).
+    pub reasons: Vec<String>,
+    /// Age of the oldest record not yet written, in seconds (0 when none waits).
+    pub lag_secs: f64,
+    /// Records not yet written: queued, being written, or kept after a failed write.
+    pub queued: u64,
+    /// Of `queued`, records kept after a failed write, waiting for a retry.
+    pub spilled: u64,
+    /// Failed writes (batches) since start.
+    pub failures: u64,
+    /// Records lost since start (beyond the spill bound, or at exit).
+    pub dropped: u64,
+    /// The last write error (the database's message), if any write failed.
+    pub last_error: Option<String>,
+    /// When the current run of failed writes began (`None` once a write succeeds).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When records were last written.
+    pub last_written_at: Option<DateTime<Utc>>,
+}

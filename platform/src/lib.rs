@@ -302,6 +302,13 @@ impl Platform {
         self.inner.registry.len()
     }
 
+    /// How invocation recording is doing (records waiting, failed writes,
+    /// records dropped): `degraded` means calls are served but their
+    /// records are late or lost.
+    pub fn recorder_health(&self) -> model::RecorderHealth {
+        self.inner.recorder.health()
+    }
+
     /// Writes every invocation record still queued; call before exiting.
     pub async fn flush(&self) {
         self.inner.recorder.flush().await;

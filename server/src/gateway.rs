@@ -27,7 +27,12 @@ pub fn router(platform: Platform) -> Router {
         .route("/fn/{name}", any(call_root))
         .route("/fn/{name}/", any(call_root))
         .route("/fn/{name}/{*rest}", any(call_rest))
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            axum::routing::get(|State(platform): State<Platform>| async move {
+                crate::api::health(&platform)
+            }),
+        )
         .fallback(routed)
         .with_state(platform)
         .layer(axum::middleware::from_fn(

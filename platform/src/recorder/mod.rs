@@ -9,18 +9,27 @@
 //! records are also broadcast for live log tails. A record whose id is
 //! already stored is skipped and logged: one bad row never rolls back the
 //! records batched with it (nor their usage rollups).
+//!
+//! A failed write is never silent and loses nothing while the process
+//! lives (within a bound): the batch is kept in a [`health::Spill`] and
+//! retried with backoff ahead of newer records until it is written; the
+//! failures, the records waiting and their age, and any records dropped
+//! beyond the bound are reported by [`Recorder::health`] (`/healthz`,
+//! `/api/v1/status`, the dashboard) and logged.
 
+mod health;
 mod sql;
 mod sqlite;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use model::InvocationRecord;
+use model::{InvocationRecord, RecorderHealth};
 
 use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
 use crate::invoke::FinishedCall;
+use health::{Spill, WriterHealth};
 use sql::{SqlWriter, BATCH_ROWS};
 use sqlite::SqliteWriter;
 use sqlx::AnyPool;
@@ -100,6 +109,8 @@ impl From<InvocationRecord> for Entry {
 #[derive(Default)]
 struct Inbox {
     entries: Vec<Entry>,
+    /// When the oldest of `entries` was queued.
+    since: Option<Instant>,
     calls: Vec<OutboundCallRecord>,
     /// Flushes waiting for everything queued before them.
     waiters: Vec<oneshot::Sender<()>>,
@@ -130,11 +141,17 @@ struct Queue {
     hurry: Notify,
     /// Wakes producers waiting for room in a full inbox.
     room: Notify,
+    /// What the writer reports (never locked together with `inbox`).
+    health: Mutex<WriterHealth>,
 }
 
 impl Queue {
     fn lock(&self) -> MutexGuard<'_, Inbox> {
         self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn health(&self) -> MutexGuard<'_, WriterHealth> {
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues `entry`, or hands it back when the inbox is full (the `Err`
@@ -144,11 +161,15 @@ impl Queue {
         let mut inbox = self.lock();
         if inbox.stopped {
             drop(inbox);
+            self.health().dropped += 1;
             tracing::error!("invocation recorder stopped; record lost");
             return Ok(());
         }
         if inbox.entries.len() >= QUEUE_CAPACITY {
             return Err(entry);
+        }
+        if inbox.entries.is_empty() {
+            inbox.since = Some(Instant::now());
         }
         let first = inbox.is_empty();
         inbox.entries.push(entry);
@@ -194,6 +215,7 @@ impl Recorder {
             wake: Notify::new(),
             hurry: Notify::new(),
             room: Notify::new(),
+            health: Mutex::new(WriterHealth::default()),
         });
         let (live, _) = broadcast::channel(BROADCAST_CAPACITY);
         tokio::spawn(write_loop(store, queue.clone(), live.clone()));
@@ -257,6 +279,17 @@ impl Recorder {
     pub fn subscribe(&self) -> broadcast::Receiver<InvocationRecord> {
         self.live.subscribe()
     }
+
+    /// How recording is doing: records waiting and their age, failed
+    /// writes, records dropped, the last error.
+    pub fn health(&self) -> RecorderHealth {
+        let queue = &self.queue.0;
+        let (queued, since) = {
+            let inbox = queue.lock();
+            (inbox.entries.len(), inbox.since)
+        };
+        queue.health().report(queued, since)
+    }
 }
 
 /// Marks the queue stopped should the writer end without being closed (a
@@ -280,63 +313,163 @@ async fn write_loop(
 ) {
     let _stop = StopOnExit(queue.clone());
     let mut capacity = 64;
+    let mut spill = Spill::new(health::SPILL_MAX_RECORDS, health::SPILL_MAX_BYTES);
+    let mut retry = health::RETRY_FIRST;
     loop {
-        // Park until an entry arrives after a quiet spell...
-        queue.wake.notified().await;
-        // ...then let the batch window fill before looking again. Producers
-        // wake the writer only for the first entry into an empty inbox, so
-        // under load it wakes once per window, not once per record. A flush
-        // (or the close) ends the window at once.
-        let waiting = {
-            let inbox = queue.lock();
-            !inbox.waiters.is_empty() || inbox.closed
-        };
-        if !waiting {
-            tokio::select! {
-                _ = tokio::time::sleep(BATCH_WINDOW) => {}
-                _ = queue.hurry.notified() => {}
+        if spill.is_empty() {
+            // Park until an entry arrives after a quiet spell...
+            queue.wake.notified().await;
+            // ...then let the batch window fill before looking again.
+            // Producers wake the writer only for the first entry into an
+            // empty inbox, so under load it wakes once per window, not once
+            // per record. A flush (or the close) ends the window at once.
+            let waiting = {
+                let inbox = queue.lock();
+                !inbox.waiters.is_empty() || inbox.closed
+            };
+            if !waiting {
+                tokio::select! {
+                    _ = tokio::time::sleep(BATCH_WINDOW) => {}
+                    _ = queue.hurry.notified() => {}
+                }
+            }
+        } else {
+            // The last write failed: retry after the backoff (a flush or
+            // the close retries at once), with whatever arrived meanwhile.
+            let waiting = {
+                let inbox = queue.lock();
+                !inbox.waiters.is_empty() || inbox.closed
+            };
+            if !waiting {
+                tokio::select! {
+                    _ = tokio::time::sleep(retry) => {}
+                    _ = queue.hurry.notified() => {}
+                }
             }
         }
         // Take everything queued by now; the inbox gets a vector as large as
         // this window's, so that producers do not grow one push by push.
         let fresh = Vec::with_capacity(capacity);
-        let (entries, calls, waiters, closed) = {
+        let (entries, calls, waiters, closed, since) = {
             let mut inbox = queue.lock();
             (
                 std::mem::replace(&mut inbox.entries, fresh),
                 std::mem::take(&mut inbox.calls),
                 std::mem::take(&mut inbox.waiters),
                 inbox.closed,
+                inbox.since.take(),
             )
         };
         queue.room.notify_waiters();
         capacity = entries.len().clamp(64, QUEUE_CAPACITY);
-        store_batch(&mut store, &live, entries, calls).await;
+        // Kept records go first: they are older.
+        let (kept, mut kept_calls, kept_since) = spill.take();
+        let since = kept_since.or(since);
+        let mut batch: Vec<Entry> = Vec::with_capacity(kept.len() + entries.len());
+        batch.extend(kept.into_iter().map(Entry::Record));
+        batch.extend(entries);
+        kept_calls.extend(calls);
+        {
+            let mut health = queue.health();
+            health.pending = batch.len();
+            health.pending_since = since;
+            health.spilled = 0;
+        }
+        let sent = batch.len();
+        let outcome = store_batch(&mut store, &live, batch, kept_calls).await;
+        let mut health = queue.health();
+        match outcome {
+            Ok(()) => {
+                if let Some(failing_since) = health.written() {
+                    tracing::warn!(
+                        records = sent,
+                        %failing_since,
+                        "invocation records are written again"
+                    );
+                }
+                retry = health::RETRY_FIRST;
+            }
+            Err(failed) => {
+                if failed.stored > 0 {
+                    // Part of the batch was written before the failure.
+                    health.written();
+                }
+                health.failed(&failed.error);
+                let lost = sent.saturating_sub(failed.records.len() + failed.stored);
+                let dropped = spill.keep(since, failed.records, failed.calls) + lost;
+                health.dropped += dropped as u64;
+                tracing::error!(
+                    error = %failed.error,
+                    kept = spill.len(),
+                    dropped,
+                    retry_in_ms = retry.as_millis() as u64,
+                    "writing invocation records failed; they are kept and retried"
+                );
+                retry = (retry * 2).min(health::RETRY_MAX);
+            }
+        }
+        health.pending = spill.len();
+        health.pending_since = spill.since();
+        health.spilled = spill.len();
+        drop(health);
         for w in waiters {
             let _ = w.send(());
         }
         if closed {
+            if !spill.is_empty() {
+                queue.health().dropped += spill.len() as u64;
+                tracing::error!(
+                    records = spill.len(),
+                    "the recorder is closing with records it could not write; they are lost"
+                );
+            }
             break;
         }
     }
 }
 
+/// A write that failed: the error, and what was not stored (to be kept and
+/// retried).
+pub(super) struct Failed {
+    /// The database's message.
+    pub error: String,
+    pub records: Vec<InvocationRecord>,
+    pub calls: Vec<OutboundCallRecord>,
+    /// Records of the batch stored before the failure.
+    pub stored: usize,
+}
+
 /// Writes a taken batch, [`TRANSACTION_ROWS`] records (and [`BATCH_ROWS`]
-/// edges) per transaction; errors are logged (the service stays up).
+/// edges) per transaction, in order; at the first failure the rest is not
+/// tried: everything not stored comes back.
 async fn store_batch(
     store: &mut Store,
     live: &broadcast::Sender<InvocationRecord>,
     entries: Vec<Entry>,
     calls: Vec<OutboundCallRecord>,
-) {
+) -> Result<(), Failed> {
     let entries = chunks(entries, TRANSACTION_ROWS);
-    let mut calls = chunks(calls, BATCH_ROWS).into_iter();
-    for entries in entries {
-        write_one(store, live, entries, calls.next().unwrap_or_default()).await;
+    let calls = chunks(calls, BATCH_ROWS);
+    let parts = entries.len().max(calls.len());
+    let mut entries = entries.into_iter();
+    let mut calls = calls.into_iter();
+    let mut stored = 0;
+    for _ in 0..parts {
+        let part = entries.next().unwrap_or_default();
+        let rows = part.len();
+        let edges = calls.next().unwrap_or_default();
+        if let Err(mut failed) = write_one(store, live, part, edges).await {
+            // The rest was not tried.
+            failed
+                .records
+                .extend(entries.flatten().map(Entry::into_record));
+            failed.calls.extend(calls.flatten());
+            failed.stored += stored;
+            return Err(failed);
+        }
+        stored += rows;
     }
-    for calls in calls {
-        write_one(store, live, Vec::new(), calls).await;
-    }
+    Ok(())
 }
 
 async fn write_one(
@@ -344,21 +477,16 @@ async fn write_one(
     live: &broadcast::Sender<InvocationRecord>,
     entries: Vec<Entry>,
     calls: Vec<OutboundCallRecord>,
-) {
+) -> Result<(), Failed> {
     if entries.is_empty() && calls.is_empty() {
-        return;
+        return Ok(());
     }
     // The stored records come back for live tails only when someone listens.
     let tail = live.receiver_count() > 0;
-    let (rows, edges) = (entries.len(), calls.len());
-    match store.write(entries, calls, tail).await {
-        Ok(stored) => {
-            for r in stored {
-                let _ = live.send(r);
-            }
-        }
-        Err(e) => tracing::error!(error = %e, rows, edges, "writing invocation records failed"),
+    for r in store.write(entries, calls, tail).await? {
+        let _ = live.send(r);
     }
+    Ok(())
 }
 
 /// `items` in order, at most `size` per part (no copy when one part holds all).
@@ -387,19 +515,20 @@ enum Store {
 
 impl Store {
     /// Stores one batch (records with their rollups, and call edges); the
-    /// stored records come back when `keep` asks for them.
+    /// stored records come back when `keep` asks for them, and on an error
+    /// what was not stored.
     async fn write(
         &mut self,
         entries: Vec<Entry>,
         calls: Vec<OutboundCallRecord>,
         keep: bool,
-    ) -> anyhow::Result<Vec<InvocationRecord>> {
+    ) -> Result<Vec<InvocationRecord>, Failed> {
         match self {
             Store::Sqlite(file) => file.write(entries, calls, keep).await,
             Store::Sql(pool) => {
                 let records: Vec<InvocationRecord> =
                     entries.into_iter().map(Entry::into_record).collect();
-                let stored = pool.write(records, &calls).await?;
+                let stored = pool.write(records, calls).await?;
                 Ok(if keep { stored } else { Vec::new() })
             }
         }

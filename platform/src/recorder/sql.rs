@@ -10,7 +10,7 @@ use model::InvocationRecord;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 
-use super::{CALL_COLUMNS, INVOCATION_COLUMNS};
+use super::{Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
 use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
 
@@ -36,36 +36,57 @@ impl SqlWriter {
     }
 
     /// Stores the records with their rollups in one transaction, then the
-    /// call edges; the records stored (those whose id was not taken).
+    /// call edges; the records stored (those whose id was not taken). On an
+    /// error what was not stored comes back.
     pub async fn write(
         &mut self,
-        records: Vec<InvocationRecord>,
-        calls: &[OutboundCallRecord],
-    ) -> Result<Vec<InvocationRecord>, sqlx::Error> {
-        let written = self.write_on_connection(records, calls).await;
-        if written.is_err() {
-            // The next write takes a new connection.
-            self.conn = None;
+        mut records: Vec<InvocationRecord>,
+        calls: Vec<OutboundCallRecord>,
+    ) -> Result<Vec<InvocationRecord>, Failed> {
+        let sent = records.len();
+        let written = self.write_on_connection(&mut records, &calls).await;
+        match written {
+            Ok(()) => Ok(records),
+            Err((error, records_stored)) => {
+                // The next write takes a new connection.
+                self.conn = None;
+                let (records, stored) = if records_stored {
+                    (Vec::new(), sent)
+                } else {
+                    (records, 0)
+                };
+                Err(Failed {
+                    error: error.to_string(),
+                    records,
+                    calls,
+                    stored,
+                })
+            }
         }
-        written
     }
 
+    /// Stores `records` (those already stored are dropped from it), then
+    /// `calls`; an error says whether the records were stored before it.
     async fn write_on_connection(
         &mut self,
-        mut records: Vec<InvocationRecord>,
+        records: &mut Vec<InvocationRecord>,
         calls: &[OutboundCallRecord],
-    ) -> Result<Vec<InvocationRecord>, sqlx::Error> {
+    ) -> Result<(), (sqlx::Error, bool)> {
         if self.conn.is_none() {
-            self.conn = Some(self.db.acquire().await?);
+            self.conn = Some(self.db.acquire().await.map_err(|e| (e, false))?);
         }
         let conn: &mut AnyConnection = self.conn.as_mut().expect("acquired above");
         if !records.is_empty() {
-            write_batch(conn, self.backend, &mut records).await?;
+            write_batch(conn, self.backend, records)
+                .await
+                .map_err(|e| (e, false))?;
         }
         if !calls.is_empty() {
-            write_calls(conn, self.backend, calls).await?;
+            write_calls(conn, self.backend, calls)
+                .await
+                .map_err(|e| (e, true))?;
         }
-        Ok(records)
+        Ok(())
     }
 }
 

@@ -28,7 +28,7 @@ use model::InvocationRecord;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::{Entry, CALL_COLUMNS, INVOCATION_COLUMNS};
+use super::{Entry, Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
 use crate::hosts::OutboundCallRecord;
 use crate::metering::rollup;
 
@@ -60,13 +60,24 @@ fn placeholders(n: usize) -> String {
 /// The nice value of the writer thread (0 is the default, 19 the lowest).
 const WRITER_NICE: libc::c_int = 5;
 
+/// What the writer thread answers: the stored records, or the error with
+/// everything that was not stored (to be kept and retried).
+type Written = Result<
+    Vec<InvocationRecord>,
+    (
+        rusqlite::Error,
+        Vec<InvocationRecord>,
+        Vec<OutboundCallRecord>,
+    ),
+>;
+
 /// One batch for the writer thread, and where to answer.
 struct Job {
     entries: Vec<Entry>,
     calls: Vec<OutboundCallRecord>,
     /// Send the stored records back (for live tails).
     keep: bool,
-    done: oneshot::Sender<rusqlite::Result<Vec<InvocationRecord>>>,
+    done: oneshot::Sender<Written>,
 }
 
 /// The database file and the writer thread that stores into it (started on
@@ -91,16 +102,27 @@ impl SqliteWriter {
     /// Stores the records with their rollups and the call edges in one
     /// transaction, on the writer thread (which also builds the records:
     /// their strings are made and freed on one thread); the stored records
-    /// come back when `keep` asks for them.
+    /// come back when `keep` asks for them. On an error everything comes
+    /// back unstored (but for a writer thread that died with the batch).
     pub async fn write(
         &mut self,
         entries: Vec<Entry>,
         calls: Vec<OutboundCallRecord>,
         keep: bool,
-    ) -> anyhow::Result<Vec<InvocationRecord>> {
+    ) -> Result<Vec<InvocationRecord>, Failed> {
         let jobs = match &self.jobs {
             Some(jobs) => jobs,
-            None => self.jobs.insert(start_thread(self.path.clone())?),
+            None => match start_thread(self.path.clone()) {
+                Ok(jobs) => self.jobs.insert(jobs),
+                Err(e) => {
+                    return Err(Failed {
+                        error: format!("starting the recorder's writer thread: {e}"),
+                        records: entries.into_iter().map(Entry::into_record).collect(),
+                        calls,
+                        stored: 0,
+                    })
+                }
+            },
         };
         let (done, answer) = oneshot::channel();
         let sent = jobs.send(Job {
@@ -110,11 +132,32 @@ impl SqliteWriter {
             done,
         });
         match (sent, answer.await) {
-            (Ok(()), Ok(written)) => Ok(written?),
-            _ => {
-                // The thread is gone (it panicked): the next batch starts another.
+            (Ok(()), Ok(Ok(stored))) => Ok(stored),
+            (Ok(()), Ok(Err((error, records, calls)))) => Err(Failed {
+                error: error.to_string(),
+                records,
+                calls,
+                stored: 0,
+            }),
+            (Err(mpsc::SendError(job)), _) => {
+                // The thread is gone: the next batch starts another.
                 self.jobs = None;
-                anyhow::bail!("the recorder's writer thread stopped")
+                Err(Failed {
+                    error: "the recorder's writer thread stopped".into(),
+                    records: job.entries.into_iter().map(Entry::into_record).collect(),
+                    calls: job.calls,
+                    stored: 0,
+                })
+            }
+            (Ok(()), Err(_)) => {
+                // The thread died with the batch (it panicked).
+                self.jobs = None;
+                Err(Failed {
+                    error: "the recorder's writer thread stopped".into(),
+                    records: Vec::new(),
+                    calls: Vec::new(),
+                    stored: 0,
+                })
             }
         }
     }
@@ -141,9 +184,12 @@ fn start_thread(path: PathBuf) -> std::io::Result<mpsc::Sender<Job>> {
                     }
                     Err(e) => Err(e),
                 };
-                let _ = job
-                    .done
-                    .send(written.map(|()| if job.keep { records } else { Vec::new() }));
+                let answer = match written {
+                    Ok(()) if job.keep => Ok(records),
+                    Ok(()) => Ok(Vec::new()),
+                    Err(e) => Err((e, records, job.calls)),
+                };
+                let _ = job.done.send(answer);
             }
         })?;
     Ok(jobs)

@@ -58,7 +58,14 @@ impl AppState {
 /// Every REST route and its layers.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(
+                |axum::extract::State(state): axum::extract::State<AppState>| async move {
+                    health(&state.platform)
+                },
+            ),
+        )
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/status", get(status))
         .route("/api/v1/functions", get(functions::list))
@@ -203,10 +210,36 @@ pub(crate) async fn close_after_unread_body(
     response
 }
 
+/// `GET /healthz` (both listeners, no token): always 200 while the node
+/// serves calls — a load balancer must not take a node out of rotation
+/// because its records are late — with `{"status": "ok"}`, or
+/// `{"status": "degraded", "recorder": {...}}` when invocation records
+/// cannot be written, wait too long or were dropped (the counts and the
+/// reasons; the error text itself only in the authenticated
+/// `/api/v1/status`).
+pub(crate) fn health(platform: &Platform) -> axum::Json<serde_json::Value> {
+    let recorder = platform.recorder_health();
+    if !recorder.degraded {
+        return axum::Json(serde_json::json!({ "status": "ok" }));
+    }
+    axum::Json(serde_json::json!({
+        "status": "degraded",
+        "recorder": {
+            "reasons": recorder.reasons,
+            "lag_secs": recorder.lag_secs,
+            "queued": recorder.queued,
+            "failures": recorder.failures,
+            "dropped": recorder.dropped,
+            "failing_since": recorder.failing_since,
+        },
+    }))
+}
+
 /// `GET /api/v1/status`: what this node serves and whether the compiled
 /// artifact cache is being used (compiles since start vs cache hits), and
 /// how long each call's sandbox takes to instantiate (p50/p99 since start)
-/// and how many calls found theirs instantiated ahead of time.
+/// and how many calls found theirs instantiated ahead of time; `recorder`:
+/// how invocation recording is doing ([`model::RecorderHealth`]).
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
     Authenticated(who): Authenticated,
@@ -227,6 +260,7 @@ async fn status(
             "prewarmed_calls": inst.prewarmed,
         },
         "recording": state.platform.records_invocations(),
+        "recorder": state.platform.recorder_health(),
         "queue": state.platform.queue_stats(who.team_id).await.ok(),
     }))
 }
