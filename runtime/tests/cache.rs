@@ -31,13 +31,16 @@ async fn a_restarted_runtime_loads_instead_of_compiling() {
             compiles: 1
         }
     );
-    let artifacts: Vec<_> = std::fs::read_dir(dir.path())
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
         .expect("cache dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
-    assert!(artifacts[0].starts_with(&format!("{sha}-")));
-    assert!(artifacts[0].ends_with(".cwasm"));
+    files.sort();
+    // The artifact and, beside it, the checksum verified before it loads.
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files[0].starts_with(&format!("{sha}-")));
+    assert!(files[0].ends_with(".cwasm"), "{files:?}");
+    assert_eq!(files[1], format!("{}.sha256", files[0]), "{files:?}");
     drop(compiled);
     drop(first);
 
