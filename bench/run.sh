@@ -104,11 +104,15 @@ stop_server() {
 }
 
 # Starts `wisp serve` on free ports in data dir $1 (extra flags after it);
-# sets SERVER_PID, API, GATEWAY, TOKEN.
+# sets SERVER_PID, API, GATEWAY, TOKEN. The benchmark is one tenant
+# measuring the whole pool: the per-team share (default 50 %) and the
+# sandbox memory budget (default the machine's memory; the scale run holds
+# 1,000 calls of 128 MiB limits at once) are lifted so they do not cap it.
 start_wisp() {
   local dir="$1"; shift
   rm -f "$dir/addresses.json"
-  "$WISP" serve --data-dir "$dir" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 "$@" \
+  "$WISP" serve --data-dir "$dir" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 \
+    --team-concurrency-percent 100 --sandbox-memory-budget-mb 1048576 "$@" \
     >>"$dir.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
