@@ -7,7 +7,7 @@ use leptos_router::components::{Outlet, A};
 
 use crate::{
     api::{current_user, Logout},
-    components::feedback::RedirectToLogin,
+    components::{feedback::RedirectToLogin, recorder_banner::RecorderBanner},
     error::AppError,
 };
 
@@ -66,6 +66,7 @@ pub fn AppFrame() -> impl IntoView {
                 </div>
             </header>
             <main id="main" class="content">
+                <RecorderBanner />
                 <Outlet />
             </main>
         </div>

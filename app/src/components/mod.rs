@@ -9,6 +9,7 @@ pub mod invocations;
 pub mod layout;
 pub mod live_tail;
 pub mod minute_chart;
+pub mod recorder_banner;
 pub mod secrets_form;
 pub mod test_invoke;
 pub mod upload;
