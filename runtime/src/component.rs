@@ -211,6 +211,7 @@ pub(crate) async fn invoke(
     let pre = pre.clone();
     let guest_memory = memory.clone();
     let timeout = sandbox.timeout;
+    let cancel = sandbox.cancel.clone();
     let task = tokio::spawn(async move {
         let mut guest = guest_sandbox;
         let run = async {
@@ -223,13 +224,23 @@ pub(crate) async fn invoke(
                 .call_handle(&mut guest.store, guest_request, outparam)
                 .await
         };
-        let result = tokio::time::timeout(timeout + HOST_TIMER_GRACE, run).await;
+        let bounded = tokio::time::timeout(timeout + HOST_TIMER_GRACE, run);
+        // A cancelled call stops here: its future (and with it the guest's
+        // pending host calls, such as the calls it is waiting on) is dropped.
+        let result = match cancel {
+            Some(cancel) => tokio::select! {
+                result = bounded => Some(result),
+                _ = cancel.cancelled() => None,
+            },
+            None => Some(bounded.await),
+        };
         // Free the pool slot before anyone looks at the result.
         drop(guest);
         let outcome = match result {
-            Err(_elapsed) => Outcome::Timeout,
-            Ok(Ok(())) => Outcome::Success,
-            Ok(Err(error)) => {
+            None => Outcome::Cancelled,
+            Some(Err(_elapsed)) => Outcome::Timeout,
+            Some(Ok(Ok(()))) => Outcome::Success,
+            Some(Ok(Err(error))) => {
                 let outcome = classify(&error, &guest_memory);
                 tracing::debug!(code = outcome.code(), "component guest failed: {error:?}");
                 outcome

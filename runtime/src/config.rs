@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cancel::Cancellation;
 use crate::outbound::OutboundInterceptor;
 
 /// 1 MiB, the unit most limits are written in.
@@ -85,6 +86,10 @@ pub struct SandboxConfig {
     /// In-process handler consulted before the allow-list for every outbound
     /// request (function-to-function calls, events, kv on `*.wisp` hosts).
     pub interceptor: Option<Arc<dyn OutboundInterceptor>>,
+    /// Stops the guest when it fires (the call it belongs to has ended):
+    /// the invocation then ends with [`crate::Outcome::Cancelled`].
+    /// Components only; a WAGI module runs to its own end or deadline.
+    pub cancel: Option<Cancellation>,
 }
 
 impl Default for SandboxConfig {
@@ -106,6 +111,7 @@ impl Default for SandboxConfig {
             // Cloudflare Workers allow 50 subrequests (free) to 1000 (paid).
             max_outbound_calls: 100,
             interceptor: None,
+            cancel: None,
         }
     }
 }
@@ -128,6 +134,7 @@ impl fmt::Debug for SandboxConfig {
             )
             .field("max_outbound_calls", &self.max_outbound_calls)
             .field("interceptor", &self.interceptor.as_ref().map(|_| ".."))
+            .field("cancel", &self.cancel)
             .finish()
     }
 }

@@ -27,7 +27,8 @@
 //! (structural checks), `prepared` ([`PreparedFunction`]), `component`
 //! (wasi:http components), `module` + `cgi` (WAGI/CGI command modules),
 //! `limits` (memory limiter, deadlines, trap classification), `capture`
-//! (stdout/stderr capture), `body` (metered request/response bodies),
+//! (stdout/stderr capture), `cancel` ([`Cancellation`] of running calls),
+//! `body` (metered request/response bodies),
 //! `outbound` (outgoing wasi:http policy), `report` (outcomes and reports),
 //! `config` (runtime and sandbox settings), `stats` (instantiation time
 //! histogram), `warm` ([`WarmPool`]: sandboxes instantiated ahead of their
@@ -35,6 +36,7 @@
 
 mod body;
 mod cache;
+mod cancel;
 mod capture;
 mod cgi;
 mod component;
@@ -52,6 +54,7 @@ mod warm;
 
 pub use body::{drain_on_drop, ResponseBody};
 pub use cache::CacheStats;
+pub use cancel::Cancellation;
 pub use config::{RuntimeConfig, SandboxConfig};
 pub use outbound::{
     host_is_allowed, is_public, InterceptedResponse, Interception, ObservedCall, OutboundError,

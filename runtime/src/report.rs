@@ -29,6 +29,12 @@ pub enum Outcome {
     ResponseTooLarge,
     /// The guest finished but its response was missing or malformed.
     BadResponse { message: String },
+    /// The call it belonged to ended first (a caller that timed out), so
+    /// the host stopped it.
+    Cancelled,
+    /// The host refused to start the guest: `code` says why (for example
+    /// `call_budget_exceeded`), `message` in a sentence.
+    Refused { code: &'static str, message: String },
 }
 
 impl Outcome {
@@ -48,6 +54,8 @@ impl Outcome {
             Outcome::RequestTooLarge => "request_too_large",
             Outcome::ResponseTooLarge => "response_too_large",
             Outcome::BadResponse { .. } => "bad_response",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Refused { code, .. } => code,
         }
     }
 
@@ -72,6 +80,10 @@ impl Outcome {
             Outcome::BadResponse { message } => {
                 format!("the function produced an invalid response: {message}")
             }
+            Outcome::Cancelled => {
+                "the call was cancelled: the call that started it had ended".to_string()
+            }
+            Outcome::Refused { message, .. } => format!("the call was refused: {message}"),
         }
     }
 }
