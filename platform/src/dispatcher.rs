@@ -3,13 +3,16 @@
 //! (excess work waits in the queue), runs each as a call, and records the
 //! result. It also returns jobs of dead workers to the queue and forgets old
 //! delivered jobs. At shutdown it stops claiming, and the server waits (within
-//! its grace period) for the jobs already running to finish.
+//! its grace period) for the jobs already running to finish. A job carrying a
+//! place in a call tree (a delivery published by a function) runs there; a
+//! job refused by its tree's depth or budget goes to the dead letters at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 
+use crate::call_tree::{CallScope, CallTree, Hop};
 use crate::invoke::{CallContext, TriggerKind};
 use crate::queue::ClaimedJob;
 use crate::Platform;
@@ -189,31 +192,61 @@ impl Platform {
 /// Runs one claimed job and records how it went.
 async fn run_job(platform: &Platform, job: ClaimedJob) {
     let invocation_id = job.invocation_id();
-    let request = match crate::invoke::delivery_request(
-        &job.method,
-        &job.path,
-        &job.headers,
-        job.body.clone(),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            let now = platform.inner.clock.now_ms();
-            let _ = platform.fail_job(&job, None, &e, now).await;
-            return;
-        }
-    };
+    // The call-tree headers are the platform's, not the function's.
+    let (hop, headers) = Hop::take_from(&job.headers);
+    let request =
+        match crate::invoke::delivery_request(&job.method, &job.path, &headers, job.body.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                let now = platform.inner.clock.now_ms();
+                let _ = platform.fail_job(&job, None, &e, now).await;
+                return;
+            }
+        };
+    // Without a hop the job is a root of its own (an async invoke, a cron
+    // tick, a publish from outside).
+    let scope = hop.as_ref().map(|hop| CallScope {
+        tree: CallTree::new(hop.root_id.clone(), hop.budget),
+        depth: hop.depth,
+        cancel: runtime::Cancellation::new(),
+    });
     let context = CallContext {
         trigger: TriggerKind::parse(&job.source).unwrap_or(TriggerKind::Async),
         trigger_id: job.trigger_id.clone(),
         parent_id: job.parent_id.clone(),
-        depth: 0,
+        depth: hop.as_ref().map_or(0, |h| h.depth),
         wait_for_slot: true,
+        scope: scope.clone(),
     };
     let result = platform
         .invoke_to_completion(invocation_id.clone(), &job.function, request, context)
         .await;
     let now = platform.inner.clock.now_ms();
+    if let (Some(hop), Some(scope), Ok(call)) = (&hop, &scope, &result) {
+        if !call.succeeded() {
+            // A retry gets only what this attempt left.
+            let left = scope.tree.remaining();
+            if let Err(e) = platform
+                .keep_job_budget(&job.id, &job.headers, hop, left)
+                .await
+            {
+                tracing::error!(job = %job.id, error = %e, "storing a job's remaining call budget failed");
+            }
+        }
+    }
     let outcome = match result {
+        Ok(call) if call.status == 508 && call.error.is_some() => {
+            // Refused by its call tree: a retry cannot get past the limit.
+            let error = call.error.clone().unwrap_or_default();
+            let last = ClaimedJob {
+                attempts: job.max_attempts,
+                ..job.clone()
+            };
+            platform
+                .fail_job(&last, Some(&call.invocation_id), &error, now)
+                .await
+                .map(|dead| log_failure(&last, &error, dead))
+        }
         Ok(call) if call.succeeded() => {
             platform
                 .complete_job(&job.id, &call.invocation_id, now)

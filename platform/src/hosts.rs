@@ -13,13 +13,12 @@ use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use runtime::{BoxBody, Interception, ObservedCall, OutboundInterceptor};
 
+use crate::call_tree::CallScope;
 use crate::invoke::{new_invocation_id, CallContext, TriggerKind};
 use crate::time::now_ms;
 use crate::topics::{Publisher, MAX_EVENT_BYTES};
 use crate::{kv, Platform, PlatformError};
 
-/// Deepest chain of function-to-function calls (A → B → ... ).
-pub const MAX_CALL_DEPTH: u32 = 8;
 /// Suffix of the host names served in-process.
 const RESERVED_SUFFIX: &str = ".wisp";
 
@@ -32,7 +31,9 @@ pub(crate) struct Caller {
     pub function: String,
     pub application: String,
     pub invocation_id: String,
-    pub depth: u32,
+    /// The call's place in its call tree (its callees and deliveries join
+    /// the tree one level deeper).
+    pub scope: CallScope,
 }
 
 /// One outbound call a function made, as stored for the topology graph.
@@ -157,13 +158,6 @@ async fn call_function(
     name: &str,
     request: http::Request<BoxBody>,
 ) -> Response<BoxBody> {
-    if caller.depth + 1 > MAX_CALL_DEPTH {
-        return error(
-            StatusCode::LOOP_DETECTED,
-            "call_depth_exceeded",
-            format!("function calls nest deeper than {MAX_CALL_DEPTH}"),
-        );
-    }
     // Another team's function does not exist from here (not even by name).
     if platform
         .inner
@@ -198,8 +192,13 @@ async fn call_function(
         trigger: TriggerKind::Function,
         trigger_id: None,
         parent_id: Some(caller.invocation_id.clone()),
-        depth: caller.depth + 1,
+        depth: caller.scope.depth + 1,
         wait_for_slot: false,
+        // Past the tree's depth or budget the callee is refused (508).
+        scope: Some(CallScope {
+            depth: caller.scope.depth + 1,
+            ..caller.scope.clone()
+        }),
     };
     let request = http::Request::from_parts(parts, body);
     match platform
@@ -211,6 +210,7 @@ async fn call_function(
             Err(e) => {
                 let status = match e.outcome {
                     runtime::Outcome::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                    runtime::Outcome::Refused { .. } => StatusCode::LOOP_DETECTED,
                     _ => StatusCode::BAD_GATEWAY,
                 };
                 let mut response = error(
@@ -255,6 +255,7 @@ async fn publish(
     let publisher = Publisher {
         function: caller.function.clone(),
         invocation_id: caller.invocation_id.clone(),
+        scope: Some(caller.scope.clone()),
     };
     match platform
         .publish(

@@ -10,6 +10,7 @@ use http::Request;
 use http_body_util::BodyExt as _;
 use runtime::{InvokeError, RequestBody, ResponseBody};
 
+use crate::call_tree::{CallScope, CallTree};
 use crate::registry::LiveFunction;
 use crate::time::system_time_ms;
 use crate::{Platform, PlatformError};
@@ -93,6 +94,9 @@ pub struct CallContext {
     /// Wait for a free concurrency slot (async work) instead of failing
     /// with `TooManyRequests` (synchronous callers get 429).
     pub wait_for_slot: bool,
+    /// The call tree this call joins, its depth there, and the cancellation
+    /// of its caller; `None` starts a new tree (a root call at `depth`).
+    pub scope: Option<CallScope>,
 }
 
 impl CallContext {
@@ -103,6 +107,7 @@ impl CallContext {
             parent_id: None,
             depth: 0,
             wait_for_slot: false,
+            scope: None,
         }
     }
 }
@@ -199,6 +204,22 @@ impl Platform {
             .registry
             .get(name)
             .ok_or_else(|| PlatformError::not_found(format!("function {name}")))?;
+        // Its place in its call tree: refused (and recorded) past the tree's
+        // depth or budget, or once its caller has ended.
+        let limits = self.inner.config.call_limits;
+        let scope = context.scope.clone().unwrap_or_else(|| CallScope {
+            tree: CallTree::new(invocation_id.clone(), limits.max_calls),
+            depth: context.depth,
+            cancel: runtime::Cancellation::new(),
+        });
+        if let Err(outcome) = crate::call_tree::admit(&limits, &scope) {
+            return Ok(self.refuse(invocation_id, live, request, context, outcome));
+        }
+        // Cancelled when its caller's is, and when it ends itself.
+        let own = CallScope {
+            cancel: scope.cancel.child(),
+            ..scope
+        };
         let permit = if context.wait_for_slot {
             Arc::clone(&live.permits)
                 .acquire_owned()
@@ -233,6 +254,7 @@ impl Platform {
             .unwrap_or_else(|| "/".into());
         let mut sandbox = live.warm.sandbox().clone();
         sandbox.allow_private_destinations = self.inner.config.allow_private_destinations;
+        sandbox.cancel = Some(own.cancel.clone());
         sandbox.interceptor = Some(Arc::new(crate::hosts::WispHosts::new(
             self.clone(),
             crate::hosts::Caller {
@@ -240,26 +262,26 @@ impl Platform {
                 function: live.name.clone(),
                 application: live.application.clone(),
                 invocation_id: invocation_id.clone(),
-                depth: context.depth,
+                scope: own.clone(),
             },
         )));
-        let invocation = live.warm.invoke(request, sandbox).await;
-        let mut response = invocation.response;
-        if let Ok(resp) = &mut response {
-            if let Ok(value) = http::HeaderValue::from_str(&invocation_id) {
-                resp.headers_mut().insert(INVOCATION_ID_HEADER, value);
-            }
-        }
-        // The concurrency permit is held until the guest and its response
-        // body are done. The recorder is then handed what the call already
-        // owns (moved, not copied: no string is built on this worker, and
-        // every allocation the record needs is made and freed on the
-        // recorder's writer, docs/DECISIONS.md #31).
+        // The call runs (and is recorded) on its own task: a caller that
+        // goes away before the response head (a caller that timed out) does
+        // not leave it running unrecorded; it is cancelled with its caller.
         let platform = self.inner.config.record_invocations.then(|| self.clone());
         let id = invocation_id.clone();
-        let report = invocation.report;
+        let (head_sender, head) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let report = report.await;
+            let invocation = live.warm.invoke(request, sandbox).await;
+            let _ = head_sender.send(invocation.response);
+            // The concurrency permit is held until the guest and its
+            // response body are done. The recorder is then handed what the
+            // call already owns (moved, not copied: no string is built on
+            // this worker, and every allocation the record needs is made and
+            // freed on the recorder's writer, docs/DECISIONS.md #31).
+            let report = invocation.report.await;
+            // Calls it started that still run are stopped.
+            own.cancel.cancel();
             drop(admitted);
             drop(permit);
             if let Some(platform) = platform {
@@ -276,10 +298,67 @@ impl Platform {
                 platform.inner.recorder.record(call).await;
             }
         });
+        let mut response = head.await.unwrap_or_else(|_| {
+            Err(InvokeError {
+                outcome: runtime::Outcome::Trap {
+                    message: "the host task running the call ended without an answer".into(),
+                },
+            })
+        });
+        if let Ok(resp) = &mut response {
+            if let Ok(value) = http::HeaderValue::from_str(&invocation_id) {
+                resp.headers_mut().insert(INVOCATION_ID_HEADER, value);
+            }
+        }
         Ok(InvokeOutcome {
             invocation_id,
             response,
         })
+    }
+
+    /// A call refused before it ran (see [`crate::call_tree::admit`]): its
+    /// record says why, and the caller gets the outcome as its error.
+    fn refuse(
+        &self,
+        invocation_id: String,
+        live: Arc<LiveFunction>,
+        request: Request<RequestBody>,
+        context: CallContext,
+        outcome: runtime::Outcome,
+    ) -> InvokeOutcome {
+        tracing::info!(function = %live.name, invocation = %invocation_id, code = outcome.code(), "call refused");
+        if self.inner.config.record_invocations {
+            let call = FinishedCall {
+                id: invocation_id.clone(),
+                trigger: context.trigger,
+                parent_id: context.parent_id,
+                trigger_id: context.trigger_id,
+                method: request.method().clone(),
+                path: request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into()),
+                live,
+                report: runtime::InvocationReport {
+                    started_at: std::time::SystemTime::now(),
+                    duration: std::time::Duration::ZERO,
+                    peak_memory_bytes: 0,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    status_code: None,
+                    outcome: outcome.clone(),
+                    logs: String::new(),
+                    logs_truncated: false,
+                },
+            };
+            let platform = self.clone();
+            tokio::spawn(async move { platform.inner.recorder.record(call).await });
+        }
+        InvokeOutcome {
+            invocation_id,
+            response: Err(InvokeError { outcome }),
+        }
     }
 
     /// Runs a call to its end and reads the response body (keeping its
@@ -301,6 +380,7 @@ impl Platform {
                 let status = match e.outcome {
                     runtime::Outcome::Timeout => 504,
                     runtime::Outcome::RequestTooLarge => 413,
+                    runtime::Outcome::Refused { .. } => 508,
                     _ => 502,
                 };
                 return Ok(CompletedCall {

@@ -7,6 +7,7 @@ mod admission;
 mod api_tokens;
 mod auth;
 mod buffered;
+mod call_tree;
 mod clock;
 mod data_dir;
 mod db;
@@ -44,7 +45,9 @@ pub use buffered::BufferedInvocation;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::Backend;
 pub use error::PlatformError;
-pub use hosts::MAX_CALL_DEPTH;
+pub use call_tree::{
+    CallLimits, CallScope, CallTree, DEFAULT_MAX_CALLS_PER_ROOT, DEFAULT_MAX_CALL_DEPTH,
+};
 pub use invocations::InvocationQuery;
 pub use invoke::{
     new_invocation_id, CallContext, CompletedCall, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER,
@@ -120,6 +123,9 @@ pub struct PlatformConfig {
     /// Broker hosts NATS, Redis and MQTT triggers may connect to (default:
     /// public hosts only; local and private brokers must be listed).
     pub broker_hosts: BrokerHosts,
+    /// Depth and invocation budget of every root call's tree of calls
+    /// (`--max-call-depth`, `--max-calls-per-root`).
+    pub call_limits: CallLimits,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -148,6 +154,7 @@ impl PlatformConfig {
             record_invocations: true,
             node_id: None,
             broker_hosts: BrokerHosts::default(),
+            call_limits: CallLimits::default(),
         }
     }
 

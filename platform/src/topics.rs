@@ -19,6 +19,9 @@ pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 pub struct Publisher {
     pub function: String,
     pub invocation_id: String,
+    /// The publishing call's place in its call tree: the deliveries join it
+    /// one level deeper, with a share of its budget.
+    pub scope: Option<crate::CallScope>,
 }
 
 /// Checks a topic name: 1–200 of letters, digits, `.`, `-`, `_`, `/`.
@@ -97,7 +100,7 @@ impl Platform {
         .bind(team_id)
         .fetch_all(&mut *tx)
         .await?;
-        let headers = cloud_event_headers(
+        let mut headers = cloud_event_headers(
             &event_id,
             &format!("/topics/{topic}"),
             "dev.wisp.topic.event",
@@ -105,6 +108,12 @@ impl Platform {
             now,
             content_type,
         );
+        // Published by a function: the deliveries carry their place in its
+        // call tree (else each is a root of its own).
+        if let Some(scope) = publisher.as_ref().and_then(|p| p.scope.as_ref()) {
+            let hop = self.hop_from(scope, subscribers.len() as u32);
+            headers.extend(hop.headers());
+        }
         let mut deliveries = 0u32;
         for row in &subscribers {
             let trigger_id: String = row.try_get("id")?;
@@ -165,6 +174,9 @@ impl Platform {
             return Err(PlatformError::not_found(format!("function {name}")));
         }
         let now_ms = self.inner.clock.now_ms();
+        // A new root: an outside caller's copies of the internal call-tree
+        // headers are dropped.
+        let headers = crate::call_tree::without_call_headers(&headers);
         let job = NewJob {
             function: name.to_string(),
             source: TriggerKind::Async,

@@ -129,4 +129,18 @@ pub struct ServeArgs {
     /// never give two live nodes the same one.
     #[arg(long, env = "WISP_NODE_ID")]
     pub node_id: Option<String>,
+    /// Deepest nesting of calls under one root call (a request, a cron
+    /// tick, an async invoke): function-to-function calls and topic
+    /// deliveries published by functions each go one level deeper; deeper
+    /// calls are refused (508 to the caller, a recorded error).
+    #[arg(long, env = "WISP_MAX_CALL_DEPTH",
+          default_value_t = platform::DEFAULT_MAX_CALL_DEPTH)]
+    pub max_call_depth: u32,
+    /// Invocations one root call may cause in all, itself included, across
+    /// function-to-function calls, topic deliveries and retries; further
+    /// calls are refused (508 to the caller, a recorded error).
+    #[arg(long, env = "WISP_MAX_CALLS_PER_ROOT",
+          default_value_t = platform::DEFAULT_MAX_CALLS_PER_ROOT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_calls_per_root: u32,
 }

@@ -29,6 +29,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.max_attempts = args.max_attempts.clamp(1, 100);
     config.record_invocations = !args.no_record;
     config.node_id = args.node_id.clone();
+    config.call_limits = platform::CallLimits {
+        max_depth: args.max_call_depth,
+        max_calls: args.max_calls_per_root,
+    };
     config.broker_hosts =
         platform::BrokerHosts::parse(&args.broker_hosts).map_err(anyhow::Error::msg)?;
     if args.no_record {

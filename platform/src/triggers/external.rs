@@ -67,6 +67,7 @@ impl Platform {
             parent_id: None,
             depth: 0,
             wait_for_slot: true,
+            scope: None,
         };
         let (invocation_id, error) = match request {
             Err(e) => (None, e),
