@@ -3,7 +3,9 @@
 //! tmpfs the gateway keeps answering 200, `/healthz` (both listeners) says
 //! `degraded` (still 200: the node serves calls), `/api/v1/status` shows the
 //! recorder's failures, queue and last error, and once there is room again
-//! every call made during the episode has its record.
+//! every call made during the episode has its record. On SQLite (a real
+//! tmpfs) and on PostgreSQL (the machine's server; the disk-full error
+//! raised by a trigger while a flag is set).
 
 mod common;
 
@@ -70,6 +72,59 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The maintenance database test databases are created from
+/// (`WISP_TEST_POSTGRES` overrides it).
+fn admin_url() -> String {
+    std::env::var("WISP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Runs SQL with `psql` on the database at `url`.
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql {sql:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An empty PostgreSQL database of the test's own, dropped with the value.
+struct TestDatabase {
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn create() -> Self {
+        let name = format!(
+            "wisp_recorder_health_{}_{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap()
+        );
+        psql(&admin_url(), &format!("CREATE DATABASE {name}"));
+        let base = admin_url();
+        let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
+        let url = format!("{server}/{name}");
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &admin_url(),
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
     }
 }
 
@@ -216,4 +271,80 @@ async fn a_full_disk_degrades_health_and_loses_no_record_on_sqlite() {
          while full\nrecovered: {recovered}\nstatus after: {}",
         status["recorder"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_writes_degrade_health_and_lose_no_record_on_postgres() {
+    const CALLS: usize = 200;
+    let db = TestDatabase::create();
+    let server = TestServer::start_with(&["--database-url", &db.url]).await;
+    server.deploy("hello", "hello").await;
+    let first = server
+        .http
+        .get(server.fn_url("/fn/hello/"))
+        .send()
+        .await
+        .unwrap();
+    server
+        .invocation_eventually(&common::invocation_id(&first))
+        .await;
+    wait_for_health(&server, "ok").await;
+
+    // A disk-full episode as PostgreSQL reports it, switched by a flag.
+    psql(
+        &db.url,
+        "CREATE TABLE test_disk (full_now BOOLEAN NOT NULL); \
+         INSERT INTO test_disk VALUES (true); \
+         CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF (SELECT full_now FROM test_disk) THEN \
+             RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100'; \
+           END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER test_disk_full BEFORE INSERT ON invocations \
+           FOR EACH ROW EXECUTE FUNCTION test_disk_full();",
+    );
+    let mut ids = Vec::with_capacity(CALLS);
+    for i in 0..CALLS {
+        let r = server
+            .http
+            .get(server.fn_url(&format!("/fn/hello/during/{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "call {i} while writes fail");
+        ids.push(common::invocation_id(&r));
+    }
+    wait_for_health(&server, "degraded").await;
+    let status = server.get_json("/api/v1/status").await;
+    let recorder = &status["recorder"];
+    assert!(
+        recorder["failures"].as_u64().unwrap_or(0) > 0,
+        "no failed write counted: {status}"
+    );
+    assert!(
+        recorder["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("No space left"),
+        "status: {status}"
+    );
+
+    psql(&db.url, "UPDATE test_disk SET full_now = false");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let stored = stored_ids(&server, "hello").await;
+        let missing = ids.iter().filter(|id| !stored.contains(*id)).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {CALLS} records made while writes failed were never stored; status: {}",
+            server.get_json("/api/v1/status").await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for_health(&server, "ok").await;
+    let status = server.get_json("/api/v1/status").await;
+    assert_eq!(status["recorder"]["dropped"], 0, "status: {status}");
+    eprintln!("postgres, after: {}", status["recorder"]);
 }
