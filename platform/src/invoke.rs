@@ -326,7 +326,7 @@ impl Platform {
         context: CallContext,
         outcome: runtime::Outcome,
     ) -> InvokeOutcome {
-        tracing::info!(function = %live.name, invocation = %invocation_id, code = outcome.code(), "call refused");
+        tracing::debug!(function = %live.name, invocation = %invocation_id, code = outcome.code(), "call refused");
         if self.inner.config.record_invocations {
             let call = FinishedCall {
                 id: invocation_id.clone(),

@@ -86,6 +86,11 @@ async fn a_self_calling_fan_out_stops_at_the_root_budget() {
         .iter()
         .filter(|r| r.outcome == "call_budget_exceeded")
         .collect();
+    eprintln!(
+        "one request: {ran} calls ran, {} refused for the budget, {} for the depth",
+        over_budget.len(),
+        list.len() - ran - over_budget.len()
+    );
     assert!(
         ran <= BUDGET,
         "{ran} calls ran from one request with a budget of {BUDGET}"
