@@ -202,9 +202,13 @@ pub struct InvocationRecord {
     pub peak_memory_bytes: i64,
     pub bytes_in: i64,
     pub bytes_out: i64,
-    /// `success` or `error`.
+    /// `success` or `error`; for an async invocation not yet recorded,
+    /// `queued` or `running` (answered from its job).
     pub status: String,
-    /// Precise outcome: `success`, `trap`, `timeout`, `out_of_memory`, ...
+    /// Precise outcome: `success`, `trap`, `timeout`, `out_of_memory`, ...;
+    /// for an async invocation answered from its job: `queued`, `running`,
+    /// `recording` (ran, its record is being stored), `dead_letter` or
+    /// `record_lost` (delivered, but a crash lost its record).
     pub outcome: String,
     /// HTTP status the function answered with, if it answered.
     pub status_code: Option<i64>,
