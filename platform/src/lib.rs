@@ -42,12 +42,12 @@ use sqlx::AnyPool;
 pub use admission::{default_memory_budget_mb, DEFAULT_TEAM_CONCURRENCY_PERCENT};
 pub use auth::{AdminBootstrap, Principal, Session};
 pub use buffered::BufferedInvocation;
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::Backend;
-pub use error::PlatformError;
 pub use call_tree::{
     CallLimits, CallScope, CallTree, DEFAULT_MAX_CALLS_PER_ROOT, DEFAULT_MAX_CALL_DEPTH,
 };
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::Backend;
+pub use error::PlatformError;
 pub use invocations::InvocationQuery;
 pub use invoke::{
     new_invocation_id, CallContext, CompletedCall, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER,
