@@ -9,76 +9,10 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::storage::{psql, TestDatabase};
 use common::TestServer;
 use model::CostReport;
 use serde_json::{json, Value};
-
-/// Where the test databases are created: the maintenance database the
-/// machine provides (`WISP_TEST_POSTGRES` overrides it).
-fn admin_url() -> String {
-    std::env::var("WISP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Runs one SQL statement with `psql` on the database at `url`.
-fn psql(url: &str, sql: &str) -> String {
-    client("psql", &[url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
-}
-
-/// Runs a PostgreSQL client tool (Debian's postgresql-client) and returns
-/// what it printed, failing the test when it fails.
-fn client(tool: &str, args: &[&str]) -> String {
-    let out = Command::new(tool)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {tool}: {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// An empty database of the test's own, dropped with the value.
-struct TestDatabase {
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create(test: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("wisp_{test}_{}_{nanos}", std::process::id());
-        psql(&admin_url(), &format!("CREATE DATABASE {name}"));
-        let base = admin_url();
-        let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
-        let url = format!("{server}/{name}");
-        Self { name, url }
-    }
-
-    /// Everything the database holds, as `pg_dump --data-only` prints it.
-    fn dump(&self) -> String {
-        client("pg_dump", &["--data-only", &self.url])
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &admin_url(),
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
 
 const SECRET: &str = "pg-secret-value-4f1d";
 

@@ -10,123 +10,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::storage::{psql, SmallDisk, TestDatabase};
 use common::TestServer;
 use serde_json::Value;
-
-/// A small tmpfs (the test runs as root), unmounted and removed on drop.
-struct SmallDisk {
-    dir: PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(megabytes: u32) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "wisp-recorder-disk-{}-{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_nanos_opt().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(&dir)
-            .output()
-            .expect("running mount");
-        assert!(
-            out.status.success(),
-            "mounting a {megabytes} MiB tmpfs (the test needs root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self { dir }
-    }
-
-    fn path(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Writes zeros until the disk is full; the filler's path.
-    fn fill(&self) -> PathBuf {
-        use std::io::Write as _;
-        let path = self.dir.join("filler");
-        let mut file = std::fs::File::create(&path).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        loop {
-            match file.write(&chunk) {
-                Ok(0) => break,
-                Ok(_) => {}
-                // ENOSPC
-                Err(e) if e.raw_os_error() == Some(28) => break,
-                Err(e) => panic!("filling the disk: {e}"),
-            }
-        }
-        while file.write(&[0u8; 512]).map(|n| n > 0).unwrap_or(false) {}
-        let _ = file.sync_all();
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The maintenance database test databases are created from
-/// (`WISP_TEST_POSTGRES` overrides it).
-fn admin_url() -> String {
-    std::env::var("WISP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Runs SQL with `psql` on the database at `url`.
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
-        .output()
-        .expect("running psql");
-    assert!(
-        out.status.success(),
-        "psql {sql:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// An empty PostgreSQL database of the test's own, dropped with the value.
-struct TestDatabase {
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create() -> Self {
-        let name = format!(
-            "wisp_recorder_health_{}_{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_nanos_opt().unwrap()
-        );
-        psql(&admin_url(), &format!("CREATE DATABASE {name}"));
-        let base = admin_url();
-        let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
-        let url = format!("{server}/{name}");
-        Self { name, url }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &admin_url(),
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
 
 /// `GET {base}/healthz`: the status code and the state it reports (the
 /// JSON `status`, or the plain-text body).
@@ -276,7 +164,7 @@ async fn a_full_disk_degrades_health_and_loses_no_record_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_writes_degrade_health_and_lose_no_record_on_postgres() {
     const CALLS: usize = 200;
-    let db = TestDatabase::create();
+    let db = TestDatabase::create("recorder_health");
     let server = TestServer::start_with(&["--database-url", &db.url]).await;
     server.deploy("hello", "hello").await;
     let first = server

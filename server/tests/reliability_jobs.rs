@@ -9,66 +9,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Command;
 
 use chrono::{DateTime, Utc};
+use common::storage::{psql, TestDatabase};
 use common::TestServer;
 use model::CostReport;
 use serde_json::Value;
-
-/// The maintenance database test databases are created from
-/// (`WISP_TEST_POSTGRES` overrides it).
-fn admin_url() -> String {
-    std::env::var("WISP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Runs SQL with `psql` on the database at `url`; what it printed.
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
-        .output()
-        .expect("running psql");
-    assert!(
-        out.status.success(),
-        "psql {sql:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// An empty PostgreSQL database of the test's own, dropped with the value.
-struct TestDatabase {
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create(test: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("wisp_rel_{test}_{}_{nanos}", std::process::id());
-        psql(&admin_url(), &format!("CREATE DATABASE {name}"));
-        let base = admin_url();
-        let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
-        let url = format!("{server}/{name}");
-        Self { name, url }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &admin_url(),
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
 
 /// The jobs of `function`, newest first.
 async fn jobs_of(server: &TestServer, function: &str) -> Vec<Value> {

@@ -2,77 +2,11 @@
 //! (PostgreSQL), no pooled connection stays inside a failed transaction:
 //! every later write works.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use chrono::Utc;
 use serde_json::json;
 
+use super::common::storage::SmallDisk;
 use super::common::{self, TestServer};
 use super::{psql, TestDatabase};
-
-/// A small tmpfs (the test runs as root), unmounted and removed on drop.
-struct SmallDisk {
-    dir: PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(megabytes: u32) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "wisp-small-disk-{}-{}",
-            std::process::id(),
-            Utc::now().timestamp_nanos_opt().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(&dir)
-            .output()
-            .expect("running mount");
-        assert!(
-            out.status.success(),
-            "mounting a {megabytes} MiB tmpfs (the test needs root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self { dir }
-    }
-
-    fn path(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Writes a file of zeros until the disk is full; its path.
-    fn fill(&self) -> PathBuf {
-        use std::io::Write as _;
-        let path = self.dir.join("filler");
-        let mut file = std::fs::File::create(&path).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        loop {
-            match file.write(&chunk) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc_enospc()) => break,
-                Err(e) => panic!("filling the disk: {e}"),
-            }
-        }
-        // The last, partial pages too.
-        while file.write(&[0u8; 512]).map(|n| n > 0).unwrap_or(false) {}
-        let _ = file.sync_all();
-        path
-    }
-}
-
-/// ENOSPC on Linux.
-fn libc_enospc() -> i32 {
-    28
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Publishes `body` to `topic`; the status.
 async fn publish(server: &TestServer, topic: &str, body: Vec<u8>) -> u16 {
