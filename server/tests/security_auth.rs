@@ -118,23 +118,28 @@ async fn the_gateway_never_hands_wisps_cookies_to_functions() {
     assert!(seen["headers"].get("cookie").is_none(), "{seen}");
 }
 
+/// `n` REST sign-ins sent at once, attempt `i` with `credentials(i)`; the
+/// statuses.
+async fn sign_in_at_once(
+    server: &TestServer,
+    n: usize,
+    credentials: impl Fn(usize) -> (String, String),
+) -> Vec<u16> {
+    let attempts = (0..n).map(|i| {
+        let (username, password) = credentials(i);
+        let request = server
+            .http
+            .post(server.api_url("/api/v1/login"))
+            .json(&json!({"username": username, "password": password}));
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    futures::future::join_all(attempts).await
+}
+
 #[tokio::test]
 async fn concurrent_wrong_passwords_are_checked_no_more_than_the_limit() {
     let server = TestServer::start().await;
-    let attempts = (0..40).map(|i| {
-        let http = server.http.clone();
-        let url = server.api_url("/api/v1/login");
-        async move {
-            http.post(url)
-                .json(&json!({"username": "admin", "password": format!("wrong-{i}")}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    });
-    let statuses = futures::future::join_all(attempts).await;
+    let statuses = sign_in_at_once(&server, 40, |i| ("admin".into(), format!("wrong-{i}"))).await;
     let checked = statuses.iter().filter(|s| **s == 401).count();
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(checked + refused, 40, "{statuses:?}");
@@ -154,20 +159,7 @@ async fn concurrent_wrong_passwords_are_checked_no_more_than_the_limit() {
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
     // Unknown users cost the same and count the same (per client address).
-    let unknown = (0..30).map(|i| {
-        let http = server.http.clone();
-        let url = server.api_url("/api/v1/login");
-        async move {
-            http.post(url)
-                .json(&json!({"username": format!("ghost{i}"), "password": "x"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    });
-    let statuses = futures::future::join_all(unknown).await;
+    let statuses = sign_in_at_once(&server, 30, |i| (format!("ghost{i}"), "x".into())).await;
     let checked = statuses.iter().filter(|s| **s == 401).count();
     assert!(
         checked <= platform::FAILURES_PER_CLIENT,
