@@ -8,9 +8,10 @@
 //! atomic counter). An async hop (a topic delivery published by a function)
 //! carries its place in the tree with its job, as internal `x-wisp-call-*`
 //! headers ([`Hop`]): the root's id, the delivery's depth, and the part of
-//! the budget handed to it. The budget is never copied, only moved: a
-//! publishing call hands half of what its tree has left to the deliveries of
-//! one publish (split evenly), and a failed attempt leaves its job only what
+//! the budget handed to it. The budget is never copied, only moved: the
+//! tree's first publish hands half of what is left to its deliveries (split
+//! evenly), each later one a smaller share (see [`CallTree::grant`]), and a
+//! failed attempt leaves its job only what
 //! the attempt did not spend. So the total stays within the root's budget on
 //! any node and across restarts (an attempt cut off by a crash runs again
 //! with its job's grant: the one approximation).
@@ -64,6 +65,8 @@ pub struct CallTree {
     root_id: String,
     /// Invocations the tree may still start.
     remaining: AtomicU32,
+    /// Publishes that have moved budget out of this tree so far.
+    grants: AtomicU32,
 }
 
 impl CallTree {
@@ -72,6 +75,7 @@ impl CallTree {
         Arc::new(Self {
             root_id,
             remaining: AtomicU32::new(budget),
+            grants: AtomicU32::new(0),
         })
     }
 
@@ -92,18 +96,28 @@ impl CallTree {
             .is_ok()
     }
 
-    /// Moves budget out for `deliveries` async deliveries: half of what is
-    /// left, split evenly. The grant of each (0 when too little is left:
-    /// such a delivery is refused when it runs, and recorded).
+    /// Moves budget out for `deliveries` async deliveries of one publish,
+    /// split evenly: the tree's k-th publish (from 0) moves 1/(k+2) of what
+    /// is left — half for the first, so a chain of async hops keeps half at
+    /// each level, and less for each later one, so a call that publishes
+    /// many events leaves budget for the later ones — and at least one per
+    /// delivery while that much is left. The grant of each (0 when too
+    /// little is left: such a delivery is refused when it runs, and
+    /// recorded).
     fn grant(&self, deliveries: u32) -> u32 {
         if deliveries == 0 {
             return 0;
         }
+        let divisor = self.grants.fetch_add(1, Ordering::SeqCst).saturating_add(2);
         let mut each = 0;
         let _ = self
             .remaining
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
-                each = r / 2 / deliveries;
+                each = if r >= deliveries {
+                    (r / divisor / deliveries).max(1)
+                } else {
+                    0
+                };
                 Some(r - each * deliveries)
             });
         each
@@ -257,6 +271,16 @@ mod tests {
         // 100 left: half of it over 3 deliveries.
         assert_eq!(tree.grant(3), 16);
         assert_eq!(tree.remaining(), 52);
+        // A call publishing many events: the later ones still get budget.
+        let wide = CallTree::new("root".into(), 1000);
+        let grants: Vec<u32> = (0..100).map(|_| wide.grant(1)).collect();
+        assert_eq!(grants[0], 500);
+        let funded = grants.iter().filter(|g| **g > 0).count();
+        assert!(
+            funded >= 60,
+            "only {funded} of 100 publishes got budget: {grants:?}"
+        );
+        assert_eq!(grants.iter().sum::<u32>() + wide.remaining(), 1000);
         let tiny = CallTree::new("root".into(), 1);
         assert_eq!(tiny.grant(2), 0);
         assert!(tiny.charge());

@@ -2,13 +2,15 @@
 //! everything it causes share a depth limit and a budget of invocations.
 //! A function calling itself three times per call stops at the budget, a
 //! function publishing to the topic it subscribes to stops at the depth
-//! limit, both with recorded refusals, and the calls still running under a
+//! limit (on SQLite and PostgreSQL), both with recorded refusals, a call
+//! publishing thirty events still has every delivery run, and the calls still running under a
 //! root that timed out are cancelled (none start after it).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::storage::TestDatabase;
 use common::TestServer;
 use model::InvocationRecord;
 use serde_json::json;
@@ -112,9 +114,53 @@ async fn a_self_calling_fan_out_stops_at_the_root_budget() {
 }
 
 #[tokio::test]
-async fn a_topic_self_loop_stops_at_the_depth_limit() {
-    let depth = platform::DEFAULT_MAX_CALL_DEPTH as usize;
+async fn a_call_publishing_many_events_gets_every_one_delivered() {
+    const EVENTS: usize = 30;
     let server = TestServer::start().await;
+    server.deploy("announcer", "relay").await;
+    server.deploy("listener", "hello").await;
+    let steps = vec!["POST http://events.wisp/news {body}"; EVENTS].join(";");
+    server
+        .configure("announcer", json!({"env": {"STEPS": steps}}))
+        .await;
+    server
+        .create_trigger(json!({"kind": "topic", "function": "listener", "topic": "news"}))
+        .await;
+    let r = server
+        .http
+        .post(server.fn_url("/fn/announcer/"))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Every delivery runs: none is refused for lack of budget.
+    let list = settled(&server, "listener", EVENTS).await;
+    let refusals: Vec<_> = list.iter().filter(|r| refused(r)).collect();
+    assert!(
+        refusals.is_empty(),
+        "{} refused: {refusals:?}",
+        refusals.len()
+    );
+    assert_eq!(list.len(), EVENTS);
+}
+
+#[tokio::test]
+async fn a_topic_self_loop_stops_at_the_depth_limit() {
+    topic_self_loop_stops_at_the_depth_limit(&TestServer::start().await).await;
+}
+
+/// The same on PostgreSQL: the delivery's place in its tree travels in the
+/// job's row there too.
+#[tokio::test]
+async fn a_topic_self_loop_stops_at_the_depth_limit_on_postgres() {
+    let db = TestDatabase::create("call_budget");
+    let server = TestServer::start_with(&["--database-url", &db.url]).await;
+    topic_self_loop_stops_at_the_depth_limit(&server).await;
+}
+
+async fn topic_self_loop_stops_at_the_depth_limit(server: &TestServer) {
+    let depth = platform::DEFAULT_MAX_CALL_DEPTH as usize;
     server.deploy("looper", "relay").await;
     server
         .configure(
@@ -136,7 +182,7 @@ async fn a_topic_self_loop_stops_at_the_depth_limit() {
 
     // Depth 0 (the delivery of the outside publish) to the limit ran; the
     // delivery one deeper was refused, recorded, and ends the loop.
-    let list = settled(&server, "looper", depth + 2).await;
+    let list = settled(server, "looper", depth + 2).await;
     let ran = list.iter().filter(|r| !refused(r)).count();
     let too_deep: Vec<_> = list
         .iter()
@@ -149,7 +195,7 @@ async fn a_topic_self_loop_stops_at_the_depth_limit() {
 
     // It stays stopped: no retry runs it again.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let again = settled(&server, "looper", depth + 2).await;
+    let again = settled(server, "looper", depth + 2).await;
     assert_eq!(again.len(), list.len());
 }
 
