@@ -215,10 +215,15 @@ impl Platform {
         if let Err(outcome) = crate::call_tree::admit(&limits, &scope) {
             return Ok(self.refuse(invocation_id, live, request, context, outcome));
         }
-        // Cancelled when its caller's is, and when it ends itself.
-        let own = CallScope {
-            cancel: scope.cancel.child(),
-            ..scope
+        // Cancelled when its caller's is, and when it ends itself (a root
+        // call's token is its own already).
+        let own = if context.scope.is_some() {
+            CallScope {
+                cancel: scope.cancel.child_token(),
+                ..scope
+            }
+        } else {
+            scope
         };
         let permit = if context.wait_for_slot {
             Arc::clone(&live.permits)

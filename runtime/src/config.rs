@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cancel::Cancellation;
 use crate::outbound::OutboundInterceptor;
+use crate::Cancellation;
 
 /// 1 MiB, the unit most limits are written in.
 const MIB: u64 = 1024 * 1024;

@@ -27,7 +27,8 @@
 //! (structural checks), `prepared` ([`PreparedFunction`]), `component`
 //! (wasi:http components), `module` + `cgi` (WAGI/CGI command modules),
 //! `limits` (memory limiter, deadlines, trap classification), `capture`
-//! (stdout/stderr capture), `cancel` ([`Cancellation`] of running calls),
+//! (stdout/stderr capture), [`Cancellation`] (of running calls: tokio-util's
+//! token tree),
 //! `body` (metered request/response bodies),
 //! `outbound` (outgoing wasi:http policy), `report` (outcomes and reports),
 //! `config` (runtime and sandbox settings), `stats` (instantiation time
@@ -36,7 +37,6 @@
 
 mod body;
 mod cache;
-mod cancel;
 mod capture;
 mod cgi;
 mod component;
@@ -54,7 +54,6 @@ mod warm;
 
 pub use body::{drain_on_drop, ResponseBody};
 pub use cache::CacheStats;
-pub use cancel::Cancellation;
 pub use config::{RuntimeConfig, SandboxConfig};
 pub use outbound::{
     host_is_allowed, is_public, InterceptedResponse, Interception, ObservedCall, OutboundError,
@@ -64,6 +63,10 @@ pub use prepared::PreparedFunction;
 pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
 pub use runtime::{Runtime, RuntimeError};
 pub use stats::InstantiationStats;
+/// Cancellation of running calls: a token given to a sandbox
+/// (`SandboxConfig::cancel`) stops its guest when it fires; cancelling a
+/// token cancels every token made from it with `child_token`.
+pub use tokio_util::sync::CancellationToken as Cancellation;
 pub use validate::{FunctionKind, UnknownFunctionKind, ValidationError};
 pub use warm::{WarmPool, MAX_SPARES, SPARES_PER_FUNCTION, SPARE_IDLE};
 
