@@ -1,7 +1,7 @@
 //! `/settings`: the signed-in user's API tokens for the current team — create
 //! one with a role up to the user's and an expiry (30 or 90 days, or never;
 //! its secret is shown once, with a copy button), list them (name, prefix,
-//! role, created, last used, expires) and revoke
+//! role, created, last used; the expiry under the name) and revoke
 //! one after a confirmation. Revoked tokens stop working at once.
 
 use leptos::prelude::*;
@@ -219,13 +219,17 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                 Some(at) => format::datetime(&at).into_any(),
                 None => view! { <span class="muted">"Never"</span> }.into_any(),
             };
+            // Under the name, so the Revoke button stays inside the card.
             let expires = match token.expires_at {
-                Some(at) => format::datetime(&at).into_any(),
-                None => view! { <span class="muted">"Never"</span> }.into_any(),
+                Some(at) => format!("expires {}", at.format("%Y-%m-%d")),
+                None => "never expires".to_string(),
             };
             view! {
                 <tr data-token=id>
-                    <th scope="row">{token.name.clone()}</th>
+                    <th scope="row">
+                        {token.name.clone()}
+                        <div class="muted small">{expires}</div>
+                    </th>
                     <td class="mono nowrap">
                         {token.prefix.clone().map(|p| format!("{p}…")).unwrap_or_else(|| "—".into())}
                     </td>
@@ -234,7 +238,6 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                     // button stays inside the card beside the create form.
                     <td>{format::datetime(&token.created_at)}</td>
                     <td>{last_used}</td>
-                    <td>{expires}</td>
                     <td class="actions">{action}</td>
                 </tr>
             }
@@ -256,7 +259,6 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                         <th scope="col">"Role"</th>
                         <th scope="col">"Created (UTC)"</th>
                         <th scope="col">"Last used (UTC)"</th>
-                        <th scope="col">"Expires (UTC)"</th>
                         <th scope="col" class="actions">
                             <span class="visually-hidden">"Revoke"</span>
                         </th>
