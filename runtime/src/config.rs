@@ -95,9 +95,12 @@ pub struct SandboxConfig {
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
-            // The platform default from DESIGN.md.
+            // 128 MiB, the platform's default per function (`model::DEFAULT_MEMORY_MB`,
+            // README "Limits and defaults"), so a sandbox without a function's
+            // settings is limited like a newly deployed function.
             memory_limit_bytes: 128 * MIB,
-            // The platform default from DESIGN.md.
+            // 30 s, the platform's default per function (`model::DEFAULT_TIMEOUT_MS`,
+            // README "Limits and defaults"), for the same reason.
             timeout: Duration::from_secs(30),
             // 10 MiB, a common API-gateway request limit.
             max_request_body: 10 * MIB,
