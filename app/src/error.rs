@@ -21,6 +21,9 @@ pub enum AppError {
     /// The thing asked for does not exist (a function, a version, an invocation).
     #[error("{0}")]
     NotFound(String),
+    /// The caller's role does not allow it (a viewer changing something).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request was understood but refused (bad name, unknown version, ...).
     #[error("{0}")]
     InvalidInput(String),
@@ -39,9 +42,23 @@ impl AppError {
             AppError::Unauthorized => "Signed out",
             AppError::BadCredentials => "Sign in failed",
             AppError::NotFound(_) => "Not found",
+            AppError::Forbidden(_) => "Not allowed",
             AppError::InvalidInput(_) => "Not possible",
             AppError::Server(_) => "Something went wrong",
             AppError::Transport(_) => "Server unreachable",
+        }
+    }
+
+    /// The HTTP status a server function answers this error with (the
+    /// REST API's for the same platform error).
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized | AppError::BadCredentials => 401,
+            AppError::NotFound(_) => 404,
+            AppError::Forbidden(_) => 403,
+            AppError::InvalidInput(_) => 400,
+            AppError::Server(_) => 500,
+            AppError::Transport(_) => 502,
         }
     }
 }
@@ -67,16 +84,18 @@ impl From<platform::PlatformError> for AppError {
     /// Maps the domain's error codes onto what the UI distinguishes. Messages of
     /// internal failures are logged, not shown: they may name files or queries.
     fn from(err: platform::PlatformError) -> Self {
-        match err.code() {
-            "unauthorized" => AppError::Unauthorized,
-            "bad_credentials" => AppError::BadCredentials,
-            "not_found" => AppError::NotFound(capitalize(&err.to_string())),
-            "invalid_input" | "invalid_wasm" | "too_large" | "conflict" | "too_many_requests"
-            | "forbidden" | "rate_limited" => AppError::InvalidInput(capitalize(&err.to_string())),
-            code => {
-                tracing::error!(code, error = %err, "dashboard server function failed");
+        use platform::PlatformError;
+        match (&err, err.status()) {
+            (PlatformError::BadCredentials, _) => AppError::BadCredentials,
+            (_, 401) => AppError::Unauthorized,
+            (_, 404) => AppError::NotFound(capitalize(&err.to_string())),
+            (_, 403) => AppError::Forbidden(capitalize(&err.to_string())),
+            (_, status) if status < 500 => AppError::InvalidInput(capitalize(&err.to_string())),
+            _ => {
+                tracing::error!(code = err.code(), error = %err, "dashboard server function failed");
                 AppError::Server(format!(
-                    "The server could not complete this request ({code}); see the server log."
+                    "The server could not complete this request ({}); see the server log.",
+                    err.code()
                 ))
             }
         }

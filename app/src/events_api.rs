@@ -5,26 +5,23 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 use model::{Job, KvEntry, Topology, Trigger, TriggerSpec};
 
 use crate::error::AppError;
 
 /// Every trigger.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn list_triggers() -> Result<Vec<Trigger>, AppError> {
     let who = crate::api::ssr::require_user().await?;
-    Ok(crate::api::ssr::platform()
-        .list_triggers(who.team_id)
-        .await?)
+    Ok(crate::api::ssr::platform().triggers().list(&who).await?)
 }
 
 /// Names of all functions (for the trigger form's picker).
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn function_names() -> Result<Vec<String>, AppError> {
     let who = crate::api::ssr::require_user().await?;
-    let list = crate::api::ssr::platform()
-        .list_functions(who.team_id)
-        .await?;
+    let list = crate::api::ssr::platform().functions().list(&who).await?;
     Ok(list.into_iter().map(|f| f.name).collect())
 }
 
@@ -107,32 +104,25 @@ pub async fn save_trigger(
         spec,
         max_attempts: None,
     };
-    let platform = crate::api::ssr::platform();
-    let developer = platform::Role::Developer;
-    platform
-        .authorize_function(&who, &new.function, developer)
-        .await?;
-    Ok(if id.trim().is_empty() {
-        platform.create_trigger(new).await?
-    } else {
-        platform.trigger_for(&who, id.trim(), developer).await?;
-        platform.update_trigger(id.trim(), new).await?
-    })
+    let id = Some(id.trim()).filter(|id| !id.is_empty());
+    Ok(crate::api::ssr::platform()
+        .triggers()
+        .save(&who, id, new)
+        .await?)
 }
 
 /// Deletes a trigger.
 #[server(prefix = "/rpc")]
 pub async fn delete_trigger(id: String) -> Result<(), AppError> {
     let who = crate::api::ssr::require_user().await?;
-    let platform = crate::api::ssr::platform();
-    platform
-        .trigger_for(&who, &id, platform::Role::Developer)
-        .await?;
-    Ok(platform.delete_trigger(&id).await?)
+    Ok(crate::api::ssr::platform()
+        .triggers()
+        .delete(&who, &id)
+        .await?)
 }
 
 /// The next five fire times of a schedule (the form's preview).
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn cron_preview(
     schedule: String,
     timezone: String,
@@ -149,11 +139,12 @@ pub async fn cron_preview(
 }
 
 /// Async work that failed every attempt.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn dead_letters() -> Result<Vec<Job>, AppError> {
     let who = crate::api::ssr::require_user().await?;
     Ok(crate::api::ssr::platform()
-        .list_jobs(who.team_id, Some("dead"), None, 200)
+        .events()
+        .dead_letters(&who, None, 200)
         .await?)
 }
 
@@ -161,11 +152,10 @@ pub async fn dead_letters() -> Result<Vec<Job>, AppError> {
 #[server(prefix = "/rpc")]
 pub async fn redrive_job(id: String) -> Result<Job, AppError> {
     let who = crate::api::ssr::require_user().await?;
-    let platform = crate::api::ssr::platform();
-    platform
-        .job_for(&who, &id, platform::Role::Developer)
-        .await?;
-    Ok(platform.redrive(&id).await?)
+    Ok(crate::api::ssr::platform()
+        .events()
+        .redrive(&who, &id)
+        .await?)
 }
 
 /// The form's application, or the default one when left empty.
@@ -179,12 +169,13 @@ fn application_or_default(application: String) -> String {
 }
 
 /// Key-value entries of an application by prefix.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn kv_entries(application: String, prefix: String) -> Result<Vec<KvEntry>, AppError> {
     let who = crate::api::ssr::require_user().await?;
     let app = application_or_default(application);
     Ok(crate::api::ssr::platform()
-        .kv_list(who.team_id, &app, &prefix, 200)
+        .events()
+        .kv_list(&who, &app, &prefix, 200)
         .await?)
 }
 
@@ -192,11 +183,11 @@ pub async fn kv_entries(application: String, prefix: String) -> Result<Vec<KvEnt
 #[server(prefix = "/rpc")]
 pub async fn kv_set(application: String, key: String, value: String) -> Result<(), AppError> {
     let who = crate::api::ssr::require_user().await?;
-    who.require(platform::Role::Developer)?;
     let app = application_or_default(application);
     Ok(crate::api::ssr::platform()
+        .events()
         .kv_put(
-            who.team_id,
+            &who,
             &app,
             key.trim(),
             value.as_bytes(),
@@ -209,12 +200,11 @@ pub async fn kv_set(application: String, key: String, value: String) -> Result<(
 #[server(prefix = "/rpc")]
 pub async fn kv_remove(application: String, key: String) -> Result<(), AppError> {
     let who = crate::api::ssr::require_user().await?;
-    who.require(platform::Role::Developer)?;
     let app = application_or_default(application);
-    crate::api::ssr::platform()
-        .kv_delete(who.team_id, &app, &key)
-        .await?;
-    Ok(())
+    Ok(crate::api::ssr::platform()
+        .events()
+        .kv_delete(&who, &app, &key)
+        .await?)
 }
 
 /// The graph and its drawing (SVG, laid out on the server).
@@ -225,7 +215,7 @@ pub struct TopologyView {
 }
 
 /// The graph of the last `window` (`15m`, `1h`, `24h`, `7d`), laid out and drawn.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn load_topology(window: String) -> Result<TopologyView, AppError> {
     let who = crate::api::ssr::require_user().await?;
     let platform = crate::api::ssr::platform();
@@ -236,7 +226,10 @@ pub async fn load_topology(window: String) -> Result<TopologyView, AppError> {
         _ => chrono::Duration::hours(1),
     };
     let until = platform.now();
-    let mut graph = platform.topology(who.team_id, until - span, until).await?;
+    let mut graph = platform
+        .metering()
+        .topology(&who, until - span, until)
+        .await?;
     graph.layout = Some(platform::topology_layout(&graph));
     let svg = platform::topology_svg(&graph, "");
     Ok(TopologyView {

@@ -4,6 +4,7 @@
 //! which checks roles itself.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 use model::{AuditEntry, Member, SessionInfo, TeamInfo};
 use serde::{Deserialize, Serialize};
 
@@ -24,19 +25,19 @@ pub struct TeamView {
 }
 
 /// The Team page's data for the signed-in user.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn load_team() -> Result<TeamView, AppError> {
     let who = crate::api::ssr::require_user().await?;
     let platform = crate::api::ssr::platform();
     let audit = if who.role == platform::Role::Owner {
-        Some(platform.audit_log(&who, 50).await?)
+        Some(platform.access().audit_log(&who, 50).await?)
     } else {
         None
     };
     Ok(TeamView {
-        teams: platform.list_teams(&who).await?,
-        members: platform.list_members(&who).await?,
-        sessions: platform.list_sessions(&who).await?,
+        teams: platform.access().teams(&who).await?,
+        members: platform.access().members(&who).await?,
+        sessions: platform.access().sessions(&who).await?,
         audit,
         username: who.username,
         team: who.team,
@@ -47,10 +48,11 @@ pub async fn load_team() -> Result<TeamView, AppError> {
 /// Makes the session act for another of the user's teams.
 #[server(prefix = "/rpc")]
 pub async fn switch_team(team_id: i64) -> Result<(), AppError> {
-    crate::api::ssr::require_user().await?;
+    let who = crate::api::ssr::require_user().await?;
     let token = crate::api::ssr::session_token().ok_or(AppError::Unauthorized)?;
     crate::api::ssr::platform()
-        .switch_team(&token, team_id)
+        .access()
+        .switch_team(&who, &token, team_id)
         .await?;
     leptos_axum::redirect("/team");
     Ok(())
@@ -62,6 +64,7 @@ pub async fn set_member_role(username: String, role: String) -> Result<Member, A
     let who = crate::api::ssr::require_user().await?;
     let role = platform::Role::parse(&role)?;
     Ok(crate::api::ssr::platform()
+        .access()
         .set_member(&who, username.trim(), role)
         .await?)
 }
@@ -71,6 +74,7 @@ pub async fn set_member_role(username: String, role: String) -> Result<Member, A
 pub async fn remove_member(username: String) -> Result<(), AppError> {
     let who = crate::api::ssr::require_user().await?;
     Ok(crate::api::ssr::platform()
+        .access()
         .remove_member(&who, &username)
         .await?)
 }
@@ -80,6 +84,7 @@ pub async fn remove_member(username: String) -> Result<(), AppError> {
 pub async fn end_session(id: String) -> Result<(), AppError> {
     let who = crate::api::ssr::require_user().await?;
     Ok(crate::api::ssr::platform()
-        .revoke_session(&who, &id)
+        .access()
+        .end_session(&who, &id)
         .await?)
 }

@@ -37,7 +37,7 @@ fn info_from_row(row: &AnyRow) -> Result<ApiTokenInfo, PlatformError> {
 
 impl Platform {
     /// The caller's tokens for the current team that still work, newest first.
-    pub async fn list_api_tokens(
+    pub(crate) async fn list_api_tokens(
         &self,
         who: &Principal,
     ) -> Result<Vec<ApiTokenInfo>, PlatformError> {
@@ -59,7 +59,7 @@ impl Platform {
     /// Creates a named token for a user and describes it; the secret is in
     /// the answer this once and never again. `expires_in_days` (1 to
     /// [`MAX_TOKEN_DAYS`]) ends it that many days from now; none: never.
-    pub async fn issue_api_token(
+    pub(crate) async fn issue_api_token(
         &self,
         who: &Principal,
         name: &str,
@@ -110,7 +110,11 @@ impl Platform {
     /// Revokes one of the caller's tokens in the current team (an owner may
     /// revoke any token of the team); it stops working at once. Any other
     /// token, or one already revoked, is `not_found`.
-    pub async fn revoke_api_token(&self, who: &Principal, id: i64) -> Result<(), PlatformError> {
+    pub(crate) async fn revoke_api_token(
+        &self,
+        who: &Principal,
+        id: i64,
+    ) -> Result<(), PlatformError> {
         let any_member = who.role == Role::Owner;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND team_id = $3 \

@@ -36,6 +36,36 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Wisp itself acting for team `team_id` on its own (`task`, e.g.
+    /// `bootstrap`): every role, no user, audited as `system:<task>` with
+    /// `via` `system`. Only Wisp's own start-up and background work build one.
+    pub(crate) fn system(team_id: i64, team: &str, task: &str) -> Self {
+        Self {
+            user_id: 0,
+            username: format!("system:{task}"),
+            is_admin: true,
+            team_id,
+            team: team.to_string(),
+            role: Role::Owner,
+            token_id: None,
+        }
+    }
+
+    /// Whether this is Wisp itself ([`Principal::system`]).
+    pub fn is_system(&self) -> bool {
+        self.user_id == 0
+    }
+
+    /// How the caller authenticated, as the audit log says it:
+    /// `token:<id>`, `session` or `system`.
+    pub fn via(&self) -> String {
+        match self.token_id {
+            Some(id) => format!("token:{id}"),
+            None if self.is_system() => "system".into(),
+            None => "session".into(),
+        }
+    }
+
     /// `forbidden` unless the caller's role is at least `needed`.
     pub fn require(&self, needed: Role) -> Result<(), PlatformError> {
         if self.role >= needed {
@@ -159,6 +189,11 @@ impl Platform {
         let token = self
             .create_api_token(user_id, 1, Role::Owner, "admin (bootstrap)", None)
             .await?;
+        let system = Principal::system(1, "default", "bootstrap");
+        self.record_audit(&system, "create_user", "user admin", 201)
+            .await?;
+        self.record_audit(&system, "create_token", "token admin (bootstrap)", 201)
+            .await?;
         Ok(Some(AdminBootstrap {
             generated_password: generated,
             token,
@@ -241,7 +276,7 @@ impl Platform {
     /// for the user's first team. Failed attempts are rate-limited per user
     /// name and per client address; `replaces` (the session cookie the
     /// browser still had) is ended, so a login always rotates the session.
-    pub async fn login(
+    pub(crate) async fn login(
         &self,
         username: &str,
         password: &str,
@@ -347,7 +382,7 @@ impl Platform {
     }
 
     /// Ends a dashboard session.
-    pub async fn logout(&self, token: &str) -> Result<(), PlatformError> {
+    pub(crate) async fn logout(&self, token: &str) -> Result<(), PlatformError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(hash_secret(token))
             .execute(&self.inner.db)

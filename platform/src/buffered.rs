@@ -32,7 +32,7 @@ pub struct BufferedInvocation {
 impl Platform {
     /// Invokes the live version of `name` and reads its response, keeping
     /// at most `keep` bytes of the body.
-    pub async fn invoke_buffered(
+    pub(crate) async fn invoke_buffered(
         &self,
         name: &str,
         request: Request<RequestBody>,

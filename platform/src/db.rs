@@ -4,6 +4,20 @@
 //! could not be ended (see [`release_healthy`]) never goes back to the pool.
 //! Owns nothing else.
 
+/// The one team filter of the SQL: `(SELECT name FROM function_owners
+/// WHERE team_id = $N)`, the names of a team's functions (also deleted
+/// ones: ownership is kept forever), as a literal for `concat!`. A row of
+/// a team's function is `function_name IN team_functions!("$N")`.
+macro_rules! team_functions {
+    ($team:literal) => {
+        concat!(
+            "(SELECT name FROM function_owners WHERE team_id = ",
+            $team,
+            ")"
+        )
+    };
+}
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
-//! The one error type of the domain layer. Each variant maps to a stable
-//! machine-readable code that the REST API and the dashboard show; internal
-//! causes are kept for the logs and never shown to clients.
+//! The one error type of the domain layer and its one mapping: each variant
+//! has a stable machine-readable code and the HTTP status every door answers
+//! it with (the REST API, the gateway, the in-guest hosts and the
+//! dashboard's server functions), and invalid input names the field it is
+//! about. Internal causes are kept for the logs and never shown to clients.
 
 use thiserror::Error;
 
@@ -9,8 +11,13 @@ use thiserror::Error;
 pub enum PlatformError {
     #[error("{what} not found")]
     NotFound { what: String },
+    /// `field`: the input the message is about (`memory_mb`, `env`, ...),
+    /// when it is one field.
     #[error("{message}")]
-    InvalidInput { message: String },
+    InvalidInput {
+        message: String,
+        field: Option<String>,
+    },
     #[error("{message}")]
     InvalidWasm { message: String },
     #[error("the upload is {size} bytes; the limit is {limit} bytes")]
@@ -55,6 +62,29 @@ impl PlatformError {
         }
     }
 
+    /// The HTTP status this error is answered with, wherever it is answered.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NotFound { .. } => 404,
+            Self::InvalidInput { .. } => 400,
+            Self::InvalidWasm { .. } => 422,
+            Self::TooLarge { .. } => 413,
+            Self::Conflict { .. } => 409,
+            Self::Unauthorized | Self::BadCredentials => 401,
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => 429,
+            Self::Forbidden { .. } => 403,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// The input field an invalid-input error is about, if it is one field.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidInput { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound { what: what.into() }
     }
@@ -68,6 +98,15 @@ impl PlatformError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::InvalidInput {
             message: message.into(),
+            field: None,
+        }
+    }
+
+    /// Invalid input about one named field.
+    pub(crate) fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            message: message.into(),
+            field: Some(field.into()),
         }
     }
 }

@@ -34,7 +34,7 @@ fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
 /// with the dashboard's form).
 fn validate_config(c: &FunctionConfig) -> Result<(), PlatformError> {
     match model::config_problems(c).into_iter().next() {
-        Some(problem) => Err(PlatformError::invalid(problem.message)),
+        Some(problem) => Err(PlatformError::invalid_field(problem.field, problem.message)),
         None => Ok(()),
     }
 }
@@ -55,7 +55,7 @@ impl Platform {
     /// Uploads a new immutable version of `name` (creating the function for
     /// `team_id` if new; a name another team owns is a `conflict`). The wasm
     /// is validated and compiled before anything is stored.
-    pub async fn deploy(
+    pub(crate) async fn deploy(
         &self,
         team_id: i64,
         name: &str,
@@ -166,7 +166,7 @@ impl Platform {
     }
 
     /// All functions of a team, by name.
-    pub async fn list_functions(
+    pub(crate) async fn list_functions(
         &self,
         team_id: i64,
     ) -> Result<Vec<FunctionSummary>, PlatformError> {
@@ -206,7 +206,10 @@ impl Platform {
     }
 
     /// Configuration, versions (newest first) and live version of a function.
-    pub async fn function_detail(&self, name: &str) -> Result<FunctionDetail, PlatformError> {
+    pub(crate) async fn function_detail(
+        &self,
+        name: &str,
+    ) -> Result<FunctionDetail, PlatformError> {
         let row = sqlx::query("SELECT * FROM functions WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.inner.db)
@@ -237,7 +240,7 @@ impl Platform {
     }
 
     /// Changes a function's sandbox configuration; applies to the next call.
-    pub async fn update_config(
+    pub(crate) async fn update_config(
         &self,
         name: &str,
         patch: FunctionConfigPatch,
@@ -313,7 +316,7 @@ impl Platform {
     }
 
     /// Points the `live` alias at `version` (rollback or roll forward).
-    pub async fn set_alias(
+    pub(crate) async fn set_alias(
         &self,
         name: &str,
         version: i64,
@@ -346,7 +349,7 @@ impl Platform {
     }
 
     /// Deletes a function and its versions (invocation history is kept).
-    pub async fn delete_function(&self, name: &str) -> Result<(), PlatformError> {
+    pub(crate) async fn delete_function(&self, name: &str) -> Result<(), PlatformError> {
         let mut tx = self.inner.db.begin().await?;
         sqlx::query("DELETE FROM function_secrets WHERE function_name = $1")
             .bind(name)

@@ -406,18 +406,10 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn platform_error(e: PlatformError) -> Response<BoxBody> {
-    let status = match &e {
-        PlatformError::NotFound { .. } => StatusCode::NOT_FOUND,
-        PlatformError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
-        PlatformError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        PlatformError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-        PlatformError::Conflict { .. } => StatusCode::CONFLICT,
-        PlatformError::Internal(cause) => {
-            tracing::error!(error = ?cause, "serving a wisp host failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
+    if let PlatformError::Internal(cause) = &e {
+        tracing::error!(error = ?cause, "serving a wisp host failed");
+    }
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = error(status, e.code(), e.to_string());
     if status == StatusCode::TOO_MANY_REQUESTS {
         response.headers_mut().insert(

@@ -64,7 +64,7 @@ fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
 
 impl Platform {
     /// A function's invocations, newest first.
-    pub async fn list_invocations(
+    pub(crate) async fn list_invocations(
         &self,
         function: &str,
         query: InvocationQuery,
@@ -153,7 +153,7 @@ impl Platform {
     /// One invocation record, with logs and error; for the id an async
     /// invocation was answered with, before its record is stored, what its
     /// job says (`queued`, `running`, ...).
-    pub async fn invocation(&self, id: &str) -> Result<InvocationRecord, PlatformError> {
+    pub(crate) async fn invocation(&self, id: &str) -> Result<InvocationRecord, PlatformError> {
         if let Some(record) = self.stored_invocation(id).await? {
             return Ok(record);
         }
@@ -253,16 +253,18 @@ impl Platform {
 
     /// Invocations caused by `id` (calls it made, events it published) that
     /// belong to team `team_id`, oldest first.
-    pub async fn invocation_children(
+    pub(crate) async fn invocation_children(
         &self,
         team_id: i64,
         id: &str,
     ) -> Result<Vec<InvocationRecord>, PlatformError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT * FROM invocations WHERE parent_id = $1 \
-             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
-             ORDER BY started_at, id LIMIT 1000",
-        )
+             AND function_name IN ",
+            team_functions!("$2"),
+            " \
+             ORDER BY started_at, id LIMIT 1000"
+        ))
         .bind(id)
         .bind(team_id)
         .fetch_all(&self.inner.db)

@@ -177,19 +177,6 @@ impl Platform {
         .await
     }
 
-    /// [`Platform::invoke`] under an id chosen beforehand (async invokes
-    /// answer with the id before the call runs).
-    pub async fn invoke_with_id(
-        &self,
-        invocation_id: String,
-        name: &str,
-        request: Request<RequestBody>,
-        trigger: TriggerKind,
-    ) -> Result<InvokeOutcome, PlatformError> {
-        self.invoke_in(invocation_id, name, request, CallContext::new(trigger))
-            .await
-    }
-
     /// Runs `name` under `invocation_id` in the given call context (trigger,
     /// parent, depth); the general form of [`Platform::invoke`].
     pub async fn invoke_in(

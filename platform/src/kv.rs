@@ -44,7 +44,7 @@ fn check_key(key: &str) -> Result<(), PlatformError> {
 
 impl Platform {
     /// The value under `key` in `application`'s store.
-    pub async fn kv_get(
+    pub(crate) async fn kv_get(
         &self,
         team_id: i64,
         application: &str,
@@ -70,7 +70,7 @@ impl Platform {
     }
 
     /// Stores `value` under `key` (replacing what was there).
-    pub async fn kv_put(
+    pub(crate) async fn kv_put(
         &self,
         team_id: i64,
         application: &str,
@@ -102,7 +102,7 @@ impl Platform {
     }
 
     /// Removes `key`; whether it existed.
-    pub async fn kv_delete(
+    pub(crate) async fn kv_delete(
         &self,
         team_id: i64,
         application: &str,
@@ -122,7 +122,7 @@ impl Platform {
     }
 
     /// Entries whose key starts with `prefix`, in key order (at most `limit`, ≤ 1000).
-    pub async fn kv_list(
+    pub(crate) async fn kv_list(
         &self,
         team_id: i64,
         application: &str,
@@ -161,7 +161,7 @@ impl Platform {
     }
 
     /// A team's applications that have key-value entries or functions.
-    pub async fn applications(&self, team_id: i64) -> Result<Vec<String>, PlatformError> {
+    pub(crate) async fn applications(&self, team_id: i64) -> Result<Vec<String>, PlatformError> {
         let rows = sqlx::query(
             "SELECT f.application FROM functions f JOIN function_owners o ON o.name = f.name \
              WHERE o.team_id = $1 UNION SELECT application FROM kv_entries WHERE team_id = $1 \

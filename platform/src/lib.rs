@@ -10,6 +10,7 @@ mod buffered;
 mod call_tree;
 mod clock;
 mod data_dir;
+#[macro_use]
 mod db;
 mod dispatcher;
 mod error;
@@ -25,6 +26,7 @@ mod queue;
 mod recorder;
 mod registry;
 mod secrets;
+mod service;
 mod teams;
 mod time;
 mod topics;
@@ -65,6 +67,7 @@ pub use secrets::{
     parse_key as parse_secret_key, SecretKeyText, MAX_SECRETS, MAX_SECRET_BYTES, REDACTED,
     SECRET_KEY_FILE,
 };
+pub use service::{Access, Events, Functions, InvocationFeed, Metering, Triggers};
 pub use teams::Role;
 pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
 pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
@@ -290,7 +293,7 @@ impl Platform {
     }
 
     /// The team owning live function `name` (from the routing table: no I/O).
-    pub fn live_function_team(&self, name: &str) -> Option<i64> {
+    pub(crate) fn live_function_team(&self, name: &str) -> Option<i64> {
         self.inner.registry.get(name).map(|live| live.team_id)
     }
 

@@ -26,22 +26,33 @@ const RECENT_FAILURES: i64 = 10;
 // index on time alone, migration 0008). Parameters: $1 the window's start,
 // $2 the team.
 /// Calls and failures per minute since $1.
-const CALLS_BY_MINUTE: &str = "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
+const CALLS_BY_MINUTE: &str = concat!(
+    "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
      COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
      FROM invocations WHERE started_at >= $1 \
-     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
-     GROUP BY started_at / 60000";
+     AND function_name IN ",
+    team_functions!("$2"),
+    " \
+     GROUP BY started_at / 60000"
+);
 /// Calls and failures since $1.
-const CALLS_SINCE: &str = "SELECT COUNT(*) AS n, \
+const CALLS_SINCE: &str = concat!(
+    "SELECT COUNT(*) AS n, \
      COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
      FROM invocations WHERE started_at >= $1 \
-     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2)";
+     AND function_name IN ",
+    team_functions!("$2")
+);
 /// Calls and failures since $1, by function.
-const CALLS_BY_FUNCTION: &str = "SELECT function_name, COUNT(*) AS n, \
+const CALLS_BY_FUNCTION: &str = concat!(
+    "SELECT function_name, COUNT(*) AS n, \
      COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
      FROM invocations WHERE started_at >= $1 \
-     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
-     GROUP BY function_name";
+     AND function_name IN ",
+    team_functions!("$2"),
+    " \
+     GROUP BY function_name"
+);
 
 /// The team's latest failures: $1 how many, $2 the team. The partial index
 /// `invocations_errors` (error rows only, by time) is walked newest first
@@ -57,10 +68,15 @@ fn recent_failures_sql(backend: Backend) -> String {
         Backend::Postgres => "",
     };
     format!(
-        "SELECT id, function_name, started_at, outcome, status_code, error FROM invocations{hint} \
+        concat!(
+    "SELECT id, function_name, started_at, outcome, status_code, error FROM invocations{hint} \
          WHERE status = 'error' \
-         AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2) \
+         AND function_name IN ",
+    team_functions!("$2"),
+    " \
          ORDER BY started_at DESC, id DESC LIMIT $1"
+),
+        hint = hint
     )
 }
 
@@ -74,17 +90,18 @@ pub(crate) struct FunctionActivity {
 
 impl Platform {
     /// Everything the overview page shows for a team, as of `now`.
-    pub async fn overview_at(
+    pub(crate) async fn overview_at(
         &self,
         team_id: i64,
         now: DateTime<Utc>,
     ) -> Result<Overview, PlatformError> {
         let db = &self.inner.db;
         let now_ms = now.timestamp_millis();
-        let functions = sqlx::query(
+        let functions = sqlx::query(concat!(
             "SELECT COUNT(*) AS n, COUNT(live_version) AS live FROM functions \
-             WHERE name IN (SELECT name FROM function_owners WHERE team_id = $1)",
-        )
+             WHERE name IN ",
+            team_functions!("$1")
+        ))
         .bind(team_id)
         .fetch_one(db)
         .await?;
@@ -151,7 +168,7 @@ impl Platform {
     }
 
     /// [`Platform::overview_at`] now.
-    pub async fn overview(&self, team_id: i64) -> Result<Overview, PlatformError> {
+    pub(crate) async fn overview(&self, team_id: i64) -> Result<Overview, PlatformError> {
         self.overview_at(team_id, Utc::now()).await
     }
 

@@ -450,7 +450,7 @@ impl Platform {
     }
 
     /// Jobs, newest first, optionally of one state and/or function.
-    pub async fn list_jobs(
+    pub(crate) async fn list_jobs(
         &self,
         team_id: i64,
         state: Option<&str>,
@@ -466,10 +466,15 @@ impl Platform {
         }
         let limit = if limit == 0 { 100 } else { limit.min(MAX_LIST) };
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $1) \
+            concat!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $1) \
              AND ($2 IS NULL OR function_name = $2) \
-             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $4) \
+             AND function_name IN ",
+                team_functions!("$4"),
+                " \
              ORDER BY created_at DESC, id DESC LIMIT $3"
+            ),
+            JOB_COLUMNS = JOB_COLUMNS
         );
         let rows = sqlx::query(&sql)
             .bind(state.map(str::to_string))
@@ -482,7 +487,7 @@ impl Platform {
     }
 
     /// One job.
-    pub async fn job(&self, id: &str) -> Result<Job, PlatformError> {
+    pub(crate) async fn job(&self, id: &str) -> Result<Job, PlatformError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
@@ -493,7 +498,7 @@ impl Platform {
     }
 
     /// Sends a dead letter back to the queue with a fresh set of attempts.
-    pub async fn redrive(&self, id: &str) -> Result<Job, PlatformError> {
+    pub(crate) async fn redrive(&self, id: &str) -> Result<Job, PlatformError> {
         let now = self.inner.clock.now_ms();
         let updated = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, lease_until = NULL, \
@@ -515,12 +520,14 @@ impl Platform {
     }
 
     /// How much of a team's async work is in each state.
-    pub async fn queue_stats(&self, team_id: i64) -> Result<QueueStats, PlatformError> {
-        let rows = sqlx::query(
+    pub(crate) async fn queue_stats(&self, team_id: i64) -> Result<QueueStats, PlatformError> {
+        let rows = sqlx::query(concat!(
             "SELECT state, COUNT(*) AS n FROM jobs \
-             WHERE function_name IN (SELECT name FROM function_owners WHERE team_id = $1) \
-             GROUP BY state",
-        )
+             WHERE function_name IN ",
+            team_functions!("$1"),
+            " \
+             GROUP BY state"
+        ))
         .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;

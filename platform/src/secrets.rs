@@ -261,7 +261,7 @@ pub(crate) fn redact(text: &str, values: &[String]) -> String {
 
 impl Platform {
     /// Names of a function's secrets, sorted.
-    pub async fn secret_names(&self, function: &str) -> Result<Vec<String>, PlatformError> {
+    pub(crate) async fn secret_names(&self, function: &str) -> Result<Vec<String>, PlatformError> {
         let rows =
             sqlx::query("SELECT name FROM function_secrets WHERE function_name = $1 ORDER BY name")
                 .bind(function)

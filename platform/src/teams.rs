@@ -89,7 +89,7 @@ impl Platform {
     /// Checks that the caller's team owns function `name` and that the caller
     /// has at least role `needed`. Another team's function is `not_found`:
     /// the control plane never confirms what other teams have.
-    pub async fn authorize_function(
+    pub(crate) async fn authorize_function(
         &self,
         who: &Principal,
         name: &str,
@@ -104,7 +104,7 @@ impl Platform {
     /// Like [`Platform::authorize_function`] for an object (`what`, e.g.
     /// `invocation 01J...`) that belongs to `function`: another team's object
     /// is `not_found` under its own name.
-    pub async fn authorize_object(
+    pub(crate) async fn authorize_object(
         &self,
         who: &Principal,
         function: &str,
@@ -118,7 +118,7 @@ impl Platform {
     }
 
     /// Invocation `id` when it belongs to `who`'s team, else `not_found`.
-    pub async fn invocation_for(
+    pub(crate) async fn invocation_for(
         &self,
         who: &Principal,
         id: &str,
@@ -131,7 +131,7 @@ impl Platform {
     }
 
     /// Job `id` when it belongs to `who`'s team and `who` has `needed`.
-    pub async fn job_for(
+    pub(crate) async fn job_for(
         &self,
         who: &Principal,
         id: &str,
@@ -144,7 +144,7 @@ impl Platform {
     }
 
     /// Trigger `id` when it belongs to `who`'s team and `who` has `needed`.
-    pub async fn trigger_for(
+    pub(crate) async fn trigger_for(
         &self,
         who: &Principal,
         id: &str,
@@ -184,7 +184,7 @@ impl Platform {
     }
 
     /// The caller's teams, with the caller's role in each.
-    pub async fn list_teams(&self, who: &Principal) -> Result<Vec<TeamInfo>, PlatformError> {
+    pub(crate) async fn list_teams(&self, who: &Principal) -> Result<Vec<TeamInfo>, PlatformError> {
         sqlx::query(
             "SELECT t.id AS id, t.name AS name, m.role AS role FROM team_members m \
              JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1 ORDER BY t.name",
@@ -213,7 +213,7 @@ impl Platform {
     }
 
     /// Creates a team owned by `owner` (default: the caller). Administrators only.
-    pub async fn create_team(
+    pub(crate) async fn create_team(
         &self,
         who: &Principal,
         name: &str,
@@ -268,7 +268,7 @@ impl Platform {
     }
 
     /// Creates a user (no team yet: an owner adds them). Administrators only.
-    pub async fn create_user(
+    pub(crate) async fn create_user(
         &self,
         who: &Principal,
         username: &str,
@@ -318,7 +318,7 @@ impl Platform {
     }
 
     /// The members of the caller's team.
-    pub async fn list_members(&self, who: &Principal) -> Result<Vec<Member>, PlatformError> {
+    pub(crate) async fn list_members(&self, who: &Principal) -> Result<Vec<Member>, PlatformError> {
         sqlx::query(
             "SELECT u.username AS username, m.role AS role, m.created_at AS created_at \
              FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 \
@@ -340,7 +340,7 @@ impl Platform {
 
     /// Adds `username` to the caller's team with `role`, or changes their
     /// role. Owners only; the last owner cannot be demoted.
-    pub async fn set_member(
+    pub(crate) async fn set_member(
         &self,
         who: &Principal,
         username: &str,
@@ -395,7 +395,7 @@ impl Platform {
 
     /// Removes `username` from the caller's team (their sessions there end,
     /// their tokens stop working). Owners only; never the last owner.
-    pub async fn remove_member(
+    pub(crate) async fn remove_member(
         &self,
         who: &Principal,
         username: &str,
@@ -463,7 +463,7 @@ impl Platform {
     }
 
     /// Makes the dashboard session act for another of its user's teams.
-    pub async fn switch_team(
+    pub(crate) async fn switch_team(
         &self,
         session_token: &str,
         team_id: i64,
@@ -487,7 +487,10 @@ impl Platform {
     }
 
     /// The caller's open dashboard sessions, newest first.
-    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, PlatformError> {
+    pub(crate) async fn list_sessions(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<SessionInfo>, PlatformError> {
         sqlx::query(
             "SELECT s.token_hash AS token_hash, s.created_at AS created_at, s.expires_at AS expires_at, \
              t.name AS team FROM sessions s JOIN teams t ON t.id = s.team_id \
@@ -510,7 +513,11 @@ impl Platform {
     }
 
     /// Ends one of the caller's sessions (any device) at once.
-    pub async fn revoke_session(&self, who: &Principal, id: &str) -> Result<(), PlatformError> {
+    pub(crate) async fn revoke_session(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<(), PlatformError> {
         let valid = id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit());
         if !valid {
             return Err(PlatformError::not_found(format!("session {id}")));
@@ -530,25 +537,21 @@ impl Platform {
     }
 
     /// Records one state-changing request of `who` in the team's audit log.
-    pub async fn record_audit(
+    pub(crate) async fn record_audit(
         &self,
         who: &Principal,
         action: &str,
         target: &str,
         status: u16,
     ) -> Result<(), PlatformError> {
-        let via = match who.token_id {
-            Some(id) => format!("token:{id}"),
-            None => "session".to_string(),
-        };
         sqlx::query(
             "INSERT INTO audit_log (team_id, user_id, username, via, action, target, status, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(who.team_id)
-        .bind(who.user_id)
+        .bind((!who.is_system()).then_some(who.user_id))
         .bind(&who.username)
-        .bind(via)
+        .bind(who.via())
         .bind(action)
         .bind(target)
         .bind(i64::from(status))
@@ -559,7 +562,7 @@ impl Platform {
     }
 
     /// The team's audit log, newest first. Owners only.
-    pub async fn audit_log(
+    pub(crate) async fn audit_log(
         &self,
         who: &Principal,
         limit: u32,

@@ -73,7 +73,7 @@ impl Platform {
     /// Publishes `payload` to `team_id`'s `topic`: stored with one delivery
     /// per subscribed function of the team before this returns (topics are
     /// per team: another team's subscribers never see the event).
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         team_id: i64,
         topic: &str,
@@ -92,10 +92,11 @@ impl Platform {
         let now = self.inner.clock.now();
         let now_ms = now.timestamp_millis();
         let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
-        let subscribers = sqlx::query(
-            "SELECT id, function_name, max_attempts FROM triggers WHERE kind = 'topic' AND topic = $1 \
-             AND function_name IN (SELECT name FROM function_owners WHERE team_id = $2)",
-        )
+        let subscribers = sqlx::query(concat!(
+    "SELECT id, function_name, max_attempts FROM triggers WHERE kind = 'topic' AND topic = $1 \
+             AND function_name IN ",
+    team_functions!("$2")
+))
         .bind(topic)
         .bind(team_id)
         .fetch_all(&mut *tx)
@@ -162,7 +163,7 @@ impl Platform {
 
     /// Queues an async invocation of `name` (`?async=true`): stored before
     /// this returns, run by the dispatcher with retries.
-    pub async fn enqueue_invocation(
+    pub(crate) async fn enqueue_invocation(
         &self,
         name: &str,
         method: &str,

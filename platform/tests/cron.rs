@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use model::{NewTrigger, TriggerSpec};
-use platform::{ManualClock, Platform, PlatformConfig};
+use platform::{ManualClock, Platform, PlatformConfig, Principal};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -30,19 +30,33 @@ async fn start(dir: &std::path::Path, clock: Arc<ManualClock>) -> Platform {
     Platform::start(config).await.expect("platform starts")
 }
 
+/// The bootstrap administrator, the caller of every operation here.
+async fn admin(platform: &Platform) -> Principal {
+    let token = match platform.bootstrap_admin(Some("cron-test-password")).await {
+        Ok(Some(boot)) => boot.token,
+        other => panic!("bootstrap once: {:?}", other.map(|b| b.is_some())),
+    };
+    platform
+        .authenticate_token(&token)
+        .await
+        .expect("admin token")
+}
+
 /// Waits until `n` cron jobs exist (or fails after 10 s), then a little
 /// longer to catch any extra one.
-async fn cron_jobs(platform: &Platform, n: usize) -> Vec<model::Job> {
+async fn cron_jobs(platform: &Platform, who: &Principal, n: usize) -> Vec<model::Job> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let jobs = platform
-            .list_jobs(1, None, Some("tick"), 100)
+            .events()
+            .jobs(who, None, Some("tick"), 100)
             .await
             .unwrap();
         if jobs.len() >= n {
             tokio::time::sleep(Duration::from_millis(600)).await;
             return platform
-                .list_jobs(1, None, Some("tick"), 100)
+                .events()
+                .jobs(who, None, Some("tick"), 100)
                 .await
                 .unwrap();
         }
@@ -60,19 +74,25 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(at("2026-03-02T10:01:30Z")));
     let platform = start(dir.path(), clock.clone()).await;
+    let who = admin(&platform).await;
     platform
-        .deploy(1, "tick", relay_wasm().into(), true)
+        .functions()
+        .deploy(&who, "tick", relay_wasm().into(), true)
         .await
         .expect("deploy");
     let trigger = platform
-        .create_trigger(NewTrigger {
-            function: "tick".into(),
-            spec: TriggerSpec::Cron {
-                schedule: "*/5 * * * *".into(),
-                timezone: "UTC".into(),
+        .triggers()
+        .create(
+            &who,
+            NewTrigger {
+                function: "tick".into(),
+                spec: TriggerSpec::Cron {
+                    schedule: "*/5 * * * *".into(),
+                    timezone: "UTC".into(),
+                },
+                max_attempts: None,
             },
-            max_attempts: None,
-        })
+        )
         .await
         .expect("create cron trigger");
     assert_eq!(
@@ -89,14 +109,15 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     // Nothing is due yet.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(platform
-        .list_jobs(1, None, Some("tick"), 10)
+        .events()
+        .jobs(&who, None, Some("tick"), 10)
         .await
         .unwrap()
         .is_empty());
 
     // 10:05 arrives: exactly one tick, delivered to the function.
     clock.set(at("2026-03-02T10:05:00Z"));
-    let jobs = cron_jobs(&platform, 1).await;
+    let jobs = cron_jobs(&platform, &who, 1).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].source, "cron");
     assert_eq!(
@@ -113,7 +134,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
 
     // An hour of "downtime" (12 missed ticks) fires only the latest, once.
     clock.set(at("2026-03-02T11:07:10Z"));
-    let jobs = cron_jobs(&platform, 2).await;
+    let jobs = cron_jobs(&platform, &who, 2).await;
     assert_eq!(jobs.len(), 2, "missed ticks fire once, not once each");
     assert_eq!(
         jobs[0].event_id.as_deref(),
@@ -126,7 +147,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
             .as_str()
         )
     );
-    let shown = platform.trigger(&trigger.id).await.unwrap();
+    let shown = platform.triggers().get(&who, &trigger.id).await.unwrap();
     assert_eq!(shown.last_fired, Some(at("2026-03-02T11:05:00Z")));
     assert_eq!(shown.next_fires[0], at("2026-03-02T11:10:00Z"));
 
@@ -137,7 +158,8 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         platform
-            .list_jobs(1, None, Some("tick"), 100)
+            .events()
+            .jobs(&who, None, Some("tick"), 100)
             .await
             .unwrap()
             .len(),
@@ -145,14 +167,15 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     );
 
     clock.set(at("2026-03-02T11:10:00Z"));
-    let jobs = cron_jobs(&platform, 3).await;
+    let jobs = cron_jobs(&platform, &who, 3).await;
     assert_eq!(jobs.len(), 3);
 
     // Every tick was delivered as a call of the function with CloudEvents headers.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let done = platform
-            .list_jobs(1, Some("done"), Some("tick"), 100)
+            .events()
+            .jobs(&who, Some("done"), Some("tick"), 100)
             .await
             .unwrap();
         if done.len() == 3 {
@@ -163,7 +186,9 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     }
     platform.flush().await;
     let calls = platform
-        .list_invocations(
+        .functions()
+        .invocations(
+            &who,
             "tick",
             platform::InvocationQuery {
                 limit: 10,

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use app::api::door::{self, Door};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -75,10 +76,7 @@ pub fn router(
         )
         .fallback_service(static_files)
         .with_state(options)
-        .layer(axum::middleware::from_fn_with_state(
-            (platform.clone(), session_cookie),
-            audit_dashboard_changes,
-        ))
+        .layer(axum::middleware::from_fn(server_fn_error_status))
         .layer(axum::middleware::from_fn(same_origin_changes))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -125,11 +123,11 @@ async fn same_origin_changes(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let changes = !matches!(
-        *request.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    );
-    if changes && request.uri().path().starts_with("/rpc/") && cross_site(request.headers()) {
+    let changes = door::changes(request.method());
+    if changes
+        && request.uri().path().starts_with("/rpc/")
+        && door::csrf_refused(Door::Dashboard, request.headers())
+    {
         return AppError::new(
             StatusCode::FORBIDDEN,
             "csrf",
@@ -140,89 +138,29 @@ async fn same_origin_changes(
     next.run(request).await
 }
 
-/// The dashboard's server functions that change something (the others only
-/// read), by URL: each call is written to the team's audit log like a REST
-/// change.
-fn changing_server_fn(path: &str) -> Option<&'static str> {
-    use app::api::{
-        ActivateVersion, CreateToken, RevokeToken, SaveConfig, SaveSecrets, TestInvoke,
-    };
-    use app::events_api::{DeleteTrigger, KvRemove, KvSet, RedriveJob, SaveTrigger};
-    use app::team_api::{EndSession, RemoveMember, SetMemberRole, SwitchTeam};
-    use leptos::server_fn::ServerFn;
-    [
-        (ActivateVersion::PATH, "activate_version"),
-        (SaveConfig::PATH, "save_config"),
-        (SaveSecrets::PATH, "save_secrets"),
-        (TestInvoke::PATH, "test_invoke"),
-        (CreateToken::PATH, "create_token"),
-        (RevokeToken::PATH, "revoke_token"),
-        (SaveTrigger::PATH, "save_trigger"),
-        (DeleteTrigger::PATH, "delete_trigger"),
-        (RedriveJob::PATH, "redrive_job"),
-        (KvSet::PATH, "kv_set"),
-        (KvRemove::PATH, "kv_remove"),
-        (SwitchTeam::PATH, "switch_team"),
-        (SetMemberRole::PATH, "set_member_role"),
-        (RemoveMember::PATH, "remove_member"),
-        (EndSession::PATH, "end_session"),
-    ]
-    .into_iter()
-    .find(|(fn_path, _)| *fn_path == path)
-    .map(|(_, name)| name)
-}
-
-/// Records the dashboard's changing server-function calls (who, which
-/// action, how it ended) in the caller's team's audit log.
-async fn audit_dashboard_changes(
-    axum::extract::State((platform, session_cookie)): axum::extract::State<(
-        Platform,
-        app::api::SessionCookie,
-    )>,
+/// A server function that failed answers with the status of its error
+/// ([`app::error::AppError::status`]: 401, 403, 404, 400, ...), like the
+/// REST API, instead of server_fn's blanket 500. The hydrated page reads the
+/// error from the body whatever the status; a plain HTML form post gets
+/// server_fn's redirect back to the form, which this leaves alone.
+async fn server_fn_error_status(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let Some(action) = changing_server_fn(request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let session = session_cookie
-        .token_in(request.headers())
-        .map(str::to_string);
+    let rpc = request.uri().path().starts_with("/rpc/");
     let response = next.run(request).await;
-    let Some(session) = session else {
+    if !rpc || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;
-    };
-    if let Ok(who) = platform.session_user(&session).await {
-        let status = response.status().as_u16();
-        if let Err(e) = platform
-            .record_audit(&who, "dashboard", action, status)
-            .await
-        {
-            tracing::error!(error = %e, action, "writing the audit log");
-        }
     }
-    response
-}
-
-/// Whether the browser says the request comes from another site or origin.
-pub(crate) fn cross_site(headers: &axum::http::HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if !matches!(site, "same-origin" | "none") {
-            return true;
-        }
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or("");
-    origin_host != host
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn not_found(uri: &Uri) -> Response {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
+use leptos::server_fn::codec::{GetUrl, Json};
 use model::{ApiTokenInfo, ConfigProblem, CreatedApiToken, FunctionConfig, Overview};
 use serde::{Deserialize, Serialize};
 
@@ -156,22 +156,6 @@ pub struct TestInvocation {
     pub duration_ms: f64,
 }
 
-/// The form field a platform validation message is about (its messages
-/// name the setting first), or `form` for the form as a whole.
-pub fn field_of_message(message: &str) -> &'static str {
-    const FIELDS: [(&str, &str); 5] = [
-        ("memory_mb", "memory_mb"),
-        ("timeout_ms", "timeout_ms"),
-        ("max_concurrency", "max_concurrency"),
-        ("environment variable", "env"),
-        ("allowed host", "allowed_hosts"),
-    ];
-    FIELDS
-        .iter()
-        .find(|(start, _)| message.starts_with(start))
-        .map_or("form", |(_, field)| field)
-}
-
 /// `Name: value` lines as header pairs; blank lines are skipped.
 pub fn parse_header_lines(text: &str) -> Result<Vec<(String, String)>, String> {
     text.lines()
@@ -190,10 +174,10 @@ pub fn parse_header_lines(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// The platform at a glance.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn load_overview() -> Result<Overview, AppError> {
     let who = ssr::require_user().await?;
-    Ok(ssr::platform().overview(who.team_id).await?)
+    Ok(ssr::platform().metering().overview(&who).await?)
 }
 
 /// Saves a function's configuration through the platform's config update
@@ -201,9 +185,6 @@ pub async fn load_overview() -> Result<Overview, AppError> {
 #[server(prefix = "/rpc", input = Json)]
 pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOutcome, AppError> {
     let who = ssr::require_user().await?;
-    ssr::platform()
-        .authorize_function(&who, &name, platform::Role::Developer)
-        .await?;
     let config = match form.parse() {
         Ok(config) => config,
         Err(problems) => return Ok(ConfigSaveOutcome::Invalid(problems)),
@@ -218,13 +199,16 @@ pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOut
         max_outbound_calls: None,
         secrets: None,
     };
-    match ssr::platform().update_config(&name, patch).await {
+    match ssr::platform()
+        .functions()
+        .configure(&who, &name, patch)
+        .await
+    {
         Ok(detail) => Ok(ConfigSaveOutcome::Saved(detail.config)),
-        Err(err) if err.code() == "invalid_input" => {
-            let message = err.to_string();
+        Err(err @ platform::PlatformError::InvalidInput { .. }) => {
             Ok(ConfigSaveOutcome::Invalid(vec![ConfigProblem {
-                field: field_of_message(&message).into(),
-                message: crate::format::sentence(&message),
+                field: err.field().unwrap_or("form").into(),
+                message: crate::format::sentence(&err.to_string()),
             }]))
         }
         Err(err) => Err(err.into()),
@@ -239,14 +223,15 @@ pub async fn save_secrets(
     changes: BTreeMap<String, Option<String>>,
 ) -> Result<Vec<String>, AppError> {
     let who = ssr::require_user().await?;
-    ssr::platform()
-        .authorize_function(&who, &name, platform::Role::Developer)
-        .await?;
     let patch = model::FunctionConfigPatch {
         secrets: Some(changes),
         ..Default::default()
     };
-    Ok(ssr::platform().update_config(&name, patch).await?.secrets)
+    Ok(ssr::platform()
+        .functions()
+        .configure(&who, &name, patch)
+        .await?
+        .secrets)
 }
 
 /// Calls the live version of `name` with the given request and returns its
@@ -260,9 +245,6 @@ pub async fn test_invoke(
     body: String,
 ) -> Result<TestInvocation, AppError> {
     let who = ssr::require_user().await?;
-    ssr::platform()
-        .authorize_function(&who, &name, platform::Role::Developer)
-        .await?;
     let method = http::Method::from_bytes(method.trim().to_ascii_uppercase().as_bytes())
         .map_err(|_| AppError::InvalidInput(format!("{method:?} is not an HTTP method.")))?;
     let path = if path.trim().is_empty() {
@@ -288,7 +270,8 @@ pub async fn test_invoke(
         .body(platform::full_body(body.into_bytes()))
         .map_err(|e| AppError::InvalidInput(crate::format::sentence(&e.to_string())))?;
     let call = ssr::platform()
-        .invoke_buffered(&name, request, platform::TriggerKind::Api, TEST_BODY_SHOWN)
+        .functions()
+        .invoke_buffered(&who, &name, request, TEST_BODY_SHOWN)
         .await?;
     Ok(TestInvocation {
         invocation_id: call.invocation_id,
@@ -303,10 +286,10 @@ pub async fn test_invoke(
 }
 
 /// The signed-in user's active API tokens, newest first.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn list_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
     let user = ssr::require_user().await?;
-    Ok(ssr::platform().list_api_tokens(&user).await?)
+    Ok(ssr::platform().access().tokens(&user).await?)
 }
 
 /// A new API token for the signed-in user; the secret is shown this once.
@@ -326,7 +309,8 @@ pub async fn create_token(
         })?),
     };
     Ok(ssr::platform()
-        .issue_api_token(&user, &name, role.as_deref(), expires_in_days)
+        .access()
+        .create_token(&user, &name, role.as_deref(), expires_in_days)
         .await?)
 }
 
@@ -334,7 +318,7 @@ pub async fn create_token(
 #[server(prefix = "/rpc")]
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     let user = ssr::require_user().await?;
-    Ok(ssr::platform().revoke_api_token(&user, id).await?)
+    Ok(ssr::platform().access().revoke_token(&user, id).await?)
 }
 
 #[cfg(test)]
@@ -353,19 +337,6 @@ mod tests {
         assert!(parse_header_lines("no colon here")
             .unwrap_err()
             .contains("line 1"));
-    }
-
-    #[test]
-    fn server_messages_find_their_field() {
-        assert_eq!(
-            field_of_message("memory_mb must be between 1 and 4096"),
-            "memory_mb"
-        );
-        assert_eq!(
-            field_of_message("allowed host \"x y\" must be a host name"),
-            "allowed_hosts"
-        );
-        assert_eq!(field_of_message("function f not found"), "form");
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! [`dashboard`].
 
 pub mod dashboard;
+#[cfg(feature = "ssr")]
+pub mod door;
 
 pub use dashboard::*;
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 use model::{CostReport, FunctionDetail, FunctionSummary, InvocationRecord};
 use serde::{Deserialize, Serialize};
 
@@ -124,7 +127,7 @@ pub fn range_seconds(range: &str) -> Option<i64> {
 }
 
 /// The signed-in user's name.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn current_user() -> Result<String, AppError> {
     Ok(ssr::require_user().await?.username)
 }
@@ -138,31 +141,19 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
             "Enter your username and password.".into(),
         ));
     }
-    let previous = ssr::session_token();
-    let session = ssr::platform()
-        .login(
-            username.trim(),
-            &password,
-            ssr::client_ip(),
-            previous.as_deref(),
-        )
-        .await
-        .map_err(|err| {
-            let status = match err.code() {
-                "rate_limited" => http::StatusCode::TOO_MANY_REQUESTS,
-                "bad_credentials" | "unauthorized" | "not_found" => http::StatusCode::UNAUTHORIZED,
-                _ => http::StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            ssr::set_error_status(status);
-            match AppError::from(err) {
-                AppError::Unauthorized | AppError::NotFound(_) => AppError::BadCredentials,
-                other => other,
-            }
-        })?;
-    let max_age = (session.expires_at - chrono::Utc::now())
-        .num_seconds()
-        .max(0);
-    ssr::set_session_cookie(&session.token, max_age);
+    let cookie = ssr::sign_in(&username, &password).await.map_err(|err| {
+        let status = match err.status() {
+            429 => http::StatusCode::TOO_MANY_REQUESTS,
+            401 | 404 => http::StatusCode::UNAUTHORIZED,
+            _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ssr::set_error_status(status);
+        match AppError::from(err) {
+            AppError::Unauthorized | AppError::NotFound(_) => AppError::BadCredentials,
+            other => other,
+        }
+    })?;
+    ssr::set_cookie(cookie);
     leptos_axum::redirect(&ssr::local_path_or_home(&next));
     Ok(())
 }
@@ -170,32 +161,21 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
 /// Ends the session (server side and cookie) and goes back to the sign-in page.
 #[server(prefix = "/rpc")]
 pub async fn logout() -> Result<(), AppError> {
-    if let Some(token) = ssr::session_token() {
-        // An unknown or expired token is as good as logged out.
-        if let Err(err) = ssr::platform().logout(&token).await {
-            if err.code() != "unauthorized" && err.code() != "not_found" {
-                return Err(err.into());
-            }
-        }
-    }
-    ssr::set_session_cookie("", 0);
+    ssr::set_cookie(ssr::sign_out().await?);
     leptos_axum::redirect("/login");
     Ok(())
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn list_functions() -> Result<Vec<FunctionSummary>, AppError> {
     let who = ssr::require_user().await?;
-    Ok(ssr::platform().list_functions(who.team_id).await?)
+    Ok(ssr::platform().functions().list(&who).await?)
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn load_function(name: String) -> Result<FunctionOverview, AppError> {
     let who = ssr::require_user().await?;
-    ssr::platform()
-        .authorize_function(&who, &name, platform::Role::Viewer)
-        .await?;
-    let detail = ssr::platform().function_detail(&name).await?;
+    let detail = ssr::platform().functions().detail(&who, &name).await?;
     let gateway_url = use_context::<GatewayOrigin>()
         .map(|origin| format!("{}{}", origin.0.trim_end_matches('/'), detail.gateway_path));
     Ok(FunctionOverview {
@@ -207,7 +187,7 @@ pub async fn load_function(name: String) -> Result<FunctionOverview, AppError> {
 /// One page of a function's invocations, newest first. `status` is
 /// `success`, `error` or empty for all; `range` one of [`TIME_RANGES`] or
 /// empty for all time; `before` / `after` an invocation id to page from.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn list_invocations(
     name: String,
     status: Option<String>,
@@ -216,9 +196,6 @@ pub async fn list_invocations(
     after: Option<String>,
 ) -> Result<InvocationPage, AppError> {
     let who = ssr::require_user().await?;
-    ssr::platform()
-        .authorize_function(&who, &name, platform::Role::Viewer)
-        .await?;
     let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
     let before = non_empty(before);
     let after = non_empty(after);
@@ -234,7 +211,10 @@ pub async fn list_invocations(
         before: before.clone(),
         after: after.clone(),
     };
-    let mut records = ssr::platform().list_invocations(&name, query).await?;
+    let mut records = ssr::platform()
+        .functions()
+        .invocations(&who, &name, query)
+        .await?;
     let more = records.len() > INVOCATIONS_PER_PAGE as usize;
     let (has_older, has_newer) = if after.is_some() {
         // Read upwards from the cursor: the extra row is the newest one.
@@ -253,29 +233,30 @@ pub async fn list_invocations(
     })
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn invocation(id: String) -> Result<InvocationRecord, AppError> {
     let who = ssr::require_user().await?;
-    Ok(ssr::platform().invocation_for(&who, &id).await?)
+    Ok(ssr::platform().functions().invocation(&who, &id).await?)
 }
 
 /// Points the `live` alias of `name` at `version` (rollback or roll forward).
 #[server(prefix = "/rpc")]
 pub async fn activate_version(name: String, version: i64) -> Result<FunctionDetail, AppError> {
     let who = ssr::require_user().await?;
-    ssr::platform()
-        .authorize_function(&who, &name, platform::Role::Developer)
-        .await?;
-    Ok(ssr::platform().set_alias(&name, version).await?)
+    Ok(ssr::platform()
+        .functions()
+        .set_alias(&who, &name, version)
+        .await?)
 }
 
 /// The cost report of `month` (`YYYY-MM`, UTC; empty or none: this month).
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn month_costs(month: Option<String>) -> Result<CostReport, AppError> {
     let who = ssr::require_user().await?;
     let month = month.filter(|m| !m.trim().is_empty());
     Ok(ssr::platform()
-        .cost_report(who.team_id, month.as_deref())
+        .metering()
+        .cost_report(&who, month.as_deref())
         .await?)
 }
 
@@ -318,16 +299,49 @@ pub(crate) mod ssr {
             .map(|info| info.0.ip())
     }
 
-    /// The signed-in user, or [`AppError::Unauthorized`].
+    /// The signed-in user, or [`AppError::Unauthorized`] (see
+    /// [`super::door::authenticate`]: the same check as the REST API's).
     pub async fn require_user() -> Result<platform::Principal, AppError> {
-        let token = session_token().ok_or(AppError::Unauthorized)?;
-        platform()
-            .session_user(&token)
-            .await
-            .map_err(|err| match AppError::from(err) {
-                AppError::NotFound(_) => AppError::Unauthorized,
-                other => other,
-            })
+        let parts = use_context::<Parts>().ok_or(AppError::Unauthorized)?;
+        super::door::authenticate(
+            &platform(),
+            session_cookie(),
+            super::door::Door::Dashboard,
+            &parts.method,
+            &parts.headers,
+        )
+        .await
+        .map_err(|refusal| match refusal {
+            super::door::Refusal::Unauthorized => AppError::Unauthorized,
+            super::door::Refusal::Csrf => AppError::Forbidden(refusal.message().into()),
+        })
+    }
+
+    /// Signs in (see [`super::door::sign_in`]); answers the session cookie to set.
+    pub async fn sign_in(
+        username: &str,
+        password: &str,
+    ) -> Result<HeaderValue, platform::PlatformError> {
+        let headers = use_context::<Parts>()
+            .map(|parts| parts.headers)
+            .unwrap_or_default();
+        super::door::sign_in(
+            &platform(),
+            session_cookie(),
+            &headers,
+            client_ip(),
+            username,
+            password,
+        )
+        .await
+    }
+
+    /// Signs out (see [`super::door::sign_out`]); answers the cookie that clears the session.
+    pub async fn sign_out() -> Result<HeaderValue, AppError> {
+        let headers = use_context::<Parts>()
+            .map(|parts| parts.headers)
+            .unwrap_or_default();
+        Ok(super::door::sign_out(&platform(), session_cookie(), &headers).await?)
     }
 
     /// The status of a failed call made by the hydrated page (which reads
@@ -347,14 +361,10 @@ pub(crate) mod ssr {
         }
     }
 
-    /// Sets (or, with `max_age` 0, clears) the HttpOnly session cookie.
-    pub fn set_session_cookie(token: &str, max_age: i64) {
-        let cookie = session_cookie().set_cookie(token, max_age);
-        if let (Some(response), Ok(value)) = (
-            use_context::<ResponseOptions>(),
-            HeaderValue::from_str(&cookie),
-        ) {
-            response.append_header(header::SET_COOKIE, value);
+    /// Adds a `Set-Cookie` header to the server function's response.
+    pub fn set_cookie(cookie: HeaderValue) {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.append_header(header::SET_COOKIE, cookie);
         }
     }
 

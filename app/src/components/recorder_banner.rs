@@ -6,6 +6,7 @@
 //! recording is healthy.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 use model::RecorderHealth;
 
 use crate::error::AppError;
@@ -14,7 +15,7 @@ use crate::error::AppError;
 const REFRESH_SECS: u64 = 10;
 
 /// How invocation recording is doing on this node.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", input = GetUrl)]
 pub async fn load_recorder_health() -> Result<RecorderHealth, AppError> {
     crate::api::ssr::require_user().await?;
     Ok(crate::api::ssr::platform().recorder_health())

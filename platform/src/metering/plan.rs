@@ -201,7 +201,7 @@ impl Platform {
     }
 
     /// The plan in force now and every plan, oldest first.
-    pub async fn price_plans(&self) -> Result<PricePlans, PlatformError> {
+    pub(crate) async fn price_plans(&self) -> Result<PricePlans, PlatformError> {
         let book = load(&self.inner.db).await?;
         Ok(PricePlans {
             current: book.get(book.index_at(now_ms())).to_model(),
@@ -210,7 +210,7 @@ impl Platform {
     }
 
     /// Adds a plan taking effect at `update.effective_from` (default now).
-    pub async fn set_price_plan(
+    pub(crate) async fn set_price_plan(
         &self,
         update: PricePlanUpdate,
     ) -> Result<PricePlan, PlatformError> {

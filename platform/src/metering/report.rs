@@ -328,7 +328,7 @@ pub fn report_csv(report: &CostReport) -> String {
 
 impl Platform {
     /// A team's cost report of `month` (`YYYY-MM`; default the current UTC month).
-    pub async fn cost_report(
+    pub(crate) async fn cost_report(
         &self,
         team_id: i64,
         month: Option<&str>,
@@ -339,7 +339,7 @@ impl Platform {
     /// The cost report as it stood at `now` (UTC ms): drives the projection
     /// and the default month. For tests and reports "as of" a date. Only the
     /// functions `team_id` owns (or owned, if deleted) are in it.
-    pub async fn cost_report_at(
+    pub(crate) async fn cost_report_at(
         &self,
         team_id: i64,
         month: Option<&str>,

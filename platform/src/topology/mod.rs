@@ -28,26 +28,40 @@ const MAX_WINDOW_MS: i64 = 31 * 24 * 3600 * 1000;
 // team. Naming the team's functions lets `invocations_by_function` serve the
 // window (there is no index on time alone, migration 0008).
 /// Every call of the team's functions in the window.
-pub(crate) const CALLS_IN_WINDOW: &str = "SELECT function_name, trigger_id, status, \
+pub(crate) const CALLS_IN_WINDOW: &str = concat!(
+    "SELECT function_name, trigger_id, status, \
      status_code, duration_us, billed_ms, memory_limit_mb, bytes_out FROM invocations \
      WHERE started_at >= $1 AND started_at < $2 \
-     AND function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3";
+     AND function_name IN ",
+    team_functions!("$4"),
+    " LIMIT $3"
+);
 /// Calls one of the team's functions made to another in the window, with
 /// the caller's name. A team's functions reach only its own (tenancy), so
 /// the callee's team picks the rows and the caller's confirms them.
-pub(crate) const CHILD_CALLS_IN_WINDOW: &str = "SELECT p.function_name AS caller, \
+pub(crate) const CHILD_CALLS_IN_WINDOW: &str = concat!(
+    "SELECT p.function_name AS caller, \
      c.function_name AS callee, c.billed_ms, c.memory_limit_mb, c.bytes_out \
      FROM invocations c JOIN invocations p ON p.id = c.parent_id \
      WHERE c.trigger_kind = 'function' AND c.started_at >= $1 AND c.started_at < $2 \
-     AND c.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) \
-     AND p.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3";
+     AND c.function_name IN ",
+    team_functions!("$4"),
+    " \
+     AND p.function_name IN ",
+    team_functions!("$4"),
+    " LIMIT $3"
+);
 /// Outbound calls the team's functions made in the window (functions,
 /// topics, kv, hosts), with the caller's memory size.
-const OUTBOUND_CALLS_IN_WINDOW: &str = "SELECT o.function_name, o.target_kind, o.target, \
+const OUTBOUND_CALLS_IN_WINDOW: &str = concat!(
+    "SELECT o.function_name, o.target_kind, o.target, \
      o.ok, o.duration_us, i.memory_limit_mb \
      FROM outbound_calls o LEFT JOIN invocations i ON i.id = o.invocation_id \
      WHERE o.at >= $1 AND o.at < $2 \
-     AND o.function_name IN (SELECT name FROM function_owners WHERE team_id = $4) LIMIT $3";
+     AND o.function_name IN ",
+    team_functions!("$4"),
+    " LIMIT $3"
+);
 
 /// Calls, errors, latencies and usage gathered for one node or edge.
 #[derive(Default)]
@@ -119,7 +133,7 @@ impl Platform {
     }
 
     /// A team's graph between `since` and `until`.
-    pub async fn topology(
+    pub(crate) async fn topology(
         &self,
         team_id: i64,
         since: DateTime<Utc>,

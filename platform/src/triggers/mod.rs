@@ -269,30 +269,9 @@ impl Platform {
     }
 
     /// Creates a trigger (checked, stored, started).
-    pub async fn create_trigger(&self, new: NewTrigger) -> Result<Trigger, PlatformError> {
-        let exists = sqlx::query("SELECT 1 FROM functions WHERE name = $1")
-            .bind(&new.function)
-            .fetch_optional(&self.inner.db)
-            .await?
-            .is_some();
-        if !exists {
-            return Err(PlatformError::not_found(format!(
-                "function {}",
-                new.function
-            )));
-        }
-        let mut spec = new.spec;
-        if let TriggerSpec::Http { methods, .. } = &mut spec {
-            *methods = http_route::normalize_methods(methods)?;
-        }
-        source_for(&spec).validate(&spec)?;
-        self.check_broker(&spec).await?;
-        let max_attempts = new.max_attempts.unwrap_or(self.inner.config.max_attempts);
-        if max_attempts == 0 || max_attempts > MAX_ATTEMPTS_LIMIT {
-            return Err(PlatformError::invalid(format!(
-                "max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}"
-            )));
-        }
+    pub(crate) async fn create_trigger(&self, new: NewTrigger) -> Result<Trigger, PlatformError> {
+        let default_attempts = self.inner.config.max_attempts;
+        let (spec, max_attempts) = self.checked_trigger(&new, default_attempts).await?;
         let now = self.inner.clock.now_ms();
         let trigger = Trigger {
             id: new_invocation_id(),
@@ -332,15 +311,15 @@ impl Platform {
         Ok(self.decorate(trigger))
     }
 
-    /// Replaces a trigger's function and fields (same id; checked like a new
-    /// one, an HTTP route against every route but its own old one).
-    pub async fn update_trigger(
+    /// The one validation of a new or replacing trigger: its function
+    /// exists, its methods are normalised, its kind's own rules hold, its
+    /// broker is an allowed host, and its attempts (default
+    /// `default_attempts`) are in range. Answers the spec to store.
+    async fn checked_trigger(
         &self,
-        id: &str,
-        new: NewTrigger,
-    ) -> Result<Trigger, PlatformError> {
-        let _guard = self.inner.trigger_lock.lock().await;
-        let old = self.trigger(id).await?;
+        new: &NewTrigger,
+        default_attempts: u32,
+    ) -> Result<(TriggerSpec, u32), PlatformError> {
         let exists = sqlx::query("SELECT 1 FROM functions WHERE name = $1")
             .bind(&new.function)
             .fetch_optional(&self.inner.db)
@@ -352,18 +331,31 @@ impl Platform {
                 new.function
             )));
         }
-        let mut spec = new.spec;
+        let mut spec = new.spec.clone();
         if let TriggerSpec::Http { methods, .. } = &mut spec {
             *methods = http_route::normalize_methods(methods)?;
         }
         source_for(&spec).validate(&spec)?;
         self.check_broker(&spec).await?;
-        let max_attempts = new.max_attempts.unwrap_or(old.max_attempts);
+        let max_attempts = new.max_attempts.unwrap_or(default_attempts);
         if max_attempts == 0 || max_attempts > MAX_ATTEMPTS_LIMIT {
             return Err(PlatformError::invalid(format!(
                 "max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}"
             )));
         }
+        Ok((spec, max_attempts))
+    }
+
+    /// Replaces a trigger's function and fields (same id; checked like a new
+    /// one, an HTTP route against every route but its own old one).
+    pub(crate) async fn update_trigger(
+        &self,
+        id: &str,
+        new: NewTrigger,
+    ) -> Result<Trigger, PlatformError> {
+        let _guard = self.inner.trigger_lock.lock().await;
+        let old = self.trigger(id).await?;
+        let (spec, max_attempts) = self.checked_trigger(&new, old.max_attempts).await?;
         let trigger = Trigger {
             id: old.id.clone(),
             function: new.function.clone(),
@@ -423,11 +415,13 @@ impl Platform {
     }
 
     /// Every trigger of a team, oldest first.
-    pub async fn list_triggers(&self, team_id: i64) -> Result<Vec<Trigger>, PlatformError> {
-        let rows = sqlx::query(
+    pub(crate) async fn list_triggers(&self, team_id: i64) -> Result<Vec<Trigger>, PlatformError> {
+        let rows = sqlx::query(concat!(
             "SELECT * FROM triggers WHERE function_name IN \
-             (SELECT name FROM function_owners WHERE team_id = $1) ORDER BY created_at, id",
-        )
+             ",
+            team_functions!("$1"),
+            " ORDER BY created_at, id"
+        ))
         .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
@@ -437,7 +431,7 @@ impl Platform {
     }
 
     /// The triggers of one function.
-    pub async fn triggers_of(&self, function: &str) -> Result<Vec<Trigger>, PlatformError> {
+    pub(crate) async fn triggers_of(&self, function: &str) -> Result<Vec<Trigger>, PlatformError> {
         let rows =
             sqlx::query("SELECT * FROM triggers WHERE function_name = $1 ORDER BY created_at, id")
                 .bind(function)
@@ -449,7 +443,7 @@ impl Platform {
     }
 
     /// One trigger, with its next fire times (cron) or status (queues).
-    pub async fn trigger(&self, id: &str) -> Result<Trigger, PlatformError> {
+    pub(crate) async fn trigger(&self, id: &str) -> Result<Trigger, PlatformError> {
         let row = sqlx::query("SELECT * FROM triggers WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.inner.db)
@@ -459,7 +453,7 @@ impl Platform {
     }
 
     /// Stops and deletes a trigger.
-    pub async fn delete_trigger(&self, id: &str) -> Result<(), PlatformError> {
+    pub(crate) async fn delete_trigger(&self, id: &str) -> Result<(), PlatformError> {
         let _guard = self.inner.trigger_lock.lock().await;
         let deleted = sqlx::query("DELETE FROM triggers WHERE id = $1")
             .bind(id)

@@ -15,9 +15,9 @@ use super::{AppError, AppState, Authenticated};
     responses((status = 200, body = PricePlans)), security(("bearer" = [])))]
 pub async fn get_plan(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(who): Authenticated,
 ) -> Result<Json<PricePlans>, AppError> {
-    Ok(Json(state.platform.price_plans().await?))
+    Ok(Json(state.platform.metering().price_plans(&who).await?))
 }
 
 /// Add a price plan taking effect at `effective_from` (default now; never
@@ -31,8 +31,13 @@ pub async fn put_plan(
     Json(update): Json<PricePlanUpdate>,
 ) -> Result<Json<PricePlan>, AppError> {
     // Prices apply to every team: the server's operators set them.
-    who.require_admin()?;
-    Ok(Json(state.platform.set_price_plan(update).await?))
+    Ok(Json(
+        state
+            .platform
+            .metering()
+            .set_price_plan(&who, update)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -53,7 +58,8 @@ pub async fn report(
     Ok(Json(
         state
             .platform
-            .cost_report(who.team_id, params.month.as_deref())
+            .metering()
+            .cost_report(&who, params.month.as_deref())
             .await?,
     ))
 }
@@ -81,7 +87,11 @@ pub async fn download(
             )))
         }
     };
-    let report = state.platform.cost_report(who.team_id, Some(month)).await?;
+    let report = state
+        .platform
+        .metering()
+        .cost_report(&who, Some(month))
+        .await?;
     let disposition = format!(
         "attachment; filename=\"wisp-costs-{}.{extension}\"",
         report.month

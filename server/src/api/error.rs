@@ -34,23 +34,12 @@ impl AppError {
 }
 
 impl From<PlatformError> for AppError {
+    /// The platform's own status for the error (see [`PlatformError::status`]).
     fn from(e: PlatformError) -> Self {
-        let status = match &e {
-            PlatformError::NotFound { .. } => StatusCode::NOT_FOUND,
-            PlatformError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
-            PlatformError::InvalidWasm { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            PlatformError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            PlatformError::Conflict { .. } => StatusCode::CONFLICT,
-            PlatformError::Unauthorized | PlatformError::BadCredentials => StatusCode::UNAUTHORIZED,
-            PlatformError::TooManyRequests { .. } | PlatformError::RateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            PlatformError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            PlatformError::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
+        if let PlatformError::Internal(cause) = &e {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self::new(status, e.code(), e.to_string())
     }
 }

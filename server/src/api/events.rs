@@ -9,8 +9,6 @@ use axum::Json;
 use model::{Job, KvEntry, PublishReceipt, QueueStats};
 use serde::Deserialize;
 
-use platform::Role;
-
 use super::{AppError, AppState, Authenticated};
 
 fn content_type(headers: &HeaderMap) -> Option<String> {
@@ -34,16 +32,10 @@ pub async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PublishReceipt>), AppError> {
-    who.require(Role::Developer)?;
     let receipt = state
         .platform
-        .publish(
-            who.team_id,
-            &topic,
-            body,
-            content_type(&headers).as_deref(),
-            None,
-        )
+        .events()
+        .publish(&who, &topic, body, content_type(&headers).as_deref())
         .await?;
     Ok((StatusCode::ACCEPTED, Json(receipt)))
 }
@@ -68,8 +60,9 @@ pub async fn jobs(
     Ok(Json(
         state
             .platform
-            .list_jobs(
-                who.team_id,
+            .events()
+            .jobs(
+                &who,
                 p.state.as_deref(),
                 p.function.as_deref(),
                 p.limit.unwrap_or(0),
@@ -85,7 +78,7 @@ pub async fn stats(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<QueueStats>, AppError> {
-    Ok(Json(state.platform.queue_stats(who.team_id).await?))
+    Ok(Json(state.platform.events().stats(&who).await?))
 }
 
 /// One job.
@@ -98,7 +91,7 @@ pub async fn job(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, AppError> {
-    Ok(Json(state.platform.job_for(&who, &id, Role::Viewer).await?))
+    Ok(Json(state.platform.events().job(&who, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -118,12 +111,8 @@ pub async fn dead_letters(
     Ok(Json(
         state
             .platform
-            .list_jobs(
-                who.team_id,
-                Some("dead"),
-                p.function.as_deref(),
-                p.limit.unwrap_or(0),
-            )
+            .events()
+            .dead_letters(&who, p.function.as_deref(), p.limit.unwrap_or(0))
             .await?,
     ))
 }
@@ -139,8 +128,7 @@ pub async fn redrive(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, AppError> {
-    state.platform.job_for(&who, &id, Role::Developer).await?;
-    Ok(Json(state.platform.redrive(&id).await?))
+    Ok(Json(state.platform.events().redrive(&who, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -165,8 +153,9 @@ pub async fn kv_list(
     Ok(Json(
         state
             .platform
+            .events()
             .kv_list(
-                who.team_id,
+                &who,
                 &app,
                 p.prefix.as_deref().unwrap_or(""),
                 p.limit.unwrap_or(0),
@@ -187,11 +176,7 @@ pub async fn kv_get(
     Authenticated(who): Authenticated,
     Path((app, key)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let value = state
-        .platform
-        .kv_get(who.team_id, &app, &key)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no key {key} in application {app}")))?;
+    let value = state.platform.events().kv_get(&who, &app, &key).await?;
     let ct = value
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());
@@ -226,16 +211,10 @@ pub async fn kv_put(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
-    who.require(Role::Developer)?;
     state
         .platform
-        .kv_put(
-            who.team_id,
-            &app,
-            &key,
-            &body,
-            content_type(&headers).as_deref(),
-        )
+        .events()
+        .kv_put(&who, &app, &key, &body, content_type(&headers).as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -250,12 +229,6 @@ pub async fn kv_delete(
     Authenticated(who): Authenticated,
     Path((app, key)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    who.require(Role::Developer)?;
-    if state.platform.kv_delete(who.team_id, &app, &key).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::not_found(format!(
-            "no key {key} in application {app}"
-        )))
-    }
+    state.platform.events().kv_delete(&who, &app, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -9,8 +9,6 @@ use http_body_util::{BodyExt, Limited};
 use model::{AliasUpdate, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary};
 use serde::Deserialize;
 
-use platform::Role;
-
 use super::{AppError, AppState, Authenticated};
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -36,7 +34,6 @@ pub async fn upload(
     Query(params): Query<UploadParams>,
     body: Body,
 ) -> Result<(StatusCode, Json<DeployedVersion>), AppError> {
-    who.require(Role::Developer)?;
     let limit = state.max_upload_bytes;
     let bytes = match Limited::new(body, limit as usize).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -51,7 +48,8 @@ pub async fn upload(
     };
     let deployed = state
         .platform
-        .deploy(who.team_id, &name, bytes, params.activate.unwrap_or(true))
+        .functions()
+        .deploy(&who, &name, bytes, params.activate.unwrap_or(true))
         .await?;
     tracing::info!(user = %who.username, function = %name, version = deployed.version, "upload");
     Ok((StatusCode::CREATED, Json(deployed)))
@@ -64,7 +62,7 @@ pub async fn list(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<FunctionSummary>>, AppError> {
-    Ok(Json(state.platform.list_functions(who.team_id).await?))
+    Ok(Json(state.platform.functions().list(&who).await?))
 }
 
 /// A function's configuration, versions, live version and triggers.
@@ -77,11 +75,7 @@ pub async fn detail(
     Authenticated(who): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<FunctionDetail>, AppError> {
-    state
-        .platform
-        .authorize_function(&who, &name, Role::Viewer)
-        .await?;
-    Ok(Json(state.platform.function_detail(&name).await?))
+    Ok(Json(state.platform.functions().detail(&who, &name).await?))
 }
 
 /// Change memory, timeout, concurrency, environment, allowed hosts, the
@@ -99,13 +93,15 @@ pub async fn update_config(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<FunctionDetail>, AppError> {
-    state
-        .platform
-        .authorize_function(&who, &name, Role::Developer)
-        .await?;
     let patch: FunctionConfigPatch = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("invalid configuration: {e}")))?;
-    Ok(Json(state.platform.update_config(&name, patch).await?))
+    Ok(Json(
+        state
+            .platform
+            .functions()
+            .configure(&who, &name, patch)
+            .await?,
+    ))
 }
 
 /// Point the `live` alias at a version (rollback / roll forward).
@@ -120,13 +116,15 @@ pub async fn set_alias(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<FunctionDetail>, AppError> {
-    state
-        .platform
-        .authorize_function(&who, &name, Role::Developer)
-        .await?;
     let update: AliasUpdate = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("expected {{\"version\": N}}: {e}")))?;
-    Ok(Json(state.platform.set_alias(&name, update.version).await?))
+    Ok(Json(
+        state
+            .platform
+            .functions()
+            .set_alias(&who, &name, update.version)
+            .await?,
+    ))
 }
 
 /// Delete a function and its versions.
@@ -139,10 +137,6 @@ pub async fn delete(
     Authenticated(who): Authenticated,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state
-        .platform
-        .authorize_function(&who, &name, Role::Developer)
-        .await?;
-    state.platform.delete_function(&name).await?;
+    state.platform.functions().delete(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,12 +13,9 @@ use axum::Json;
 use futures::Stream;
 use http_body_util::BodyExt;
 use model::InvocationRecord;
-use platform::{InvocationQuery, TriggerKind};
+use platform::InvocationQuery;
 use serde::Deserialize;
-use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
-
-use platform::Role;
 
 use super::{AppError, AppState, Authenticated};
 use crate::gateway::invoke_error_response;
@@ -49,10 +46,6 @@ pub async fn invoke(
     Query(params): Query<InvokeParams>,
     request: Request,
 ) -> Result<Response, AppError> {
-    state
-        .platform
-        .authorize_function(&who, &name, Role::Developer)
-        .await?;
     let path = params.path.unwrap_or_else(|| "/".into());
     if !path.starts_with('/') {
         return Err(AppError::bad_request("path must start with '/'"));
@@ -79,7 +72,8 @@ pub async fn invoke(
             })?;
         let queued = state
             .platform
-            .enqueue_invocation(&name, "POST", &path, headers, bytes)
+            .functions()
+            .enqueue(&who, &name, &path, headers, bytes)
             .await?;
         return Ok((StatusCode::ACCEPTED, Json(queued)).into_response());
     }
@@ -96,7 +90,8 @@ pub async fn invoke(
 
     let outcome = state
         .platform
-        .invoke(&name, function_request, TriggerKind::Api)
+        .functions()
+        .invoke(&who, &name, function_request)
         .await?;
     Ok(match outcome.response {
         Ok(response) => response.map(Body::new).into_response(),
@@ -133,10 +128,6 @@ pub async fn list(
     Path(name): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<InvocationRecord>>, AppError> {
-    state
-        .platform
-        .authorize_function(&who, &name, Role::Viewer)
-        .await?;
     let query = InvocationQuery {
         limit: params.limit.unwrap_or(50),
         status: params.status,
@@ -145,7 +136,13 @@ pub async fn list(
         before: params.before,
         after: params.after,
     };
-    Ok(Json(state.platform.list_invocations(&name, query).await?))
+    Ok(Json(
+        state
+            .platform
+            .functions()
+            .invocations(&who, &name, query)
+            .await?,
+    ))
 }
 
 /// One invocation with its logs and error. The id an async invocation was
@@ -160,7 +157,9 @@ pub async fn get(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<InvocationRecord>, AppError> {
-    Ok(Json(state.platform.invocation_for(&who, &id).await?))
+    Ok(Json(
+        state.platform.functions().invocation(&who, &id).await?,
+    ))
 }
 
 /// The invocations this one caused (functions it called, events it published).
@@ -173,20 +172,7 @@ pub async fn children(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<InvocationRecord>>, AppError> {
-    // The parent's own record is written in the background and may not be
-    // stored yet: then only the team filter on the children applies.
-    match state.platform.invocation(&id).await {
-        Ok(parent) => {
-            let what = format!("invocation {id}");
-            state
-                .platform
-                .authorize_object(&who, &parent.function, Role::Viewer, &what)
-                .await?
-        }
-        Err(e) if e.code() == "not_found" => {}
-        Err(e) => return Err(e.into()),
-    }
-    let children = state.platform.invocation_children(who.team_id, &id).await?;
+    let children = state.platform.functions().children(&who, &id).await?;
     Ok(Json(children))
 }
 
@@ -207,22 +193,19 @@ pub async fn stream(
     Query(params): Query<StreamParams>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let function = params.function;
-    let platform = state.platform.clone();
-    let team_id = who.team_id;
-    let records =
-        BroadcastStream::new(state.platform.subscribe_invocations()).filter_map(move |r| match r {
-            Ok(record)
-                if function.as_deref().is_none_or(|f| f == record.function)
-                    && platform.live_function_team(&record.function) == Some(team_id) =>
-            {
-                Event::default()
-                    .event("invocation")
-                    .json_data(&record)
-                    .ok()
-                    .map(Ok)
-            }
-            _ => None,
-        });
+    let feed = state.platform.functions().feed(&who);
+    let records = futures::stream::unfold(feed, |mut feed| async move {
+        let record = feed.next().await?;
+        Some((record, feed))
+    })
+    .filter_map(move |record| {
+        function
+            .as_deref()
+            .is_none_or(|f| f == record.function)
+            .then(|| Event::default().event("invocation").json_data(&record).ok())
+            .flatten()
+            .map(Ok)
+    });
     let records = futures::StreamExt::take_until(records, state.platform.stopping());
     Sse::new(records).keep_alive(KeepAlive::default())
 }

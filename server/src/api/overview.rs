@@ -14,5 +14,5 @@ pub async fn get(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Overview>, AppError> {
-    Ok(Json(state.platform.overview(who.team_id).await?))
+    Ok(Json(state.platform.metering().overview(&who).await?))
 }

@@ -5,8 +5,9 @@
 
 use std::net::SocketAddr;
 
+use app::api::door;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use model::{AuditEntry, Member, MemberRole, NewTeam, NewUser, SessionInfo, TeamInfo, UserInfo};
@@ -86,7 +87,7 @@ pub async fn login(
             "send the credentials as JSON (Content-Type: application/json)",
         ));
     }
-    if crate::site::cross_site(&headers) {
+    if door::cross_site(&headers) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "csrf",
@@ -94,24 +95,17 @@ pub async fn login(
         ));
     }
     let credentials: Credentials = parse(&body, r#"{"username": "...", "password": "..."}"#)?;
-    let previous = state.session_cookie.token_in(&headers);
-    let session = state
-        .platform
-        .login(
-            credentials.username.trim(),
-            &credentials.password,
-            Some(client.ip()),
-            previous,
-        )
-        .await?;
-    let max_age = (session.expires_at - chrono::Utc::now())
-        .num_seconds()
-        .max(0);
-    let cookie = state.session_cookie.set_cookie(&session.token, max_age);
+    let cookie = door::sign_in(
+        &state.platform,
+        state.session_cookie,
+        &headers,
+        Some(client.ip()),
+        &credentials.username,
+        &credentials.password,
+    )
+    .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
@@ -129,7 +123,7 @@ pub async fn list(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<TeamInfo>>, AppError> {
-    Ok(Json(state.platform.list_teams(&who).await?))
+    Ok(Json(state.platform.access().teams(&who).await?))
 }
 
 /// Create a team (administrators only); its owner is `owner` or the caller.
@@ -143,10 +137,10 @@ pub async fn create(
     Authenticated(who): Authenticated,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<TeamInfo>), AppError> {
-    who.require_admin()?;
     let new: NewTeam = parse(&body, r#"{"name": "...", "owner": "..."}"#)?;
     let team = state
         .platform
+        .access()
         .create_team(&who, &new.name, new.owner.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(team)))
@@ -172,15 +166,12 @@ pub async fn switch(
     body: axum::body::Bytes,
 ) -> Result<Json<WhoAmI>, AppError> {
     let target: SwitchTeam = parse(&body, r#"{"team_id": N}"#)?;
-    let session = match (who.token_id, state.session_cookie.token_in(&headers)) {
-        (None, Some(session)) => session,
-        _ => {
-            return Err(AppError::bad_request(
-                "an API token is bound to its team; sign in to switch teams",
-            ))
-        }
-    };
-    state.platform.switch_team(session, target.team_id).await?;
+    let session = state.session_cookie.token_in(&headers).unwrap_or_default();
+    state
+        .platform
+        .access()
+        .switch_team(&who, session, target.team_id)
+        .await?;
     let now = state.platform.session_user(session).await?;
     Ok(Json(whoami_of(&now)))
 }
@@ -195,10 +186,10 @@ pub async fn create_user(
     Authenticated(who): Authenticated,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<UserInfo>), AppError> {
-    who.require_admin()?;
     let new: NewUser = parse(&body, r#"{"username": "...", "password": "..."}"#)?;
     let user = state
         .platform
+        .access()
         .create_user(&who, &new.username, &new.password)
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -211,7 +202,7 @@ pub async fn members(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<Member>>, AppError> {
-    Ok(Json(state.platform.list_members(&who).await?))
+    Ok(Json(state.platform.access().members(&who).await?))
 }
 
 /// Add a user to the caller's team or change their role (owners only).
@@ -226,11 +217,14 @@ pub async fn set_member(
     Path(username): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Member>, AppError> {
-    who.require(Role::Owner)?;
     let change: MemberRole = parse(&body, r#"{"role": "owner|developer|viewer"}"#)?;
     let role = Role::parse(&change.role)?;
     Ok(Json(
-        state.platform.set_member(&who, &username, role).await?,
+        state
+            .platform
+            .access()
+            .set_member(&who, &username, role)
+            .await?,
     ))
 }
 
@@ -246,7 +240,11 @@ pub async fn remove_member(
     Authenticated(who): Authenticated,
     Path(username): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state.platform.remove_member(&who, &username).await?;
+    state
+        .platform
+        .access()
+        .remove_member(&who, &username)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,7 +255,7 @@ pub async fn sessions(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<SessionInfo>>, AppError> {
-    Ok(Json(state.platform.list_sessions(&who).await?))
+    Ok(Json(state.platform.access().sessions(&who).await?))
 }
 
 /// End one of the caller's sessions at once.
@@ -270,7 +268,7 @@ pub async fn revoke_session(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state.platform.revoke_session(&who, &id).await?;
+    state.platform.access().end_session(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -292,6 +290,7 @@ pub async fn audit(
     Ok(Json(
         state
             .platform
+            .access()
             .audit_log(&who, p.limit.unwrap_or(100))
             .await?,
     ))

@@ -16,7 +16,7 @@ pub async fn list(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
-    Ok(Json(state.platform.list_api_tokens(&who).await?))
+    Ok(Json(state.platform.access().tokens(&who).await?))
 }
 
 /// Create a named token; `token` in the answer is the secret, shown only now.
@@ -36,7 +36,8 @@ pub async fn create(
     })?;
     let created = state
         .platform
-        .issue_api_token(
+        .access()
+        .create_token(
             &who,
             &request.name,
             request.role.as_deref(),
@@ -57,7 +58,7 @@ pub async fn revoke(
     Authenticated(who): Authenticated,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    state.platform.revoke_api_token(&who, id).await?;
+    state.platform.access().revoke_token(&who, id).await?;
     tracing::info!(user = %who.username, token = id, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -61,7 +61,11 @@ pub async fn topology(
             .checked_sub_signed(Duration::hours(1))
             .ok_or_else(|| AppError::bad_request("until is out of range"))?,
     };
-    let mut graph = state.platform.topology(who.team_id, since, until).await?;
+    let mut graph = state
+        .platform
+        .metering()
+        .topology(&who, since, until)
+        .await?;
     let format = p.format.as_deref().unwrap_or("json");
     match format {
         "json" => {

@@ -8,8 +8,6 @@ use axum::Json;
 use model::{CronPreview, NewTrigger, Trigger};
 use serde::Deserialize;
 
-use platform::Role;
-
 use super::{AppError, AppState, Authenticated};
 
 /// Every trigger.
@@ -19,7 +17,7 @@ pub async fn list(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> Result<Json<Vec<Trigger>>, AppError> {
-    Ok(Json(state.platform.list_triggers(who.team_id).await?))
+    Ok(Json(state.platform.triggers().list(&who).await?))
 }
 
 /// Create a trigger: `{"kind": "http"|"cron"|"topic"|"nats"|"redis"|"mqtt", "function": ..., ...}`.
@@ -32,14 +30,9 @@ pub async fn create(
     Authenticated(who): Authenticated,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Trigger>), AppError> {
-    who.require(Role::Developer)?;
     let new: NewTrigger = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("invalid trigger: {e}")))?;
-    state
-        .platform
-        .authorize_function(&who, &new.function, Role::Developer)
-        .await?;
-    let trigger = state.platform.create_trigger(new).await?;
+    let trigger = state.platform.triggers().create(&who, new).await?;
     Ok((StatusCode::CREATED, Json(trigger)))
 }
 
@@ -53,9 +46,7 @@ pub async fn get(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Trigger>, AppError> {
-    Ok(Json(
-        state.platform.trigger_for(&who, &id, Role::Viewer).await?,
-    ))
+    Ok(Json(state.platform.triggers().get(&who, &id).await?))
 }
 
 /// Replace a trigger's function and fields (same body as create; same id).
@@ -70,17 +61,11 @@ pub async fn update(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Trigger>, AppError> {
-    state
-        .platform
-        .trigger_for(&who, &id, Role::Developer)
-        .await?;
     let new: NewTrigger = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("invalid trigger: {e}")))?;
-    state
-        .platform
-        .authorize_function(&who, &new.function, Role::Developer)
-        .await?;
-    Ok(Json(state.platform.update_trigger(&id, new).await?))
+    Ok(Json(
+        state.platform.triggers().update(&who, &id, new).await?,
+    ))
 }
 
 /// Delete a trigger (it stops at once).
@@ -93,11 +78,7 @@ pub async fn delete(
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state
-        .platform
-        .trigger_for(&who, &id, Role::Developer)
-        .await?;
-    state.platform.delete_trigger(&id).await?;
+    state.platform.triggers().delete(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,0 +1,244 @@
+//! Functions through the one door: deploying versions, reading and changing
+//! a function's configuration and live alias, deleting it, calling it from
+//! the control plane (synchronously, buffered for the dashboard's test
+//! panel, or as durable async work), and reading its invocation records,
+//! including the live feed of new ones. Every read needs the viewer role
+//! in the function's team, every change the developer role.
+
+use bytes::Bytes;
+use http::Request;
+use model::{
+    AsyncInvocation, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary,
+    InvocationRecord,
+};
+use tokio::sync::broadcast;
+
+use super::Change;
+use crate::{
+    BufferedInvocation, InvocationQuery, InvokeOutcome, Platform, PlatformError, Principal,
+    RequestBody, Role, TriggerKind,
+};
+
+/// The functions of the caller's team (see [`Platform::functions`]).
+pub struct Functions<'a>(pub(super) &'a Platform);
+
+impl Functions<'_> {
+    /// The team's functions.
+    pub async fn list(&self, who: &Principal) -> Result<Vec<FunctionSummary>, PlatformError> {
+        self.0.list_functions(who.team_id).await
+    }
+
+    /// A function's configuration, versions, live version and triggers.
+    pub async fn detail(
+        &self,
+        who: &Principal,
+        name: &str,
+    ) -> Result<FunctionDetail, PlatformError> {
+        self.0.authorize_function(who, name, Role::Viewer).await?;
+        self.0.function_detail(name).await
+    }
+
+    /// Stores `wasm` as the next version of `name` (creating the function
+    /// for the caller's team on first deploy); `activate` makes it live.
+    pub async fn deploy(
+        &self,
+        who: &Principal,
+        name: &str,
+        wasm: Bytes,
+        activate: bool,
+    ) -> Result<DeployedVersion, PlatformError> {
+        let target = format!("function {name}");
+        self.0
+            .audited(who, "deploy", &target, Change::Create, async {
+                who.require(Role::Developer)?;
+                self.0.deploy(who.team_id, name, wasm, activate).await
+            })
+            .await
+    }
+
+    /// Changes the function's settings (and its secrets).
+    pub async fn configure(
+        &self,
+        who: &Principal,
+        name: &str,
+        patch: FunctionConfigPatch,
+    ) -> Result<FunctionDetail, PlatformError> {
+        let target = format!("function {name}");
+        self.0
+            .audited(who, "configure", &target, Change::Update, async {
+                self.0
+                    .authorize_function(who, name, Role::Developer)
+                    .await?;
+                self.0.update_config(name, patch).await
+            })
+            .await
+    }
+
+    /// Points the `live` alias at `version` (rollback or roll forward).
+    pub async fn set_alias(
+        &self,
+        who: &Principal,
+        name: &str,
+        version: i64,
+    ) -> Result<FunctionDetail, PlatformError> {
+        let target = format!("function {name} version {version}");
+        self.0
+            .audited(who, "set_alias", &target, Change::Update, async {
+                self.0
+                    .authorize_function(who, name, Role::Developer)
+                    .await?;
+                self.0.set_alias(name, version).await
+            })
+            .await
+    }
+
+    /// Deletes the function, its versions and triggers (its name stays the team's).
+    pub async fn delete(&self, who: &Principal, name: &str) -> Result<(), PlatformError> {
+        let target = format!("function {name}");
+        self.0
+            .audited(who, "delete_function", &target, Change::Remove, async {
+                self.0
+                    .authorize_function(who, name, Role::Developer)
+                    .await?;
+                self.0.delete_function(name).await
+            })
+            .await
+    }
+
+    /// Calls the live version with `request` (trigger `api`).
+    pub async fn invoke(
+        &self,
+        who: &Principal,
+        name: &str,
+        request: Request<RequestBody>,
+    ) -> Result<InvokeOutcome, PlatformError> {
+        let target = format!("function {name}");
+        self.0
+            .audited(who, "invoke", &target, Change::Update, async {
+                self.0
+                    .authorize_function(who, name, Role::Developer)
+                    .await?;
+                self.0.invoke(name, request, TriggerKind::Api).await
+            })
+            .await
+    }
+
+    /// Like [`Functions::invoke`], reading the response and keeping at most
+    /// `keep` bytes of its body (the dashboard's test panel).
+    pub async fn invoke_buffered(
+        &self,
+        who: &Principal,
+        name: &str,
+        request: Request<RequestBody>,
+        keep: usize,
+    ) -> Result<BufferedInvocation, PlatformError> {
+        let target = format!("function {name}");
+        self.0
+            .audited(who, "invoke", &target, Change::Update, async {
+                self.0
+                    .authorize_function(who, name, Role::Developer)
+                    .await?;
+                self.0
+                    .invoke_buffered(name, request, TriggerKind::Api, keep)
+                    .await
+            })
+            .await
+    }
+
+    /// Stores a call for async execution (durable before this returns).
+    pub async fn enqueue(
+        &self,
+        who: &Principal,
+        name: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    ) -> Result<AsyncInvocation, PlatformError> {
+        let target = format!("function {name}");
+        self.0
+            .audited(who, "invoke_async", &target, Change::Accept, async {
+                self.0
+                    .authorize_function(who, name, Role::Developer)
+                    .await?;
+                self.0
+                    .enqueue_invocation(name, "POST", path, headers, body)
+                    .await
+            })
+            .await
+    }
+
+    /// The function's invocations, newest first.
+    pub async fn invocations(
+        &self,
+        who: &Principal,
+        name: &str,
+        query: InvocationQuery,
+    ) -> Result<Vec<InvocationRecord>, PlatformError> {
+        self.0.authorize_function(who, name, Role::Viewer).await?;
+        self.0.list_invocations(name, query).await
+    }
+
+    /// One invocation record of the team.
+    pub async fn invocation(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<InvocationRecord, PlatformError> {
+        self.0.invocation_for(who, id).await
+    }
+
+    /// The invocations `id` caused that belong to the team, oldest first.
+    /// The parent's own record is written in the background and may not be
+    /// stored yet: then only the team filter on the children applies.
+    pub async fn children(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<Vec<InvocationRecord>, PlatformError> {
+        match self.0.invocation(id).await {
+            Ok(parent) => {
+                let what = format!("invocation {id}");
+                self.0
+                    .authorize_object(who, &parent.function, Role::Viewer, &what)
+                    .await?
+            }
+            Err(PlatformError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.0.invocation_children(who.team_id, id).await
+    }
+
+    /// New invocation records of the team's functions as they are stored.
+    pub fn feed(&self, who: &Principal) -> InvocationFeed {
+        InvocationFeed {
+            platform: self.0.clone(),
+            team_id: who.team_id,
+            records: self.0.subscribe_invocations(),
+        }
+    }
+}
+
+/// A live feed of one team's invocation records ([`Functions::feed`]).
+pub struct InvocationFeed {
+    platform: Platform,
+    team_id: i64,
+    records: broadcast::Receiver<InvocationRecord>,
+}
+
+impl InvocationFeed {
+    /// The next record of the team; `None` once the platform stops
+    /// recording. A reader that falls behind skips what it missed.
+    pub async fn next(&mut self) -> Option<InvocationRecord> {
+        loop {
+            match self.records.recv().await {
+                Ok(record)
+                    if self.platform.live_function_team(&record.function) == Some(self.team_id) =>
+                {
+                    return Some(record)
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
