@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::teams::Role;
-use crate::time::{from_ms, now_ms};
+use crate::time::from_ms;
 use crate::{Platform, PlatformError, Principal};
 
 /// The listed columns of a token (`k`) with its team's name.
@@ -48,7 +48,7 @@ impl Platform {
         ))
         .bind(who.user_id)
         .bind(who.team_id)
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .fetch_all(&self.inner.db)
         .await?
         .iter()
@@ -68,7 +68,9 @@ impl Platform {
     ) -> Result<CreatedApiToken, PlatformError> {
         let expires_at = match expires_in_days {
             None => None,
-            Some(days @ 1..=MAX_TOKEN_DAYS) => Some(now_ms() + i64::from(days) * DAY_MS),
+            Some(days @ 1..=MAX_TOKEN_DAYS) => {
+                Some(self.inner.clock.now_ms() + i64::from(days) * DAY_MS)
+            }
             Some(days) => {
                 return Err(PlatformError::invalid(format!(
                     "expires_in_days must be 1 to {MAX_TOKEN_DAYS} (or left out: never), not {days}"
@@ -120,7 +122,7 @@ impl Platform {
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND team_id = $3 \
              AND (user_id = $4 OR $5 = 1) AND revoked_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .bind(id)
         .bind(who.team_id)
         .bind(who.user_id)

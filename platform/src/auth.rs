@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::teams::Role;
-use crate::time::{from_ms, now_ms};
+use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
 /// How long a dashboard session lasts.
@@ -115,6 +115,24 @@ pub struct AdminBootstrap {
     pub token: String,
 }
 
+/// The one mapping of a signed-in caller's row (`user_id`, `username`,
+/// `is_admin`, `team_id`, `team`); the role is the query's own.
+fn principal_from_row(
+    row: &sqlx::any::AnyRow,
+    role: Role,
+    token_id: Option<i64>,
+) -> Result<Principal, PlatformError> {
+    Ok(Principal {
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        team_id: row.try_get("team_id")?,
+        team: row.try_get("team")?,
+        role,
+        token_id,
+    })
+}
+
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -165,7 +183,7 @@ impl Platform {
             ));
         }
         let hash = hash_password(&password)?;
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         sqlx::query(
             "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES ($1, $2, 1, $3)",
         )
@@ -218,7 +236,7 @@ impl Platform {
         .bind(user_id)
         .bind(name)
         .bind(hash_secret(&token))
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .bind(shown_prefix(&token))
         .bind(team_id)
         .bind(role.as_str())
@@ -244,16 +262,17 @@ impl Platform {
              AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(&hash)
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .fetch_optional(&self.inner.db)
         .await?
         .ok_or(PlatformError::Unauthorized)?;
         let token_id: i64 = row.try_get("token_id")?;
         // Last-used is informational: a failure to write it must not fail the call.
         let db = self.inner.db.clone();
+        let clock = self.inner.clock.clone();
         tokio::spawn(async move {
             let _ = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now_ms())
+                .bind(clock.now_ms())
                 .bind(token_id)
                 .execute(&db)
                 .await
@@ -261,15 +280,7 @@ impl Platform {
         });
         let token_role = Role::parse(&row.try_get::<String, _>("token_role")?)?;
         let member_role = Role::parse(&row.try_get::<String, _>("member_role")?)?;
-        Ok(Principal {
-            user_id: row.try_get("user_id")?,
-            username: row.try_get("username")?,
-            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
-            team_id: row.try_get("team_id")?,
-            team: row.try_get("team")?,
-            role: token_role.min(member_role),
-            token_id: Some(token_id),
-        })
+        principal_from_row(&row, token_role.min(member_role), Some(token_id))
     }
 
     /// Checks a username and password and opens a dashboard session acting
@@ -323,7 +334,7 @@ impl Platform {
         })?
         .try_get("team_id")?;
         let token = random_secret();
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         let expires = now + SESSION_TTL_MS;
         let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
         if let Some(old) = replaces {
@@ -366,19 +377,12 @@ impl Platform {
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(hash_secret(token))
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .fetch_optional(&self.inner.db)
         .await?
         .ok_or(PlatformError::Unauthorized)?;
-        Ok(Principal {
-            user_id: row.try_get("user_id")?,
-            username: row.try_get("username")?,
-            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
-            team_id: row.try_get("team_id")?,
-            team: row.try_get("team")?,
-            role: Role::parse(&row.try_get::<String, _>("role")?)?,
-            token_id: None,
-        })
+        let role = Role::parse(&row.try_get::<String, _>("role")?)?;
+        principal_from_row(&row, role, None)
     }
 
     /// Ends a dashboard session.

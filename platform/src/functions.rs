@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::registry::LiveFunction;
-use crate::time::{from_ms, now_ms};
+use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
 fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
@@ -84,7 +84,7 @@ impl Platform {
             .map_err(invalid)?;
 
         let _guard = self.inner.deploy_lock.lock().await;
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         let kind_str = kind.to_string();
         let size = wasm.len() as i64;
         let mut tx = self.inner.db.begin().await?;
@@ -182,7 +182,9 @@ impl Platform {
         .bind(team_id)
         .fetch_all(&self.inner.db)
         .await?;
-        let activity = self.activity_last_day(team_id, now_ms()).await?;
+        let activity = self
+            .activity_last_day(team_id, self.inner.clock.now_ms())
+            .await?;
         rows.iter()
             .map(|row| {
                 let name: String = row.try_get("name")?;
@@ -292,7 +294,7 @@ impl Platform {
         .bind(serde_json::to_string(&config.env).map_err(anyhow::Error::from)?)
         .bind(serde_json::to_string(&config.allowed_hosts).map_err(anyhow::Error::from)?)
         .bind(config.application.clone())
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .bind(i64::from(config.max_outbound_calls))
         .bind(name)
         .execute(&mut *tx)
@@ -332,7 +334,7 @@ impl Platform {
         let secrets = self.open_secrets(name).await?;
         sqlx::query("UPDATE functions SET live_version = $1, updated_at = $2 WHERE name = $3")
             .bind(version)
-            .bind(now_ms())
+            .bind(self.inner.clock.now_ms())
             .bind(name)
             .execute(&self.inner.db)
             .await?;

@@ -23,9 +23,6 @@ pub fn new_invocation_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Largest part of a response body kept by [`Platform::invoke_to_completion`].
-const KEPT_BODY_BYTES: usize = 64 * 1024;
-
 /// What caused an invocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TriggerKind {
@@ -139,8 +136,6 @@ pub struct CompletedCall {
     pub invocation_id: String,
     /// The function's status, or the gateway-equivalent status of its failure.
     pub status: u16,
-    /// The start of the response body (at most 64 KiB).
-    pub body: Bytes,
     /// Why the call failed, if the function did not answer cleanly.
     pub error: Option<String>,
 }
@@ -353,9 +348,9 @@ impl Platform {
         }
     }
 
-    /// Runs a call to its end and reads the response body (keeping its
-    /// first 64 KiB): how queued work, cron ticks and queue messages call.
-    pub async fn invoke_to_completion(
+    /// Runs a call to its end, reading its response body through: how
+    /// queued work, cron ticks and queue messages call.
+    pub(crate) async fn invoke_to_completion(
         &self,
         invocation_id: String,
         name: &str,
@@ -378,33 +373,24 @@ impl Platform {
                 return Ok(CompletedCall {
                     invocation_id,
                     status,
-                    body: Bytes::new(),
                     error: Some(e.outcome.message()),
                 });
             }
         };
         let status = response.status().as_u16();
+        // Read to the end (the call and its record finish with its body);
+        // what queued work decides on is the status and any failure.
         let mut body = response.into_body();
-        let mut kept = Vec::new();
         let mut error = None;
         while let Some(frame) = body.frame().await {
-            match frame {
-                Ok(frame) => {
-                    if let Some(data) = frame.data_ref() {
-                        let room = KEPT_BODY_BYTES.saturating_sub(kept.len());
-                        kept.extend_from_slice(&data[..data.len().min(room)]);
-                    }
-                }
-                Err(e) => {
-                    error = Some(format!("response body failed: {e}"));
-                    break;
-                }
+            if let Err(e) = frame {
+                error = Some(format!("response body failed: {e}"));
+                break;
             }
         }
         Ok(CompletedCall {
             invocation_id,
             status,
-            body: Bytes::from(kept),
             error,
         })
     }

@@ -5,7 +5,7 @@
 use model::KvEntry;
 use sqlx::Row;
 
-use crate::time::{from_ms, now_ms};
+use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
 /// Longest key, in bytes.
@@ -94,7 +94,7 @@ impl Platform {
         .bind(key)
         .bind(value.to_vec())
         .bind(content_type.map(str::to_string))
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .bind(team_id)
         .execute(&self.inner.db)
         .await?;

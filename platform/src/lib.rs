@@ -6,6 +6,7 @@
 mod admission;
 mod api_tokens;
 mod auth;
+mod brokers;
 mod buffered;
 mod call_tree;
 mod clock;
@@ -41,35 +42,30 @@ use anyhow::Context;
 use runtime::{Runtime, RuntimeConfig};
 use sqlx::AnyPool;
 
-pub use admission::{default_memory_budget_mb, DEFAULT_TEAM_CONCURRENCY_PERCENT};
+use admission::default_memory_budget_mb;
+pub use admission::DEFAULT_TEAM_CONCURRENCY_PERCENT;
 pub use auth::{AdminBootstrap, Principal, Session};
 pub use buffered::BufferedInvocation;
 pub use call_tree::{
     CallLimits, CallScope, CallTree, DEFAULT_MAX_CALLS_PER_ROOT, DEFAULT_MAX_CALL_DEPTH,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+use clock::SystemClock;
+pub use clock::{Clock, ManualClock};
 pub use db::Backend;
 pub use error::PlatformError;
 pub use invocations::InvocationQuery;
 pub use invoke::{
-    new_invocation_id, CallContext, CompletedCall, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER,
+    new_invocation_id, CallContext, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER,
 };
-pub use kv::{KvValue, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use kv::{KvValue, MAX_VALUE_BYTES};
 pub use login_limit::{FAILURES_PER_CLIENT, FAILURES_PER_USER};
-pub use metering::{
-    cost_of, gb_seconds, report_csv, report_pdf, Month, Prices, Usage, DEFAULT_CURRENCY,
-    DEFAULT_PER_GB_EGRESS, DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS,
-    DEFAULT_SERVER_MONTHLY,
-};
+pub use metering::{gb_seconds, report_csv, report_pdf, Month, Prices, Usage};
 pub use model;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
-pub use secrets::{
-    parse_key as parse_secret_key, SecretKeyText, MAX_SECRETS, MAX_SECRET_BYTES, REDACTED,
-    SECRET_KEY_FILE,
-};
+pub use secrets::SecretKeyText;
 pub use service::{Access, Events, Functions, InvocationFeed, Metering, Triggers};
 pub use teams::Role;
-pub use topics::{validate_topic, Publisher, MAX_EVENT_BYTES};
+pub use topics::MAX_EVENT_BYTES;
 pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
 pub use triggers::{next_fires, BrokerHosts, RouteLookup, RouteMatch, Schedule};
 
@@ -325,7 +321,7 @@ impl Platform {
     }
 
     /// A live feed of invocation records as they are stored.
-    pub fn subscribe_invocations(
+    pub(crate) fn subscribe_invocations(
         &self,
     ) -> tokio::sync::broadcast::Receiver<model::InvocationRecord> {
         self.inner.recorder.subscribe()

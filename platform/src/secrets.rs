@@ -17,7 +17,6 @@ use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 use sqlx::Row as _;
 
-use crate::time::now_ms;
 use crate::{Platform, PlatformError};
 
 /// Name of the key file in the data directory.
@@ -279,7 +278,7 @@ impl Platform {
         function: &str,
         changes: &BTreeMap<String, Option<String>>,
     ) -> Result<(), PlatformError> {
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         for (name, value) in changes {
             match value {
                 Some(value) => {

@@ -8,7 +8,7 @@ use std::fmt;
 use model::{AuditEntry, Member, SessionInfo, TeamInfo, UserInfo};
 use sqlx::Row;
 
-use crate::time::{from_ms, now_ms};
+use crate::time::from_ms;
 use crate::{Platform, PlatformError, Principal};
 
 /// What a member may do in a team; ordered from least to most.
@@ -170,7 +170,7 @@ impl Platform {
         )
         .bind(name)
         .bind(team_id)
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .execute(&self.inner.db)
         .await?;
         match self.function_owner(name).await? {
@@ -226,7 +226,7 @@ impl Platform {
             Some(username) => self.user_id(username).await?,
             None => who.user_id,
         };
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         // BEGIN IMMEDIATE on SQLite: a read-then-write transaction must hold
         // the write lock from the start, or a concurrent writer makes it fail.
         let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
@@ -291,7 +291,7 @@ impl Platform {
         let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
             .await
             .map_err(|e| PlatformError::Internal(e.into()))??;
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         sqlx::query(
             "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES ($1, $2, 0, $3)",
         )
@@ -357,7 +357,7 @@ impl Platform {
                 .await?
                 .map(|row| row.try_get("role"))
                 .transpose()?;
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         match current {
             Some(old) => {
                 if old == "owner" && role != Role::Owner {
@@ -422,7 +422,7 @@ impl Platform {
         sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE team_id = $2 AND user_id = $3 AND revoked_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .bind(who.team_id)
         .bind(user_id)
         .execute(&mut *tx)
@@ -497,7 +497,7 @@ impl Platform {
              WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.created_at DESC",
         )
         .bind(who.user_id)
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .fetch_all(&self.inner.db)
         .await?
         .iter()
@@ -555,7 +555,7 @@ impl Platform {
         .bind(action)
         .bind(target)
         .bind(i64::from(status))
-        .bind(now_ms())
+        .bind(self.inner.clock.now_ms())
         .execute(&self.inner.db)
         .await?;
         Ok(())

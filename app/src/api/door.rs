@@ -134,9 +134,7 @@ pub async fn sign_in(
         .access()
         .login(username.trim(), password, client, previous)
         .await?;
-    let max_age = (session.expires_at - chrono::Utc::now())
-        .num_seconds()
-        .max(0);
+    let max_age = (session.expires_at - platform.now()).num_seconds().max(0);
     HeaderValue::from_str(&cookie.set_cookie(&session.token, max_age))
         .map_err(|e| PlatformError::Internal(e.into()))
 }

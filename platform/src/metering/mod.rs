@@ -20,10 +20,6 @@ use crate::PlatformError;
 
 pub use pdf::report_pdf;
 pub use plan::Prices;
-pub use plan::{
-    DEFAULT_CURRENCY, DEFAULT_PER_GB_EGRESS, DEFAULT_PER_GB_SECOND, DEFAULT_PER_MILLION_REQUESTS,
-    DEFAULT_SERVER_MONTHLY,
-};
 pub use report::{cost_of, gb_seconds, report_csv};
 pub use rollup::Usage;
 

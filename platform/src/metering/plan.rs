@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use sqlx::{AnyPool, Row};
 
 use super::Month;
-use crate::time::{from_ms, now_ms};
+use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
 /// Currency of the default plan.
@@ -204,7 +204,9 @@ impl Platform {
     pub(crate) async fn price_plans(&self) -> Result<PricePlans, PlatformError> {
         let book = load(&self.inner.db).await?;
         Ok(PricePlans {
-            current: book.get(book.index_at(now_ms())).to_model(),
+            current: book
+                .get(book.index_at(self.inner.clock.now_ms()))
+                .to_model(),
             history: book.all().iter().map(Plan::to_model).collect(),
         })
     }
@@ -214,7 +216,7 @@ impl Platform {
         &self,
         update: PricePlanUpdate,
     ) -> Result<PricePlan, PlatformError> {
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         let mut plan = validate(&update, now)?;
         let row = sqlx::query(
             "INSERT INTO price_plans (effective_from, currency, per_million_requests, \

@@ -17,7 +17,7 @@ use sqlx::Row;
 use super::plan::{self, PlanBook, Prices};
 use super::rollup::{self, HourlyUsage, Usage};
 use super::Month;
-use crate::time::{from_ms, now_ms};
+use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
 /// MB-milliseconds per GB-second: 1024 MB per GB × 1000 ms per second.
@@ -333,7 +333,8 @@ impl Platform {
         team_id: i64,
         month: Option<&str>,
     ) -> Result<CostReport, PlatformError> {
-        self.cost_report_at(team_id, month, now_ms()).await
+        self.cost_report_at(team_id, month, self.inner.clock.now_ms())
+            .await
     }
 
     /// The cost report as it stood at `now` (UTC ms): drives the projection

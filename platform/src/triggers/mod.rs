@@ -2,17 +2,16 @@
 //! implementing [`TriggerSource`] (check the fields, start delivering, and
 //! stop when the returned task is aborted): `http_route` (gateway routes),
 //! `cron` (schedules), `topic` (internal events; deliveries are queued at
-//! publish time), `nats`, `redis_stream`, `mqtt` (external queues, see
-//! `external`; their broker hosts follow `broker_hosts`). This module
-//! stores triggers and supervises what runs.
+//! publish time), and the external queues (NATS, Redis Streams, MQTT),
+//! whose broker clients live at the edge in [`crate::brokers`] and share
+//! `external` (delivery, retries, acknowledgement; their broker hosts
+//! follow `broker_hosts`). This module stores triggers and supervises what
+//! runs.
 
 mod broker_hosts;
 mod cron;
 mod external;
 mod http_route;
-mod mqtt;
-mod nats;
-mod redis_stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -87,9 +86,9 @@ fn source_for(spec: &TriggerSpec) -> &'static dyn TriggerSource {
         TriggerSpec::Http { .. } => &HttpSource,
         TriggerSpec::Cron { .. } => &CronSource,
         TriggerSpec::Topic { .. } => &TopicSource,
-        TriggerSpec::Nats { .. } => &nats::NatsSource,
-        TriggerSpec::Redis { .. } => &redis_stream::RedisSource,
-        TriggerSpec::Mqtt { .. } => &mqtt::MqttSource,
+        TriggerSpec::Nats { .. } => &crate::brokers::nats::NatsSource,
+        TriggerSpec::Redis { .. } => &crate::brokers::redis_stream::RedisSource,
+        TriggerSpec::Mqtt { .. } => &crate::brokers::mqtt::MqttSource,
     }
 }
 

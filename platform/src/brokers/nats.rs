@@ -23,7 +23,7 @@ use futures::StreamExt;
 use model::{Trigger, TriggerSpec};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::{
+use crate::triggers::{
     deliver_with_retries, nats_address, parse_broker_url, reconnect_delay, report_unreachable,
     ExternalMessage, TriggerSource, Verdict, CONNECT_TIMEOUT, STATUS_FAILED, STATUS_NOT_ALLOWED,
 };

@@ -21,7 +21,7 @@ use model::{Trigger, TriggerSpec};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::{
+use crate::triggers::{
     deliver_with_retries, mqtt_address, parse_broker_url, reconnect_delay, report_unreachable,
     ExternalMessage, TriggerSource, Verdict, CONNECT_TIMEOUT, STATUS_FAILED, STATUS_NOT_ALLOWED,
 };

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{
+use crate::triggers::{
     reconnect_delay, redis_address, report_unreachable, ExternalMessage, TriggerSource, Verdict,
     CONNECT_TIMEOUT, STATUS_FAILED, STATUS_NOT_ALLOWED,
 };
