@@ -9,8 +9,9 @@ use thiserror::Error;
 /// Everything a platform operation can fail with.
 #[derive(Debug, Error)]
 pub enum PlatformError {
-    #[error("{what} not found")]
-    NotFound { what: String },
+    /// `message`: what is missing, as a sentence (`function x not found`).
+    #[error("{message}")]
+    NotFound { message: String },
     /// `field`: the input the message is about (`memory_mb`, `env`, ...),
     /// when it is one field.
     #[error("{message}")]
@@ -86,7 +87,16 @@ impl PlatformError {
     }
 
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
-        Self::NotFound { what: what.into() }
+        Self::NotFound {
+            message: format!("{} not found", what.into()),
+        }
+    }
+
+    /// Not found, said in the caller's own words (`no key k in application a`).
+    pub(crate) fn missing(message: impl Into<String>) -> Self {
+        Self::NotFound {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn forbidden(message: impl Into<String>) -> Self {

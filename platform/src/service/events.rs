@@ -105,7 +105,7 @@ impl Events<'_> {
             .kv_get(who.team_id, application, key)
             .await?
             .ok_or_else(|| {
-                PlatformError::not_found(format!("key {key} in application {application}"))
+                PlatformError::missing(format!("no key {key} in application {application}"))
             })
     }
 
@@ -143,8 +143,8 @@ impl Events<'_> {
                 if self.0.kv_delete(who.team_id, application, key).await? {
                     Ok(())
                 } else {
-                    Err(PlatformError::not_found(format!(
-                        "key {key} in application {application}"
+                    Err(PlatformError::missing(format!(
+                        "no key {key} in application {application}"
                     )))
                 }
             })

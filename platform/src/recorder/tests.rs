@@ -1,0 +1,176 @@
+//! Unit tests of the recorder: batching, rollups, the writers of both
+//! databases and what happens when writes fail.
+
+use super::*;
+use crate::metering::rollup;
+use sqlx::Row;
+
+fn record(i: i64) -> InvocationRecord {
+    let failed = i % 10 == 0;
+    InvocationRecord {
+        id: format!("rec-{i:06}"),
+        function: format!("fn-{}", i % 3),
+        version: 1,
+        trigger: "http".into(),
+        // Three records a minute: the batch spans several hours.
+        started_at: crate::time::from_ms(1_800_000_000_000 + i * 20_000),
+        duration_ms: 1.5,
+        billed_ms: 2,
+        memory_limit_mb: 128,
+        peak_memory_bytes: 65_536,
+        bytes_in: 10,
+        bytes_out: 20,
+        status: if failed { "error" } else { "success" }.into(),
+        outcome: if failed { "trap" } else { "success" }.into(),
+        status_code: (!failed).then_some(200),
+        error: failed.then(|| "boom".to_string()),
+        method: "GET".into(),
+        path: format!("/item/{i}"),
+        logs: format!("line {i}\n"),
+        logs_truncated: false,
+        parent_id: (i % 7 == 0).then(|| "parent".to_string()),
+        trigger_id: None,
+    }
+}
+
+async fn count(db: &AnyPool, sql: &str) -> i64 {
+    sqlx::query(sql).fetch_one(db).await.unwrap().get(0)
+}
+
+/// The file writer and the pool writer store the same rows and rollups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_writers_store_every_record_edge_and_rollup() {
+    const N: i64 = 2_500;
+    for pool_writer in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+        let (db, backend) = crate::db::connect(&url).await.unwrap();
+        let recorder = Recorder::with_store(if pool_writer {
+            Store::Sql(SqlWriter::new(db.clone(), backend))
+        } else {
+            Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
+        });
+        let mut tail = recorder.subscribe();
+        recorder.record(record(0)).await;
+        recorder.flush().await;
+        // Live tails see what was stored.
+        assert_eq!(tail.recv().await.unwrap().id, "rec-000000");
+        drop(tail);
+        for i in 1..N {
+            recorder.record(record(i)).await;
+        }
+        recorder.record_call(OutboundCallRecord {
+            invocation_id: "rec-000001".into(),
+            function: "fn-1".into(),
+            target_kind: "kv",
+            target: "kv:default".into(),
+            method: "set".into(),
+            status_code: None,
+            ok: true,
+            duration_us: 42,
+            at_ms: 1_800_000_000_000,
+        });
+        recorder.flush().await;
+
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM invocations").await, N);
+        let errors = count(
+            &db,
+            "SELECT COUNT(*) FROM invocations WHERE status = 'error'",
+        )
+        .await;
+        assert_eq!(errors, N / 10);
+        let row = sqlx::query(
+            "SELECT duration_us, error, logs, parent_id, status_code FROM invocations \
+             WHERE id = 'rec-000070'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(row.get::<i64, _>(0), 1_500);
+        assert_eq!(row.get::<Option<String>, _>(1).as_deref(), Some("boom"));
+        assert_eq!(row.get::<String, _>(2), "line 70\n");
+        assert_eq!(row.get::<Option<String>, _>(3).as_deref(), Some("parent"));
+        assert_eq!(row.get::<Option<i64>, _>(4), None);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM outbound_calls").await, 1);
+        // Rollups: every record counted once, in its own hour.
+        let hours = rollup::load(&db, 0, i64::MAX).await.unwrap();
+        let requests: i64 = hours.iter().map(|h| h.usage.requests).sum();
+        let failures: i64 = hours.iter().map(|h| h.usage.errors).sum();
+        let billed: i64 = hours.iter().map(|h| h.usage.billed_ms).sum();
+        assert_eq!((requests, failures, billed), (N, N / 10, 2 * N));
+        assert!(hours.len() > 3, "{} rollup rows", hours.len());
+    }
+}
+
+/// A record under an id that is already stored (a redriven attempt used
+/// to reuse its first id) is skipped and not metered twice; the records
+/// batched with it are all stored and metered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_id_never_sinks_its_batch() {
+    for pool_writer in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+        let (db, backend) = crate::db::connect(&url).await.unwrap();
+        let recorder = Recorder::with_store(if pool_writer {
+            Store::Sql(SqlWriter::new(db.clone(), backend))
+        } else {
+            Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
+        });
+        recorder.record(record(1)).await;
+        recorder.flush().await;
+        let mut tail = recorder.subscribe();
+        for i in 2..100 {
+            recorder.record(record(i)).await;
+            if i == 50 {
+                // Same id as the stored one, and twice within the batch.
+                recorder.record(record(1)).await;
+                recorder.record(record(60)).await;
+            }
+        }
+        recorder.flush().await;
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM invocations").await,
+            99,
+            "pool writer: {pool_writer}"
+        );
+        let hours = rollup::load(&db, 0, i64::MAX).await.unwrap();
+        let requests: i64 = hours.iter().map(|h| h.usage.requests).sum();
+        assert_eq!(requests, 99, "pool writer: {pool_writer}");
+        // Live tails see each stored record once.
+        let mut tailed = 0;
+        while tail.try_recv().is_ok() {
+            tailed += 1;
+        }
+        assert_eq!(tailed, 98, "pool writer: {pool_writer}");
+    }
+}
+
+/// Dropping the last recorder handle stores what is still queued, and a
+/// flush covers the records queued before it even when they arrive in
+/// the middle of a batch window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_queued_is_lost_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+    let (db, _) = crate::db::connect(&url).await.unwrap();
+    let recorder = Recorder::with_store(Store::Sqlite(SqliteWriter::for_url(&url).unwrap()));
+    let second = recorder.clone();
+    // The first record opens a batch window; the flush ends it early.
+    recorder.record(record(0)).await;
+    second.record(record(1)).await;
+    second.flush().await;
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM invocations").await, 2);
+    for i in 2..300 {
+        second.record(record(i)).await;
+    }
+    drop(recorder);
+    drop(second);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while count(&db, "SELECT COUNT(*) FROM invocations").await < 300 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queued records were not stored at close"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
