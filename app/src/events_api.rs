@@ -230,8 +230,8 @@ pub async fn load_topology(window: String) -> Result<TopologyView, AppError> {
         .metering()
         .topology(&who, until - span, until)
         .await?;
-    graph.layout = Some(platform::topology_layout(&graph));
-    let svg = platform::topology_svg(&graph, "");
+    graph.layout = Some(render::topology_layout(&graph));
+    let svg = render::topology_svg(&graph, "");
     Ok(TopologyView {
         topology: graph,
         svg,

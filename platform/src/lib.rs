@@ -59,14 +59,13 @@ pub use invoke::{
 };
 pub use kv::{KvValue, MAX_VALUE_BYTES};
 pub use login_limit::{FAILURES_PER_CLIENT, FAILURES_PER_USER};
-pub use metering::{gb_seconds, report_csv, report_pdf, Month, Prices, Usage};
+pub use metering::{gb_seconds, Month, Prices, Usage};
 pub use model;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use secrets::SecretKeyText;
 pub use service::{Access, Events, Functions, InvocationFeed, Metering, Triggers};
 pub use teams::Role;
 pub use topics::MAX_EVENT_BYTES;
-pub use topology::{layout as topology_layout, to_dot as topology_dot, to_svg as topology_svg};
 pub use triggers::{next_fires, BrokerHosts, RouteLookup, RouteMatch, Schedule};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python

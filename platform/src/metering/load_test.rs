@@ -79,10 +79,10 @@ async fn a_month_of_a_million_invocations() {
     let report = report::build(month, &hours, &book, now, &applications);
     let reporting = started.elapsed();
     let started = Instant::now();
-    let csv = report::report_csv(&report);
+    let csv = render::cost_csv(&report);
     let csv_time = started.elapsed();
     let started = Instant::now();
-    let pdf = super::pdf::report_pdf(&report);
+    let pdf = render::cost_pdf(&report).expect("a well-formed month");
     let pdf_time = started.elapsed();
     eprintln!(
         "load test: recorded {INVOCATIONS} invocations in {recording:.2?}; \

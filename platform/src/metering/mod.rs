@@ -6,7 +6,6 @@
 
 #[cfg(test)]
 mod load_test;
-mod pdf;
 mod plan;
 mod report;
 pub(crate) mod rollup;
@@ -18,9 +17,8 @@ use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 
 use crate::PlatformError;
 
-pub use pdf::report_pdf;
 pub use plan::Prices;
-pub use report::{cost_of, gb_seconds, report_csv};
+pub use report::{cost_of, gb_seconds};
 pub use rollup::Usage;
 
 /// A calendar month in UTC, written `YYYY-MM`.

@@ -2,7 +2,8 @@
 //! (exact decimals; money is rounded to cents only for display), then sums
 //! per function per day, per function and in total, beside the previous
 //! month, with a month-to-date projection and the "on a server" comparison.
-//! Also the CSV rendering (RFC 4180). Reads rollups and plans; writes nothing.
+//! Reads rollups and plans; writes nothing. Rendering a report (CSV, PDF) is
+//! the `render` crate's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -288,44 +289,6 @@ pub(crate) fn build(
     }
 }
 
-/// One CSV field, quoted when RFC 4180 requires it.
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
-}
-
-/// The report as CSV (RFC 4180: CRLF line ends, a header row): one row per
-/// function per day with usage, then a `total` row.
-pub fn report_csv(report: &CostReport) -> String {
-    let mut out = String::from(
-        "date,function,requests,errors,billed_ms,gb_seconds,egress_bytes,cost,currency\r\n",
-    );
-    let mut row = |date: &str, function: &str, u: &UsageCost| {
-        let fields = [
-            date.to_string(),
-            function.to_string(),
-            u.requests.to_string(),
-            u.errors.to_string(),
-            u.billed_ms.to_string(),
-            u.gb_seconds.clone(),
-            u.egress_bytes.to_string(),
-            u.cost.clone(),
-            report.currency.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    };
-    for d in &report.daily {
-        row(&d.date.to_string(), &d.function, &d.usage);
-    }
-    row("total", "", &report.totals);
-    out
-}
-
 impl Platform {
     /// A team's cost report of `month` (`YYYY-MM`; default the current UTC month).
     pub(crate) async fn cost_report(
@@ -483,9 +446,6 @@ mod tests {
         assert_eq!(b.previous_month_cost, exact(before));
         assert_eq!(b.change, exact(-before));
         assert_eq!(report.daily.len(), 2);
-        let csv = report_csv(&report);
-        assert_eq!(csv.lines().count(), 4, "{csv}");
-        assert!(csv.ends_with(&format!(",{},USD\r\n", report.totals.cost)));
         // Break-even: $40 / (cost per request) requests.
         let per_request = expected / Decimal::from(2_000_000);
         assert_eq!(

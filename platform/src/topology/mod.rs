@@ -2,10 +2,8 @@
 //! (triggers → functions, topic subscriptions) merged with what ran in a
 //! time window (function → function calls, publishes, key-value and
 //! external-host accesses, from the recorded invocations and outbound
-//! calls), each with calls, errors, p50/p95 latency and cost. `render`
-//! lays it out left to right and draws it as SVG or Graphviz DOT.
-
-mod render;
+//! calls), each with calls, errors, p50/p95 latency and cost. Laying it
+//! out and drawing it (SVG, Graphviz DOT) is the `render` crate's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,8 +14,6 @@ use sqlx::Row;
 
 use crate::metering::{cost_of, Prices, Usage};
 use crate::{Platform, PlatformError};
-
-pub use render::{layout, to_dot, to_svg};
 
 /// Most rows read per query; a window beyond this is summarised from a sample.
 const MAX_ROWS: i64 = 500_000;

@@ -98,21 +98,25 @@ pub async fn download(
     );
     let (content_type, body) = if extension == "pdf" {
         // Rendering is CPU work: keep it off the async workers.
-        let pdf = tokio::task::spawn_blocking(move || platform::report_pdf(&report))
+        // The platform's reports always name a well-formed month, so a
+        // rendering error is ours: 500, logged.
+        let failed = |error: &dyn std::fmt::Display| {
+            tracing::error!(%error, "rendering the cost report PDF");
+            AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "rendering the PDF failed",
+            )
+        };
+        let pdf = tokio::task::spawn_blocking(move || render::cost_pdf(&report))
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "rendering the cost report PDF");
-                AppError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "rendering the PDF failed",
-                )
-            })?;
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))?;
         ("application/pdf", pdf)
     } else {
         (
             "text/csv; charset=utf-8",
-            platform::report_csv(&report).into_bytes(),
+            render::cost_csv(&report).into_bytes(),
         )
     };
     Ok((

@@ -70,21 +70,21 @@ pub async fn topology(
     match format {
         "json" => {
             if p.layout.unwrap_or(false) {
-                graph.layout = Some(platform::topology_layout(&graph));
+                graph.layout = Some(render::topology_layout(&graph));
             }
             Ok(Json(graph).into_response())
         }
         "svg" => {
-            graph.layout = Some(platform::topology_layout(&graph));
+            graph.layout = Some(render::topology_layout(&graph));
             Ok((
                 [(header::CONTENT_TYPE, "image/svg+xml")],
-                platform::topology_svg(&graph, ""),
+                render::topology_svg(&graph, ""),
             )
                 .into_response())
         }
         "dot" => Ok((
             [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")],
-            platform::topology_dot(&graph),
+            render::topology_dot(&graph),
         )
             .into_response()),
         other => Err(AppError::bad_request(format!(

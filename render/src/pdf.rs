@@ -3,7 +3,8 @@
 //! generation time, totals beside the previous month, a bar chart of daily
 //! cost drawn with rectangles, the per-function table sorted by cost, and the
 //! price plans used. Renders a [`CostReport`] as the JSON API returns it;
-//! money is shown as the report's cent-rounded display values.
+//! money is shown as the report's cent-rounded display values. The month's
+//! days come from the report's own `month` field (see [`crate::month`]).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -17,7 +18,7 @@ use printpdf::{
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use super::Month;
+use crate::month::{MalformedMonth, Month};
 
 const WIDTH: f32 = 595.0;
 const HEIGHT: f32 = 842.0;
@@ -269,7 +270,7 @@ fn totals(w: &mut Writer, r: &CostReport) {
 fn chart(w: &mut Writer, r: &CostReport, month: Month) {
     w.heading(&format!("Daily cost ({})", r.currency));
     let first = month.first_day();
-    let days = ((month.end_ms() - month.start_ms()) / 86_400_000) as usize;
+    let days = month.days();
     let mut per_day: BTreeMap<NaiveDate, Decimal> = BTreeMap::new();
     for d in &r.daily {
         *per_day.entry(d.date).or_default() += decimal(&d.usage.cost);
@@ -455,12 +456,13 @@ fn plans(w: &mut Writer, r: &CostReport) {
     }
 }
 
-/// Renders `report` as a PDF document.
-pub fn report_pdf(report: &CostReport) -> Vec<u8> {
-    let month: Month = report.month.parse().unwrap_or(Month {
-        year: 1970,
-        month: 1,
-    });
+/// Renders `report` as an A4 PDF document (built-in fonts; pages break as
+/// the tables need). Fails only when `report.month` is not a calendar month
+/// written `YYYY-MM`: the period line and the daily chart are drawn from it.
+/// CPU work of some milliseconds for a large report: callers on an async
+/// runtime should run it on a blocking thread.
+pub fn cost_pdf(report: &CostReport) -> Result<Vec<u8>, MalformedMonth> {
+    let month = Month::parse(&report.month)?;
     let mut w = Writer::new();
     w.rect(0.0, 0.0, WIDTH, 8.0, ACCENT);
     w.text(LEFT, w.y, 22.0, true, INK, "Wisp cost report");
@@ -469,7 +471,7 @@ pub fn report_pdf(report: &CostReport) -> Vec<u8> {
         "Period: {} ({} to {}, UTC){}",
         report.month,
         month.first_day(),
-        month.next().first_day() - Duration::days(1),
+        month.last_day(),
         if report.month_to_date {
             " - month to date"
         } else {
@@ -511,7 +513,42 @@ pub fn report_pdf(report: &CostReport) -> Vec<u8> {
             PdfPage::new(printpdf::Mm(210.0), printpdf::Mm(297.0), ops)
         })
         .collect();
-    PdfDocument::new(&format!("Wisp cost report {}", report.month))
-        .with_pages(pages)
-        .save(&PdfSaveOptions::default(), &mut Vec::new())
+    Ok(
+        PdfDocument::new(&format!("Wisp cost report {}", report.month))
+            .with_pages(pages)
+            .save(&PdfSaveOptions::default(), &mut Vec::new()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::report;
+
+    #[test]
+    fn a_report_is_a_pdf() {
+        let pdf = cost_pdf(&report("2026-03")).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    }
+
+    #[test]
+    fn a_malformed_month_is_refused() {
+        assert_eq!(
+            cost_pdf(&report("March")),
+            Err(MalformedMonth("March".into()))
+        );
+    }
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-1_000), "-1,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(3 * 1024 * 1024 / 2), "1.5 MB");
+        assert_eq!(rounded("0.123456", 4), "0.1235");
+        assert_eq!(rounded("2", 2), "2.00");
+        assert_eq!(short_money(Decimal::new(12346, 3)), "12.35");
+        assert_eq!(short_money(Decimal::new(5, 4)), "0.0005");
+    }
 }

@@ -1,8 +1,10 @@
-//! Drawing the topology: `layout` runs layout-rs's layered (Sugiyama-style)
-//! placement left to right and captures where it put each node and edge;
-//! `to_svg` draws that with Wisp's styling (edge width by calls, colour by
-//! error rate, dashed when declared but unused, hover titles, links to
-//! function pages); `to_dot` writes Graphviz DOT for other tools.
+//! Drawing the topology graph the platform computes ([`Topology`]):
+//! [`topology_layout`] runs layout-rs's layered (Sugiyama-style) placement
+//! left to right and captures where it put each node and edge;
+//! [`topology_svg`] draws that with Wisp's styling (edge width by calls,
+//! colour by error rate, dashed when declared but unused, hover titles,
+//! links to function pages); [`topology_dot`] writes Graphviz DOT for other
+//! tools.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -86,8 +88,10 @@ impl RenderBackend for Capture {
     }
 }
 
-/// Lays the graph out left to right (sources → functions → sinks).
-pub fn layout(topology: &Topology) -> GraphLayout {
+/// Lays the graph out left to right (sources → functions → sinks): a box
+/// per node and a path per edge, shifted to a small margin. Store it in
+/// `Topology::layout` for [`topology_svg`] or for the dashboard to draw.
+pub fn topology_layout(topology: &Topology) -> GraphLayout {
     if topology.nodes.is_empty() {
         return GraphLayout::default();
     }
@@ -203,7 +207,7 @@ fn escape(s: &str) -> String {
 }
 
 /// Stroke width by call volume: 1.5 px idle, up to 8 px.
-pub fn edge_width(calls: i64) -> f64 {
+fn edge_width(calls: i64) -> f64 {
     if calls <= 0 {
         1.5
     } else {
@@ -212,7 +216,7 @@ pub fn edge_width(calls: i64) -> f64 {
 }
 
 /// `idle`, `ok`, `warn` (≥ 1 % errors) or `bad` (≥ 10 %).
-pub fn health(calls: i64, errors: i64) -> &'static str {
+fn health(calls: i64, errors: i64) -> &'static str {
     if calls == 0 {
         "idle"
     } else if errors * 10 >= calls {
@@ -255,9 +259,10 @@ fn node_title(t: &Topology, n: &TopologyNode) -> String {
     }
 }
 
-/// A standalone SVG of the graph (`layout` must be set; see [`layout`]).
-/// Function boxes link to `{link_base}/functions/NAME`.
-pub fn to_svg(t: &Topology, link_base: &str) -> String {
+/// A standalone SVG of the graph, drawn where `t.layout` says (set it with
+/// [`topology_layout`]; without one the drawing is empty). Function boxes
+/// link to `{link_base}/functions/NAME`.
+pub fn topology_svg(t: &Topology, link_base: &str) -> String {
     let empty = GraphLayout::default();
     let layout = t.layout.as_ref().unwrap_or(&empty);
     let labels: HashMap<&str, &TopologyNode> = t.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
@@ -345,8 +350,9 @@ fn dot_id(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// Graphviz DOT of the graph: left to right, same colours and dashes.
-pub fn to_dot(t: &Topology) -> String {
+/// Graphviz DOT of the graph: left to right, same colours and dashes (needs
+/// no layout: Graphviz places it).
+pub fn topology_dot(t: &Topology) -> String {
     let mut dot = String::from(
         "digraph wisp {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"Helvetica\"];\n",
     );
@@ -447,7 +453,7 @@ mod tests {
     #[test]
     fn layout_goes_left_to_right_and_places_everything() {
         let mut t = topo();
-        let l = layout(&t);
+        let l = topology_layout(&t);
         assert_eq!(l.nodes.len(), 5);
         assert_eq!(l.edges.len(), 4);
         let x = |id: &str| l.nodes.iter().find(|b| b.id == id).unwrap().x;
@@ -457,14 +463,14 @@ mod tests {
             .iter()
             .all(|b| b.x >= 0.0 && b.y >= 0.0 && b.x + b.width <= l.width + 0.5));
         t.layout = Some(l);
-        let svg = to_svg(&t, "");
+        let svg = topology_svg(&t, "");
         assert!(svg.contains(r#"href="/functions/fn:a""#) || svg.contains(r#"href="/functions/"#));
         assert!(
             svg.contains("edge idle unused"),
             "declared unused edge is dashed"
         );
         assert!(svg.contains("edge bad"), "20 % errors is red");
-        let dot = to_dot(&t);
+        let dot = topology_dot(&t);
         assert!(dot.starts_with("digraph wisp {\n  rankdir=LR;"));
         assert!(dot.contains("\"fn:a\" -> \"topic:t\" [label=\"unused\""));
     }
