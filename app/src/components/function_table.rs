@@ -2,12 +2,13 @@
 //! and how it did over the last 24 hours. The server renders every row; after
 //! hydration a search box filters rows by name and column headers sort.
 
-use std::cmp::Ordering;
-
 use leptos::prelude::*;
 use model::FunctionSummary;
 
-use crate::format;
+use crate::{
+    components::sortable::{sort_rows, SortHeader, SortState, SortValue},
+    format,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SortKey {
@@ -23,36 +24,20 @@ fn error_rate(f: &FunctionSummary) -> Option<f64> {
     (f.calls_24h > 0).then(|| f.errors_24h as f64 / f.calls_24h as f64)
 }
 
-/// Compares two optional values in the chosen direction; missing values
-/// (never called, no live version) sort after real ones either way.
-fn by_option<T: PartialOrd>(a: Option<T>, b: Option<T>, descending: bool) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            let order = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
-            if descending {
-                order.reverse()
-            } else {
-                order
-            }
-        }
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
+/// What a function shows in a column (None: never called, no live version).
+fn sort_value(f: &FunctionSummary, key: SortKey) -> Option<SortValue<'_>> {
+    match key {
+        SortKey::Name => Some(f.name.as_str().into()),
+        SortKey::Live => f.live_version.map(SortValue::from),
+        SortKey::LastCall => f.last_invoked_at.map(SortValue::from),
+        SortKey::Calls => Some(f.calls_24h.into()),
+        SortKey::ErrorRate => error_rate(f).map(SortValue::from),
+        SortKey::P50 => f.p50_duration_ms.map(SortValue::from),
     }
 }
 
-fn sort_functions(list: &mut [FunctionSummary], key: SortKey, descending: bool) {
-    list.sort_by(|a, b| {
-        let order = match key {
-            SortKey::Name => by_option(Some(&a.name), Some(&b.name), descending),
-            SortKey::Live => by_option(a.live_version, b.live_version, descending),
-            SortKey::LastCall => by_option(a.last_invoked_at, b.last_invoked_at, descending),
-            SortKey::Calls => by_option(Some(a.calls_24h), Some(b.calls_24h), descending),
-            SortKey::ErrorRate => by_option(error_rate(a), error_rate(b), descending),
-            SortKey::P50 => by_option(a.p50_duration_ms, b.p50_duration_ms, descending),
-        };
-        order.then_with(|| a.name.cmp(&b.name))
-    });
+fn sort_functions(list: &mut [FunctionSummary], sort: SortState<SortKey>) {
+    sort_rows(list, sort, sort_value, |a, b| a.name.cmp(&b.name));
 }
 
 /// Whether a function's name matches the search text (case-insensitive).
@@ -64,56 +49,18 @@ pub fn matches_search(name: &str, search: &str) -> bool {
 #[component]
 pub fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
     let search = RwSignal::new(String::new());
-    let sort = RwSignal::new((SortKey::Name, false));
+    let sort = RwSignal::new(SortState::ascending(SortKey::Name));
     let total = functions.len();
     let functions = StoredValue::new(functions);
-    // `numeric` aligns the column right; `biggest_first` is its first direction.
-    let header = move |label: &'static str, key: SortKey, numeric: bool, biggest_first: bool| {
-        let state = move || {
-            let (current, descending) = sort.get();
-            match (current == key, descending) {
-                (false, _) => "none",
-                (true, true) => "descending",
-                (true, false) => "ascending",
-            }
-        };
-        let mark = move || match state() {
-            "descending" => "↓",
-            "ascending" => "↑",
-            _ => "",
-        };
-        view! {
-            <th scope="col" class:num=numeric aria-sort=state>
-                <button
-                    type="button"
-                    class="sort"
-                    on:click=move |_| {
-                        sort.update(|(current, descending)| {
-                            if *current == key {
-                                *descending = !*descending;
-                            } else {
-                                *current = key;
-                                // Numbers and dates start with the biggest, names with A.
-                                *descending = biggest_first;
-                            }
-                        })
-                    }
-                >
-                    {label}
-                    <span class="sort-mark" aria-hidden="true">{mark}</span>
-                </button>
-            </th>
-        }
-    };
     let visible = move || {
-        let (key, descending) = sort.get();
+        let sort = sort.get();
         let text = search.get();
         let mut list: Vec<FunctionSummary> = functions
             .get_value()
             .into_iter()
             .filter(|f| matches_search(&f.name, &text))
             .collect();
-        sort_functions(&mut list, key, descending);
+        sort_functions(&mut list, sort);
         list
     };
     let rows = move || {
@@ -159,12 +106,17 @@ pub fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
             <table class="table function-table">
                 <thead>
                     <tr>
-                        {header("Name", SortKey::Name, false, false)}
-                        {header("Live", SortKey::Live, false, true)}
-                        {header("Last call (UTC)", SortKey::LastCall, false, true)}
-                        {header("Calls · 24 h", SortKey::Calls, true, true)}
-                        {header("Error rate", SortKey::ErrorRate, true, true)}
-                        {header("p50 duration", SortKey::P50, true, true)}
+                        <SortHeader label="Name" key=SortKey::Name sort />
+                        <SortHeader label="Live" key=SortKey::Live sort biggest_first=true />
+                        <SortHeader
+                            label="Last call (UTC)"
+                            key=SortKey::LastCall
+                            sort
+                            biggest_first=true
+                        />
+                        <SortHeader label="Calls · 24 h" key=SortKey::Calls sort numeric=true />
+                        <SortHeader label="Error rate" key=SortKey::ErrorRate sort numeric=true />
+                        <SortHeader label="p50 duration" key=SortKey::P50 sort numeric=true />
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -256,13 +208,13 @@ mod tests {
             summary("a", 0, 0, None),
             summary("c", 9, 0, Some(1.0)),
         ];
-        sort_functions(&mut list, SortKey::Calls, true);
+        sort_functions(&mut list, SortState::descending(SortKey::Calls));
         assert_eq!(names(&list), ["c", "b", "a"]);
-        sort_functions(&mut list, SortKey::P50, false);
+        sort_functions(&mut list, SortState::ascending(SortKey::P50));
         assert_eq!(names(&list), ["c", "b", "a"]);
-        sort_functions(&mut list, SortKey::ErrorRate, true);
+        sort_functions(&mut list, SortState::descending(SortKey::ErrorRate));
         assert_eq!(names(&list), ["b", "c", "a"]);
-        sort_functions(&mut list, SortKey::Name, false);
+        sort_functions(&mut list, SortState::ascending(SortKey::Name));
         assert_eq!(names(&list), ["a", "b", "c"]);
     }
 

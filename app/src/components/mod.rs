@@ -11,5 +11,6 @@ pub mod live_tail;
 pub mod minute_chart;
 pub mod recorder_banner;
 pub mod secrets_form;
+pub mod sortable;
 pub mod test_invoke;
 pub mod upload;

@@ -14,6 +14,7 @@ use crate::{
     components::{
         cost_chart::{function_colours, CostChart},
         feedback::{ErrorList, ErrorPanel, Loading},
+        sortable::{sort_rows, SortHeader, SortState, SortValue},
     },
     format::{self, amount, count, money},
 };
@@ -306,22 +307,21 @@ enum SortKey {
     Change,
 }
 
-fn sort_lines(lines: &mut [FunctionCost], key: SortKey, descending: bool) {
-    lines.sort_by(|a, b| {
-        let order = match key {
-            SortKey::Name => a.name.cmp(&b.name),
-            SortKey::Requests => a.usage.requests.cmp(&b.usage.requests),
-            SortKey::Errors => a.usage.errors.cmp(&b.usage.errors),
-            SortKey::GbSeconds => {
-                amount(&a.usage.gb_seconds).total_cmp(&amount(&b.usage.gb_seconds))
-            }
-            SortKey::Egress => a.usage.egress_bytes.cmp(&b.usage.egress_bytes),
-            SortKey::Cost => amount(&a.usage.cost).total_cmp(&amount(&b.usage.cost)),
-            SortKey::Change => amount(&a.change).total_cmp(&amount(&b.change)),
-        };
-        let order = if descending { order.reverse() } else { order };
-        order.then_with(|| a.name.cmp(&b.name))
-    });
+/// What a line shows in a column (every line has a value in every column).
+fn sort_value(line: &FunctionCost, key: SortKey) -> Option<SortValue<'_>> {
+    Some(match key {
+        SortKey::Name => line.name.as_str().into(),
+        SortKey::Requests => line.usage.requests.into(),
+        SortKey::Errors => line.usage.errors.into(),
+        SortKey::GbSeconds => amount(&line.usage.gb_seconds).into(),
+        SortKey::Egress => line.usage.egress_bytes.into(),
+        SortKey::Cost => amount(&line.usage.cost).into(),
+        SortKey::Change => amount(&line.change).into(),
+    })
+}
+
+fn sort_lines(lines: &mut [FunctionCost], sort: SortState<SortKey>) {
+    sort_rows(lines, sort, sort_value, |a, b| a.name.cmp(&b.name));
 }
 
 /// Per-function lines, highest cost first; headers sort in the browser.
@@ -332,50 +332,13 @@ fn CostTable(
     currency: String,
     colours: std::collections::BTreeMap<String, String>,
 ) -> impl IntoView {
-    let sort = RwSignal::new((SortKey::Cost, true));
-    let header = move |label: &'static str, key: SortKey, numeric: bool| {
-        let state = move || {
-            let (current, descending) = sort.get();
-            match (current == key, descending) {
-                (false, _) => "none",
-                (true, true) => "descending",
-                (true, false) => "ascending",
-            }
-        };
-        let mark = move || match state() {
-            "descending" => "↓",
-            "ascending" => "↑",
-            _ => "",
-        };
-        view! {
-            <th scope="col" class:num=numeric aria-sort=state>
-                <button
-                    type="button"
-                    class="sort"
-                    on:click=move |_| {
-                        sort.update(|(current, descending)| {
-                            if *current == key {
-                                *descending = !*descending;
-                            } else {
-                                *current = key;
-                                *descending = numeric;
-                            }
-                        })
-                    }
-                >
-                    {label}
-                    <span class="sort-mark" aria-hidden="true">{mark}</span>
-                </button>
-            </th>
-        }
-    };
+    let sort = RwSignal::new(SortState::descending(SortKey::Cost));
     let currency = StoredValue::new(currency);
     let colours = StoredValue::new(colours);
     let lines = StoredValue::new(lines);
     let rows = move || {
-        let (key, descending) = sort.get();
         let mut lines = lines.get_value();
-        sort_lines(&mut lines, key, descending);
+        sort_lines(&mut lines, sort.get());
         let cur = currency.get_value();
         lines
             .into_iter()
@@ -416,13 +379,13 @@ fn CostTable(
             <table class="table cost-table">
                 <thead>
                     <tr>
-                        {header("Function", SortKey::Name, false)}
-                        {header("Requests", SortKey::Requests, true)}
-                        {header("Errors", SortKey::Errors, true)}
-                        {header("GB-s", SortKey::GbSeconds, true)}
-                        {header("Egress", SortKey::Egress, true)}
-                        {header("Cost", SortKey::Cost, true)}
-                        {header("vs last month", SortKey::Change, true)}
+                        <SortHeader label="Function" key=SortKey::Name sort />
+                        <SortHeader label="Requests" key=SortKey::Requests sort numeric=true />
+                        <SortHeader label="Errors" key=SortKey::Errors sort numeric=true />
+                        <SortHeader label="GB-s" key=SortKey::GbSeconds sort numeric=true />
+                        <SortHeader label="Egress" key=SortKey::Egress sort numeric=true />
+                        <SortHeader label="Cost" key=SortKey::Cost sort numeric=true />
+                        <SortHeader label="vs last month" key=SortKey::Change sort numeric=true />
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -481,6 +444,35 @@ mod tests {
         assert_eq!(month_label("2026-11"), "November 2026");
         assert_eq!(gb_seconds("0.000125"), "0.000125");
         assert_eq!(gb_seconds("2000"), "2000.00");
+    }
+
+    fn line(name: &str, requests: i64, cost: &str) -> FunctionCost {
+        FunctionCost {
+            name: name.into(),
+            usage: UsageCost {
+                requests,
+                errors: 0,
+                billed_ms: 0,
+                gb_seconds: "0".into(),
+                egress_bytes: 0,
+                cost: cost.into(),
+                cost_display: cost.into(),
+            },
+            previous_month_cost: "0".into(),
+            change: cost.into(),
+            change_percent: None,
+        }
+    }
+
+    #[test]
+    fn lines_sort_by_decimal_amounts_then_name() {
+        let mut lines = vec![line("b", 1, "0.5"), line("a", 3, "0.5"), line("c", 2, "10")];
+        let names =
+            |lines: &[FunctionCost]| lines.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+        sort_lines(&mut lines, SortState::descending(SortKey::Cost));
+        assert_eq!(names(&lines), ["c", "a", "b"]);
+        sort_lines(&mut lines, SortState::ascending(SortKey::Requests));
+        assert_eq!(names(&lines), ["b", "c", "a"]);
     }
 }
 
