@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use model::{AuditEntry, Member, SessionInfo, TeamInfo};
+use model::{AuditEntry, Member, Role, SessionInfo, TeamInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -15,8 +15,7 @@ use crate::error::AppError;
 pub struct TeamView {
     pub username: String,
     pub team: String,
-    /// `owner`, `developer` or `viewer`.
-    pub role: String,
+    pub role: Role,
     pub teams: Vec<TeamInfo>,
     pub members: Vec<Member>,
     pub sessions: Vec<SessionInfo>,
@@ -29,7 +28,7 @@ pub struct TeamView {
 pub async fn load_team() -> Result<TeamView, AppError> {
     let who = crate::api::ssr::require_user().await?;
     let platform = crate::api::ssr::platform();
-    let audit = if who.role == platform::Role::Owner {
+    let audit = if who.role == Role::Owner {
         Some(platform.access().audit_log(&who, 50).await?)
     } else {
         None
@@ -41,7 +40,7 @@ pub async fn load_team() -> Result<TeamView, AppError> {
         audit,
         username: who.username,
         team: who.team,
-        role: who.role.to_string(),
+        role: who.role,
     })
 }
 
@@ -62,7 +61,7 @@ pub async fn switch_team(team_id: i64) -> Result<(), AppError> {
 #[server(prefix = "/rpc")]
 pub async fn set_member_role(username: String, role: String) -> Result<Member, AppError> {
     let who = crate::api::ssr::require_user().await?;
-    let role = platform::Role::parse(&role)?;
+    let role = Role::parse(&role).map_err(platform::PlatformError::from)?;
     Ok(crate::api::ssr::platform()
         .access()
         .set_member(&who, username.trim(), role)

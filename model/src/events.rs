@@ -5,6 +5,22 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::TriggerKind;
+
+word_enum! {
+    /// Where a unit of async work ([`Job`]) is.
+    pub enum JobState ("job state", expected "queued, running, done or dead") {
+        /// Waiting for its next attempt (`run_at`).
+        Queued = "queued",
+        /// A worker holds it and runs an attempt.
+        Running = "running",
+        /// Delivered.
+        Done = "done",
+        /// Failed every attempt: a dead letter (it can be redriven).
+        Dead = "dead",
+    }
+}
+
 /// Attempts an async delivery gets before it becomes a dead letter.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
@@ -106,7 +122,8 @@ pub struct Trigger {
     /// Cron: the scheduled time of the last tick fired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fired: Option<DateTime<Utc>>,
-    /// External queues: `connected`, `connecting`, or the last connection error.
+    /// External queues: `connected`, `connecting`, or the last connection
+    /// error (free text, so not an enum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
@@ -146,11 +163,11 @@ pub struct Job {
     pub id: String,
     pub function: String,
     /// `async`, `topic`, `cron`, `nats`, `redis` or `mqtt`.
-    pub source: String,
+    pub source: TriggerKind,
     pub trigger_id: Option<String>,
     pub event_id: Option<String>,
     /// `queued`, `running`, `done` or `dead`.
-    pub state: String,
+    pub state: JobState,
     pub attempts: u32,
     pub max_attempts: u32,
     /// When the next attempt is due (queued jobs).

@@ -8,10 +8,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+// First: its `word_enum!` declares the enums of the other modules too.
+#[macro_use]
+mod kinds;
 mod events;
 mod teams;
 mod topology;
 pub use events::*;
+pub use kinds::*;
 pub use teams::*;
 pub use topology::*;
 
@@ -192,7 +196,7 @@ pub struct InvocationRecord {
     pub function: String,
     pub version: i64,
     /// What caused the call: `http`, `api`, ...
-    pub trigger: String,
+    pub trigger: TriggerKind,
     pub started_at: DateTime<Utc>,
     /// Wall time of the guest run, in milliseconds (fractional).
     pub duration_ms: f64,
@@ -204,12 +208,12 @@ pub struct InvocationRecord {
     pub bytes_out: i64,
     /// `success` or `error`; for an async invocation not yet recorded,
     /// `queued` or `running` (answered from its job).
-    pub status: String,
+    pub status: InvocationStatus,
     /// Precise outcome: `success`, `trap`, `timeout`, `out_of_memory`, ...;
     /// for an async invocation answered from its job: `queued`, `running`,
     /// `recording` (ran, its record is being stored), `dead_letter` or
     /// `record_lost` (delivered, but a crash lost its record).
-    pub outcome: String,
+    pub outcome: InvocationOutcome,
     /// HTTP status the function answered with, if it answered.
     pub status_code: Option<i64>,
     pub error: Option<String>,
@@ -239,8 +243,7 @@ pub struct ApiTokenInfo {
     #[serde(default)]
     pub prefix: Option<String>,
     /// What the token may do in its team: `owner`, `developer` or `viewer`.
-    #[serde(default)]
-    pub role: String,
+    pub role: Role,
     /// The team the token acts for.
     #[serde(default)]
     pub team: String,
@@ -256,7 +259,9 @@ pub struct ApiTokenInfo {
 pub struct NewApiToken {
     pub name: String,
     /// `owner`, `developer` or `viewer`; at most the creator's role
-    /// (default: the creator's role).
+    /// (default: the creator's role). Text, not [`Role`]: an unknown role
+    /// is refused by the platform with a message naming the roles (400
+    /// `invalid_input`), not by the JSON parser.
     #[serde(default)]
     pub role: Option<String>,
     /// Days until the token expires (1 to 365); none: it never expires.
@@ -298,7 +303,7 @@ pub struct FailureSummary {
     pub id: String,
     pub function: String,
     pub started_at: DateTime<Utc>,
-    pub outcome: String,
+    pub outcome: InvocationOutcome,
     pub status_code: Option<i64>,
     pub error: Option<String>,
 }

@@ -4,6 +4,20 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+word_enum! {
+    /// What a member (or a token) may do in a team; ordered from least to
+    /// most (`Viewer < Developer < Owner`: keep the declaration order).
+    #[derive(PartialOrd, Ord)]
+    pub enum Role ("role", expected "owner, developer or viewer") {
+        /// Reads everything of the team, changes nothing.
+        Viewer = "viewer",
+        /// Deploys, configures, invokes, manages triggers, topics and key-value data.
+        Developer = "developer",
+        /// Everything, plus members, tokens of any role and the audit log.
+        Owner = "owner",
+    }
+}
+
 /// A team the caller belongs to, with the caller's role in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -11,7 +25,7 @@ pub struct TeamInfo {
     pub id: i64,
     pub name: String,
     /// `owner`, `developer` or `viewer`.
-    pub role: String,
+    pub role: Role,
     /// Whether requests of this session or token act for this team.
     pub current: bool,
 }
@@ -51,7 +65,7 @@ pub struct UserInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub added_at: DateTime<Utc>,
 }
 
@@ -60,7 +74,9 @@ pub struct Member {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberRole {
-    /// `owner`, `developer` or `viewer`.
+    /// `owner`, `developer` or `viewer`. Text, not [`Role`]: an unknown role
+    /// is refused by the platform with a message naming the roles (400
+    /// `invalid_input`), not by the JSON parser.
     pub role: String,
 }
 

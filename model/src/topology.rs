@@ -5,6 +5,29 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+word_enum! {
+    /// What a box of the topology graph stands for.
+    pub enum TopologyNodeKind (
+        "topology node kind",
+        expected "route, cron, topic, queue, function, host or kv"
+    ) {
+        /// An HTTP route trigger.
+        Route = "route",
+        /// A cron trigger.
+        Cron = "cron",
+        /// A topic events are published to.
+        Topic = "topic",
+        /// An external queue trigger (NATS, Redis, MQTT).
+        Queue = "queue",
+        /// A function.
+        Function = "function",
+        /// An external host functions call.
+        Host = "host",
+        /// An application's key-value store.
+        Kv = "kv",
+    }
+}
+
 /// Traffic over a node or edge in the window.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -36,7 +59,7 @@ pub struct TopologyNode {
     /// `queue:TRIGGER`, `host:AUTHORITY`, `kv:APPLICATION`.
     pub id: String,
     /// `route`, `cron`, `topic`, `queue`, `function`, `host` or `kv`.
-    pub kind: String,
+    pub kind: TopologyNodeKind,
     pub label: String,
     /// Function nodes: their own invocations in the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,11 +3,10 @@
 //! team (never their secrets) and revoking one. Checking tokens stays in
 //! `auth`; a revoked token fails `authenticate_token` from the next request on.
 
-use model::{ApiTokenInfo, CreatedApiToken};
+use model::{ApiTokenInfo, CreatedApiToken, Role};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::teams::Role;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError, Principal};
 
@@ -29,7 +28,7 @@ fn info_from_row(row: &AnyRow) -> Result<ApiTokenInfo, PlatformError> {
         created_at: from_ms(row.try_get("created_at")?),
         last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(from_ms),
         prefix: row.try_get("token_prefix")?,
-        role: row.try_get("role")?,
+        role: crate::db::column(row, "role")?,
         team: row.try_get("team")?,
         expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(from_ms),
     })

@@ -10,9 +10,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::teams::Role;
 use crate::time::from_ms;
-use crate::{Platform, PlatformError};
+use crate::{Platform, PlatformError, Role};
 
 /// How long a dashboard session lasts.
 const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
@@ -278,8 +277,8 @@ impl Platform {
                 .await
                 .inspect_err(|e| tracing::warn!(error = %e, "recording token use"));
         });
-        let token_role = Role::parse(&row.try_get::<String, _>("token_role")?)?;
-        let member_role = Role::parse(&row.try_get::<String, _>("member_role")?)?;
+        let token_role: Role = crate::db::column(&row, "token_role")?;
+        let member_role: Role = crate::db::column(&row, "member_role")?;
         principal_from_row(&row, token_role.min(member_role), Some(token_id))
     }
 
@@ -381,7 +380,7 @@ impl Platform {
         .fetch_optional(&self.inner.db)
         .await?
         .ok_or(PlatformError::Unauthorized)?;
-        let role = Role::parse(&row.try_get::<String, _>("role")?)?;
+        let role: Role = crate::db::column(&row, "role")?;
         principal_from_row(&row, role, None)
     }
 

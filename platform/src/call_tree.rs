@@ -196,7 +196,7 @@ pub(crate) fn admit(limits: &CallLimits, scope: &CallScope) -> Result<(), Outcom
     }
     if scope.depth > limits.max_depth {
         return Err(Outcome::Refused {
-            code: "call_depth_exceeded",
+            code: model::InvocationOutcome::CallDepthExceeded.as_str(),
             message: format!(
                 "calls nest deeper than {} (root call {})",
                 limits.max_depth,
@@ -206,7 +206,7 @@ pub(crate) fn admit(limits: &CallLimits, scope: &CallScope) -> Result<(), Outcom
     }
     if !scope.tree.charge() {
         return Err(Outcome::Refused {
-            code: "call_budget_exceeded",
+            code: model::InvocationOutcome::CallBudgetExceeded.as_str(),
             message: format!(
                 "root call {} has used its budget of {} invocations",
                 scope.tree.root_id(),

@@ -167,6 +167,20 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// A TEXT column holding one of model's words (a role, a job state, an
+/// invocation status, ...). A word this build does not know is an internal
+/// error naming the column, never a panic or a guess.
+pub(crate) fn column<T>(row: &sqlx::any::AnyRow, name: &str) -> Result<T, crate::PlatformError>
+where
+    T: FromStr<Err = model::UnknownValue>,
+{
+    use sqlx::Row as _;
+    let text: String = row.try_get(name)?;
+    text.parse().map_err(|e: model::UnknownValue| {
+        crate::PlatformError::Internal(anyhow::anyhow!("column {name}: {e}"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::call_tree::{CallScope, CallTree, Hop};
-use crate::invoke::{CallContext, TriggerKind};
+use crate::invoke::CallContext;
 use crate::queue::ClaimedJob;
 use crate::Platform;
 
@@ -211,7 +211,7 @@ async fn run_job(platform: &Platform, job: ClaimedJob) {
         cancel: runtime::Cancellation::new(),
     });
     let context = CallContext {
-        trigger: TriggerKind::parse(&job.source).unwrap_or(TriggerKind::Async),
+        trigger: job.source,
         trigger_id: job.trigger_id.clone(),
         parent_id: job.parent_id.clone(),
         depth: hop.as_ref().map_or(0, |h| h.depth),

@@ -126,3 +126,12 @@ impl From<sqlx::Error> for PlatformError {
         Self::Internal(anyhow::Error::new(e).context("database"))
     }
 }
+
+/// A word of user input that names no value ("unknown role `admin`: use
+/// owner, developer or viewer"): invalid input. Words read from the
+/// database go through `db::column` instead, where they are internal errors.
+impl From<model::UnknownValue> for PlatformError {
+    fn from(e: model::UnknownValue) -> Self {
+        Self::invalid(e.to_string())
+    }
+}

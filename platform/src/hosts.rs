@@ -14,10 +14,10 @@ use http_body_util::BodyExt as _;
 use runtime::{BoxBody, Interception, ObservedCall, OutboundInterceptor};
 
 use crate::call_tree::CallScope;
-use crate::invoke::{new_invocation_id, CallContext, TriggerKind};
+use crate::invoke::{new_invocation_id, CallContext};
 use crate::time::now_ms;
 use crate::topics::{Publisher, MAX_EVENT_BYTES};
-use crate::{kv, Platform, PlatformError};
+use crate::{kv, Platform, PlatformError, TriggerKind};
 
 /// Suffix of the host names served in-process.
 const RESERVED_SUFFIX: &str = ".wisp";

@@ -4,10 +4,11 @@
 //! stored, its job stands in for it (`queued`, then `running`).
 
 use chrono::{DateTime, Utc};
-use model::InvocationRecord;
+use model::{InvocationOutcome, InvocationRecord, InvocationStatus, JobState};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::db::column;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
 
@@ -41,7 +42,7 @@ fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
         id: row.try_get("id")?,
         function: row.try_get("function_name")?,
         version: row.try_get("version")?,
-        trigger: row.try_get("trigger_kind")?,
+        trigger: column(row, "trigger_kind")?,
         started_at: from_ms(row.try_get("started_at")?),
         duration_ms: row.try_get::<i64, _>("duration_us")? as f64 / 1000.0,
         billed_ms: row.try_get("billed_ms")?,
@@ -49,8 +50,8 @@ fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
         peak_memory_bytes: row.try_get("peak_memory_bytes")?,
         bytes_in: row.try_get("bytes_in")?,
         bytes_out: row.try_get("bytes_out")?,
-        status: row.try_get("status")?,
-        outcome: row.try_get("outcome")?,
+        status: column(row, "status")?,
+        outcome: column(row, "outcome")?,
         status_code: row.try_get("status_code")?,
         error: row.try_get("error")?,
         method: row.try_get("method")?,
@@ -199,7 +200,7 @@ impl Platform {
             return Ok(None);
         };
         let function: String = row.try_get("function_name")?;
-        let state: String = row.try_get("state")?;
+        let state: JobState = column(&row, "state")?;
         let updated_at: i64 = row.try_get("updated_at")?;
         // The last attempt ran under this id: its record is on its way.
         let ran_under_id = row
@@ -208,15 +209,17 @@ impl Platform {
             == Some(id);
         let recording = ran_under_id
             && self.inner.clock.now_ms() - updated_at < RECORDING_GRACE.as_millis() as i64;
-        let (status, outcome) = match state.as_str() {
-            "done" | "dead" if recording => ("running", "recording"),
-            "done" => ("success", "record_lost"),
-            "dead" => ("error", "dead_letter"),
-            "running" => ("running", "running"),
-            _ => ("queued", "queued"),
+        let (status, outcome) = match state {
+            JobState::Done | JobState::Dead if recording => {
+                (InvocationStatus::Running, InvocationOutcome::Recording)
+            }
+            JobState::Done => (InvocationStatus::Success, InvocationOutcome::RecordLost),
+            JobState::Dead => (InvocationStatus::Error, InvocationOutcome::DeadLetter),
+            JobState::Running => (InvocationStatus::Running, InvocationOutcome::Running),
+            JobState::Queued => (InvocationStatus::Queued, InvocationOutcome::Queued),
         };
         // A running job's attempt started when it was claimed (its last update).
-        let started_at: i64 = if state == "queued" {
+        let started_at: i64 = if state == JobState::Queued {
             row.try_get("created_at")?
         } else {
             updated_at
@@ -227,17 +230,17 @@ impl Platform {
             version: live.as_ref().map_or(0, |l| l.version),
             memory_limit_mb: live.as_ref().map_or(0, |l| i64::from(l.memory_mb)),
             function,
-            trigger: row.try_get("source")?,
+            trigger: column(&row, "source")?,
             started_at: from_ms(started_at),
             duration_ms: 0.0,
             billed_ms: 0,
             peak_memory_bytes: 0,
             bytes_in: 0,
             bytes_out: 0,
-            status: status.to_string(),
-            outcome: outcome.to_string(),
+            status,
+            outcome,
             status_code: None,
-            error: if state == "dead" {
+            error: if state == JobState::Dead {
                 row.try_get("last_error")?
             } else {
                 None

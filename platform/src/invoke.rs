@@ -8,12 +8,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::BodyExt as _;
+use model::{InvocationOutcome, InvocationStatus};
 use runtime::{InvokeError, RequestBody, ResponseBody};
 
 use crate::call_tree::{CallScope, CallTree};
 use crate::registry::LiveFunction;
 use crate::time::system_time_ms;
-use crate::{Platform, PlatformError};
+use crate::{Platform, PlatformError, TriggerKind};
 
 /// Response header carrying the invocation id, for debugging a call.
 pub const INVOCATION_ID_HEADER: &str = "x-wisp-invocation-id";
@@ -21,61 +22,6 @@ pub const INVOCATION_ID_HEADER: &str = "x-wisp-invocation-id";
 /// A new, time-ordered invocation id.
 pub fn new_invocation_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// What caused an invocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TriggerKind {
-    /// The gateway's `/fn/{name}/...` or an HTTP route.
-    Http,
-    /// `POST /api/v1/functions/{name}/invoke`.
-    Api,
-    /// `POST /api/v1/functions/{name}/invoke?async=true`, run from the queue.
-    Async,
-    /// An event published to a topic.
-    Topic,
-    /// A cron tick.
-    Cron,
-    /// A NATS message.
-    Nats,
-    /// A Redis stream entry.
-    Redis,
-    /// An MQTT message.
-    Mqtt,
-    /// Another function, through `http://<name>.fn.wisp/`.
-    Function,
-}
-
-impl TriggerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Http => "http",
-            Self::Api => "api",
-            Self::Async => "async",
-            Self::Topic => "topic",
-            Self::Cron => "cron",
-            Self::Nats => "nats",
-            Self::Redis => "redis",
-            Self::Mqtt => "mqtt",
-            Self::Function => "function",
-        }
-    }
-
-    /// The kind named by [`TriggerKind::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "http" => Self::Http,
-            "api" => Self::Api,
-            "async" => Self::Async,
-            "topic" => Self::Topic,
-            "cron" => Self::Cron,
-            "nats" => Self::Nats,
-            "redis" => Self::Redis,
-            "mqtt" => Self::Mqtt,
-            "function" => Self::Function,
-            _ => return None,
-        })
-    }
 }
 
 /// Why and from where a call is made.
@@ -396,6 +342,18 @@ impl Platform {
     }
 }
 
+/// The record's outcome of how a run ended: its [`runtime::Outcome::code`]
+/// as a word of [`InvocationOutcome`], which lists every code. A refusal
+/// code is one of the call tree's, built from [`InvocationOutcome::as_str`];
+/// should a new runtime code ever be missing from the enum, the record
+/// says `trap` (still an error) and the gap is logged.
+fn record_outcome(outcome: &runtime::Outcome) -> InvocationOutcome {
+    InvocationOutcome::parse(outcome.code()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "outcome code missing from model::InvocationOutcome");
+        InvocationOutcome::Trap
+    })
+}
+
 /// A finished call as the recorder is handed it: what the call owned, not
 /// yet turned into its [`model::InvocationRecord`].
 pub(crate) struct FinishedCall {
@@ -437,7 +395,7 @@ impl FinishedCall {
             id,
             function: live.name.clone(),
             version: live.version,
-            trigger: trigger.as_str().to_string(),
+            trigger,
             started_at: crate::time::from_ms(system_time_ms(report.started_at)),
             duration_ms: micros as f64 / 1000.0,
             billed_ms,
@@ -446,12 +404,11 @@ impl FinishedCall {
             bytes_in: report.bytes_in as i64,
             bytes_out: report.bytes_out as i64,
             status: if report.outcome.is_error() {
-                "error"
+                InvocationStatus::Error
             } else {
-                "success"
-            }
-            .to_string(),
-            outcome: report.outcome.code().to_string(),
+                InvocationStatus::Success
+            },
+            outcome: record_outcome(&report.outcome),
             status_code: report.status_code.map(i64::from),
             error,
             method: method.to_string(),
@@ -460,6 +417,38 @@ impl FinishedCall {
             logs_truncated: report.logs_truncated,
             parent_id,
             trigger_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime::Outcome;
+
+    #[test]
+    fn every_runtime_code_is_an_invocation_outcome() {
+        let m = || "x".to_string();
+        for outcome in [
+            Outcome::Success,
+            Outcome::Trap { message: m() },
+            Outcome::Timeout,
+            Outcome::OutOfMemory,
+            Outcome::StackOverflow,
+            Outcome::RequestTooLarge,
+            Outcome::ResponseTooLarge,
+            Outcome::BadResponse { message: m() },
+            Outcome::Cancelled,
+            Outcome::Refused {
+                code: InvocationOutcome::CallDepthExceeded.as_str(),
+                message: m(),
+            },
+            Outcome::Refused {
+                code: InvocationOutcome::CallBudgetExceeded.as_str(),
+                message: m(),
+            },
+        ] {
+            assert_eq!(record_outcome(&outcome).as_str(), outcome.code());
         }
     }
 }

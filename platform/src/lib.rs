@@ -54,17 +54,16 @@ pub use clock::{Clock, ManualClock};
 pub use db::Backend;
 pub use error::PlatformError;
 pub use invocations::InvocationQuery;
-pub use invoke::{
-    new_invocation_id, CallContext, InvokeOutcome, TriggerKind, INVOCATION_ID_HEADER,
-};
+pub use invoke::{new_invocation_id, CallContext, InvokeOutcome, INVOCATION_ID_HEADER};
 pub use kv::{KvValue, MAX_VALUE_BYTES};
 pub use login_limit::{FAILURES_PER_CLIENT, FAILURES_PER_USER};
 pub use metering::{gb_seconds, Month, Prices, Usage};
 pub use model;
+pub use model::Role;
+pub use model::TriggerKind;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use secrets::SecretKeyText;
 pub use service::{Access, Events, Functions, InvocationFeed, Metering, Triggers};
-pub use teams::Role;
 pub use topics::MAX_EVENT_BYTES;
 pub use triggers::{next_fires, BrokerHosts, RouteLookup, RouteMatch, Schedule};
 

@@ -149,7 +149,7 @@ impl Platform {
                     id: row.try_get("id")?,
                     function: row.try_get("function_name")?,
                     started_at: from_ms(row.try_get("started_at")?),
-                    outcome: row.try_get("outcome")?,
+                    outcome: crate::db::column(row, "outcome")?,
                     status_code: row.try_get("status_code")?,
                     error: row.try_get("error")?,
                 })

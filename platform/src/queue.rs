@@ -18,14 +18,14 @@
 
 use std::time::Duration;
 
-use model::{Job, QueueStats};
+use model::{Job, JobState, QueueStats};
 use rand::Rng as _;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::invoke::{new_invocation_id, TriggerKind};
+use crate::invoke::new_invocation_id;
 use crate::time::from_ms;
-use crate::{Backend, Platform, PlatformConfig, PlatformError};
+use crate::{Backend, Platform, PlatformConfig, PlatformError, TriggerKind};
 
 /// The file in the data directory that keeps the default node identity.
 const NODE_ID_FILE: &str = "node-id";
@@ -89,7 +89,7 @@ pub(crate) struct NewJob {
 pub(crate) struct ClaimedJob {
     pub id: String,
     pub function: String,
-    pub source: String,
+    pub source: TriggerKind,
     pub trigger_id: Option<String>,
     pub parent_id: Option<String>,
     pub method: String,
@@ -159,7 +159,10 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, PlatformError> {
     Ok(ClaimedJob {
         id: row.try_get("id")?,
         function: row.try_get("function_name")?,
-        source: row.try_get("source")?,
+        // Every stored source is a trigger kind; should one not be, the
+        // work still runs (as async work) rather than fail its claim.
+        source: TriggerKind::parse(&row.try_get::<String, _>("source")?)
+            .unwrap_or(TriggerKind::Async),
         trigger_id: row.try_get("trigger_id")?,
         parent_id: row.try_get("parent_id")?,
         method: row.try_get("method")?,
@@ -181,10 +184,10 @@ fn job_from_row(row: &AnyRow) -> Result<Job, PlatformError> {
     Ok(Job {
         id: row.try_get("id")?,
         function: row.try_get("function_name")?,
-        source: row.try_get("source")?,
+        source: crate::db::column(row, "source")?,
         trigger_id: row.try_get("trigger_id")?,
         event_id: row.try_get("event_id")?,
-        state: row.try_get("state")?,
+        state: crate::db::column(row, "state")?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
         run_at: from_ms(row.try_get("run_at")?),
@@ -345,7 +348,7 @@ impl Platform {
              last_invocation_id = COALESCE($3, last_invocation_id), last_error = $4, updated_at = $5 \
              WHERE id = $6",
         )
-        .bind(if dead { "dead" } else { "queued" })
+        .bind(if dead { JobState::Dead } else { JobState::Queued }.as_str())
         .bind(run_at)
         .bind(invocation_id.map(str::to_string))
         .bind(error)
@@ -534,12 +537,11 @@ impl Platform {
         let mut stats = QueueStats::default();
         for row in &rows {
             let n: i64 = row.try_get("n")?;
-            match row.try_get::<String, _>("state")?.as_str() {
-                "queued" => stats.queued = n,
-                "running" => stats.running = n,
-                "done" => stats.done = n,
-                "dead" => stats.dead = n,
-                _ => {}
+            match crate::db::column::<JobState>(row, "state")? {
+                JobState::Queued => stats.queued = n,
+                JobState::Running => stats.running = n,
+                JobState::Done => stats.done = n,
+                JobState::Dead => stats.dead = n,
             }
         }
         Ok(stats)

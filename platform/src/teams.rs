@@ -1,53 +1,13 @@
 //! Tenancy: teams own functions (and through them triggers, invocations,
 //! jobs, costs and key-value data); users are members with a role. This
-//! module owns roles, team and member management, user creation, session
+//! module owns role checks, team and member management, user creation, session
 //! listing and revocation, function ownership checks and the audit log.
 
-use std::fmt;
-
-use model::{AuditEntry, Member, SessionInfo, TeamInfo, UserInfo};
+use model::{AuditEntry, Member, Role, SessionInfo, TeamInfo, UserInfo};
 use sqlx::Row;
 
 use crate::time::from_ms;
 use crate::{Platform, PlatformError, Principal};
-
-/// What a member may do in a team; ordered from least to most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Reads everything of the team, changes nothing.
-    Viewer,
-    /// Deploys, configures, invokes, manages triggers, topics and key-value data.
-    Developer,
-    /// Everything, plus members, tokens of any role and the audit log.
-    Owner,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Developer => "developer",
-            Role::Owner => "owner",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, PlatformError> {
-        match s.trim() {
-            "viewer" => Ok(Role::Viewer),
-            "developer" => Ok(Role::Developer),
-            "owner" => Ok(Role::Owner),
-            other => Err(PlatformError::invalid(format!(
-                "unknown role `{other}`: use owner, developer or viewer"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Longest user or team name accepted.
 const MAX_NAME_CHARS: usize = 64;
@@ -195,12 +155,11 @@ impl Platform {
         .iter()
         .map(|row| {
             let id: i64 = row.try_get("id")?;
-            let role: String = row.try_get("role")?;
             // A token never acts above its scope, whatever the membership says.
             let role = if id == who.team_id {
-                who.role.to_string()
+                who.role
             } else {
-                role
+                crate::db::column(row, "role")?
             };
             Ok(TeamInfo {
                 id,
@@ -262,7 +221,7 @@ impl Platform {
         Ok(TeamInfo {
             id,
             name: name.to_string(),
-            role: Role::Owner.to_string(),
+            role: Role::Owner,
             current: false,
         })
     }
@@ -331,7 +290,7 @@ impl Platform {
         .map(|row| {
             Ok(Member {
                 username: row.try_get("username")?,
-                role: row.try_get("role")?,
+                role: crate::db::column(row, "role")?,
                 added_at: from_ms(row.try_get("created_at")?),
             })
         })
@@ -349,18 +308,18 @@ impl Platform {
         who.require(Role::Owner)?;
         let user_id = self.user_id(username).await?;
         let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
-        let current: Option<String> =
+        let current: Option<Role> =
             sqlx::query("SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2")
                 .bind(who.team_id)
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?
-                .map(|row| row.try_get("role"))
+                .map(|row| crate::db::column(&row, "role"))
                 .transpose()?;
         let now = self.inner.clock.now_ms();
         match current {
             Some(old) => {
-                if old == "owner" && role != Role::Owner {
+                if old == Role::Owner && role != Role::Owner {
                     self.ensure_another_owner(&mut tx, who.team_id, user_id)
                         .await?;
                 }

@@ -7,9 +7,9 @@ use bytes::Bytes;
 use model::PublishReceipt;
 use sqlx::Row;
 
-use crate::invoke::{new_invocation_id, TriggerKind};
+use crate::invoke::new_invocation_id;
 use crate::queue::{insert, NewJob};
-use crate::{Platform, PlatformError};
+use crate::{Platform, PlatformError, TriggerKind};
 
 /// Largest event payload.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;

@@ -119,7 +119,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     clock.set(at("2026-03-02T10:05:00Z"));
     let jobs = cron_jobs(&platform, &who, 1).await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].source, "cron");
+    assert_eq!(jobs[0].source, model::TriggerKind::Cron);
     assert_eq!(
         jobs[0].event_id.as_deref(),
         Some(
@@ -198,7 +198,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
         .await
         .unwrap();
     assert_eq!(calls.len(), 3);
-    assert!(calls
-        .iter()
-        .all(|c| c.trigger == "cron" && c.method == "POST" && c.status_code == Some(200)));
+    assert!(calls.iter().all(|c| c.trigger == model::TriggerKind::Cron
+        && c.method == "POST"
+        && c.status_code == Some(200)));
 }

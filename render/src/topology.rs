@@ -15,7 +15,9 @@ use layout::core::geometry::{get_size_for_str, pad_shape_scalar, Point};
 use layout::core::style::StyleAttr;
 use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
-use model::{EdgePath, GraphLayout, NodeBox, Topology, TopologyEdge, TopologyNode};
+use model::{
+    EdgePath, GraphLayout, NodeBox, Topology, TopologyEdge, TopologyNode, TopologyNodeKind as Kind,
+};
 
 /// Label font size used for sizing boxes (the SVG uses the same).
 const FONT: usize = 13;
@@ -183,14 +185,14 @@ fn shift_path(d: &str, dx: f64, dy: f64) -> String {
 }
 
 fn display_label(n: &TopologyNode) -> String {
-    let icon = match n.kind.as_str() {
-        "route" => "⇢ ",
-        "cron" => "◷ ",
-        "topic" => "# ",
-        "queue" => "☰ ",
-        "host" => "↗ ",
-        "kv" => "⛁ ",
-        _ => "λ ",
+    let icon = match n.kind {
+        Kind::Route => "⇢ ",
+        Kind::Cron => "◷ ",
+        Kind::Topic => "# ",
+        Kind::Queue => "☰ ",
+        Kind::Host => "↗ ",
+        Kind::Kv => "⛁ ",
+        Kind::Function => "λ ",
     };
     let mut label = format!("{icon}{}", n.label);
     if label.chars().count() > 42 {
@@ -332,7 +334,7 @@ a .node:hover rect{{filter:brightness(0.95)}}
             b.y + b.height / 2.0,
             escape(&display_label(n)),
         );
-        if n.kind == "function" {
+        if n.kind == Kind::Function {
             let _ = writeln!(
                 svg,
                 r#"<a href="{link_base}/functions/{0}" aria-label="Function {0}">{group}</a>"#,
@@ -357,11 +359,11 @@ pub fn topology_dot(t: &Topology) -> String {
         "digraph wisp {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"Helvetica\"];\n",
     );
     for n in &t.nodes {
-        let fill = match n.kind.as_str() {
-            "function" => "#ebf4ff",
-            "route" | "cron" | "queue" => "#f0fff4",
-            "topic" => "#fffaf0",
-            _ => "#f7fafc",
+        let fill = match n.kind {
+            Kind::Function => "#ebf4ff",
+            Kind::Route | Kind::Cron | Kind::Queue => "#f0fff4",
+            Kind::Topic => "#fffaf0",
+            Kind::Host | Kind::Kv => "#f7fafc",
         };
         let errors = n.stats.as_ref().is_some_and(|s| s.errors > 0);
         let _ = writeln!(
@@ -414,7 +416,7 @@ mod tests {
     fn topo() -> Topology {
         let n = |id: &str, kind: &str| TopologyNode {
             id: id.into(),
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             label: id.into(),
             stats: None,
         };

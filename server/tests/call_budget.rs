@@ -86,7 +86,7 @@ async fn a_self_calling_fan_out_stops_at_the_root_budget() {
     let ran = list.iter().filter(|r| !refused(r)).count();
     let over_budget: Vec<_> = list
         .iter()
-        .filter(|r| r.outcome == "call_budget_exceeded")
+        .filter(|r| r.outcome == model::InvocationOutcome::CallBudgetExceeded)
         .collect();
     eprintln!(
         "one request: {ran} calls ran, {} refused for the budget, {} for the depth",
@@ -103,7 +103,7 @@ async fn a_self_calling_fan_out_stops_at_the_root_budget() {
         list.len()
     );
     for record in &over_budget {
-        assert_eq!(record.status, "error");
+        assert_eq!(record.status, model::InvocationStatus::Error);
         assert!(record.parent_id.is_some(), "{record:?}");
         let error = record.error.as_deref().unwrap_or_default();
         assert!(error.contains("budget of 40"), "{error}");
@@ -186,11 +186,11 @@ async fn topic_self_loop_stops_at_the_depth_limit(server: &TestServer) {
     let ran = list.iter().filter(|r| !refused(r)).count();
     let too_deep: Vec<_> = list
         .iter()
-        .filter(|r| r.outcome == "call_depth_exceeded")
+        .filter(|r| r.outcome == model::InvocationOutcome::CallDepthExceeded)
         .collect();
     assert_eq!(ran, depth + 1, "{list:?}");
     assert_eq!(too_deep.len(), 1, "{list:?}");
-    assert_eq!(too_deep[0].trigger, "topic");
+    assert_eq!(too_deep[0].trigger, model::TriggerKind::Topic);
     assert!(too_deep[0].parent_id.is_some());
 
     // It stays stopped: no retry runs it again.
@@ -230,7 +230,7 @@ async fn descendants_of_a_timed_out_root_are_cancelled() {
     assert_eq!(r.status(), 504, "{}", r.text().await.unwrap());
     let root_id = common::invocation_id(&r);
     let root = server.final_invocation(&root_id).await;
-    assert_eq!(root.outcome, "timeout");
+    assert_eq!(root.outcome, model::InvocationOutcome::Timeout);
     let root_end =
         root.started_at + chrono::Duration::microseconds((root.duration_ms * 1000.0) as i64);
 

@@ -37,9 +37,9 @@ async fn hello_component_is_deployed_called_and_recorded() {
     let record = server.invocation_eventually(&id).await;
     assert_eq!(record.function, "hello");
     assert_eq!(record.version, 1);
-    assert_eq!(record.trigger, "http");
-    assert_eq!(record.status, "success");
-    assert_eq!(record.outcome, "success");
+    assert_eq!(record.trigger, model::TriggerKind::Http);
+    assert_eq!(record.status, model::InvocationStatus::Success);
+    assert_eq!(record.outcome, model::InvocationOutcome::Success);
     assert_eq!(record.status_code, Some(200));
     assert_eq!(record.method, "GET");
     assert_eq!(record.path, "/anything?x=1");
@@ -113,7 +113,10 @@ async fn cpu_bound_function_computes() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["n"], 1000);
     assert_eq!(body["primes"], 168);
-    assert_eq!(server.invocation_eventually(&id).await.status, "success");
+    assert_eq!(
+        server.invocation_eventually(&id).await.status,
+        model::InvocationStatus::Success
+    );
 }
 
 #[tokio::test]
@@ -139,7 +142,7 @@ async fn cgi_module_follows_the_wagi_conventions() {
     assert_eq!(body["body"], "hello cgi");
     assert_eq!(body["user_agent"], "wisp-test");
     let record = server.invocation_eventually(&id).await;
-    assert_eq!(record.status, "success");
+    assert_eq!(record.status, model::InvocationStatus::Success);
     assert!(
         record.logs.contains("cgi: POST /info"),
         "logs: {:?}",
@@ -304,7 +307,10 @@ async fn api_invoke_sync_and_async() {
     assert_eq!(body["path"], "/jobs");
     assert_eq!(body["query"], "k=v");
     assert_eq!(body["body"], "payload");
-    assert_eq!(server.invocation_eventually(&id).await.trigger, "api");
+    assert_eq!(
+        server.invocation_eventually(&id).await.trigger,
+        model::TriggerKind::Api
+    );
 
     let r = server
         .post("/api/v1/functions/echo/invoke?async=true")
@@ -316,7 +322,7 @@ async fn api_invoke_sync_and_async() {
     let accepted: Value = r.json().await.unwrap();
     let id = accepted["invocation_id"].as_str().unwrap();
     let record = server.final_invocation(id).await;
-    assert_eq!(record.status, "success");
+    assert_eq!(record.status, model::InvocationStatus::Success);
     assert_eq!(record.bytes_in, 5);
 
     let r = server

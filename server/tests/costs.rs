@@ -70,7 +70,10 @@ async fn month_report_prices_recorded_calls_exactly() {
         .map(|r| r.billed_ms * r.memory_limit_mb)
         .sum();
     let bytes_out: i64 = records.iter().map(|r| r.bytes_out).sum();
-    let errors = records.iter().filter(|r| r.status == "error").count() as i64;
+    let errors = records
+        .iter()
+        .filter(|r| r.status == model::InvocationStatus::Error)
+        .count() as i64;
     let expected = Decimal::from(CALLS as i64) * dec("0.20") / Decimal::from(1_000_000)
         + Decimal::from(mb_ms) * dec("0.0000166667") / Decimal::from(1_024_000)
         + Decimal::from(bytes_out) * dec("0.09") / Decimal::from(1_073_741_824i64);

@@ -170,7 +170,10 @@ async fn overview_counts_calls_and_lists_failures() {
     assert_eq!(overview.recent_failures.len(), 1);
     assert_eq!(overview.recent_failures[0].id, failed_id);
     assert_eq!(overview.recent_failures[0].function, "trap");
-    assert_eq!(overview.recent_failures[0].outcome, "trap");
+    assert_eq!(
+        overview.recent_failures[0].outcome,
+        model::InvocationOutcome::Trap
+    );
 
     let functions: Vec<FunctionSummary> =
         serde_json::from_value(server.get_json("/api/v1/functions").await).unwrap();

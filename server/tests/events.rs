@@ -41,7 +41,7 @@ async fn http_routes_with_parameters_wildcards_and_conflicts() {
     assert_eq!(seen["headers"]["x-wisp-route"], "/orders/:id");
     let record = server.invocation_eventually(&id).await;
     assert_eq!(record.function, "orders");
-    assert_eq!(record.trigger, "http");
+    assert_eq!(record.trigger, model::TriggerKind::Http);
     assert_eq!(record.trigger_id.as_deref(), route["id"].as_str());
 
     let seen: Value = server
@@ -381,7 +381,7 @@ async fn async_work_retries_then_dead_letters_and_redrives() {
     let record = server
         .final_invocation(ok["invocation_id"].as_str().unwrap())
         .await;
-    assert_eq!(record.trigger, "async");
+    assert_eq!(record.trigger, model::TriggerKind::Async);
     assert_eq!(record.status_code, Some(200));
     let job_path = format!("/api/v1/jobs/{}", ok["job_id"].as_str().unwrap());
     server
@@ -504,7 +504,7 @@ async fn concurrency_limit_429s_sync_calls_and_queues_async_work() {
         .invocations("slow", 6)
         .await
         .iter()
-        .filter(|r| r.trigger == "async")
+        .filter(|r| r.trigger == model::TriggerKind::Async)
         .map(|r| {
             let start = r.started_at.timestamp_micros();
             (start, start + (r.duration_ms * 1000.0) as i64)

@@ -218,8 +218,8 @@ async fn hostile_functions_are_contained_and_recorded() {
         (&huge_id, "response_too_large"),
     ] {
         let record = server.invocation_eventually(id).await;
-        assert_eq!(record.status, "error", "{id}");
-        assert_eq!(record.outcome, outcome, "{id}: {:?}", record.error);
+        assert_eq!(record.status, model::InvocationStatus::Error, "{id}");
+        assert_eq!(record.outcome.as_str(), outcome, "{id}: {:?}", record.error);
         assert!(record.error.as_deref().is_some_and(|e| !e.is_empty()));
     }
     let trap = server.invocation_eventually(&trap_id).await;
@@ -231,7 +231,7 @@ async fn hostile_functions_are_contained_and_recorded() {
         bomb.peak_memory_bytes
     );
     let flood = server.invocation_eventually(&flood_id).await;
-    assert_eq!(flood.status, "success");
+    assert_eq!(flood.status, model::InvocationStatus::Success);
     assert!(flood.logs_truncated);
     assert!(
         flood.logs.len() <= 70 * 1024,

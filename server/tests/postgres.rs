@@ -51,8 +51,8 @@ async fn the_platform_runs_on_postgresql_end_to_end() {
     assert!(r.text().await.unwrap().contains(SECRET));
     let record = server.invocation_eventually(&env_id).await;
     assert_eq!(record.function, "env");
-    assert_eq!(record.trigger, "http");
-    assert_eq!(record.status, "success");
+    assert_eq!(record.trigger, model::TriggerKind::Http);
+    assert_eq!(record.status, model::InvocationStatus::Success);
     assert!(
         !record.logs.contains(SECRET),
         "secret in logs: {}",
@@ -90,7 +90,9 @@ async fn the_platform_runs_on_postgresql_end_to_end() {
     }
     // The topic deliveries went through the durable job queue to c.
     let delivered = server.invocations("c", CALLS as usize).await;
-    assert!(delivered.iter().all(|r| r.trigger == "topic"));
+    assert!(delivered
+        .iter()
+        .all(|r| r.trigger == model::TriggerKind::Topic));
     let a_calls = server.invocations("a", CALLS as usize).await;
     assert!(a_calls
         .windows(2)

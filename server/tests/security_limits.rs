@@ -254,7 +254,10 @@ async fn a_stalled_reader_does_not_hold_a_slot_past_the_deadline() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let records = server.invocations("big", 4).await;
-    let timeouts = records.iter().filter(|r| r.outcome == "timeout").count();
+    let timeouts = records
+        .iter()
+        .filter(|r| r.outcome == model::InvocationOutcome::Timeout)
+        .count();
     assert_eq!(timeouts, 3, "{records:?}");
     drop(stalled);
 }

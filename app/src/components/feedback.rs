@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::{components::Redirect, hooks::use_location};
+use model::InvocationStatus;
 
 use crate::{error::AppError, format};
 
@@ -88,12 +89,12 @@ pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
 
 /// Green for success, red for anything else.
 #[component]
-pub fn StatusBadge(status: String) -> impl IntoView {
-    let class = if status == "success" {
+pub fn StatusBadge(status: InvocationStatus) -> impl IntoView {
+    let class = if status == InvocationStatus::Success {
         "badge badge-success"
     } else {
         "badge badge-error"
     };
-    let label = format::outcome(&status);
+    let label = format::outcome(status.as_str());
     view! { <span class=class>{label}</span> }
 }

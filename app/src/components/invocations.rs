@@ -35,9 +35,9 @@ pub fn InvocationTable(invocations: Vec<InvocationRecord>) -> impl IntoView {
                         </a>
                     </th>
                     <td>
-                        <StatusBadge status=record.status.clone() />
+                        <StatusBadge status=record.status />
                     </td>
-                    <td class="nowrap">{format::outcome(&record.outcome)}</td>
+                    <td class="nowrap">{format::outcome(record.outcome.as_str())}</td>
                     <td class="num">{http_status}</td>
                     <td class="num nowrap">{format::duration_ms(record.duration_ms)}</td>
                     <td class="num nowrap">{format::bytes(record.peak_memory_bytes)}</td>

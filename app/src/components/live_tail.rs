@@ -123,7 +123,7 @@ fn TailLine(record: InvocationRecord) -> impl IntoView {
                 <a class="mono tail-id" href=href title=format!("Invocation {}", record.id)>
                     {format::short_id(&record.id)}
                 </a>
-                <StatusBadge status=record.status.clone() />
+                <StatusBadge status=record.status />
                 <span class="mono muted">{record.method.clone()} " " {record.path.clone()}</span>
                 <span class="muted">{format::duration_ms(record.duration_ms)}</span>
             </div>

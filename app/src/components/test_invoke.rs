@@ -226,7 +226,7 @@ fn TestAnswer(answer: TestInvocation, record: RwSignal<Option<RecordState>>) -> 
                     let logs = if found.logs.is_empty() { "(no log output)".to_string() } else { found.logs.clone() };
                     view! {
                         <div class="record-line">
-                            <StatusBadge status=found.status.clone() />
+                            <StatusBadge status=found.status />
                             <span class="muted small">"Billed " {found.billed_ms} " ms · peak memory " {format::bytes(found.peak_memory_bytes)}</span>
                         </div>
                         <pre class="logs test-logs">{logs}</pre>

@@ -74,7 +74,7 @@ fn DeadTable(jobs: Vec<Job>, redrive: ServerAction<RedriveJob>) -> impl IntoView
             view! {
                 <tr>
                     <td><a class="row-link" href=format!("/functions/{}", j.function)>{j.function.clone()}</a></td>
-                    <td><span class="tag">{j.source.clone()}</span></td>
+                    <td><span class="tag">{j.source.as_str()}</span></td>
                     <td class="num">{j.attempts}</td>
                     <td class="break">{j.last_error.clone().unwrap_or_default()}</td>
                     <td>{last}</td>

@@ -93,7 +93,7 @@ fn InvocationView(record: InvocationRecord) -> impl IntoView {
             <div>
                 <h1 class="title-with-pill">
                     <span>"Invocation"</span>
-                    <StatusBadge status=record.status.clone() />
+                    <StatusBadge status=record.status />
                 </h1>
                 <p class="lede mono break">{record.id.clone()}</p>
             </div>
@@ -140,12 +140,12 @@ fn InvocationView(record: InvocationRecord) -> impl IntoView {
                     <div>
                         <dt>"Trigger"</dt>
                         <dd>
-                            <span class="tag">{record.trigger.clone()}</span>
+                            <span class="tag">{record.trigger.as_str()}</span>
                         </dd>
                     </div>
                     <div>
                         <dt>"Outcome"</dt>
-                        <dd>{format::outcome(&record.outcome)}</dd>
+                        <dd>{format::outcome(record.outcome.as_str())}</dd>
                     </div>
                     <div class="fact-wide">
                         <dt>"Request"</dt>

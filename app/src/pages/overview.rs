@@ -165,7 +165,7 @@ fn FailureTable(failures: Vec<FailureSummary>) -> impl IntoView {
                         <a href=format!("/functions/{}", failure.function)>{failure.function.clone()}</a>
                     </td>
                     <td class="nowrap">
-                        <span class="badge badge-error">{format::outcome(&failure.outcome)}</span>
+                        <span class="badge badge-error">{format::outcome(failure.outcome.as_str())}</span>
                     </td>
                     <td class="num">{http}</td>
                     <td class="error-cell">

@@ -233,7 +233,7 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeToken>) -> i
                     <td class="mono nowrap">
                         {token.prefix.clone().map(|p| format!("{p}…")).unwrap_or_else(|| "—".into())}
                     </td>
-                    <td>{token.role.clone()}</td>
+                    <td>{token.role.as_str()}</td>
                     // The two times may wrap (date over time) so the Revoke
                     // button stays inside the card beside the create form.
                     <td>{format::datetime(&token.created_at)}</td>

@@ -5,15 +5,13 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::{AuditEntry, Member, SessionInfo, TeamInfo};
+use model::{AuditEntry, Member, Role, SessionInfo, TeamInfo};
 
 use crate::{
     components::feedback::{ErrorList, ErrorPanel, Loading},
     format,
     team_api::{load_team, EndSession, RemoveMember, SetMemberRole, SwitchTeam, TeamView},
 };
-
-const ROLES: [&str; 3] = ["viewer", "developer", "owner"];
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
@@ -55,7 +53,7 @@ fn Team(
     end: ServerAction<EndSession>,
     switch: ServerAction<SwitchTeam>,
 ) -> impl IntoView {
-    let owner = data.role == "owner";
+    let owner = data.role == Role::Owner;
     let failure = move || {
         let errors = [
             set_role.value().get().and_then(|r| r.err()),
@@ -72,7 +70,7 @@ fn Team(
             <div>
                 <h1>{format!("Team {}", data.team)}</h1>
                 <p class="lede">
-                    "You are " <strong>{data.role.clone()}</strong> " in this team. "
+                    "You are " <strong>{data.role.as_str()}</strong> " in this team. "
                     "Functions, triggers, invocations, costs and key-value data belong to a team; "
                     "other teams never see them."
                 </p>
@@ -107,9 +105,9 @@ fn Team(
                         <div class="field">
                             <label for="member-role">"Role"</label>
                             <select id="member-role" name="role">
-                                {ROLES
+                                {Role::ALL
                                     .iter()
-                                    .map(|r| view! { <option value=*r selected=*r == "developer">{*r}</option> })
+                                    .map(|r| view! { <option value={r.as_str()} selected={*r == Role::Developer}>{r.as_str()}</option> })
                                     .collect_view()}
                             </select>
                         </div>
@@ -174,9 +172,9 @@ fn MemberTable(
                             });
                         }
                     >
-                        {ROLES
+                        {Role::ALL
                             .iter()
-                            .map(|r| view! { <option value=*r selected=*r == m.role>{*r}</option> })
+                            .map(|r| view! { <option value={r.as_str()} selected={*r == m.role}>{r.as_str()}</option> })
                             .collect_view()}
                     </select>
                     <button
@@ -194,7 +192,7 @@ fn MemberTable(
             view! {
                 <tr data-member=m.username.clone()>
                     <th scope="row">{m.username.clone()} {is_me.then(|| view! { <span class="muted">" (you)"</span> })}</th>
-                    <td>{m.role.clone()}</td>
+                    <td>{m.role.as_str()}</td>
                     <td class="nowrap">{format::datetime(&m.added_at)}</td>
                     <td class="actions">{controls}</td>
                 </tr>

@@ -27,7 +27,7 @@ fn record(i: i64, month: Month) -> InvocationRecord {
         id: format!("load-{i:08}"),
         function: format!("fn-{f:02}"),
         version: 1,
-        trigger: "http".into(),
+        trigger: model::TriggerKind::Http,
         started_at: from_ms(at),
         duration_ms: 1.5,
         billed_ms: 1 + i % 7,
@@ -35,8 +35,12 @@ fn record(i: i64, month: Month) -> InvocationRecord {
         peak_memory_bytes: 1 << 20,
         bytes_in: 10,
         bytes_out: 100 + i % 13,
-        status: if i % 100 == 0 { "error" } else { "success" }.into(),
-        outcome: "success".into(),
+        status: if i % 100 == 0 {
+            model::InvocationStatus::Error
+        } else {
+            model::InvocationStatus::Success
+        },
+        outcome: model::InvocationOutcome::Success,
         status_code: Some(200),
         error: None,
         method: "GET".into(),

@@ -44,7 +44,7 @@ impl Usage {
     pub fn of(record: &InvocationRecord) -> Self {
         Self {
             requests: 1,
-            errors: i64::from(record.status == "error"),
+            errors: i64::from(record.status == model::InvocationStatus::Error),
             billed_ms: record.billed_ms,
             mb_ms: record.billed_ms * record.memory_limit_mb,
             bytes_in: record.bytes_in,

@@ -33,9 +33,6 @@ fn record_bytes(r: &InvocationRecord) -> usize {
     std::mem::size_of::<InvocationRecord>()
         + r.id.len()
         + r.function.len()
-        + r.trigger.len()
-        + r.status.len()
-        + r.outcome.len()
         + r.error.as_ref().map_or(0, String::len)
         + r.method.len()
         + r.path.len()
@@ -218,13 +215,14 @@ impl WriterHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::{InvocationOutcome, InvocationStatus, TriggerKind};
 
     fn record(i: usize, logs: usize) -> InvocationRecord {
         InvocationRecord {
             id: format!("rec-{i}"),
             function: "f".into(),
             version: 1,
-            trigger: "http".into(),
+            trigger: TriggerKind::Http,
             started_at: Utc::now(),
             duration_ms: 1.0,
             billed_ms: 1,
@@ -232,8 +230,8 @@ mod tests {
             peak_memory_bytes: 0,
             bytes_in: 0,
             bytes_out: 0,
-            status: "success".into(),
-            outcome: "success".into(),
+            status: InvocationStatus::Success,
+            outcome: InvocationOutcome::Success,
             status_code: Some(200),
             error: None,
             method: "GET".into(),

@@ -11,7 +11,7 @@ fn record(i: i64) -> InvocationRecord {
         id: format!("rec-{i:06}"),
         function: format!("fn-{}", i % 3),
         version: 1,
-        trigger: "http".into(),
+        trigger: model::TriggerKind::Http,
         // Three records a minute: the batch spans several hours.
         started_at: crate::time::from_ms(1_800_000_000_000 + i * 20_000),
         duration_ms: 1.5,
@@ -20,8 +20,16 @@ fn record(i: i64) -> InvocationRecord {
         peak_memory_bytes: 65_536,
         bytes_in: 10,
         bytes_out: 20,
-        status: if failed { "error" } else { "success" }.into(),
-        outcome: if failed { "trap" } else { "success" }.into(),
+        status: if failed {
+            model::InvocationStatus::Error
+        } else {
+            model::InvocationStatus::Success
+        },
+        outcome: if failed {
+            model::InvocationOutcome::Trap
+        } else {
+            model::InvocationOutcome::Success
+        },
         status_code: (!failed).then_some(200),
         error: failed.then(|| "boom".to_string()),
         method: "GET".into(),

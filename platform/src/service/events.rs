@@ -4,7 +4,7 @@
 //! changes the developer role.
 
 use bytes::Bytes;
-use model::{Job, KvEntry, PublishReceipt, QueueStats};
+use model::{Job, JobState, KvEntry, PublishReceipt, QueueStats};
 
 use super::Change;
 use crate::{KvValue, Platform, PlatformError, Principal, Role};
@@ -51,7 +51,7 @@ impl Events<'_> {
         limit: u32,
     ) -> Result<Vec<Job>, PlatformError> {
         self.0
-            .list_jobs(who.team_id, Some("dead"), function, limit)
+            .list_jobs(who.team_id, Some(JobState::Dead.as_str()), function, limit)
             .await
     }
 

@@ -8,7 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use model::{FlowStats, Topology, TopologyEdge, TopologyNode, TriggerSpec};
+use model::{
+    FlowStats, InvocationStatus, Topology, TopologyEdge, TopologyNode, TopologyNodeKind as Kind,
+    TriggerSpec,
+};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
@@ -101,10 +104,10 @@ impl Acc {
     }
 }
 
-fn node(id: String, kind: &str, label: String) -> TopologyNode {
+fn node(id: String, kind: Kind, label: String) -> TopologyNode {
     TopologyNode {
         id,
-        kind: kind.to_string(),
+        kind,
         label,
         stats: None,
     }
@@ -151,22 +154,26 @@ impl Platform {
         for f in self.list_functions(team_id).await? {
             nodes.insert(
                 format!("fn:{}", f.name),
-                node(format!("fn:{}", f.name), "function", f.name),
+                node(format!("fn:{}", f.name), Kind::Function, f.name),
             );
         }
         for t in self.list_triggers(team_id).await? {
             let fn_id = format!("fn:{}", t.function);
             let (id, kind, label) = match &t.spec {
-                TriggerSpec::Http { .. } => (format!("route:{}", t.id), "route", t.spec.describe()),
+                TriggerSpec::Http { .. } => {
+                    (format!("route:{}", t.id), Kind::Route, t.spec.describe())
+                }
                 TriggerSpec::Cron { schedule, timezone } => (
                     format!("cron:{}", t.id),
-                    "cron",
+                    Kind::Cron,
                     format!("cron {schedule} ({timezone})"),
                 ),
-                TriggerSpec::Topic { topic } => (format!("topic:{topic}"), "topic", topic.clone()),
+                TriggerSpec::Topic { topic } => {
+                    (format!("topic:{topic}"), Kind::Topic, topic.clone())
+                }
                 other => (
                     format!("queue:{}", t.id),
-                    "queue",
+                    Kind::Queue,
                     format!("{} {}", other.kind(), other.describe()),
                 ),
             };
@@ -185,9 +192,9 @@ impl Platform {
         for row in &rows {
             let function: String = row.try_get("function_name")?;
             let trigger_id: Option<String> = row.try_get("trigger_id")?;
-            let status: String = row.try_get("status")?;
+            let status: InvocationStatus = crate::db::column(row, "status")?;
             let code: Option<i64> = row.try_get("status_code")?;
-            let error = status == "error" || code.is_some_and(|c| c >= 500);
+            let error = status == InvocationStatus::Error || code.is_some_and(|c| c >= 500);
             let duration = row.try_get::<i64, _>("duration_us")? as f64 / 1000.0;
             let billed: i64 = row.try_get("billed_ms")?;
             let usage = Usage {
@@ -237,10 +244,14 @@ impl Platform {
             let kind: String = row.try_get("target_kind")?;
             let target: String = row.try_get("target")?;
             let (id, node_kind, label) = match kind.as_str() {
-                "function" => (format!("fn:{target}"), "function", target.clone()),
-                "topic" => (format!("topic:{target}"), "topic", target.clone()),
-                "kv" => (format!("kv:{target}"), "kv", format!("kv store ({target})")),
-                _ => (format!("host:{target}"), "host", target.clone()),
+                "function" => (format!("fn:{target}"), Kind::Function, target.clone()),
+                "topic" => (format!("topic:{target}"), Kind::Topic, target.clone()),
+                "kv" => (
+                    format!("kv:{target}"),
+                    Kind::Kv,
+                    format!("kv store ({target})"),
+                ),
+                _ => (format!("host:{target}"), Kind::Host, target.clone()),
             };
             nodes
                 .entry(id.clone())
@@ -248,7 +259,7 @@ impl Platform {
             let from = format!("fn:{function}");
             nodes
                 .entry(from.clone())
-                .or_insert_with(|| node(from.clone(), "function", function.clone()));
+                .or_insert_with(|| node(from.clone(), Kind::Function, function.clone()));
             let duration_us: i64 = row.try_get("duration_us")?;
             let edge = &mut edges.entry((from, id)).or_default().1;
             edge.add(
@@ -266,11 +277,11 @@ impl Platform {
             let id = format!("fn:{name}");
             let n = nodes
                 .entry(id.clone())
-                .or_insert_with(|| node(id.clone(), "function", name.clone()));
+                .or_insert_with(|| node(id.clone(), Kind::Function, name.clone()));
             n.stats = Some(acc.stats(&prices));
         }
         for n in nodes.values_mut() {
-            if n.kind == "function" && n.stats.is_none() {
+            if n.kind == Kind::Function && n.stats.is_none() {
                 n.stats = Some(Acc::default().stats(&prices));
             }
         }
@@ -289,17 +300,17 @@ impl Platform {
             .collect();
         // Keep only nodes that exist; order: sources, functions, sinks.
         let used: BTreeSet<&String> = edges.iter().flat_map(|e| [&e.from, &e.to]).collect();
-        let rank = |k: &str| match k {
-            "route" | "cron" | "queue" => 0,
-            "topic" => 1,
-            "function" => 2,
-            _ => 3,
+        let rank = |k: Kind| match k {
+            Kind::Route | Kind::Cron | Kind::Queue => 0,
+            Kind::Topic => 1,
+            Kind::Function => 2,
+            Kind::Host | Kind::Kv => 3,
         };
         let mut nodes: Vec<TopologyNode> = nodes
             .into_values()
-            .filter(|n| n.kind == "function" || used.contains(&n.id))
+            .filter(|n| n.kind == Kind::Function || used.contains(&n.id))
             .collect();
-        nodes.sort_by(|a, b| rank(&a.kind).cmp(&rank(&b.kind)).then(a.id.cmp(&b.id)));
+        nodes.sort_by(|a, b| rank(a.kind).cmp(&rank(b.kind)).then(a.id.cmp(&b.id)));
         Ok(Topology {
             since,
             until,

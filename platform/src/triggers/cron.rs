@@ -16,10 +16,9 @@ use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 use sqlx::Row;
 
-use crate::invoke::TriggerKind;
 use crate::queue::{insert, NewJob};
 use crate::topics::cloud_event_headers;
-use crate::{Platform, PlatformError};
+use crate::{Platform, PlatformError, TriggerKind};
 
 /// How often a cron trigger looks at the clock.
 const POLL: Duration = Duration::from_millis(200);

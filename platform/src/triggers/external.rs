@@ -10,10 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use model::Trigger;
 
-use crate::invoke::{new_invocation_id, CallContext, TriggerKind};
+use crate::invoke::{new_invocation_id, CallContext};
 use crate::queue::{backoff, NewJob};
 use crate::topics::cloud_event_headers;
-use crate::Platform;
+use crate::{Platform, TriggerKind};
 
 /// One message as a consumer received it.
 #[derive(Clone, Debug)]

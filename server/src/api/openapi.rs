@@ -40,7 +40,9 @@ use utoipa::{Modify, OpenApi};
         model::FailureSummary, model::ApiTokenInfo, model::NewApiToken, model::CreatedApiToken,
         model::TeamInfo, model::NewTeam, model::NewUser, model::UserInfo, model::Member,
         model::MemberRole, model::SessionInfo, model::AuditEntry, super::teams::Credentials,
-        super::teams::WhoAmI, super::teams::SwitchTeam,
+        super::teams::WhoAmI, super::teams::SwitchTeam, model::InvocationStatus,
+        model::InvocationOutcome, model::TriggerKind, model::Role, model::JobState,
+        model::TopologyNodeKind,
     )),
     modifiers(&BearerAuth)
 )]

@@ -37,7 +37,7 @@ pub struct WhoAmI {
     team: String,
     team_id: i64,
     /// `owner`, `developer` or `viewer`.
-    role: String,
+    role: Role,
     /// `session` or `token`.
     via: String,
 }
@@ -48,7 +48,7 @@ fn whoami_of(who: &platform::Principal) -> WhoAmI {
         is_admin: who.is_admin,
         team: who.team.clone(),
         team_id: who.team_id,
-        role: who.role.to_string(),
+        role: who.role,
         via: if who.token_id.is_some() {
             "token"
         } else {
@@ -218,7 +218,7 @@ pub async fn set_member(
     body: axum::body::Bytes,
 ) -> Result<Json<Member>, AppError> {
     let change: MemberRole = parse(&body, r#"{"role": "owner|developer|viewer"}"#)?;
-    let role = Role::parse(&change.role)?;
+    let role = Role::parse(&change.role).map_err(platform::PlatformError::from)?;
     Ok(Json(
         state
             .platform

@@ -368,7 +368,9 @@ impl TestServer {
             let status = r.status();
             if status == 200 {
                 let record: InvocationRecord = r.json().await.unwrap();
-                if record.status != "queued" && record.status != "running" {
+                if record.status != model::InvocationStatus::Queued
+                    && record.status != model::InvocationStatus::Running
+                {
                     return record;
                 }
             } else {

@@ -141,7 +141,7 @@ async fn check_deliveries(
         "{records:#?}"
     );
     for r in &records {
-        assert_eq!(r.trigger, kind);
+        assert_eq!(r.trigger.as_str(), kind);
         assert_eq!(r.trigger_id.as_deref(), Some(trigger_id));
     }
     assert_eq!(seen(server).await, expected, "nothing redelivered");
