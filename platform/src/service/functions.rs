@@ -63,14 +63,8 @@ impl Functions<'_> {
         name: &str,
         patch: FunctionConfigPatch,
     ) -> Result<FunctionDetail, PlatformError> {
-        let target = format!("function {name}");
-        self.0
-            .audited(who, "configure", &target, Change::Update, async {
-                self.0
-                    .authorize_function(who, name, Role::Developer)
-                    .await?;
-                self.0.update_config(name, patch).await
-            })
+        let op = self.0.update_config(name, patch);
+        self.change(who, name, "configure", Change::Update, op)
             .await
     }
 
@@ -94,14 +88,8 @@ impl Functions<'_> {
 
     /// Deletes the function, its versions and triggers (its name stays the team's).
     pub async fn delete(&self, who: &Principal, name: &str) -> Result<(), PlatformError> {
-        let target = format!("function {name}");
-        self.0
-            .audited(who, "delete_function", &target, Change::Remove, async {
-                self.0
-                    .authorize_function(who, name, Role::Developer)
-                    .await?;
-                self.0.delete_function(name).await
-            })
+        let op = self.0.delete_function(name);
+        self.change(who, name, "delete_function", Change::Remove, op)
             .await
     }
 
@@ -112,15 +100,8 @@ impl Functions<'_> {
         name: &str,
         request: Request<RequestBody>,
     ) -> Result<InvokeOutcome, PlatformError> {
-        let target = format!("function {name}");
-        self.0
-            .audited(who, "invoke", &target, Change::Update, async {
-                self.0
-                    .authorize_function(who, name, Role::Developer)
-                    .await?;
-                self.0.invoke(name, request, TriggerKind::Api).await
-            })
-            .await
+        let op = self.0.invoke(name, request, TriggerKind::Api);
+        self.change(who, name, "invoke", Change::Update, op).await
     }
 
     /// Like [`Functions::invoke`], reading the response and keeping at most
@@ -132,17 +113,10 @@ impl Functions<'_> {
         request: Request<RequestBody>,
         keep: usize,
     ) -> Result<BufferedInvocation, PlatformError> {
-        let target = format!("function {name}");
-        self.0
-            .audited(who, "invoke", &target, Change::Update, async {
-                self.0
-                    .authorize_function(who, name, Role::Developer)
-                    .await?;
-                self.0
-                    .invoke_buffered(name, request, TriggerKind::Api, keep)
-                    .await
-            })
-            .await
+        let op = self
+            .0
+            .invoke_buffered(name, request, TriggerKind::Api, keep);
+        self.change(who, name, "invoke", Change::Update, op).await
     }
 
     /// Stores a call for async execution (durable before this returns).
@@ -154,15 +128,52 @@ impl Functions<'_> {
         headers: Vec<(String, String)>,
         body: Bytes,
     ) -> Result<AsyncInvocation, PlatformError> {
+        let op = self.0.enqueue_invocation(name, "POST", path, headers, body);
+        self.change(who, name, "invoke_async", Change::Accept, op)
+            .await
+    }
+
+    /// Runs `op`, change `action` of the team's function `name`: refused
+    /// unless the caller is a developer of the function's team (another
+    /// team's function is not found), and audited either way. `op` is a
+    /// future, so nothing of it runs before the check.
+    async fn change<T>(
+        &self,
+        who: &Principal,
+        name: &str,
+        action: &str,
+        change: Change,
+        op: impl std::future::Future<Output = Result<T, PlatformError>>,
+    ) -> Result<T, PlatformError> {
         let target = format!("function {name}");
         self.0
-            .audited(who, "invoke_async", &target, Change::Accept, async {
+            .audited(who, action, &target, change, async {
                 self.0
                     .authorize_function(who, name, Role::Developer)
                     .await?;
+                op.await
+            })
+            .await
+    }
+
+    /// Runs `op`, change `action` of the team's function `name`: refused unless the caller is a developer of the function's
+    /// team (another team's function is not found), audited either way.
+    /// `op` is a future: nothing of it runs before the check passes.
+    async fn change<T>(
+        &self,
+        who: &Principal,
+        name: &str,
+        action: &str,
+        change: Change,
+        op: impl std::future::Future<Output = Result<T, PlatformError>>,
+    ) -> Result<T, PlatformError> {
+        let target = format!("function {name}");
+        self.0
+            .audited(who, action, &target, change, async {
                 self.0
-                    .enqueue_invocation(name, "POST", path, headers, body)
-                    .await
+                    .authorize_function(who, name, Role::Developer)
+                    .await?;
+                op.await
             })
             .await
     }
