@@ -156,28 +156,6 @@ impl Functions<'_> {
             .await
     }
 
-    /// Runs `op`, change `action` of the team's function `name`: refused unless the caller is a developer of the function's
-    /// team (another team's function is not found), audited either way.
-    /// `op` is a future: nothing of it runs before the check passes.
-    async fn change<T>(
-        &self,
-        who: &Principal,
-        name: &str,
-        action: &str,
-        change: Change,
-        op: impl std::future::Future<Output = Result<T, PlatformError>>,
-    ) -> Result<T, PlatformError> {
-        let target = format!("function {name}");
-        self.0
-            .audited(who, action, &target, change, async {
-                self.0
-                    .authorize_function(who, name, Role::Developer)
-                    .await?;
-                op.await
-            })
-            .await
-    }
-
     /// The function's invocations, newest first.
     pub async fn invocations(
         &self,
