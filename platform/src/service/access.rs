@@ -40,7 +40,7 @@ impl Access<'_> {
                         &who,
                         "logout",
                         "session",
-                        Change::Remove,
+                        Change::NoContent,
                         self.0.logout(token),
                     )
                     .await
@@ -143,7 +143,7 @@ impl Access<'_> {
     ) -> Result<(), PlatformError> {
         let target = format!("member {username}");
         self.0
-            .audited(who, "remove_member", &target, Change::Remove, async {
+            .audited(who, "remove_member", &target, Change::NoContent, async {
                 who.require(Role::Owner)?;
                 self.0.remove_member(who, username).await
             })
@@ -163,7 +163,7 @@ impl Access<'_> {
                 who,
                 "end_session",
                 &target,
-                Change::Remove,
+                Change::NoContent,
                 self.0.revoke_session(who, id),
             )
             .await
@@ -203,7 +203,7 @@ impl Access<'_> {
                 who,
                 "revoke_token",
                 &target,
-                Change::Remove,
+                Change::NoContent,
                 self.0.revoke_api_token(who, id),
             )
             .await

@@ -120,7 +120,7 @@ impl Events<'_> {
     ) -> Result<(), PlatformError> {
         let target = format!("key {application}/{key}");
         self.0
-            .audited(who, "kv_put", &target, Change::Remove, async {
+            .audited(who, "kv_put", &target, Change::NoContent, async {
                 who.require(Role::Developer)?;
                 self.0
                     .kv_put(who.team_id, application, key, value, content_type)
@@ -138,7 +138,7 @@ impl Events<'_> {
     ) -> Result<(), PlatformError> {
         let target = format!("key {application}/{key}");
         self.0
-            .audited(who, "kv_delete", &target, Change::Remove, async {
+            .audited(who, "kv_delete", &target, Change::NoContent, async {
                 who.require(Role::Developer)?;
                 if self.0.kv_delete(who.team_id, application, key).await? {
                     Ok(())

@@ -89,7 +89,7 @@ impl Functions<'_> {
     /// Deletes the function, its versions and triggers (its name stays the team's).
     pub async fn delete(&self, who: &Principal, name: &str) -> Result<(), PlatformError> {
         let op = self.0.delete_function(name);
-        self.change(who, name, "delete_function", Change::Remove, op)
+        self.change(who, name, "delete_function", Change::NoContent, op)
             .await
     }
 

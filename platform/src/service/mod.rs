@@ -49,8 +49,8 @@ pub(crate) enum Change {
     Update,
     /// Work accepted to run later (202).
     Accept,
-    /// An object removed or stored without an answer body (204).
-    Remove,
+    /// Done, with nothing to answer: an object removed, a value stored (204).
+    NoContent,
 }
 
 impl Change {
@@ -59,7 +59,7 @@ impl Change {
             Change::Create => 201,
             Change::Update => 200,
             Change::Accept => 202,
-            Change::Remove => 204,
+            Change::NoContent => 204,
         }
     }
 }

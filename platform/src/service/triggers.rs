@@ -28,9 +28,8 @@ impl Triggers<'_> {
         self.0
             .audited(who, "create_trigger", &target, Change::Create, async {
                 who.require(Role::Developer)?;
-                let developer = Role::Developer;
                 self.0
-                    .authorize_function(who, &new.function, developer)
+                    .authorize_function(who, &new.function, Role::Developer)
                     .await?;
                 self.0.create_trigger(new).await
             })
@@ -74,7 +73,7 @@ impl Triggers<'_> {
     pub async fn delete(&self, who: &Principal, id: &str) -> Result<(), PlatformError> {
         let target = format!("trigger {id}");
         self.0
-            .audited(who, "delete_trigger", &target, Change::Remove, async {
+            .audited(who, "delete_trigger", &target, Change::NoContent, async {
                 self.0.trigger_for(who, id, Role::Developer).await?;
                 self.0.delete_trigger(id).await
             })
