@@ -77,7 +77,7 @@ pub fn router(
         .fallback_service(static_files)
         .with_state(options)
         .layer(axum::middleware::from_fn(server_fn_error_status))
-        .layer(axum::middleware::from_fn(same_origin_changes))
+        .layer(axum::middleware::from_fn(same_origin_rpc))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -114,18 +114,19 @@ fn set_content_security_policy() {
     }
 }
 
-/// CSRF defence for the dashboard's server functions (`POST /rpc/...`), on
-/// top of the SameSite=Strict session cookie: a browser names the page that
-/// sent a request (`Origin`, `Sec-Fetch-Site`); a change requested by a page
-/// of another origin is refused with 403. Clients that are not browsers send
-/// neither header and cannot carry a victim's cookie anyway.
-async fn same_origin_changes(
+/// CSRF defence for the dashboard's server functions (`/rpc/...`), on top
+/// of the SameSite=Strict session cookie: a browser names the page that
+/// sent a request (`Origin`, `Sec-Fetch-Site`); a call from a page of
+/// another origin is refused with 403 — a change (POST), and a read (GET)
+/// too: SameSite lets a page on another port of this host (the gateway)
+/// send the cookie, and nothing but the dashboard's own pages needs an
+/// answer. Clients that are not browsers send neither header and cannot
+/// carry a victim's cookie anyway.
+async fn same_origin_rpc(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let changes = door::changes(request.method());
-    if changes
-        && request.uri().path().starts_with("/rpc/")
+    if request.uri().path().starts_with("/rpc/")
         && door::csrf_refused(Door::Dashboard, request.headers())
     {
         return AppError::new(

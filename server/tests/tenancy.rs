@@ -585,6 +585,20 @@ async fn cross_site_changes_are_refused() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "csrf");
+    // A page on another port of this host (the gateway) is same-site: the
+    // browser sends the cookie. Even a read is refused to it.
+    let load_team = <app::team_api::LoadTeam as leptos::server_fn::ServerFn>::PATH;
+    let gateway = server.fn_url("");
+    let r = server
+        .http
+        .get(server.api_url(load_team))
+        .header("cookie", &cookie)
+        .header("origin", gateway.trim_end_matches('/'))
+        .header("sec-fetch-site", "same-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A dashboard server function called from another origin is refused.
     let create_token = <app::api::CreateToken as leptos::server_fn::ServerFn>::PATH;
     let r = server
