@@ -17,6 +17,7 @@ pub mod events_api;
 pub mod format;
 pub mod pages;
 pub mod team_api;
+pub mod traces_api;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -31,7 +32,7 @@ use crate::{
         costs::CostsPage, events::EventsPage, function::FunctionPage, functions::FunctionsPage,
         invocation::InvocationPage, login::LoginPage, not_found::NotFoundPage,
         overview::OverviewPage, settings::SettingsPage, team::TeamPage, topology::TopologyPage,
-        triggers::TriggersPage,
+        trace::TracePage, triggers::TriggersPage,
     },
 };
 
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/functions/:name") view=FunctionPage ssr=SsrMode::Async />
                     <Route path=path!("/costs") view=CostsPage ssr=SsrMode::Async />
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
+                    <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                     <Route path=path!("/triggers") view=TriggersPage ssr=SsrMode::Async />

@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 mod kinds;
 mod costs;
 mod events;
+mod logs;
 mod teams;
 mod topology;
+mod traces;
 pub use costs::*;
 pub use events::*;
 pub use kinds::*;
+pub use logs::*;
 pub use teams::*;
 pub use topology::*;
+pub use traces::*;
 
 /// Default memory limit of a function, in MiB (as on AWS Lambda's low end).
 pub const DEFAULT_MEMORY_MB: u32 = 128;
@@ -53,6 +57,12 @@ pub struct FunctionSummary {
     /// Median wall time of those invocations, in milliseconds.
     #[serde(default)]
     pub p50_duration_ms: Option<f64>,
+    /// The latest failed invocation of those, if any.
+    #[serde(default)]
+    pub last_failure_id: Option<String>,
+    /// Its trace id.
+    #[serde(default)]
+    pub last_failure_trace_id: Option<String>,
 }
 
 /// Per-function sandbox configuration.
@@ -230,6 +240,17 @@ pub struct InvocationRecord {
     /// The trigger that fired this invocation, if any.
     #[serde(default)]
     pub trigger_id: Option<String>,
+    /// The trace it belongs to (32 hex digits, W3C trace id): the caller's
+    /// when a `traceparent` came with the call, else its root call's.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    /// For a call that continued an outside caller's trace, that caller's
+    /// span id (16 hex digits).
+    #[serde(default)]
+    pub parent_span_id: Option<String>,
+    /// Attempt of queued work (1 = first); none for direct calls.
+    #[serde(default)]
+    pub attempt: Option<u32>,
 }
 
 /// An API token as listed (the secret itself is shown only once, at creation).

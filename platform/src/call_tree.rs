@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use runtime::{Cancellation, Outcome};
 
+use crate::trace_context::TraceContext;
 use crate::{Platform, PlatformError};
 
 /// Header prefix of the call context a job carries; never taken from
@@ -33,6 +34,7 @@ pub(crate) const HEADER_PREFIX: &str = "x-wisp-call-";
 const ROOT_HEADER: &str = "x-wisp-call-root";
 const DEPTH_HEADER: &str = "x-wisp-call-depth";
 const BUDGET_HEADER: &str = "x-wisp-call-budget";
+const TRACE_HEADER: &str = "x-wisp-call-trace";
 
 /// Default deepest nesting: a root call is depth 0, its callees depth 1, ...
 pub const DEFAULT_MAX_CALL_DEPTH: u32 = 8;
@@ -63,6 +65,8 @@ pub struct CallTree {
     /// The invocation the tree started with (for an async hop: the original
     /// root, on whichever node it ran).
     root_id: String,
+    /// The trace every call of the tree belongs to.
+    trace: TraceContext,
     /// Invocations the tree may still start.
     remaining: AtomicU32,
     /// Publishes that have moved budget out of this tree so far.
@@ -70,10 +74,11 @@ pub struct CallTree {
 }
 
 impl CallTree {
-    /// A tree with `budget` invocations to spend.
-    pub(crate) fn new(root_id: String, budget: u32) -> Arc<Self> {
+    /// A tree with `budget` invocations to spend, in `trace`.
+    pub(crate) fn new(root_id: String, trace: TraceContext, budget: u32) -> Arc<Self> {
         Arc::new(Self {
             root_id,
+            trace,
             remaining: AtomicU32::new(budget),
             grants: AtomicU32::new(0),
         })
@@ -82,6 +87,11 @@ impl CallTree {
     /// The id of the root invocation.
     pub fn root_id(&self) -> &str {
         &self.root_id
+    }
+
+    /// The trace its calls belong to.
+    pub fn trace(&self) -> &TraceContext {
+        &self.trace
     }
 
     /// Invocations the tree may still start.
@@ -139,16 +149,34 @@ pub(crate) struct Hop {
     pub root_id: String,
     pub depth: u32,
     pub budget: u32,
+    /// The trace id; a job queued before traces were kept has none (its
+    /// trace is then its root's).
+    pub trace_id: Option<String>,
 }
 
 impl Hop {
     /// The headers that carry this hop with a job.
-    pub fn headers(&self) -> [(String, String); 3] {
-        [
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![
             (ROOT_HEADER.to_string(), self.root_id.clone()),
             (DEPTH_HEADER.to_string(), self.depth.to_string()),
             (BUDGET_HEADER.to_string(), self.budget.to_string()),
-        ]
+        ];
+        if let Some(trace_id) = &self.trace_id {
+            headers.push((TRACE_HEADER.to_string(), trace_id.clone()));
+        }
+        headers
+    }
+
+    /// The trace of the hop's calls.
+    pub fn trace(&self) -> TraceContext {
+        match &self.trace_id {
+            Some(trace_id) => TraceContext {
+                trace_id: trace_id.clone(),
+                parent_span_id: None,
+            },
+            None => TraceContext::starting_at(&self.root_id),
+        }
     }
 
     /// Splits a job's headers into the hop they carry (if complete and
@@ -167,6 +195,9 @@ impl Hop {
                     root_id: root.to_string(),
                     depth,
                     budget,
+                    trace_id: find(TRACE_HEADER)
+                        .filter(|t| crate::trace_context::is_trace_id(t))
+                        .map(str::to_string),
                 }),
                 _ => None,
             },
@@ -230,6 +261,7 @@ impl Platform {
             root_id: scope.tree.root_id().to_string(),
             depth: scope.depth + 1,
             budget: scope.tree.grant(deliveries),
+            trace_id: Some(scope.tree.trace().trace_id.clone()),
         }
     }
 
@@ -266,13 +298,13 @@ mod tests {
 
     #[test]
     fn grants_move_budget_and_never_copy_it() {
-        let tree = CallTree::new("root".into(), 101);
+        let tree = CallTree::new("root".into(), TraceContext::starting_at("root"), 101);
         assert!(tree.charge());
         // 100 left: half of it over 3 deliveries.
         assert_eq!(tree.grant(3), 16);
         assert_eq!(tree.remaining(), 52);
         // A call publishing many events: the later ones still get budget.
-        let wide = CallTree::new("root".into(), 1000);
+        let wide = CallTree::new("root".into(), TraceContext::starting_at("root"), 1000);
         let grants: Vec<u32> = (0..100).map(|_| wide.grant(1)).collect();
         assert_eq!(grants[0], 500);
         let funded = grants.iter().filter(|g| **g > 0).count();
@@ -281,7 +313,7 @@ mod tests {
             "only {funded} of 100 publishes got budget: {grants:?}"
         );
         assert_eq!(grants.iter().sum::<u32>() + wide.remaining(), 1000);
-        let tiny = CallTree::new("root".into(), 1);
+        let tiny = CallTree::new("root".into(), TraceContext::starting_at("root"), 1);
         assert_eq!(tiny.grant(2), 0);
         assert!(tiny.charge());
         assert!(!tiny.charge());
@@ -293,6 +325,7 @@ mod tests {
             root_id: "r".into(),
             depth: 3,
             budget: 40,
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         };
         let mut headers = vec![("content-type".to_string(), "text/plain".to_string())];
         headers.extend(hop.headers());
@@ -311,7 +344,7 @@ mod tests {
             max_calls: 1,
         };
         let scope = |depth, budget| CallScope {
-            tree: CallTree::new("r".into(), budget),
+            tree: CallTree::new("r".into(), TraceContext::starting_at("r"), budget),
             depth,
             cancel: Cancellation::new(),
         };

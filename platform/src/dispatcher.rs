@@ -15,6 +15,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::call_tree::{CallScope, CallTree, Hop};
 use crate::invoke::CallContext;
 use crate::queue::ClaimedJob;
+use crate::trace_context::TraceContext;
 use crate::Platform;
 
 /// Jobs running at once across all functions on this node.
@@ -206,9 +207,15 @@ async fn run_job(platform: &Platform, job: ClaimedJob) {
     // Without a hop the job is a root of its own (an async invoke, a cron
     // tick, a publish from outside).
     let scope = hop.as_ref().map(|hop| CallScope {
-        tree: CallTree::new(hop.root_id.clone(), hop.budget),
+        tree: CallTree::new(hop.root_id.clone(), hop.trace(), hop.budget),
         depth: hop.depth,
         cancel: runtime::Cancellation::new(),
+    });
+    // A root job keeps one trace over its attempts: its sender's
+    // `traceparent`, else the one its first invocation id names.
+    let trace = hop.is_none().then(|| {
+        TraceContext::from_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+            .unwrap_or_else(|| TraceContext::starting_at(&job.first_invocation_id))
     });
     let context = CallContext {
         trigger: job.source,
@@ -217,6 +224,8 @@ async fn run_job(platform: &Platform, job: ClaimedJob) {
         depth: hop.as_ref().map_or(0, |h| h.depth),
         wait_for_slot: true,
         scope: scope.clone(),
+        trace,
+        attempt: Some(job.attempts),
     };
     let result = platform
         .invoke_to_completion(invocation_id.clone(), &job.function, request, context)

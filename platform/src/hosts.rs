@@ -17,6 +17,7 @@ use crate::call_tree::CallScope;
 use crate::invoke::{new_invocation_id, CallContext};
 use crate::time::now_ms;
 use crate::topics::{Publisher, MAX_EVENT_BYTES};
+use crate::trace_context::{span_id, traceparent, TRACEPARENT};
 use crate::{kv, Platform, PlatformError, TriggerKind};
 
 /// Suffix of the host names served in-process.
@@ -67,13 +68,24 @@ impl WispHosts {
 }
 
 impl OutboundInterceptor for WispHosts {
-    fn intercept(&self, request: http::Request<BoxBody>) -> Interception {
+    fn intercept(&self, mut request: http::Request<BoxBody>) -> Interception {
         let host = request
             .uri()
             .host()
             .unwrap_or_default()
             .to_ascii_lowercase();
         if !host.ends_with(RESERVED_SUFFIX) {
+            // The call's trace goes out with it, unless the function set
+            // its own (an instrumented guest names its own span).
+            if !request.headers().contains_key(TRACEPARENT) {
+                let value = traceparent(
+                    &self.caller.scope.tree.trace().trace_id,
+                    &span_id(&self.caller.invocation_id),
+                );
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    request.headers_mut().insert(TRACEPARENT, value);
+                }
+            }
             return Interception::Pass(Box::new(request));
         }
         // Served here: an answer that leaves the body unread must not cut
@@ -199,6 +211,8 @@ async fn call_function(
             depth: caller.scope.depth + 1,
             ..caller.scope.clone()
         }),
+        trace: None,
+        attempt: None,
     };
     let request = http::Request::from_parts(parts, body);
     match platform

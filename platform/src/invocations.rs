@@ -37,7 +37,7 @@ pub struct InvocationQuery {
     pub after: Option<String>,
 }
 
-fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
+pub(crate) fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
     Ok(InvocationRecord {
         id: row.try_get("id")?,
         function: row.try_get("function_name")?,
@@ -60,6 +60,11 @@ fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
         logs_truncated: row.try_get::<i64, _>("logs_truncated")? != 0,
         parent_id: row.try_get("parent_id")?,
         trigger_id: row.try_get("trigger_id")?,
+        trace_id: row.try_get("trace_id")?,
+        parent_span_id: row.try_get("parent_span_id")?,
+        attempt: row
+            .try_get::<Option<i64>, _>("attempt")?
+            .and_then(|a| u32::try_from(a).ok()),
     })
 }
 
@@ -251,6 +256,9 @@ impl Platform {
             logs_truncated: false,
             parent_id: row.try_get("parent_id")?,
             trigger_id: row.try_get("trigger_id")?,
+            trace_id: None,
+            parent_span_id: None,
+            attempt: None,
         }))
     }
 

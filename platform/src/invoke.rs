@@ -14,6 +14,7 @@ use runtime::{InvokeError, RequestBody, ResponseBody};
 use crate::call_tree::{CallScope, CallTree};
 use crate::registry::LiveFunction;
 use crate::time::system_time_ms;
+use crate::trace_context::{self, TraceContext};
 use crate::{Platform, PlatformError, TriggerKind};
 
 /// Response header carrying the invocation id, for debugging a call.
@@ -40,6 +41,11 @@ pub struct CallContext {
     /// The call tree this call joins, its depth there, and the cancellation
     /// of its caller; `None` starts a new tree (a root call at `depth`).
     pub scope: Option<CallScope>,
+    /// The trace a new tree belongs to; `None`: the request's valid
+    /// `traceparent`, else a trace of its own (see [`TraceContext`]).
+    pub trace: Option<TraceContext>,
+    /// Attempt of queued work (1 = first).
+    pub attempt: Option<u32>,
 }
 
 impl CallContext {
@@ -51,6 +57,8 @@ impl CallContext {
             depth: 0,
             wait_for_slot: false,
             scope: None,
+            trace: None,
+            attempt: None,
         }
     }
 }
@@ -124,7 +132,7 @@ impl Platform {
         &self,
         invocation_id: String,
         name: &str,
-        request: Request<RequestBody>,
+        mut request: Request<RequestBody>,
         context: CallContext,
     ) -> Result<InvokeOutcome, PlatformError> {
         let live = self
@@ -135,13 +143,48 @@ impl Platform {
         // Its place in its call tree: refused (and recorded) past the tree's
         // depth or budget, or once its caller has ended.
         let limits = self.inner.config.call_limits;
-        let scope = context.scope.clone().unwrap_or_else(|| CallScope {
-            tree: CallTree::new(invocation_id.clone(), limits.max_calls),
-            depth: context.depth,
-            cancel: runtime::Cancellation::new(),
+        let scope = context.scope.clone().unwrap_or_else(|| {
+            let trace = context
+                .trace
+                .clone()
+                .or_else(|| {
+                    TraceContext::from_headers(
+                        request
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_bytes())),
+                    )
+                })
+                .unwrap_or_else(|| TraceContext::starting_at(&invocation_id));
+            CallScope {
+                tree: CallTree::new(invocation_id.clone(), trace, limits.max_calls),
+                depth: context.depth,
+                cancel: runtime::Cancellation::new(),
+            }
         });
+        // The function sees its own place in the trace.
+        let trace_id = scope.tree.trace().trace_id.clone();
+        if let Ok(value) = http::HeaderValue::from_str(&trace_context::traceparent(
+            &trace_id,
+            &trace_context::span_id(&invocation_id),
+        )) {
+            request
+                .headers_mut()
+                .insert(trace_context::TRACEPARENT, value);
+        }
+        // Only the trace's first call continues an outside caller's span.
+        let parent_span_id = if context.parent_id.is_none() {
+            scope.tree.trace().parent_span_id.clone()
+        } else {
+            None
+        };
+        let traced = Traced {
+            trace_id,
+            parent_span_id,
+            attempt: context.attempt,
+        };
         if let Err(outcome) = crate::call_tree::admit(&limits, &scope) {
-            return Ok(self.refuse(invocation_id, live, request, context, outcome));
+            return Ok(self.refuse(invocation_id, live, request, context, traced, outcome));
         }
         // Cancelled when its caller's is, and when it ends itself (a root
         // call's token is its own already).
@@ -188,6 +231,7 @@ impl Platform {
         let mut sandbox = live.warm.sandbox().clone();
         sandbox.allow_private_destinations = self.inner.config.allow_private_destinations;
         sandbox.cancel = Some(own.cancel.clone());
+        sandbox.log_watcher = self.inner.live_logs.watcher(&live, &invocation_id);
         sandbox.interceptor = Some(Arc::new(crate::hosts::WispHosts::new(
             self.clone(),
             crate::hosts::Caller {
@@ -224,6 +268,7 @@ impl Platform {
                     trigger: context.trigger,
                     parent_id: context.parent_id,
                     trigger_id: context.trigger_id,
+                    traced,
                     method,
                     path,
                     report,
@@ -257,6 +302,7 @@ impl Platform {
         live: Arc<LiveFunction>,
         request: Request<RequestBody>,
         context: CallContext,
+        traced: Traced,
         outcome: runtime::Outcome,
     ) -> InvokeOutcome {
         tracing::debug!(function = %live.name, invocation = %invocation_id, code = outcome.code(), "call refused");
@@ -266,6 +312,7 @@ impl Platform {
                 trigger: context.trigger,
                 parent_id: context.parent_id,
                 trigger_id: context.trigger_id,
+                traced,
                 method: request.method().clone(),
                 path: request
                     .uri()
@@ -362,9 +409,19 @@ pub(crate) struct FinishedCall {
     pub trigger: TriggerKind,
     pub parent_id: Option<String>,
     pub trigger_id: Option<String>,
+    pub traced: Traced,
     pub method: http::Method,
     pub path: String,
     pub report: runtime::InvocationReport,
+}
+
+/// Where a call sits in its trace, as its record keeps it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Traced {
+    pub trace_id: String,
+    /// The outside caller's span (the trace's first call only).
+    pub parent_span_id: Option<String>,
+    pub attempt: Option<u32>,
 }
 
 impl FinishedCall {
@@ -377,6 +434,7 @@ impl FinishedCall {
             trigger,
             parent_id,
             trigger_id,
+            traced,
             method,
             path,
             report,
@@ -417,6 +475,9 @@ impl FinishedCall {
             logs_truncated: report.logs_truncated,
             parent_id,
             trigger_id,
+            trace_id: Some(traced.trace_id),
+            parent_span_id: traced.parent_span_id,
+            attempt: traced.attempt,
         }
     }
 }

@@ -20,6 +20,7 @@ mod hosts;
 mod invocations;
 mod invoke;
 mod kv;
+mod live_logs;
 mod login_limit;
 mod metering;
 mod overview;
@@ -32,6 +33,8 @@ mod teams;
 mod time;
 mod topics;
 mod topology;
+mod trace_context;
+mod traces;
 mod triggers;
 
 use std::path::PathBuf;
@@ -63,8 +66,11 @@ pub use model::Role;
 pub use model::TriggerKind;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use secrets::SecretKeyText;
-pub use service::{Access, Events, Functions, InvocationFeed, Metering, Triggers};
+pub use service::{Access, Events, Functions, InvocationFeed, LogFeed, Metering, Triggers};
 pub use topics::MAX_EVENT_BYTES;
+pub use trace_context::{
+    is_trace_id, parse_traceparent, span_id, traceparent, TraceContext, TRACEPARENT,
+};
 pub use triggers::{next_fires, BrokerHosts, RouteLookup, RouteMatch, Schedule};
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python
@@ -189,6 +195,8 @@ struct Inner {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// This node's identity on the job leases it holds.
     node_id: String,
+    /// Lines of running calls, for live tails.
+    live_logs: live_logs::LiveLogs,
 }
 
 impl Drop for Inner {
@@ -242,6 +250,7 @@ impl Platform {
                 triggers: triggers::Supervisor::default(),
                 shutdown: tokio::sync::watch::channel(false).0,
                 node_id,
+                live_logs: live_logs::LiveLogs::default(),
             }),
         };
         platform.load_live_functions().await?;

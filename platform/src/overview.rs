@@ -86,6 +86,8 @@ pub(crate) struct FunctionActivity {
     pub calls: i64,
     pub errors: i64,
     pub p50_duration_ms: Option<f64>,
+    /// The latest failure: (invocation id, trace id).
+    pub last_failure: Option<(String, Option<String>)>,
 }
 
 impl Platform {
@@ -219,12 +221,31 @@ impl Platform {
             .await?
             .map(|row| row.try_get::<i64, _>("duration_us"))
             .transpose()?;
+            let errors: i64 = row.try_get("errors")?;
+            let last_failure = if errors > 0 {
+                sqlx::query(
+                    "SELECT id, trace_id FROM invocations WHERE function_name = $1 \
+                     AND started_at >= $2 AND status = 'error' \
+                     ORDER BY started_at DESC, id DESC LIMIT 1",
+                )
+                .bind(&name)
+                .bind(since)
+                .fetch_optional(db)
+                .await?
+                .map(|row| -> Result<_, sqlx::Error> {
+                    Ok((row.try_get("id")?, row.try_get("trace_id")?))
+                })
+                .transpose()?
+            } else {
+                None
+            };
             activity.insert(
                 name,
                 FunctionActivity {
                     calls,
-                    errors: row.try_get("errors")?,
+                    errors,
                     p50_duration_ms: median.map(|us| us as f64 / 1000.0),
+                    last_failure,
                 },
             );
         }

@@ -2,7 +2,9 @@
 //! logs are truncated (the guest keeps running, later output is dropped and a
 //! marker is added), a CGI module's stdout is strict (exceeding the cap ends
 //! the guest with [`OutputLimitExceeded`], reported as `ResponseTooLarge`).
-//! Implements the wasmtime-wasi stream traits; owns no other policy.
+//! Implements the wasmtime-wasi stream traits; owns no other policy. A log
+//! capture may also have a [`LogWatcher`] that sees each kept write as it
+//! happens (live logs), in the order written.
 
 use std::io;
 use std::pin::Pin;
@@ -39,6 +41,15 @@ struct State {
     cap: usize,
     overflow: Overflow,
     overflowed: bool,
+    watcher: Option<Arc<dyn LogWatcher>>,
+}
+
+/// Sees a running guest's log output as it is written (what the capture
+/// keeps: nothing past the cap), e.g. to stream it to a live tail. Called
+/// with the capture's lock held, so calls arrive in write order; it must
+/// not block.
+pub trait LogWatcher: Send + Sync {
+    fn write(&self, bytes: &[u8]);
 }
 
 /// A capped, shared output buffer; clones write to the same buffer.
@@ -55,8 +66,14 @@ impl Capture {
                 cap,
                 overflow,
                 overflowed: false,
+                watcher: None,
             })),
         }
+    }
+
+    /// From now on, `watcher` sees every write this capture keeps.
+    pub fn watch(&self, watcher: Option<Arc<dyn LogWatcher>>) {
+        self.lock().watcher = watcher;
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -72,12 +89,18 @@ impl Capture {
         let room = state.cap.saturating_sub(state.buf.len());
         if bytes.len() <= room {
             state.buf.extend_from_slice(bytes);
+            if let Some(watcher) = &state.watcher {
+                watcher.write(bytes);
+            }
             return Ok(());
         }
         state.overflowed = true;
         match state.overflow {
             Overflow::Truncate => {
                 state.buf.extend_from_slice(&bytes[..room]);
+                if let Some(watcher) = state.watcher.as_ref().filter(|_| room > 0) {
+                    watcher.write(&bytes[..room]);
+                }
                 Ok(())
             }
             Overflow::Fail => Err(OutputLimitExceeded { limit: state.cap }),
@@ -201,6 +224,23 @@ mod tests {
         let err = capture.push(b"e").unwrap_err();
         assert_eq!(err.limit, 4);
         assert_eq!(capture.take(), Bytes::from_static(b"abcd"));
+    }
+
+    #[test]
+    fn a_watcher_sees_what_is_kept_in_order() {
+        struct Seen(Mutex<Vec<u8>>);
+        impl LogWatcher for Seen {
+            fn write(&self, bytes: &[u8]) {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+            }
+        }
+        let capture = Capture::new(8, Overflow::Truncate);
+        let seen = Arc::new(Seen(Mutex::default()));
+        capture.watch(Some(seen.clone()));
+        capture.push(b"one\n").unwrap();
+        capture.push(b"two\nthree").unwrap();
+        assert_eq!(seen.0.lock().unwrap().as_slice(), b"one\ntwo\n");
+        assert_eq!(capture.take_logs().0.lines().next(), Some("one"));
     }
 
     #[test]

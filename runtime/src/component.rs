@@ -106,6 +106,7 @@ impl Sandbox {
         memory_limit: u64,
     ) -> Self {
         let logs = Capture::new(sandbox.max_log_bytes, Overflow::Truncate);
+        logs.watch(sandbox.log_watcher.clone());
         let memory = Arc::new(MemoryMeter::default());
         let mut wasi = wasi_builder(&sandbox.env, &logs);
         wasi.stdout(logs.clone());
@@ -179,6 +180,7 @@ pub(crate) async fn invoke(
             // The call's own outbound policy (its interceptor knows this
             // invocation's id and depth).
             ready.store.data_mut().outbound = outbound_policy(&sandbox, &ready.logs);
+            ready.logs.watch(sandbox.log_watcher.clone());
             ready
         }
         None => Sandbox::new(pre.engine(), &sandbox, memory_limit),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::capture::LogWatcher;
 use crate::outbound::OutboundInterceptor;
 use crate::Cancellation;
 
@@ -90,6 +91,8 @@ pub struct SandboxConfig {
     /// the invocation then ends with [`crate::Outcome::Cancelled`].
     /// Components only; a WAGI module runs to its own end or deadline.
     pub cancel: Option<Cancellation>,
+    /// Sees the call's log output as it is written (live logs).
+    pub log_watcher: Option<Arc<dyn LogWatcher>>,
 }
 
 impl Default for SandboxConfig {
@@ -115,6 +118,7 @@ impl Default for SandboxConfig {
             max_outbound_calls: 100,
             interceptor: None,
             cancel: None,
+            log_watcher: None,
         }
     }
 }
@@ -138,6 +142,7 @@ impl fmt::Debug for SandboxConfig {
             .field("max_outbound_calls", &self.max_outbound_calls)
             .field("interceptor", &self.interceptor.as_ref().map(|_| ".."))
             .field("cancel", &self.cancel)
+            .field("log_watcher", &self.log_watcher.as_ref().map(|_| ".."))
             .finish()
     }
 }

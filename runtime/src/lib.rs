@@ -54,6 +54,7 @@ mod warm;
 
 pub use body::{drain_on_drop, ResponseBody};
 pub use cache::CacheStats;
+pub use capture::LogWatcher;
 pub use config::{RuntimeConfig, SandboxConfig};
 pub use outbound::{
     host_is_allowed, is_public, InterceptedResponse, Interception, ObservedCall, OutboundError,

@@ -64,6 +64,7 @@ pub(crate) async fn invoke(
     let bytes_in = body.len() as u64;
 
     let logs = Capture::new(sandbox.max_log_bytes, Overflow::Truncate);
+    logs.watch(sandbox.log_watcher.clone());
     // The response is buffered whole (CGI has no streaming), so the stdout
     // cap is the response limit.
     let stdout_cap = usize::try_from(sandbox.max_response_body).unwrap_or(usize::MAX);

@@ -192,6 +192,20 @@ async fn topic_self_loop_stops_at_the_depth_limit(server: &TestServer) {
     assert_eq!(too_deep.len(), 1, "{list:?}");
     assert_eq!(too_deep[0].trigger, model::TriggerKind::Topic);
     assert!(too_deep[0].parent_id.is_some());
+    // The whole loop is one trace: the depth travelled with it.
+    let trace = list[0]
+        .trace_id
+        .clone()
+        .expect("a trace id on every record");
+    assert!(
+        list.iter().all(|r| r.trace_id.as_ref() == Some(&trace)),
+        "{list:?}"
+    );
+    let tree = server.get_json(&format!("/api/v1/traces/{trace}")).await;
+    let spans = tree["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), list.len(), "{tree}");
+    let deepest = spans.iter().map(|s| s["level"].as_u64().unwrap()).max();
+    assert_eq!(deepest, Some(depth as u64 + 1), "{tree}");
 
     // It stays stopped: no retry runs it again.
     tokio::time::sleep(Duration::from_secs(3)).await;

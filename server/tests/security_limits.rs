@@ -15,55 +15,6 @@ use common::TestServer;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// A member of a second team (`team`, owned by `user`): returns a bearer
-/// token of theirs. The server's admin belongs to another team.
-async fn second_team_token(server: &TestServer, team: &str, user: &str) -> String {
-    let password = format!("{user}-password");
-    let r = server
-        .post("/api/v1/users")
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let r = server
-        .post("/api/v1/teams")
-        .json(&json!({"name": team, "owner": user}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let r = server
-        .http
-        .post(server.api_url("/api/v1/login"))
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let r = server
-        .http
-        .post(server.api_url("/api/v1/tokens"))
-        .header("cookie", cookie)
-        .header("x-wisp-csrf", "1")
-        .json(&json!({"name": "limits"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Deploys `functions/<file>.wasm` as `name` with `token` and sets `config`.
 async fn deploy_as(server: &TestServer, token: &str, name: &str, file: &str, config: Value) {
     let r = server
@@ -121,7 +72,7 @@ async fn one_team_cannot_take_the_whole_instance_pool() {
     let server =
         TestServer::start_with(&["--max-instances", "8", "--team-concurrency-percent", "50"]).await;
     server.deploy("hello", "hello").await;
-    let bob = second_team_token(&server, "red", "bob").await;
+    let bob = server.second_team_token("red", "bob").await;
     deploy_as(
         &server,
         &bob,

@@ -153,7 +153,26 @@ fn function_row(function: FunctionSummary) -> impl IntoView {
             } else {
                 "error-rate"
             };
-            view! { <span class=class>{format::percent(rate)}</span> }.into_any()
+            // The latest failure's trace (or record) is one click away.
+            let failure = function
+                .last_failure_trace_id
+                .clone()
+                .map(|trace| format!("/traces/{trace}"))
+                .or_else(|| {
+                    function
+                        .last_failure_id
+                        .clone()
+                        .map(|id| format!("/invocations/{id}"))
+                });
+            match failure {
+                Some(href) => view! {
+                    <a class=class href=href title="Open the latest failure's trace">
+                        {format::percent(rate)}
+                    </a>
+                }
+                .into_any(),
+                None => view! { <span class=class>{format::percent(rate)}</span> }.into_any(),
+            }
         }
         None => view! { <span class="muted">"—"</span> }.into_any(),
     };
@@ -194,6 +213,8 @@ mod tests {
             calls_24h: calls,
             errors_24h: errors,
             p50_duration_ms: p50,
+            last_failure_id: None,
+            last_failure_trace_id: None,
         }
     }
 

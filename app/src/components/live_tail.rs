@@ -1,21 +1,33 @@
 //! The function page's live log tail: listens to the API's server-sent events
-//! (`GET /api/v1/invocations/stream?function=`, authenticated by the session
-//! cookie) and shows each stored invocation as it arrives — its id (linking to
-//! its page), status and log lines. Pause holds new lines back; Clear empties
-//! the list. Browser only: the server renders the empty, connecting panel.
+//! (`GET /api/v1/invocations/stream?function=&logs=true`, authenticated by
+//! the session cookie) and shows each call's log lines as they are written,
+//! under a "running" entry, then each stored invocation as it arrives — its
+//! id (linking to its page), status and log lines. JSON lines show their
+//! level. Pause holds new records back (running calls still show); Clear
+//! empties the list. Browser only: the server renders the empty panel.
 
 use leptos::prelude::*;
-use model::InvocationRecord;
+use model::{InvocationRecord, LiveLogLine};
 
 use crate::{components::feedback::StatusBadge, format};
 
 /// Lines kept on screen; older ones drop off the bottom.
 const MAX_LINES: usize = 100;
+/// Running calls shown at once, and lines kept of each.
+const MAX_RUNNING: usize = 20;
+const MAX_RUNNING_LINES: usize = 200;
+
+/// A call still running: the lines it wrote so far.
+#[derive(Clone, Debug, PartialEq)]
+struct Running {
+    id: String,
+    lines: Vec<LiveLogLine>,
+}
 
 // Only the browser build ever leaves `Connecting`.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Connection {
+pub(crate) enum Connection {
     Connecting,
     Live,
     Reconnecting,
@@ -27,19 +39,39 @@ pub fn LiveTail(name: String) -> impl IntoView {
     let held = RwSignal::new(Vec::<InvocationRecord>::new());
     let paused = RwSignal::new(false);
     let connection = RwSignal::new(Connection::Connecting);
+    let running = RwSignal::new(Vec::<Running>::new());
     let url = format!(
-        "/api/v1/invocations/stream?function={}",
+        "/api/v1/invocations/stream?logs=true&function={}",
         format::query_value(&name)
     );
 
+    let receive_line = move |line: LiveLogLine| {
+        running.update(
+            |list| match list.iter_mut().find(|r| r.id == line.invocation_id) {
+                Some(entry) if entry.lines.len() < MAX_RUNNING_LINES => entry.lines.push(line),
+                Some(_) => {}
+                None => {
+                    list.insert(
+                        0,
+                        Running {
+                            id: line.invocation_id.clone(),
+                            lines: vec![line],
+                        },
+                    );
+                    list.truncate(MAX_RUNNING);
+                }
+            },
+        );
+    };
     let receive = move |record: InvocationRecord| {
+        running.update(|list| list.retain(|r| r.id != record.id));
         let target = if paused.get_untracked() { held } else { lines };
         target.update(|list| {
             list.insert(0, record);
             list.truncate(MAX_LINES);
         });
     };
-    connect(url, receive, connection);
+    connect(url, receive, receive_line, connection);
 
     let toggle_pause = move |_| {
         if paused.get_untracked() {
@@ -81,6 +113,7 @@ pub fn LiveTail(name: String) -> impl IntoView {
                     on:click=move |_| {
                         lines.set(Vec::new());
                         held.set(Vec::new());
+                        running.set(Vec::new());
                     }
                 >
                     "Clear"
@@ -88,11 +121,16 @@ pub fn LiveTail(name: String) -> impl IntoView {
             </div>
         </div>
         <div class="tail" aria-live="polite" aria-relevant="additions">
+            <ol class="tail-lines tail-running">
+                <For each=move || running.get() key=|r| (r.id.clone(), r.lines.len()) let:entry>
+                    <RunningLine entry />
+                </For>
+            </ol>
             {move || {
                 let list = lines.get();
                 if list.is_empty() {
                     return view! {
-                        <p class="tail-empty">"Waiting for calls. Each invocation shows up here about a second after it ends."</p>
+                        <p class="tail-empty">"Waiting for calls. Lines appear as a call writes them; each invocation's record follows when it ends."</p>
                     }
                         .into_any();
                 }
@@ -108,6 +146,52 @@ pub fn LiveTail(name: String) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+#[component]
+fn RunningLine(entry: Running) -> impl IntoView {
+    let href = format!("/invocations/{}", entry.id);
+    let started = entry.lines.first().map(|l| l.at);
+    let lines = entry
+        .lines
+        .into_iter()
+        .map(|line| view! { <LogLine line /> })
+        .collect_view();
+    view! {
+        <li class="tail-line tail-line-running" data-invocation=entry.id.clone()>
+            <div class="tail-meta">
+                {started.map(|at| view! {
+                    <time class="mono" datetime=format::datetime_attr(&at)>
+                        {at.format("%H:%M:%S").to_string()}
+                    </time>
+                })}
+                <a class="mono tail-id" href=href title=format!("Invocation {}", entry.id)>
+                    {format::short_id(&entry.id)}
+                </a>
+                <span class="badge badge-running">"running"</span>
+            </div>
+            <pre class="tail-logs">{lines}</pre>
+        </li>
+    }
+}
+
+/// One line a running call wrote; a JSON line shows its level and message.
+#[component]
+pub(crate) fn LogLine(line: LiveLogLine) -> impl IntoView {
+    let level = line
+        .structured
+        .as_ref()
+        .and_then(|s| s.level.clone())
+        .map(|level| {
+            let class = format!("log-level log-{level}");
+            view! { <span class=class>{level}</span> }
+        });
+    let text = line
+        .structured
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or(line.text);
+    view! { <div class="tail-log-line">{level} {text}</div> }
 }
 
 #[component]
@@ -136,9 +220,10 @@ fn TailLine(record: InvocationRecord) -> impl IntoView {
 /// Opens the event stream once the page is interactive and closes it when
 /// the panel goes away. The browser's EventSource reconnects by itself.
 #[cfg(feature = "hydrate")]
-fn connect(
+pub(crate) fn connect(
     url: String,
     receive: impl Fn(InvocationRecord) + Copy + 'static,
+    receive_line: impl Fn(LiveLogLine) + Copy + 'static,
     connection: RwSignal<Connection>,
 ) {
     use send_wrapper::SendWrapper;
@@ -161,14 +246,27 @@ fn connect(
                 }
             },
         );
+        let on_line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| {
+                if let Some(data) = event.data().as_string() {
+                    match serde_json::from_str::<LiveLogLine>(&data) {
+                        Ok(line) => receive_line(line),
+                        Err(error) => {
+                            leptos::logging::warn!("live tail: unreadable log event: {error}")
+                        }
+                    }
+                }
+            },
+        );
         let on_open = Closure::<dyn FnMut()>::new(move || connection.set(Connection::Live));
         let on_error =
             Closure::<dyn FnMut()>::new(move || connection.set(Connection::Reconnecting));
         let _ = source
             .add_event_listener_with_callback("invocation", on_record.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("log", on_line.as_ref().unchecked_ref());
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let held = SendWrapper::new((source, on_record, on_open, on_error));
+        let held = SendWrapper::new((source, on_record, on_line, on_open, on_error));
         on_cleanup(move || {
             let (source, ..) = &*held;
             source.close();
@@ -178,9 +276,10 @@ fn connect(
 
 /// The server renders the panel only; streaming starts in the browser.
 #[cfg(not(feature = "hydrate"))]
-fn connect(
+pub(crate) fn connect(
     _url: String,
     _receive: impl Fn(InvocationRecord) + Copy + 'static,
+    _receive_line: impl Fn(LiveLogLine) + Copy + 'static,
     _connection: RwSignal<Connection>,
 ) {
 }

@@ -11,4 +11,5 @@ pub mod overview;
 pub mod settings;
 pub mod team;
 pub mod topology;
+pub mod trace;
 pub mod triggers;

@@ -3,6 +3,10 @@
 //! Edge width shows calls, colour the error rate, dashes a declared edge
 //! with no traffic; hovering shows stats, clicking a function opens it, the
 //! search highlights matching nodes, and the graph refreshes every 5 s.
+//! With `?trace=<id>` the path of that trace (its functions, what they
+//! called, the triggers that fired them) is highlighted.
+
+use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,6 +15,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     components::feedback::{ErrorList, ErrorPanel, Loading},
     events_api::{load_topology, TopologyView},
+    traces_api::load_trace,
 };
 
 const WINDOWS: [(&str, &str); 4] = [
@@ -47,6 +52,19 @@ pub fn TopologyPage() -> impl IntoView {
         |(w, _)| load_topology(w),
     );
     let search = RwSignal::new(String::new());
+    let trace_id = Memo::new(move |_| query.read().get("trace").unwrap_or_default());
+    let trace_nodes = Resource::new(
+        move || trace_id.get(),
+        |id| async move {
+            if id.is_empty() {
+                return Ok(None);
+            }
+            load_trace(id)
+                .await
+                .map(|t| Some((t.spans.len(), trace_node_ids(&t))))
+        },
+    );
+    let on_trace = RwSignal::new(BTreeSet::<String>::new());
 
     view! {
         <Title text="Topology · Wisp" />
@@ -63,7 +81,10 @@ pub fn TopologyPage() -> impl IntoView {
                 {WINDOWS
                     .iter()
                     .map(|(value, label)| {
-                        let href = format!("/topology?window={value}");
+                        let href = match trace_id.get_untracked() {
+                            t if t.is_empty() => format!("/topology?window={value}"),
+                            t => format!("/topology?window={value}&trace={t}"),
+                        };
                         let value = value.to_string();
                         view! {
                             <a
@@ -88,6 +109,27 @@ pub fn TopologyPage() -> impl IntoView {
                 />
             </div>
         </div>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match trace_nodes.await {
+                    Ok(Some((spans, ids))) => {
+                        on_trace.set(ids);
+                        let id = trace_id.get_untracked();
+                        view! {
+                            <p class="alert trace-banner" role="status">
+                                "Highlighted: the path of trace "
+                                <a class="mono" href=format!("/traces/{id}")>{id.clone()}</a>
+                                " (" {spans} " invocations). "
+                                <a href=format!("/topology?window={}", window.get_untracked())>"Clear"</a>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Ok(None) => ().into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
         <section class="card card-flush topology-card" aria-label="Application graph">
             <Transition fallback=|| view! { <Loading /> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
@@ -100,7 +142,7 @@ pub fn TopologyPage() -> impl IntoView {
                                     <p>"Deploy functions and add triggers; calls between them appear here as they happen."</p>
                                 </div>
                             }.into_any(),
-                            Ok(v) => view! { <Graph view=v search /> }.into_any(),
+                            Ok(v) => view! { <Graph view=v search on_trace /> }.into_any(),
                             Err(error) => view! { <div class="card-body"><ErrorPanel error /></div> }.into_any(),
                         }
                     })}
@@ -143,10 +185,79 @@ fn highlight(query: &str) {
     let _ = query;
 }
 
+/// The graph's node ids a trace went through: its functions, what they
+/// called (functions, topics, key-value stores, hosts) and the triggers
+/// that fired them (as drawn by the topology: `fn:`, `topic:`, `kv:`,
+/// `host:`, `route:`, `cron:`, `queue:`).
+pub fn trace_node_ids(trace: &model::Trace) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for span in &trace.spans {
+        ids.insert(format!("fn:{}", span.function));
+        if let Some(trigger) = &span.trigger_id {
+            let prefix = match span.trigger.as_str() {
+                "http" => "route",
+                "cron" => "cron",
+                "nats" | "redis" | "mqtt" => "queue",
+                _ => "",
+            };
+            if !prefix.is_empty() {
+                ids.insert(format!("{prefix}:{trigger}"));
+            }
+        }
+        for call in &span.calls {
+            let prefix = match call.target_kind.as_str() {
+                "function" => "fn",
+                "topic" => "topic",
+                "kv" => "kv",
+                _ => "host",
+            };
+            ids.insert(format!("{prefix}:{}", call.target));
+        }
+    }
+    ids
+}
+
+/// Marks the drawn nodes in `ids`, and the edges between two of them, as on
+/// the trace (browser only).
+fn mark_trace(ids: &BTreeSet<String>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Ok(list) = document().query_selector_all("svg.topology g.node, svg.topology path.edge")
+        else {
+            return;
+        };
+        for i in 0..list.length() {
+            let Some(el) = list
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+            else {
+                continue;
+            };
+            let on = match el.get_attribute("data-id") {
+                Some(id) => ids.contains(&id),
+                None => {
+                    let end =
+                        |name: &str| el.get_attribute(name).is_some_and(|id| ids.contains(&id));
+                    end("data-from") && end("data-to")
+                }
+            };
+            let _ = el.class_list().toggle_with_force("on-trace", on);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ids;
+}
+
 #[component]
-fn Graph(view: TopologyView, search: RwSignal<String>) -> impl IntoView {
-    // Re-apply the highlight whenever the query changes or a refresh redraws.
+fn Graph(
+    view: TopologyView,
+    search: RwSignal<String>,
+    on_trace: RwSignal<BTreeSet<String>>,
+) -> impl IntoView {
+    // Re-apply the highlights whenever the query changes or a refresh redraws.
     Effect::new(move |_| highlight(&search.get()));
+    Effect::new(move |_| on_trace.with(mark_trace));
     let counts = format!(
         "{} nodes, {} edges, {} with traffic",
         view.topology.nodes.len(),
@@ -170,5 +281,54 @@ fn Legend() -> impl IntoView {
             <li><span class="swatch-line idle unused"></span>"declared, idle"</li>
             <li>"λ function · ⇢ route · ◷ cron · # topic · ☰ queue · ↗ host · ⛁ key-value"</li>
         </ul>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traces_path_names_the_drawn_nodes() {
+        let trace: model::Trace = serde_json::from_value(serde_json::json!({
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "started_at": "2026-12-01T00:00:00Z",
+            "duration_ms": 3.0,
+            "deliveries": [],
+            "spans": [
+                {"invocation_id": "1", "span_id": "a", "parent_id": null, "parent_span_id": null,
+                 "level": 0, "function": "a", "version": 1, "trigger": "http", "trigger_id": "t1",
+                 "attempt": null, "status": "success", "outcome": "success", "status_code": 200,
+                 "failed": false,
+                 "error": null, "method": "GET", "path": "/", "started_at": "2026-12-01T00:00:00Z",
+                 "offset_ms": 0.0, "duration_ms": 1.0, "publishes": [],
+                 "calls": [
+                    {"target_kind": "function", "target": "b", "method": "GET", "status_code": 200,
+                     "ok": true, "offset_ms": 0.1, "duration_ms": 0.5},
+                    {"target_kind": "host", "target": "api.example.com", "method": "GET",
+                     "status_code": 200, "ok": true, "offset_ms": 0.6, "duration_ms": 0.2}
+                 ]},
+                {"invocation_id": "2", "span_id": "b", "parent_id": "1", "parent_span_id": "a",
+                 "level": 1, "function": "b", "version": 1, "trigger": "function", "trigger_id": null,
+                 "attempt": null, "status": "success", "outcome": "success", "status_code": 200,
+                 "failed": false,
+                 "error": null, "method": "GET", "path": "/", "started_at": "2026-12-01T00:00:00Z",
+                 "offset_ms": 0.1, "duration_ms": 0.5, "publishes": [],
+                 "calls": [{"target_kind": "topic", "target": "orders", "method": "POST",
+                            "status_code": 202, "ok": true, "offset_ms": 0.2, "duration_ms": 0.1}]}
+            ]
+        }))
+        .unwrap();
+        let ids: Vec<String> = trace_node_ids(&trace).into_iter().collect();
+        assert_eq!(
+            ids,
+            [
+                "fn:a",
+                "fn:b",
+                "host:api.example.com",
+                "route:t1",
+                "topic:orders"
+            ]
+        );
     }
 }

@@ -8,7 +8,12 @@
 //!   request's `ce-id` header, path and body.
 //! - `STATUS`: the response status (default 200); `FAIL_BODY_CONTAINS`: answer
 //!   500 when the request body contains this text.
-//! - `SLEEP_MS`: wait this long (not burning CPU) before answering.
+//! - `SLEEP_MS`: wait this long (not burning CPU) before answering, then
+//!   log `relay: slept N ms`.
+//! - `LOG_LINE`: a line written to stderr first (e.g. a JSON log record).
+//! - `FAIL_FIRST`: fail (panic, a trap, before any step) the first N calls
+//!   of each path, counted in the key-value store under `relay-calls{path}`:
+//!   a delivery that fails N times and then succeeds on a retry.
 //!
 //! The response body has one line per step, `METHOD URL -> STATUS BODY`, or
 //! `METHOD URL -> error: ...`. Each step is also logged to stderr.
@@ -31,7 +36,22 @@ async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
             .replace("{path}", &path)
             .replace("{body}", &input)
     };
+    if let Ok(line) = std::env::var("LOG_LINE") {
+        eprintln!("{line}");
+    }
     eprintln!("relay: {} {} ({} bytes)", parts.method, path, input.len());
+
+    if let Some(first) = std::env::var("FAIL_FIRST").ok().and_then(|s| s.parse::<u32>().ok()) {
+        let key = format!("http://kv.wisp/relay-calls{path}");
+        let seen = match call("GET", &key, String::new()).await {
+            Ok((200, text)) => text.parse::<u32>().unwrap_or(0),
+            _ => 0,
+        };
+        let _ = call("PUT", &key, (seen + 1).to_string()).await;
+        if seen < first {
+            panic!("relay: failing call {} of the first {first}", seen + 1);
+        }
+    }
 
     let mut out = String::new();
     let steps = std::env::var("STEPS").unwrap_or_default();
@@ -51,6 +71,7 @@ async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
 
     if let Some(ms) = std::env::var("SLEEP_MS").ok().and_then(|s| s.parse().ok()) {
         wstd::task::sleep(wstd::time::Duration::from_millis(ms)).await;
+        eprintln!("relay: slept {ms} ms");
     }
 
     let mut status: u16 = std::env::var("STATUS")

@@ -263,6 +263,8 @@ async fn handle(platform: &Platform, trigger: &Trigger, client: &AsyncClient, pu
         payload: publish.payload.clone(),
         content_type: None,
         attempt: 1,
+        // MQTT 3.1.1 has no headers (a v5 user property would carry it).
+        traceparent: None,
     };
     match deliver_with_retries(platform, trigger, message).await {
         Verdict::Ack | Verdict::DeadLettered => {

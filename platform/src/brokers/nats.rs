@@ -462,6 +462,7 @@ async fn consume_jetstream(
             payload: message.payload.clone(),
             content_type: content_type(message.headers.as_ref()),
             attempt,
+            traceparent: traceparent(message.headers.as_ref()),
         };
         // Keep the server from redelivering while a long call runs.
         let delivery = platform.deliver_message(trigger, external);
@@ -528,6 +529,7 @@ async fn consume_core(
             payload: message.payload.clone(),
             content_type: content_type(message.headers.as_ref()),
             attempt: 1,
+            traceparent: traceparent(message.headers.as_ref()),
         };
         tasks.spawn(async move {
             deliver_with_retries(&platform, &trigger, external).await;
@@ -556,6 +558,12 @@ async fn round_trip(client: &async_nats::Client) -> Result<(), String> {
 fn content_type(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
     headers
         .and_then(|h| h.get("Content-Type"))
+        .map(|v| v.to_string())
+}
+
+fn traceparent(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
+    headers
+        .and_then(|h| h.get(crate::trace_context::TRACEPARENT))
         .map(|v| v.to_string())
 }
 

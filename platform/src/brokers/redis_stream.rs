@@ -366,6 +366,10 @@ async fn handle(
         payload,
         content_type,
         attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+        traceparent: entry
+            .map
+            .get(crate::trace_context::TRACEPARENT)
+            .map(|v| String::from_utf8_lossy(&value_bytes(v)).into_owned()),
     };
     match platform.deliver_message(trigger, message).await {
         Verdict::Ack | Verdict::DeadLettered => {

@@ -49,6 +49,9 @@ fn record(i: i64, month: Month) -> InvocationRecord {
         logs_truncated: false,
         parent_id: None,
         trigger_id: None,
+        trace_id: None,
+        parent_span_id: None,
+        attempt: None,
     }
 }
 

@@ -39,6 +39,8 @@ fn record_bytes(r: &InvocationRecord) -> usize {
         + r.logs.len()
         + r.parent_id.as_ref().map_or(0, String::len)
         + r.trigger_id.as_ref().map_or(0, String::len)
+        + r.trace_id.as_ref().map_or(0, String::len)
+        + r.parent_span_id.as_ref().map_or(0, String::len)
 }
 
 /// Records (and call edges) whose write failed, oldest first, kept for a
@@ -240,6 +242,9 @@ mod tests {
             logs_truncated: false,
             parent_id: None,
             trigger_id: None,
+            trace_id: None,
+            parent_span_id: None,
+            attempt: None,
         }
     }
 

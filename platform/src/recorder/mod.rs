@@ -52,7 +52,8 @@ const BROADCAST_CAPACITY: usize = 1024;
 /// The stored columns of an invocation record, in binding order.
 const INVOCATION_COLUMNS: &str = "id, function_name, version, trigger_kind, started_at, \
      duration_us, billed_ms, memory_limit_mb, peak_memory_bytes, bytes_in, bytes_out, status, \
-     outcome, status_code, error, method, path, logs, logs_truncated, parent_id, trigger_id";
+     outcome, status_code, error, method, path, logs, logs_truncated, parent_id, trigger_id, trace_id, \
+     parent_span_id, attempt";
 const INVOCATION_COLUMN_COUNT: usize = column_count(INVOCATION_COLUMNS);
 /// The stored columns of an outbound call edge, in binding order.
 const CALL_COLUMNS: &str = "invocation_id, function_name, target_kind, target, method, \

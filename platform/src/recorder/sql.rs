@@ -158,7 +158,10 @@ async fn insert_records(
             .bind(r.logs.as_str())
             .bind(i64::from(r.logs_truncated))
             .bind(r.parent_id.as_deref())
-            .bind(r.trigger_id.as_deref());
+            .bind(r.trigger_id.as_deref())
+            .bind(r.trace_id.as_deref())
+            .bind(r.parent_span_id.as_deref())
+            .bind(r.attempt.map(i64::from));
     }
     q.fetch_all(conn)
         .await?

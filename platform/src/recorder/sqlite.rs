@@ -268,6 +268,9 @@ fn store(
                 i64::from(r.logs_truncated),
                 r.parent_id,
                 r.trigger_id,
+                r.trace_id,
+                r.parent_span_id,
+                r.attempt,
             ])?;
             if stored == 0 {
                 tracing::error!(

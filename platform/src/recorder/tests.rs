@@ -38,6 +38,9 @@ fn record(i: i64) -> InvocationRecord {
         logs_truncated: false,
         parent_id: (i % 7 == 0).then(|| "parent".to_string()),
         trigger_id: None,
+        trace_id: None,
+        parent_span_id: None,
+        attempt: None,
     }
 }
 

@@ -2,14 +2,14 @@
 //! a function's configuration and live alias, deleting it, calling it from
 //! the control plane (synchronously, buffered for the dashboard's test
 //! panel, or as durable async work), and reading its invocation records,
-//! including the live feed of new ones. Every read needs the viewer role
+//! including the live feed of new ones and the traces they form. Every read needs the viewer role
 //! in the function's team, every change the developer role.
 
 use bytes::Bytes;
 use http::Request;
 use model::{
     AsyncInvocation, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary,
-    InvocationRecord,
+    InvocationRecord, LiveLogLine, Trace,
 };
 use tokio::sync::broadcast;
 
@@ -197,12 +197,54 @@ impl Functions<'_> {
         self.0.invocation_children(who.team_id, id).await
     }
 
+    /// The trace `trace_id` (32 hex digits): the team's invocations in it as
+    /// a tree, with their outbound calls, publishes and pending deliveries.
+    pub async fn trace(&self, who: &Principal, trace_id: &str) -> Result<Trace, PlatformError> {
+        who.require(Role::Viewer)?;
+        if !crate::trace_context::is_trace_id(trace_id) {
+            return Err(PlatformError::invalid_field(
+                "trace_id",
+                "a trace id is 32 lowercase hex digits, not all zero",
+            ));
+        }
+        self.0.trace(who.team_id, trace_id).await
+    }
+
+    /// The lines the team's calls write while they run, from now on.
+    pub fn log_feed(&self, who: &Principal) -> LogFeed {
+        LogFeed {
+            team_id: who.team_id,
+            lines: self.0.inner.live_logs.subscribe(),
+        }
+    }
+
     /// New invocation records of the team's functions as they are stored.
     pub fn feed(&self, who: &Principal) -> InvocationFeed {
         InvocationFeed {
             platform: self.0.clone(),
             team_id: who.team_id,
             records: self.0.subscribe_invocations(),
+        }
+    }
+}
+
+/// A live feed of the lines the team's running calls write
+/// ([`Functions::log_feed`]).
+pub struct LogFeed {
+    team_id: i64,
+    lines: broadcast::Receiver<crate::live_logs::TeamLine>,
+}
+
+impl LogFeed {
+    /// The next line of one of the team's running calls; `None` once the
+    /// platform is gone. A reader that falls behind skips what it missed.
+    pub async fn next(&mut self) -> Option<std::sync::Arc<LiveLogLine>> {
+        loop {
+            match self.lines.recv().await {
+                Ok(line) if line.team_id == self.team_id => return Some(line.line),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ use std::future::Future;
 
 pub use access::Access;
 pub use events::Events;
-pub use functions::{Functions, InvocationFeed};
+pub use functions::{Functions, InvocationFeed, LogFeed};
 pub use metering::Metering;
 pub use triggers::Triggers;
 

@@ -13,6 +13,7 @@ use model::Trigger;
 use crate::invoke::{new_invocation_id, CallContext};
 use crate::queue::{backoff, NewJob};
 use crate::topics::cloud_event_headers;
+use crate::trace_context::TraceContext;
 use crate::{Platform, TriggerKind};
 
 /// One message as a consumer received it.
@@ -27,6 +28,9 @@ pub(crate) struct ExternalMessage {
     pub content_type: Option<String>,
     /// 1 for the first delivery, as far as the broker knows.
     pub attempt: u32,
+    /// The message's W3C `traceparent` (a NATS header, a Redis stream
+    /// field), continued by the call.
+    pub traceparent: Option<String>,
 }
 
 /// What the consumer does with the message next.
@@ -68,6 +72,22 @@ impl Platform {
             depth: 0,
             wait_for_slot: true,
             scope: None,
+            // Every attempt at one message is in one trace: the sender's,
+            // else one named after the message.
+            trace: Some(
+                message
+                    .traceparent
+                    .as_deref()
+                    .and_then(crate::trace_context::parse_traceparent)
+                    .unwrap_or_else(|| TraceContext {
+                        trace_id: crate::trace_context::trace_id_for(&format!(
+                            "{}/{}",
+                            trigger.id, message.message_id
+                        )),
+                        parent_span_id: None,
+                    }),
+            ),
+            attempt: Some(message.attempt),
         };
         let (invocation_id, error) = match request {
             Err(e) => (None, e),

@@ -178,34 +178,61 @@ pub async fn children(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct StreamParams {
-    /// Only records of this function.
+    /// Only records (and log lines) of this function.
     function: Option<String>,
+    /// Only the record (and log lines) of this invocation.
+    invocation: Option<String>,
+    /// Also send each line running calls write, as it is written (`log`
+    /// events), before their records.
+    logs: Option<bool>,
 }
 
 /// Server-sent events: one `invocation` event (a JSON record) per stored
-/// call. The stream ends when the server shuts down (so it can stop).
+/// call; with `logs=true` also one `log` event (a [`model::LiveLogLine`])
+/// per line a running call writes, while it runs. The stream ends when the
+/// server shuts down (so it can stop).
 #[utoipa::path(get, path = "/api/v1/invocations/stream", params(StreamParams),
-    responses((status = 200, content_type = "text/event-stream", description = "records as they are stored")),
+    responses((status = 200, content_type = "text/event-stream", description = "records as they are stored, and with logs=true the lines of running calls")),
     security(("bearer" = [])))]
 pub async fn stream(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
     Query(params): Query<StreamParams>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let function = params.function;
+    let wanted = std::sync::Arc::new(move |function: &str, invocation: &str| {
+        params.function.as_deref().is_none_or(|f| f == function)
+            && params.invocation.as_deref().is_none_or(|i| i == invocation)
+    });
+    let lines = params.logs.unwrap_or(false).then(|| {
+        let wanted = wanted.clone();
+        let feed = state.platform.functions().log_feed(&who);
+        futures::stream::unfold(feed, |mut feed| async move {
+            let line = feed.next().await?;
+            Some((line, feed))
+        })
+        .filter_map(move |line| {
+            wanted(&line.function, &line.invocation_id)
+                .then(|| Event::default().event("log").json_data(&*line).ok())
+                .flatten()
+                .map(Ok)
+        })
+    });
     let feed = state.platform.functions().feed(&who);
     let records = futures::stream::unfold(feed, |mut feed| async move {
         let record = feed.next().await?;
         Some((record, feed))
     })
     .filter_map(move |record| {
-        function
-            .as_deref()
-            .is_none_or(|f| f == record.function)
+        wanted(&record.function, &record.id)
             .then(|| Event::default().event("invocation").json_data(&record).ok())
             .flatten()
             .map(Ok)
     });
-    let records = futures::StreamExt::take_until(records, state.platform.stopping());
-    Sse::new(records).keep_alive(KeepAlive::default())
+    let events: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
+        match lines {
+            Some(lines) => Box::pin(futures::stream::select(lines, records)),
+            None => Box::pin(records),
+        };
+    let events = futures::StreamExt::take_until(events, state.platform.stopping());
+    Sse::new(events).keep_alive(KeepAlive::default())
 }

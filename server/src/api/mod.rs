@@ -14,6 +14,7 @@ mod overview;
 mod teams;
 mod tokens;
 mod topology;
+mod traces;
 mod triggers;
 
 use std::net::SocketAddr;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/invocations/{id}", get(invocations::get))
         .route("/api/v1/invocations/stream", get(invocations::stream))
+        .route("/api/v1/traces/{trace_id}", get(traces::get))
         .route(
             "/api/v1/invocations/{id}/children",
             get(invocations::children),

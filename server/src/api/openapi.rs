@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
         super::functions::upload, super::functions::list, super::functions::detail,
         super::functions::update_config, super::functions::set_alias, super::functions::delete,
         super::invocations::invoke, super::invocations::list, super::invocations::get,
-        super::invocations::stream, super::invocations::children,
+        super::invocations::stream, super::invocations::children, super::traces::get,
         super::triggers::list, super::triggers::create, super::triggers::get, super::triggers::update,
         super::triggers::delete, super::triggers::preview,
         super::events::publish, super::events::jobs, super::events::stats, super::events::job,
@@ -42,7 +42,8 @@ use utoipa::{Modify, OpenApi};
         model::MemberRole, model::SessionInfo, model::AuditEntry, super::teams::Credentials,
         super::teams::WhoAmI, super::teams::SwitchTeam, model::InvocationStatus,
         model::InvocationOutcome, model::TriggerKind, model::Role, model::JobState,
-        model::TopologyNodeKind,
+        model::TopologyNodeKind, model::Trace, model::TraceSpan, model::TraceCall,
+        model::TracePublish, model::TraceDelivery,
     )),
     modifiers(&BearerAuth)
 )]

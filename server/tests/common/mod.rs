@@ -380,4 +380,53 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+
+    /// Makes user `user` the owner of a new team `team` (as the admin)
+    /// and returns an API token of theirs for it.
+    pub async fn second_team_token(&self, team: &str, user: &str) -> String {
+        let password = format!("{user}-password");
+        let r = self
+            .post("/api/v1/users")
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = self
+            .post("/api/v1/teams")
+            .json(&serde_json::json!({"name": team, "owner": user}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = self
+            .http
+            .post(self.api_url("/api/v1/login"))
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let r = self
+            .http
+            .post(self.api_url("/api/v1/tokens"))
+            .header("cookie", cookie)
+            .header("x-wisp-csrf", "1")
+            .json(&serde_json::json!({"name": "limits"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
 }

@@ -205,6 +205,7 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/invocations/stream", Read),
     s("GET /api/v1/invocations/{id}", Read),
     s("GET /api/v1/invocations/{id}/children", Read),
+    s("GET /api/v1/traces/{trace_id}", Read),
     s("GET /api/v1/jobs", Read),
     s("GET /api/v1/jobs/stats", Read),
     s("GET /api/v1/jobs/{id}", Read),
@@ -271,6 +272,8 @@ pub const SERVER_FNS: &[Sample] = &[
     s("load_function", Read).args(Form(&[("name", "{fn}")])),
     s("list_invocations", Read).args(Form(&[("name", "{fn}")])),
     s("invocation", Read).args(Form(&[("id", "{invocation}")])),
+    s("invocation_children", Read).args(Form(&[("id", "{invocation}")])),
+    s("load_trace", Read).args(Form(&[("trace_id", "{trace}")])),
     s("month_costs", Read),
     s("load_overview", Read),
     s("list_tokens", Read),
@@ -335,6 +338,7 @@ pub const OBJECT_PLACEHOLDERS: &[&str] = &[
     "fn",
     "trigger",
     "invocation",
+    "trace",
     "job",
     "dead",
     "token",
@@ -353,6 +357,7 @@ pub fn placeholder_for(path: &str, param: &str) -> Option<&'static str> {
         "key" => "kv_key",
         "username" => "member",
         "topic" => "topic",
+        "trace_id" => "trace",
         "file" => "month_file",
         "id" => {
             let before = path.split("/{id}").next()?.rsplit('/').next()?;

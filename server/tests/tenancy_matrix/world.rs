@@ -230,6 +230,9 @@ impl<'s> World<'s> {
         ctx.insert("fn", json!(function));
         ctx.insert("trigger", trigger.json["id"].clone());
         ctx.insert("job", json!(job));
+        // A root async call without a `traceparent` starts the trace its
+        // own id names.
+        ctx.insert("trace", json!(invocation.replace('-', "")));
         ctx.insert("invocation", json!(invocation));
         ctx.insert("kv_key", json!(key));
         ctx.insert("dead", json!(dead));
