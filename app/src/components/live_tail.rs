@@ -128,7 +128,7 @@ pub fn LiveTail(name: String) -> impl IntoView {
             </ol>
             {move || {
                 let list = lines.get();
-                if list.is_empty() {
+                if list.is_empty() && running.with(Vec::is_empty) {
                     return view! {
                         <p class="tail-empty">"Waiting for calls. Lines appear as a call writes them; each invocation's record follows when it ends."</p>
                     }

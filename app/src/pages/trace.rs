@@ -191,10 +191,12 @@ fn SpanRow(span: TraceSpan, total: f64) -> impl IntoView {
                 </span>
                 <span class="span-time">{format::duration_ms(span.duration_ms)}</span>
             </a>
+            // The first line (the cause); the invocation page has the rest.
             {span
                 .error
-                .clone()
+                .as_deref()
                 .filter(|_| failed)
+                .map(|e| e.lines().next().unwrap_or_default().to_string())
                 .map(|e| view! { <p class="span-error">{e}</p> })}
             <ul class="span-calls">{calls}</ul>
         </li>
