@@ -1,6 +1,7 @@
 //! The recorder's writer over the shared sqlx pool (PostgreSQL): multi-row
 //! INSERTs of up to [`BATCH_ROWS`] records inside one transaction with the
-//! hourly usage rollups, on one connection kept between batches. A record
+//! hourly usage rollups (on SQLite also the log search index), on one
+//! connection kept between batches. A record
 //! whose id is already stored is skipped (and logged), not allowed to
 //! roll the whole batch back; only the stored records are metered.
 
@@ -101,7 +102,11 @@ async fn write_batch(
     let mut tx = conn.begin().await?;
     let mut stored = HashSet::with_capacity(batch.len());
     for part in batch.chunks(BATCH_ROWS) {
-        stored.extend(insert_records(&mut tx, backend, part).await?);
+        let ids = insert_records(&mut tx, backend, part).await?;
+        if backend == Backend::Sqlite {
+            index_logs(&mut tx, &ids).await?;
+        }
+        stored.extend(ids);
     }
     if stored.len() < batch.len() {
         // The first of two records with one id in a batch is the stored one.
@@ -168,6 +173,27 @@ async fn insert_records(
         .iter()
         .map(|row| row.try_get("id"))
         .collect()
+}
+
+/// On SQLite, feeds the log search index (migration 0012) the logs and
+/// error of the rows just stored under `ids` (PostgreSQL keeps its own
+/// index). Rows with neither are not indexed, as in the SQLite writer.
+async fn index_logs(conn: &mut AnyConnection, ids: &[String]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO invocations_fts (rowid, logs, error) \
+         SELECT rowid, logs, error FROM invocations WHERE id IN ({}) \
+         AND (logs <> '' OR error IS NOT NULL)",
+        vec!["?"; ids.len()].join(",")
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.as_str());
+    }
+    q.execute(conn).await?;
+    Ok(())
 }
 
 async fn write_calls(

@@ -38,6 +38,11 @@ static INSERT_INVOCATION: LazyLock<String> = LazyLock::new(|| {
         placeholders(super::INVOCATION_COLUMN_COUNT)
     )
 });
+/// Feeds the log search index (migration 0012): the stored row's logs and
+/// error under its rowid, in the same transaction. Fed here rather than by
+/// a trigger, whose FTS5 insert cost 3-4 times as much per row
+/// (docs/DECISIONS.md #46).
+const INDEX_LOGS: &str = "INSERT INTO invocations_fts (rowid, logs, error) VALUES (?, ?, ?)";
 static INSERT_CALL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO outbound_calls ({CALL_COLUMNS}) VALUES ({})",
@@ -233,7 +238,8 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// Stores `records` (those whose id is already stored are dropped from it,
-/// and logged), their rollups and the call edges in one transaction.
+/// and logged), their logs in the search index, their rollups and the call
+/// edges in one transaction.
 fn store(
     conn: &mut Connection,
     records: &mut Vec<InvocationRecord>,
@@ -244,6 +250,7 @@ fn store(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut insert = tx.prepare_cached(&INSERT_INVOCATION)?;
+        let mut index = tx.prepare_cached(INDEX_LOGS)?;
         let mut skipped: Vec<usize> = Vec::new();
         for (i, r) in records.iter().enumerate() {
             let stored = insert.execute(params![
@@ -279,6 +286,8 @@ fn store(
                     "an invocation record with this id is already stored; the new one is skipped"
                 );
                 skipped.push(i);
+            } else if crate::log_search::indexed(r) {
+                index.execute(params![tx.last_insert_rowid(), r.logs, r.error])?;
             }
         }
         if !skipped.is_empty() {

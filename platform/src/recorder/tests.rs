@@ -110,7 +110,28 @@ async fn both_writers_store_every_record_edge_and_rollup() {
         let billed: i64 = hours.iter().map(|h| h.usage.billed_ms).sum();
         assert_eq!((requests, failures, billed), (N, N / 10, 2 * N));
         assert!(hours.len() > 3, "{} rollup rows", hours.len());
+        // Either writer fed the log search index every stored record.
+        assert_eq!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM invocations_fts WHERE invocations_fts MATCH 'line'"
+            )
+            .await,
+            N
+        );
+        index_matches_content(&db).await;
     }
+}
+
+/// FTS5's own check of the log search index against `invocations`, row
+/// by row (fails on an entry under a wrong rowid or a missing one).
+async fn index_matches_content(db: &AnyPool) {
+    sqlx::query(
+        "INSERT INTO invocations_fts (invocations_fts, rank) VALUES ('integrity-check', 1)",
+    )
+    .execute(db)
+    .await
+    .unwrap();
 }
 
 /// A record under an id that is already stored (a redriven attempt used
@@ -153,6 +174,8 @@ async fn a_duplicate_id_never_sinks_its_batch() {
             tailed += 1;
         }
         assert_eq!(tailed, 98, "pool writer: {pool_writer}");
+        // A skipped duplicate put nothing into the search index.
+        index_matches_content(&db).await;
     }
 }
 

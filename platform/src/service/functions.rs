@@ -2,21 +2,22 @@
 //! a function's configuration and live alias, deleting it, calling it from
 //! the control plane (synchronously, buffered for the dashboard's test
 //! panel, or as durable async work), and reading its invocation records,
-//! including the live feed of new ones and the traces they form. Every read needs the viewer role
-//! in the function's team, every change the developer role.
+//! including the live feed of new ones, the traces they form and the
+//! search over their logs. Every read needs the viewer role in the
+//! function's team, every change the developer role.
 
 use bytes::Bytes;
 use http::Request;
 use model::{
     AsyncInvocation, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary,
-    InvocationRecord, LiveLogLine, Trace,
+    InvocationRecord, LiveLogLine, LogSearchPage, Trace,
 };
 use tokio::sync::broadcast;
 
 use super::Change;
 use crate::{
-    BufferedInvocation, InvocationQuery, InvokeOutcome, Platform, PlatformError, Principal,
-    RequestBody, Role, TriggerKind,
+    BufferedInvocation, InvocationQuery, InvokeOutcome, LogSearch, Platform, PlatformError,
+    Principal, RequestBody, Role, TriggerKind,
 };
 
 /// The functions of the caller's team (see [`Platform::functions`]).
@@ -165,6 +166,21 @@ impl Functions<'_> {
     ) -> Result<Vec<InvocationRecord>, PlatformError> {
         self.0.authorize_function(who, name, Role::Viewer).await?;
         self.0.list_invocations(name, query).await
+    }
+
+    /// The team's invocations whose logs or error text match `search`,
+    /// newest first; a `function` filter naming another team's function
+    /// is not found.
+    pub async fn search_logs(
+        &self,
+        who: &Principal,
+        search: &LogSearch,
+    ) -> Result<LogSearchPage, PlatformError> {
+        match search.function.as_deref().filter(|f| !f.is_empty()) {
+            Some(name) => self.0.authorize_function(who, name, Role::Viewer).await?,
+            None => who.require(Role::Viewer)?,
+        }
+        self.0.search_logs(who.team_id, search).await
     }
 
     /// One invocation record of the team.
