@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod functions;
 mod invocations;
+mod logs;
 mod openapi;
 mod overview;
 mod teams;
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/invocations/{id}/children",
             get(invocations::children),
         )
+        .route("/api/v1/logs", get(logs::search))
         .route(
             "/api/v1/price-plan",
             get(costs::get_plan).put(costs::put_plan),

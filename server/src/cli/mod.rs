@@ -4,6 +4,7 @@
 
 mod client;
 mod events;
+mod search;
 mod secrets;
 mod tokens;
 
@@ -66,13 +67,35 @@ pub struct InvokeArgs {
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    pub name: String,
+    /// The function (with `--search`: optional, the same as `--function`).
+    #[arg(required_unless_present = "search")]
+    pub name: Option<String>,
     /// Keep printing new invocations as they happen.
-    #[arg(long, short = 'f')]
+    #[arg(long, short = 'f', conflicts_with = "search")]
     pub follow: bool,
-    /// How many recent invocations to show first.
+    /// How many recent invocations (with `--search`: matching ones) to show.
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
+    /// Search the logs and errors of all the team's functions instead:
+    /// words, "a phrase", prefix*, -excluded, a OR b.
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// With `--search`: only this function.
+    #[arg(long, requires = "search")]
+    pub function: Option<String>,
+    /// With `--search`: `success`, `error` or an outcome such as `timeout`.
+    #[arg(long, requires = "search")]
+    pub status: Option<String>,
+    /// With `--search`: only JSON log lines of this level (`error`, `warn`, ...).
+    #[arg(long, requires = "search")]
+    pub level: Option<String>,
+    /// With `--search`: calls started since then: RFC 3339
+    /// (`2026-01-31T12:00:00Z`) or a time ago (`15m`, `2h`, `7d`).
+    #[arg(long, requires = "search", value_name = "TIME")]
+    pub since: Option<String>,
+    /// With `--search`: calls started before then (same forms as `--since`).
+    #[arg(long, requires = "search", value_name = "TIME")]
+    pub until: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -234,16 +257,20 @@ fn print_record(r: &InvocationRecord) {
 
 pub async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
+    if args.search.is_some() {
+        return search::search(&client, args).await;
+    }
+    let name = args.name.clone().context("name the function")?;
     // Make sure the function exists (a clear 404 instead of silence).
     let _: FunctionDetail = client
-        .get_json(&format!("/api/v1/functions/{}", args.name))
+        .get_json(&format!("/api/v1/functions/{name}"))
         .await?;
     let mut stream = if args.follow {
         Some(
             client
                 .get_stream(&format!(
                     "/api/v1/invocations/stream?function={}",
-                    client::encode_query(&args.name)
+                    client::encode_query(&name)
                 ))
                 .await?,
         )
@@ -252,8 +279,8 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     };
     let mut recent: Vec<InvocationRecord> = client
         .get_json(&format!(
-            "/api/v1/functions/{}/invocations?limit={}",
-            args.name, args.limit
+            "/api/v1/functions/{name}/invocations?limit={}",
+            args.limit
         ))
         .await?;
     recent.reverse();
@@ -263,7 +290,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     }
     let Some(stream) = stream.as_mut() else {
         if recent.is_empty() {
-            println!("No invocations of {} yet.", args.name);
+            println!("No invocations of {name} yet.");
         }
         return Ok(());
     };

@@ -211,6 +211,7 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/jobs/{id}", Read),
     s("GET /api/v1/kv", Read).query("application=default"),
     s("GET /api/v1/kv/{application}/{key}", Read),
+    s("GET /api/v1/logs", Read).query("q=matrix&function={fn}"),
     s("GET /api/v1/overview", Read),
     s("GET /api/v1/price-plan", Read),
     s("GET /api/v1/sessions", Read),
