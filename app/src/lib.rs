@@ -15,6 +15,7 @@ pub mod components;
 pub mod error;
 pub mod events_api;
 pub mod format;
+pub mod logs_api;
 pub mod pages;
 pub mod team_api;
 pub mod traces_api;
@@ -30,7 +31,7 @@ use crate::{
     components::layout::AppFrame,
     pages::{
         costs::CostsPage, events::EventsPage, function::FunctionPage, functions::FunctionsPage,
-        invocation::InvocationPage, login::LoginPage, not_found::NotFoundPage,
+        invocation::InvocationPage, login::LoginPage, logs::LogsPage, not_found::NotFoundPage,
         overview::OverviewPage, settings::SettingsPage, team::TeamPage, topology::TopologyPage,
         trace::TracePage, triggers::TriggersPage,
     },
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/costs") view=CostsPage ssr=SsrMode::Async />
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
+                    <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                     <Route path=path!("/triggers") view=TriggersPage ssr=SsrMode::Async />

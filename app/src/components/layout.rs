@@ -30,6 +30,7 @@ pub fn AppFrame() -> impl IntoView {
                     <nav class="nav" aria-label="Main">
                         <A href="/" exact=true>"Overview"</A>
                         <A href="/functions">"Functions"</A>
+                        <A href="/logs">"Logs"</A>
                         <A href="/triggers">"Triggers"</A>
                         <A href="/topology">"Topology"</A>
                         <A href="/events">"Events"</A>

@@ -6,6 +6,7 @@ pub mod function;
 pub mod functions;
 pub mod invocation;
 pub mod login;
+pub mod logs;
 pub mod not_found;
 pub mod overview;
 pub mod settings;

@@ -275,6 +275,7 @@ pub const SERVER_FNS: &[Sample] = &[
     s("invocation", Read).args(Form(&[("id", "{invocation}")])),
     s("invocation_children", Read).args(Form(&[("id", "{invocation}")])),
     s("load_trace", Read).args(Form(&[("trace_id", "{trace}")])),
+    s("search_logs", Read).args(Form(&[("q", "matrix"), ("function", "{fn}")])),
     s("month_costs", Read),
     s("load_overview", Read),
     s("list_tokens", Read),
