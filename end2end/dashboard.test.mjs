@@ -1,8 +1,8 @@
 // End-to-end test of the Wisp dashboard: a real Chromium (playwright-core,
 // /usr/bin/chromium, never a downloaded browser) against a running `wisp serve`.
 // It walks the flow a user would: sign in, deploy a broken and a real
-// function, call it through the gateway, read the invocation and the month's
-// costs, sign out.
+// function, call it through the gateway, read the invocation, find it on the
+// Logs page, read the month's costs, sign out.
 //
 // Environment (set by the lead's test script, or by hand):
 //   WISP_URL               dashboard origin, e.g. http://127.0.0.1:3000
@@ -257,6 +257,50 @@ async function main() {
     await assertNoHorizontalOverflow(page, "invocation page on a phone");
     shots.push(await shoot(page, cfg, "invocation-mobile.png"));
     await page.setViewportSize(DESKTOP);
+  });
+
+  await step("the Logs page finds a call by a word of its logs and marks the hit", async () => {
+    const response = await fetch(`${cfg.gateway}/fn/${FUNCTION_NAME}/orders/quokka42`);
+    assert(response.status === 200, `gateway answered ${response.status}`);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Logs" }).click();
+    await page.waitForURL((url) => url.pathname === "/logs");
+    await page.getByLabel("Search", { exact: true }).fill("Quokka42");
+    await page.getByLabel("Function", { exact: true }).selectOption(FUNCTION_NAME);
+    await page.getByLabel("Status", { exact: true }).selectOption("success");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.waitForURL((url) => url.searchParams.get("q") === "Quokka42");
+    // The record is written shortly after the call: search again until it is there.
+    let hit = page.locator(".log-table mark");
+    for (let attempt = 0; attempt < 25 && !(await hit.count()); attempt += 1) {
+      await new Promise((done) => setTimeout(done, 200));
+      await page.reload();
+    }
+    await waitForHydration(page);
+    assert((await hit.count()) === 1, `${await hit.count()} marked hits`);
+    assert((await hit.innerText()) === "quokka42", `marked: ${await hit.innerText()}`);
+    const line = await page.locator(".log-table .log-hit").first().innerText();
+    assert(line.includes("hello: GET /orders/quokka42"), `line: ${line}`);
+    assert((await page.locator(".log-table tbody tr.log-hit-head").count()) === 1, "one matching invocation");
+    assert((await page.getByLabel("Function", { exact: true }).inputValue()) === FUNCTION_NAME, "the form keeps the function");
+    await assertNoHorizontalOverflow(page, "logs page");
+    shots.push(await shoot(page, cfg, "logs.png"));
+    await page.setViewportSize(MOBILE);
+    await assertNoHorizontalOverflow(page, "logs page on a phone");
+    shots.push(await shoot(page, cfg, "logs-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+    const link = page.locator(".log-table a[href^='/invocations/']").first();
+    const href = await link.getAttribute("href");
+    await link.click();
+    await page.waitForURL((url) => url.pathname === href);
+    assert((await page.locator("pre.logs").innerText()).includes("quokka42"), "the invocation's logs");
+  });
+
+  await step("a search with nothing to look for says so", async () => {
+    await page.goto(`${cfg.url}/logs?q=${encodeURIComponent("!!! ---")}`);
+    await waitForHydration(page);
+    const panel = page.locator(".panel-error");
+    await panel.waitFor();
+    assert(/no letters or digits/.test(await panel.innerText()), await panel.innerText());
   });
 
   await step("the Costs page shows the month's usage, chart and CSV download", async () => {

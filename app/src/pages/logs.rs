@@ -278,8 +278,11 @@ fn HitTable(hits: Vec<LogSearchHit>) -> impl IntoView {
                     }
                 })
                 .collect_view();
+            // Two rows per hit: what ran, then its matching lines across
+            // the table's width (on a phone too, where a column would be
+            // scrolled out of sight).
             view! {
-                <tr>
+                <tr class="log-hit-head">
                     <th scope="row" class="nowrap">
                         <a class="row-link" href=href title=format!("Invocation {}", hit.id)>
                             <time datetime=format::datetime_attr(&hit.started_at)>
@@ -292,7 +295,9 @@ fn HitTable(hits: Vec<LogSearchHit>) -> impl IntoView {
                         <span class="mono muted">" v" {hit.version}</span>
                     </td>
                     <td><StatusBadge status=hit.status /></td>
-                    <td class="log-hits-cell">
+                </tr>
+                <tr class="log-hit-lines">
+                    <td colspan="3">
                         <div class="log-hits">{error} {lines}</div>
                         {more}
                     </td>
@@ -308,7 +313,6 @@ fn HitTable(hits: Vec<LogSearchHit>) -> impl IntoView {
                         <th scope="col">"Started (UTC)"</th>
                         <th scope="col">"Function"</th>
                         <th scope="col">"Status"</th>
-                        <th scope="col">"Matching lines"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
