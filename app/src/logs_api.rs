@@ -35,6 +35,7 @@ pub async fn search_logs(
         level: None,
         since,
         until: None,
+        trace_id: None,
         limit: LOG_HITS_PER_PAGE,
         before: given(before),
     };

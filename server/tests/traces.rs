@@ -202,6 +202,24 @@ async fn a_callers_trace_follows_calls_topics_retries_and_outbound_requests() {
         "{}",
         c1.logs
     );
+
+    // Log search narrows to the trace: the five calls, nothing else.
+    let found = server
+        .get_json(&format!("/api/v1/logs?q=relay&trace={trace_id}"))
+        .await;
+    let mut ids: Vec<&str> = found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut expected: Vec<&str> = spans
+        .iter()
+        .map(|s| s["invocation_id"].as_str().unwrap())
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "{found:#}");
 }
 
 #[tokio::test]

@@ -47,6 +47,8 @@ pub struct LogSearch {
     pub since: Option<DateTime<Utc>>,
     /// Only calls that started before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Only invocations of this trace (32 hex digits).
+    pub trace_id: Option<String>,
     /// Hits per page (0: [`DEFAULT_LIMIT`]; at most [`MAX_LIMIT`]).
     pub limit: u32,
     /// Page cursor: only invocations after this one in the listing (older).
@@ -262,6 +264,15 @@ fn plan(backend: Backend, team_id: i64, search: &LogSearch) -> Result<Plan, Plat
     }
     if let Some(until) = search.until {
         plan.push("i.started_at < {}", Value::Number(until.timestamp_millis()));
+    }
+    if let Some(trace_id) = search.trace_id.as_deref().filter(|t| !t.is_empty()) {
+        if !crate::trace_context::is_trace_id(trace_id) {
+            return Err(PlatformError::invalid_field(
+                "trace",
+                "a trace id is 32 lowercase hex digits, not all zero",
+            ));
+        }
+        plan.push("i.trace_id = {}", Value::Text(trace_id.to_string()));
     }
     // Further filters on the invocation row go here, one `plan.push` each.
     Ok(plan)

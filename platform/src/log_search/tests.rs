@@ -45,6 +45,9 @@ fn record(function: &str, i: i64) -> InvocationRecord {
         logs_truncated: false,
         parent_id: None,
         trigger_id: None,
+        trace_id: None,
+        parent_span_id: None,
+        attempt: None,
     }
 }
 

@@ -31,6 +31,8 @@ pub struct LogSearchParams {
     /// Only calls started before this instant (RFC 3339).
     #[param(value_type = Option<String>)]
     until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only invocations of this trace (32 hex digits).
+    trace: Option<String>,
     /// Hits per page (default 50, at most 500).
     limit: Option<u32>,
     /// Next page: the `next_before` of the previous one.
@@ -57,6 +59,7 @@ pub async fn search(
         level: p.level,
         since: p.since,
         until: p.until,
+        trace_id: p.trace,
         limit: p.limit.unwrap_or(0),
         before: p.before,
     };
