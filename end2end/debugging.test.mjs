@@ -6,18 +6,17 @@
 // and the live tail shows a running call's first line before the call ends.
 // Screenshots at 1280×800 and 390×844.
 
-import { chromium } from "playwright-core";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import {
-  DESKTOP,
+  apiIn,
   MOBILE,
-  TIMEOUT_MS,
   assert,
   assertNoHorizontalOverflow,
   config,
+  openPage,
   results,
   shoot,
   step,
@@ -32,31 +31,9 @@ const TRACE_ID = "5e1f0c2a9b7d4e6f8a0b1c2d3e4f5a6b";
 async function main() {
   const cfg = config();
   assert(existsSync(relayWasm), `${relayWasm} is missing: run functions/build.sh`);
-  const browser = await chromium.launch({
-    executablePath: cfg.browser,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  const context = await browser.newContext({ viewport: DESKTOP });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT_MS);
-  const pageErrors = [];
-  page.on("pageerror", (err) => pageErrors.push(String(err)));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) pageErrors.push(msg.text());
-  });
+  const { browser, page, pageErrors } = await openPage(cfg);
   const shots = [];
-  const api = (path, init) =>
-    page.evaluate(
-      async ({ path, init }) => {
-        const r = await fetch(path, {
-          ...init,
-          headers: { "X-Wisp-Csrf": "1", ...(init?.headers ?? {}) },
-          body: init?.bytes ? new Uint8Array(init.bytes) : init?.body,
-        });
-        return { status: r.status, text: await r.text() };
-      },
-      { path, init },
-    );
+  const api = apiIn(page);
 
   await step("signing in", async () => {
     await page.goto(`${cfg.url}/login?next=/functions`);

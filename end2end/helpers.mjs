@@ -126,3 +126,41 @@ export async function dropFile(page, selector, path, name, type) {
   );
 }
 
+
+// ---- a browser page that records script errors, and the API through it ----
+
+/// Debian's Chromium with one desktop-sized page; `pageErrors` collects the
+/// page's script errors (failed resource loads aside: some 4xx are on purpose).
+export async function openPage(cfg) {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: cfg.browser,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  const pageErrors = [];
+  page.on("pageerror", (err) => pageErrors.push(String(err)));
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) pageErrors.push(msg.text());
+  });
+  return { browser, page, pageErrors };
+}
+
+/// Calls the REST API from inside `page` (its session cookie, the CSRF header);
+/// `init.bytes` sends a byte array as the body. Answers `{status, text}`.
+export function apiIn(page) {
+  return (path, init) =>
+    page.evaluate(
+      async ({ path, init }) => {
+        const r = await fetch(path, {
+          ...init,
+          headers: { "X-Wisp-Csrf": "1", ...(init?.headers ?? {}) },
+          body: init?.bytes ? new Uint8Array(init.bytes) : init?.body,
+        });
+        return { status: r.status, text: await r.text() };
+      },
+      { path, init },
+    );
+}

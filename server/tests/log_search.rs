@@ -140,7 +140,7 @@ async fn exercise(server: &TestServer) {
     );
 
     // Another team: sees none of it, and not the function.
-    let other = other_team_token(server).await;
+    let other = server.second_team_token("blue", "bob").await;
     let page = search(server, &other, &format!("q={UNIQUE}")).await;
     assert!(page.hits.is_empty(), "{page:?}");
     let (status, body) = get(server, &other, "q=echo&function=alpha").await;
@@ -300,47 +300,4 @@ async fn all_hits(server: &TestServer, query: &str) -> usize {
             None => return seen.len(),
         }
     }
-}
-
-/// A token of another team's owner (team `blue`, user `bob`).
-async fn other_team_token(server: &TestServer) -> String {
-    for (path, body) in [
-        (
-            "/api/v1/users",
-            json!({"username": "bob", "password": "bob-password"}),
-        ),
-        ("/api/v1/teams", json!({"name": "blue", "owner": "bob"})),
-    ] {
-        let r = server.post(path).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 201, "{path}: {}", r.text().await.unwrap());
-    }
-    let r = server
-        .http
-        .post(server.api_url("/api/v1/login"))
-        .json(&json!({"username": "bob", "password": "bob-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let r = server
-        .http
-        .post(server.api_url("/api/v1/tokens"))
-        .header("cookie", cookie)
-        .header("x-wisp-csrf", "1")
-        .json(&json!({"name": "search", "role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
