@@ -6,9 +6,10 @@
 -- - Fed by the recorder's writers, in the transaction that stores the rows
 --   (platform/src/recorder), not by a trigger: an FTS5 insert made from a
 --   trigger flushes the index's pending terms at each row's savepoint and
---   cost the writer 3-4 times as much per row (bench/log_search.py
---   writer-cost, docs/BENCHMARKS.md). Whatever else stores or removes
---   invocation rows keeps the index in step itself, or rebuilds it.
+--   cost the writer about +32 µs per one-line record against +5 µs
+--   (bench/log_search.py writer-cost, docs/BENCHMARKS.md). Whatever else
+--   stores or removes invocation rows keeps the index in step itself, or
+--   rebuilds it.
 -- - Rows with neither logs nor an error (most plain calls) are not indexed.
 -- - `unicode61 remove_diacritics 0`: words are runs of letters and digits,
 --   case-folded and otherwise kept as written: the same words PostgreSQL's
