@@ -1,4 +1,4 @@
--- Log search (GET /api/v1/logs, docs/DECISIONS.md #46): a GIN index over
+-- Log search (GET /api/v1/logs, docs/DECISIONS.md #47): a GIN index over
 -- the words of each invocation's logs and error text, kept by PostgreSQL as
 -- rows are stored. Built-in full text ('simple': lower-cased words, no
 -- stemming, no stop words), not pg_trgm: no extension to install, an index

@@ -1,4 +1,4 @@
--- Log search (GET /api/v1/logs, docs/DECISIONS.md #46): an FTS5 index over
+-- Log search (GET /api/v1/logs, docs/DECISIONS.md #47): an FTS5 index over
 -- each invocation's logs and error text. External content: the text stays
 -- in `invocations` only; the index holds the words, keyed by the row's
 -- rowid.

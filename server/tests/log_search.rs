@@ -16,7 +16,7 @@ use common::storage::TestDatabase;
 use common::TestServer;
 use futures::StreamExt;
 use model::{FunctionSummary, LogSearchPage};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The unique word, in one call's path (echo logs `echo: GET <path>`).
 const UNIQUE: &str = "zebracorn7";

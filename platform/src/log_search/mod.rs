@@ -2,7 +2,7 @@
 //! search over every recorded invocation's logs and error text, filtered
 //! by function, status, time and JSON log level, newest first, paged by
 //! cursor. One query surface over two indexes (migration 0012,
-//! docs/DECISIONS.md #46): SQLite FTS5 (`invocations_fts`, fed by the
+//! docs/DECISIONS.md #47): SQLite FTS5 (`invocations_fts`, fed by the
 //! recorder) and PostgreSQL full text (`invocation_words`, a GIN index).
 //! It owns the SQL of the search and the shaping of hits; the words are cut
 //! in [`terms`], the shown lines chosen in [`lines`].

@@ -41,7 +41,7 @@ static INSERT_INVOCATION: LazyLock<String> = LazyLock::new(|| {
 /// Feeds the log search index (migration 0012): the stored row's logs and
 /// error under its rowid, in the same transaction. Fed here rather than by
 /// a trigger, whose FTS5 insert cost the writer several times as much per
-/// row (docs/DECISIONS.md #46).
+/// row (docs/DECISIONS.md #47).
 const INDEX_LOGS: &str = "INSERT INTO invocations_fts (rowid, logs, error) VALUES (?, ?, ?)";
 static INSERT_CALL: LazyLock<String> = LazyLock::new(|| {
     format!(
