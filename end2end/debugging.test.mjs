@@ -3,7 +3,9 @@
 // c, which fails twice before a retry succeeds) is followed from the
 // functions list to its trace waterfall in one click; the waterfall shows
 // the failing attempts; the trace's path is highlighted on the topology;
-// and the live tail shows a running call's first line before the call ends.
+// and the live tail shows a running call's first line before the call ends;
+// a trap of a function built with debug info is grouped on the Errors page
+// and its invocation page shows frames with file:line.
 // Screenshots at 1280×800 and 390×844.
 
 import { existsSync, readFileSync } from "node:fs";
@@ -26,6 +28,7 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const functionsDir = process.env.WISP_FUNCTIONS_DIR ?? resolve(here, "../functions");
 const relayWasm = join(functionsDir, "relay.wasm");
+const trapDebugWasm = join(functionsDir, "trap-debug.wasm");
 const TRACE_ID = "5e1f0c2a9b7d4e6f8a0b1c2d3e4f5a6b";
 
 async function main() {
@@ -158,6 +161,42 @@ async function main() {
     assert((await page.locator(".tail-line-running").count()) === 0, "the finished call still shows as running");
   });
 
+  await step("a trap with debug info: grouped on the Errors page, its frames with file:line", async () => {
+    assert(existsSync(trapDebugWasm), `${trapDebugWasm} is missing: run functions/build.sh`);
+    const r = await api("/api/v1/functions/checkout/versions", {
+      method: "POST",
+      headers: { "Content-Type": "application/wasm" },
+      bytes: [...readFileSync(trapDebugWasm)],
+    });
+    assert(r.status === 201, `deploying checkout: ${r.status} ${r.text}`);
+    for (const path of ["order/1", "order/2"]) {
+      const call = await fetch(`${cfg.gateway}/fn/checkout/${path}`, { method: "POST" });
+      assert(call.status === 502, `calling checkout: ${call.status}`);
+    }
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const e = await api("/api/v1/errors?function=checkout");
+      if (e.status === 200 && JSON.parse(e.text).groups.some((g) => g.count === 2)) break;
+      assert(Date.now() < deadline, `the error group never reached 2: ${e.status} ${e.text}`);
+      await new Promise((done) => setTimeout(done, 250));
+    }
+    await page.goto(`${cfg.url}/errors`);
+    await waitForHydration(page);
+    const row = page.locator("table.error-groups tr[data-function='checkout']");
+    await row.waitFor();
+    assert(/Trap/.test(await row.innerText()), await row.innerText());
+    assert(/\b2\b/.test(await row.locator("td.num").innerText()), "the group does not count two failures");
+    shots.push(await shoot(page, cfg, "errors.png"));
+    await row.getByRole("link", { name: "Latest failure" }).click();
+    await page.waitForURL((url) => url.pathname.startsWith("/invocations/"));
+    await waitForHydration(page);
+    const located = page.locator(".backtrace .frame-located", { hasText: "validate_order" });
+    await located.first().waitFor();
+    const where = await located.first().locator(".frame-location").first().innerText();
+    assert(/src\/main\.rs:\d+/.test(where), `no file:line: ${where}`);
+    shots.push(await shoot(page, cfg, "backtrace.png"));
+  });
+
   await step("the trace page fits a phone screen", async () => {
     await page.setViewportSize(MOBILE);
     await page.goto(`${cfg.url}/traces/${TRACE_ID}`);
@@ -165,6 +204,11 @@ async function main() {
     await page.locator(".waterfall .span").first().waitFor();
     await assertNoHorizontalOverflow(page, "the trace page at 390px");
     shots.push(await shoot(page, cfg, "trace-mobile.png"));
+    await page.goto(`${cfg.url}/errors`);
+    await waitForHydration(page);
+    await page.locator("table.error-groups tr[data-function='checkout']").waitFor();
+    await assertNoHorizontalOverflow(page, "the errors page at 390px");
+    shots.push(await shoot(page, cfg, "errors-mobile.png"));
   });
 
   await step("no script errors in the browser", async () => {

@@ -13,7 +13,7 @@ export WISP_ADMIN_PASSWORD="${WISP_ADMIN_PASSWORD:-e2e-$(date +%s)-secret}"
 export WISP_FUNCTIONS_DIR="${WISP_FUNCTIONS_DIR:-$ROOT/functions}"
 export WISP_SCREENSHOT_DIR="${WISP_SCREENSHOT_DIR:-$ROOT/end2end/screenshots}"
 
-"$WISP_BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 \
+"$WISP_BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 --backtrace-details \
   ${WISP_SITE_DIR:+--site-dir "$WISP_SITE_DIR"} \
   ${WISP_TEST_CACHE_DIR:+--cache-dir "$WISP_TEST_CACHE_DIR"} >"$LOG" 2>&1 &
 SERVER=$!

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 # wasi:http components (wasm32-wasip2), one crate folder each.
-COMPONENTS=(hello echo cpu trap infinite-loop memory-bomb deep-recursion huge-output log-flood relay read-file env counter)
+COMPONENTS=(hello echo cpu trap trap-debug infinite-loop memory-bomb deep-recursion huge-output log-flood relay read-file env counter)
 # WAGI/CGI command modules (wasm32-wasip1).
 MODULES=(cgi)
 COMPONENTIZE_PY_VERSION=0.25.1

@@ -34,6 +34,12 @@ ensure_test_tools() {
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq poppler-utils >/dev/null
   fi
+  if ! command -v promtool >/dev/null; then
+    log "Installing Debian's prometheus (promtool checks GET /metrics)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  fi
   if ! [ -d "$ROOT/end2end/node_modules/playwright-core" ]; then
     log "Installing playwright-core (no browser download)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

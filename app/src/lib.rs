@@ -13,6 +13,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod errors_api;
 pub mod events_api;
 pub mod format;
 pub mod logs_api;
@@ -30,10 +31,10 @@ use leptos_router::{
 use crate::{
     components::layout::AppFrame,
     pages::{
-        costs::CostsPage, events::EventsPage, function::FunctionPage, functions::FunctionsPage,
-        invocation::InvocationPage, login::LoginPage, logs::LogsPage, not_found::NotFoundPage,
-        overview::OverviewPage, settings::SettingsPage, team::TeamPage, topology::TopologyPage,
-        trace::TracePage, triggers::TriggersPage,
+        costs::CostsPage, errors::ErrorsPage, events::EventsPage, function::FunctionPage,
+        functions::FunctionsPage, invocation::InvocationPage, login::LoginPage, logs::LogsPage,
+        not_found::NotFoundPage, overview::OverviewPage, settings::SettingsPage, team::TeamPage,
+        topology::TopologyPage, trace::TracePage, triggers::TriggersPage,
     },
 };
 
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
                     <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />
+                    <Route path=path!("/errors") view=ErrorsPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                     <Route path=path!("/triggers") view=TriggersPage ssr=SsrMode::Async />

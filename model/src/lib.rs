@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[macro_use]
 mod kinds;
 mod costs;
+mod errors;
 mod events;
 mod log_search;
 mod logs;
@@ -19,6 +20,7 @@ mod teams;
 mod topology;
 mod traces;
 pub use costs::*;
+pub use errors::*;
 pub use events::*;
 pub use kinds::*;
 pub use log_search::*;

@@ -278,6 +278,7 @@ async fn publish(
             payload,
             content_type.as_deref(),
             Some(publisher),
+            None,
         )
         .await
     {

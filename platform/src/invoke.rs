@@ -203,6 +203,7 @@ impl Platform {
                 .map_err(|_| PlatformError::not_found(format!("function {name}")))?
         } else {
             Arc::clone(&live.permits).try_acquire_owned().map_err(|_| {
+                self.inner.metrics.throttled(name);
                 PlatformError::TooManyRequests {
                     message: format!(
                         "function {name} is at its concurrency limit ({})",
@@ -217,9 +218,13 @@ impl Platform {
         } else {
             admission.try_admit(live.team_id, live.memory_mb)
         }
-        .map_err(|refusal| PlatformError::TooManyRequests {
-            message: refusal.message(),
+        .map_err(|refusal| {
+            self.inner.metrics.throttled(name);
+            PlatformError::TooManyRequests {
+                message: refusal.message(),
+            }
         })?;
+        let in_flight = self.inner.metrics.started(name);
         // Kept for the record: the method without an allocation (a standard
         // method is a constant), the path as the one string the record adds.
         let method = request.method().clone();
@@ -257,6 +262,7 @@ impl Platform {
             // this worker, and every allocation the record needs is made and
             // freed on the recorder's writer, docs/DECISIONS.md #31).
             let report = invocation.report.await;
+            in_flight.finish(context.trigger, report.outcome.code(), report.duration);
             // Calls it started that still run are stopped.
             own.cancel.cancel();
             drop(admitted);
@@ -306,6 +312,9 @@ impl Platform {
         outcome: runtime::Outcome,
     ) -> InvokeOutcome {
         tracing::debug!(function = %live.name, invocation = %invocation_id, code = outcome.code(), "call refused");
+        self.inner
+            .metrics
+            .refused(&live.name, context.trigger, outcome.code());
         if self.inner.config.record_invocations {
             let call = FinishedCall {
                 id: invocation_id.clone(),

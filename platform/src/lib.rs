@@ -15,6 +15,7 @@ mod data_dir;
 mod db;
 mod dispatcher;
 mod error;
+mod error_groups;
 mod functions;
 mod hosts;
 mod invocations;
@@ -24,6 +25,7 @@ mod live_logs;
 mod log_search;
 mod login_limit;
 mod metering;
+mod metrics;
 mod overview;
 mod queue;
 mod recorder;
@@ -31,6 +33,8 @@ mod registry;
 mod secrets;
 mod service;
 mod teams;
+#[cfg(test)]
+mod test_support;
 mod time;
 mod topics;
 mod topology;
@@ -57,6 +61,7 @@ use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use db::Backend;
 pub use error::PlatformError;
+pub use error_groups::{ErrorGroupQuery, MAX_GROUPS as MAX_ERROR_GROUPS};
 pub use invocations::InvocationQuery;
 pub use invoke::{new_invocation_id, CallContext, InvokeOutcome, INVOCATION_ID_HEADER};
 pub use kv::{KvValue, MAX_VALUE_BYTES};
@@ -71,7 +76,7 @@ pub use secrets::SecretKeyText;
 pub use service::{Access, Events, Functions, InvocationFeed, LogFeed, Metering, Triggers};
 pub use topics::MAX_EVENT_BYTES;
 pub use trace_context::{
-    is_trace_id, parse_traceparent, span_id, traceparent, TraceContext, TRACEPARENT,
+    is_trace_id, parse_traceparent, span_id, trace_id_of, traceparent, TraceContext, TRACEPARENT,
 };
 pub use triggers::{next_fires, BrokerHosts, RouteLookup, RouteMatch, Schedule};
 
@@ -131,6 +136,9 @@ pub struct PlatformConfig {
     /// Depth and invocation budget of every root call's tree of calls
     /// (`--max-call-depth`, `--max-calls-per-root`).
     pub call_limits: CallLimits,
+    /// Trap backtraces with source file:line for modules that carry debug
+    /// info (`--backtrace-details`; see [`RuntimeConfig::backtrace_details`]).
+    pub backtrace_details: bool,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -160,6 +168,7 @@ impl PlatformConfig {
             node_id: None,
             broker_hosts: BrokerHosts::default(),
             call_limits: CallLimits::default(),
+            backtrace_details: false,
         }
     }
 
@@ -199,6 +208,8 @@ struct Inner {
     node_id: String,
     /// Lines of running calls, for live tails.
     live_logs: live_logs::LiveLogs,
+    /// Call counters for `GET /metrics`.
+    metrics: metrics::CallMetrics,
 }
 
 impl Drop for Inner {
@@ -222,6 +233,7 @@ impl Platform {
             max_instances: config.max_instances,
             compile_budget: config.compile_budget,
             max_concurrent_compiles: config.max_concurrent_compiles,
+            backtrace_details: config.backtrace_details,
             ..RuntimeConfig::default()
         })
         .context("starting the wasm runtime")?;
@@ -253,6 +265,7 @@ impl Platform {
                 shutdown: tokio::sync::watch::channel(false).0,
                 node_id,
                 live_logs: live_logs::LiveLogs::default(),
+                metrics: metrics::CallMetrics::default(),
             }),
         };
         platform.load_live_functions().await?;
@@ -329,8 +342,11 @@ impl Platform {
         self.inner.recorder.flush().await;
     }
 
-    /// A live feed of invocation records as they are stored.
-    pub(crate) fn subscribe_invocations(
+    /// A live feed of invocation records as they are stored (every team's:
+    /// for exporters at the edge, never for a team-facing answer). A
+    /// receiver that falls more than the recorder's broadcast capacity
+    /// behind skips records (`RecvError::Lagged` says how many).
+    pub fn subscribe_invocations(
         &self,
     ) -> tokio::sync::broadcast::Receiver<model::InvocationRecord> {
         self.inner.recorder.subscribe()

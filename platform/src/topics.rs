@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use crate::invoke::new_invocation_id;
 use crate::queue::{insert, NewJob};
+use crate::trace_context::TraceContext;
 use crate::{Platform, PlatformError, TriggerKind};
 
 /// Largest event payload.
@@ -80,6 +81,7 @@ impl Platform {
         payload: Bytes,
         content_type: Option<&str>,
         publisher: Option<Publisher>,
+        caller_trace: Option<TraceContext>,
     ) -> Result<PublishReceipt, PlatformError> {
         validate_topic(topic)?;
         if payload.len() > MAX_EVENT_BYTES {
@@ -114,6 +116,14 @@ impl Platform {
         if let Some(scope) = publisher.as_ref().and_then(|p| p.scope.as_ref()) {
             let hop = self.hop_from(scope, subscribers.len() as u32);
             headers.extend(hop.headers());
+        } else if let Some(trace) = caller_trace {
+            // Published from outside with a `traceparent`: each delivery
+            // continues the caller's trace (the dispatcher reads it).
+            let parent = trace.parent_span_id.unwrap_or_default();
+            headers.push((
+                crate::trace_context::TRACEPARENT.to_string(),
+                crate::trace_context::traceparent(&trace.trace_id, &parent),
+            ));
         }
         let mut deliveries = 0u32;
         for row in &subscribers {

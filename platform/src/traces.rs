@@ -261,34 +261,11 @@ fn tree_order(records: &[InvocationRecord]) -> Vec<(&InvocationRecord, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::from_ms;
 
     fn record(id: &str, parent: Option<&str>, start_ms: i64) -> InvocationRecord {
         InvocationRecord {
-            id: id.into(),
-            function: "f".into(),
-            version: 1,
-            trigger: model::TriggerKind::Http,
-            started_at: from_ms(start_ms),
-            duration_ms: 1.0,
-            billed_ms: 1,
-            memory_limit_mb: 128,
-            peak_memory_bytes: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            status: model::InvocationStatus::Success,
-            outcome: model::InvocationOutcome::Success,
-            status_code: Some(200),
-            error: None,
-            method: "GET".into(),
-            path: "/".into(),
-            logs: String::new(),
-            logs_truncated: false,
             parent_id: parent.map(str::to_string),
-            trigger_id: None,
-            trace_id: None,
-            parent_span_id: None,
-            attempt: None,
+            ..crate::test_support::successful_call(id, "f", start_ms)
         }
     }
 

@@ -31,6 +31,12 @@ pub struct RuntimeConfig {
     /// Compilations that run at once; more wait for a slot (waiting does not
     /// count against the budget).
     pub max_concurrent_compiles: usize,
+    /// Show the source file and line of each frame of a trap when the
+    /// module carries DWARF debug info (a debug build). Off by default: a
+    /// trap then costs wasmtime a DWARF parse per frame (tens of ms, more
+    /// for large debug info: docs/DECISIONS.md #49); successful calls are
+    /// unaffected. Compiled artifacts are kept apart per setting.
+    pub backtrace_details: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -51,6 +57,7 @@ impl Default for RuntimeConfig {
             max_concurrent_compiles: std::thread::available_parallelism()
                 .map_or(1, |n| n.get() / 2)
                 .max(1),
+            backtrace_details: false,
         }
     }
 }

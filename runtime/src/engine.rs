@@ -124,9 +124,14 @@ fn engine_config(config: &RuntimeConfig, spares: usize, pooling: bool) -> Config
     // Map the data segments of a module copy-on-write instead of copying
     // them per instantiation: instantiation cost stays flat with module size.
     c.memory_init_cow(true);
-    // Names in trap backtraces come from the name section; the DWARF-based
-    // details would need the debug info kept and are not worth the cost.
-    c.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+    // Names in trap backtraces come from the name section; file:line from
+    // DWARF only when asked for (a trap then parses the module's debug
+    // info once per frame, see RuntimeConfig::backtrace_details).
+    c.wasm_backtrace_details(if config.backtrace_details {
+        wasmtime::WasmBacktraceDetails::Enable
+    } else {
+        wasmtime::WasmBacktraceDetails::Disable
+    });
     // Our artifact cache replaces wasmtime's own compilation cache.
     c.cache(None);
 

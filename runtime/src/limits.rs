@@ -13,8 +13,10 @@ use wasmtime_wasi::I32Exit;
 use crate::capture::OutputLimitExceeded;
 use crate::report::Outcome;
 
-/// How many wasm frames of a trap's backtrace go into its message.
-const BACKTRACE_FRAMES: usize = 8;
+/// How many wasm frames of a trap's backtrace go into its message: all that
+/// wasmtime captures (its default cap is 20). A Rust panic spends its first
+/// 8–10 frames in the panic machinery; the guest's own code comes after.
+const BACKTRACE_FRAMES: usize = 20;
 
 /// Memory figures shared between a store's limiter and the report.
 #[derive(Default)]
@@ -152,8 +154,25 @@ fn trap_message(error: &wasmtime::Error) -> String {
         let frames = backtrace.frames();
         for (i, frame) in frames.iter().take(BACKTRACE_FRAMES).enumerate() {
             let module = frame.module().name().unwrap_or("<module>");
-            let name = frame.func_name().unwrap_or("<unnamed>");
+            let name = frame
+                .func_name()
+                .map_or_else(|| "<unnamed>".to_string(), demangle);
             message.push_str(&format!("\n  {i}: {module}!{name}"));
+            // With debug info (RuntimeConfig::backtrace_details): where in
+            // the source, innermost inlined function first.
+            for symbol in frame.symbols() {
+                let Some(file) = symbol.file() else { continue };
+                message.push_str(&format!("\n       at {file}"));
+                if let Some(line) = symbol.line() {
+                    message.push_str(&format!(":{line}"));
+                    if let Some(column) = symbol.column() {
+                        message.push_str(&format!(":{column}"));
+                    }
+                }
+                if let Some(inlined) = symbol.name().map(demangle).filter(|n| *n != name) {
+                    message.push_str(&format!(" ({inlined})"));
+                }
+            }
         }
         if frames.len() > BACKTRACE_FRAMES {
             message.push_str(&format!(
@@ -163,6 +182,12 @@ fn trap_message(error: &wasmtime::Error) -> String {
         }
     }
     message
+}
+
+/// A Rust symbol as written in source (`a::b::f`, no hash); other names
+/// as they are.
+fn demangle(name: &str) -> String {
+    format!("{:#}", rustc_demangle::demangle(name))
 }
 
 #[cfg(test)]

@@ -129,6 +129,22 @@ pub struct ServeArgs {
     /// never give two live nodes the same one.
     #[arg(long, env = "WISP_NODE_ID")]
     pub node_id: Option<String>,
+    /// Show source file:line in trap backtraces of functions built with
+    /// debug info (DWARF). Off by default: each trap of such a function
+    /// then costs a parse of its debug info per frame (docs/DECISIONS.md
+    /// #49); other calls are unaffected.
+    #[arg(long, env = "WISP_BACKTRACE_DETAILS")]
+    pub backtrace_details: bool,
+    /// Export every recorded invocation as an OpenTelemetry span and its
+    /// log lines as log records to this OTLP/HTTP collector (base URL,
+    /// e.g. http://127.0.0.1:4318; `/v1/traces` and `/v1/logs` are added).
+    /// Off by default.
+    #[arg(long, env = "WISP_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// A header sent with every OTLP export request, as name=value
+    /// (repeatable; in the environment, comma-separated), e.g. an API key.
+    #[arg(long = "otlp-header", env = "WISP_OTLP_HEADERS", value_delimiter = ',')]
+    pub otlp_headers: Vec<String>,
     /// Deepest nesting of calls under one root call (a request, a cron
     /// tick, an async invoke): function-to-function calls and topic
     /// deliveries published by functions each go one level deeper; deeper

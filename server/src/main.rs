@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod config;
 mod gateway;
+mod otlp;
 mod serve;
 mod site;
 
@@ -34,6 +35,8 @@ enum Command {
     Invoke(cli::InvokeArgs),
     /// Show a function's latest invocations with their logs.
     Logs(cli::LogsArgs),
+    /// List the team's error groups: failures by function, outcome and shape.
+    Errors(cli::ErrorsArgs),
     /// Point a function's live alias at a version (rollback / roll forward).
     Rollback(cli::RollbackArgs),
     /// Show a month's usage and cost per function (table, JSON or CSV).
@@ -87,6 +90,7 @@ fn main() -> std::process::ExitCode {
             Command::Functions(args) => cli::functions(args).await,
             Command::Invoke(args) => cli::invoke(args).await,
             Command::Logs(args) => cli::logs(args).await,
+            Command::Errors(args) => cli::errors(args).await,
             Command::Rollback(args) => cli::rollback(args).await,
             Command::Costs(args) => cli::costs(args).await,
             Command::Triggers(args) => cli::triggers(args).await,

@@ -28,6 +28,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.retry_base = std::time::Duration::from_millis(args.retry_base_ms.max(1));
     config.max_attempts = args.max_attempts.clamp(1, 100);
     config.record_invocations = !args.no_record;
+    config.backtrace_details = args.backtrace_details;
     config.node_id = args.node_id.clone();
     config.call_limits = platform::CallLimits {
         max_depth: args.max_call_depth,
@@ -47,7 +48,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(compiles) = args.max_concurrent_compiles {
         config.max_concurrent_compiles = usize::try_from(compiles).unwrap_or(usize::MAX);
     }
+    // Checked before anything starts: a typo must not surface at the first export.
+    let otlp = match &args.otlp_endpoint {
+        Some(endpoint) => Some(crate::otlp::OtlpConfig::new(endpoint, &args.otlp_headers)?),
+        None => None,
+    };
     let platform = Platform::start(config).await?;
+    let exporter = match otlp {
+        Some(_) if args.no_record => {
+            tracing::warn!("--no-record: nothing is recorded, so nothing is exported to OTLP");
+            None
+        }
+        Some(otlp) => Some(crate::otlp::Exporter::start(&platform, otlp)?),
+        None => None,
+    };
 
     let password = std::env::var("WISP_ADMIN_PASSWORD")
         .ok()
@@ -141,6 +155,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::error!("invocation records could not be flushed before exiting");
+    }
+    if let Some(exporter) = exporter {
+        exporter.finish(grace.max(Duration::from_secs(5))).await;
     }
     Ok(())
 }

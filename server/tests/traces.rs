@@ -1,7 +1,8 @@
 //! Traces over the real server: a caller's W3C `traceparent` is continued
 //! through a function-to-function call, a topic publish, the retries of
 //! the delivery and an outbound HTTP request, and `GET /api/v1/traces/{id}`
-//! answers the whole tree with exactly that shape.
+//! answers the whole tree with exactly that shape; an OTLP receiver run by
+//! the test gets the same spans (ids and parent links) and the log lines.
 
 mod common;
 
@@ -9,6 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{invocation_id, TestServer};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
 use serde_json::{json, Value};
 
 /// A plain HTTP server the test runs: answers 200 and keeps the
@@ -33,6 +39,56 @@ async fn recording_server() -> (u16, Arc<Mutex<Vec<Option<String>>>>) {
     (port, seen)
 }
 
+/// What the test's OTLP/HTTP receiver got: every span and log record.
+#[derive(Default)]
+struct Received {
+    spans: Vec<Span>,
+    logs: Vec<LogRecord>,
+}
+
+/// An OTLP/HTTP receiver (protobuf, as a collector on 4318 takes it) that
+/// decodes and keeps what Wisp exports.
+async fn otlp_receiver() -> (String, Arc<Mutex<Received>>) {
+    let received: Arc<Mutex<Received>> = Arc::default();
+    let (traces, logs) = (received.clone(), received.clone());
+    let app = axum::Router::new()
+        .route(
+            "/v1/traces",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+                let traces = traces.clone();
+                async move {
+                    assert_eq!(headers["content-type"], "application/x-protobuf");
+                    let request = ExportTraceServiceRequest::decode(body).unwrap();
+                    let mut kept = traces.lock().unwrap();
+                    for resource in request.resource_spans {
+                        for scope in resource.scope_spans {
+                            kept.spans.extend(scope.spans);
+                        }
+                    }
+                }
+            }),
+        )
+        .route(
+            "/v1/logs",
+            axum::routing::post(move |body: bytes::Bytes| {
+                let logs = logs.clone();
+                async move {
+                    let request = ExportLogsServiceRequest::decode(body).unwrap();
+                    let mut kept = logs.lock().unwrap();
+                    for resource in request.resource_logs {
+                        for scope in resource.scope_logs {
+                            kept.logs.extend(scope.log_records);
+                        }
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
 fn span<'a>(spans: &'a [Value], function: &str, attempt: Option<u64>) -> &'a Value {
     spans
         .iter()
@@ -43,8 +99,15 @@ fn span<'a>(spans: &'a [Value], function: &str, attempt: Option<u64>) -> &'a Val
 #[tokio::test]
 async fn a_callers_trace_follows_calls_topics_retries_and_outbound_requests() {
     let (port, hook_requests) = recording_server().await;
-    let server =
-        TestServer::start_with(&["--allow-private-destinations", "--retry-base-ms", "50"]).await;
+    let (otlp_url, otlp) = otlp_receiver().await;
+    let server = TestServer::start_with(&[
+        "--allow-private-destinations",
+        "--retry-base-ms",
+        "50",
+        "--otlp-endpoint",
+        &otlp_url,
+    ])
+    .await;
     for name in ["a", "b", "c"] {
         server.deploy(name, "relay").await;
     }
@@ -220,6 +283,92 @@ async fn a_callers_trace_follows_calls_topics_retries_and_outbound_requests() {
         .collect();
     expected.sort_unstable();
     assert_eq!(ids, expected, "{found:#}");
+
+    // The OTLP receiver got the same five spans: the caller's trace id, the
+    // trace API's span ids and parent links, c's failed attempts as errors.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exported = loop {
+        let got: Vec<Span> = otlp
+            .lock()
+            .unwrap()
+            .spans
+            .iter()
+            .filter(|s| hex::encode(&s.trace_id) == trace_id)
+            .cloned()
+            .collect();
+        if got.len() >= 5 {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "OTLP got {} spans", got.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(exported.len(), 5, "{exported:#?}");
+    for expected in spans {
+        let id = expected["span_id"].as_str().unwrap();
+        let got = exported
+            .iter()
+            .find(|s| hex::encode(&s.span_id) == id)
+            .unwrap_or_else(|| panic!("span {id} not exported: {exported:#?}"));
+        assert_eq!(got.name, expected["function"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(&got.parent_span_id),
+            expected["parent_span_id"].as_str().unwrap(),
+            "{got:#?}"
+        );
+        // OTLP status code 2 is ERROR, 1 is OK.
+        let code = got.status.as_ref().unwrap().code;
+        assert_eq!(code == 2, expected["failed"] == true, "{got:#?}");
+        assert!(got.end_time_unix_nano > got.start_time_unix_nano);
+    }
+    assert_eq!(
+        hex::encode(
+            &exported
+                .iter()
+                .find(|s| s.name == "a")
+                .unwrap()
+                .parent_span_id
+        ),
+        caller_span
+    );
+    // Each call's log lines arrive as log records of its span.
+    let c3_span = c3["span_id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logged = otlp.lock().unwrap().logs.iter().any(|l| {
+            hex::encode(&l.trace_id) == trace_id
+                && hex::encode(&l.span_id) == c3_span
+                && format!("{:?}", l.body).contains("relay: POST")
+        });
+        if logged {
+            break;
+        }
+        assert!(Instant::now() < deadline, "c's log lines were not exported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_publish_from_outside_continues_the_callers_trace() {
+    let server = TestServer::start().await;
+    server.deploy("listener", "echo").await;
+    server
+        .create_trigger(json!({"kind": "topic", "function": "listener", "topic": "signups"}))
+        .await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let r = server
+        .post("/api/v1/topics/signups")
+        .header("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01"))
+        .body("ada")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let delivery = server.invocations("listener", 1).await.remove(0);
+    assert_eq!(delivery.trace_id.as_deref(), Some(trace_id));
+    assert_eq!(delivery.parent_span_id.as_deref(), Some("b7ad6b7169203331"));
+    let trace = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
+    assert_eq!(trace["spans"][0]["invocation_id"], delivery.id.as_str());
+    assert_eq!(trace["spans"][0]["trigger"], "topic");
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ pub fn AppFrame() -> impl IntoView {
                         <A href="/" exact=true>"Overview"</A>
                         <A href="/functions">"Functions"</A>
                         <A href="/logs">"Logs"</A>
+                        <A href="/errors">"Errors"</A>
                         <A href="/triggers">"Triggers"</A>
                         <A href="/topology">"Topology"</A>
                         <A href="/events">"Events"</A>

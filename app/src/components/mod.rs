@@ -1,8 +1,10 @@
 //! Views shared by several pages.
 
+pub mod backtrace;
 pub mod config_form;
 pub mod cost_chart;
 pub mod feedback;
+pub mod function_select;
 pub mod function_table;
 pub mod invocation_list;
 pub mod invocations;

@@ -9,6 +9,7 @@ use model::{InvocationRecord, InvocationStatus, LiveLogLine};
 
 use crate::{
     api::invocation,
+    components::backtrace::ErrorText,
     components::feedback::{ErrorList, ErrorPanel, Loading, StatusBadge},
     components::live_tail::{connect, Connection, LogLine},
     format,
@@ -79,7 +80,7 @@ fn InvocationView(record: InvocationRecord, on_done: Callback<()>) -> impl IntoV
         view! {
             <section class="card card-danger" aria-labelledby="error-title">
                 <h2 id="error-title">"Error"</h2>
-                <pre class="error-block">{error}</pre>
+                <ErrorText error />
             </section>
         }
     });

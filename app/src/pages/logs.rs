@@ -12,6 +12,7 @@ use model::{LogLine, LogSearchHit};
 use crate::{
     api::TIME_RANGES,
     components::feedback::{ErrorList, ErrorPanel, Loading, StatusBadge},
+    components::function_select::FunctionSelect,
     events_api::function_names,
     format,
     logs_api::search_logs,
@@ -180,12 +181,12 @@ fn SearchForm(
             </div>
             <div class="field">
                 <label for="log-function">"Function"</label>
-                <Transition fallback=move || view! { <FunctionSelect names=Vec::new() chosen=fallback_chosen.clone() /> }>
+                <Transition fallback=move || view! { <FunctionSelect id="log-function" names=Vec::new() chosen=fallback_chosen.clone() /> }>
                     {move || {
                         let chosen = chosen.clone();
                         Suspend::new(async move {
                             let names = names.await.unwrap_or_default();
-                            view! { <FunctionSelect names chosen /> }
+                            view! { <FunctionSelect id="log-function" names chosen /> }
                         })
                     }}
                 </Transition>
@@ -212,25 +213,6 @@ fn SearchForm(
                 <button type="submit" class="btn btn-primary">"Search"</button>
             </div>
         </form>
-    }
-}
-
-/// The function picker: every function of the team, and `chosen` (kept
-/// even when it is not one of them, so the form shows what was searched).
-#[component]
-fn FunctionSelect(names: Vec<String>, chosen: String) -> impl IntoView {
-    let mut names = names;
-    if !chosen.is_empty() && !names.contains(&chosen) {
-        names.push(chosen.clone());
-    }
-    view! {
-        <select id="log-function" name="function">
-            <option value="" selected=chosen.is_empty()>"All functions"</option>
-            {names
-                .into_iter()
-                .map(|n| view! { <option value=n.clone() selected=n == chosen>{n.clone()}</option> })
-                .collect_view()}
-        </select>
     }
 }
 

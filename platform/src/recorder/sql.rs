@@ -123,6 +123,7 @@ async fn write_batch(
         });
     }
     crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
+    crate::error_groups::add_batch(&mut tx, backend, batch).await?;
     tx.commit().await
 }
 

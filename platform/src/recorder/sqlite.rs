@@ -29,6 +29,7 @@ use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::{Entry, Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
+use crate::error_groups;
 use crate::hosts::OutboundCallRecord;
 use crate::metering::rollup;
 
@@ -55,6 +56,15 @@ static UPSERT_USAGE: LazyLock<String> = LazyLock::new(|| {
         rollup::UPSERT_HEAD,
         placeholders(rollup::UPSERT_COLUMNS),
         rollup::UPSERT_TAIL
+    )
+});
+
+static UPSERT_ERROR_GROUP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}({}){}",
+        error_groups::UPSERT_HEAD,
+        placeholders(error_groups::UPSERT_COLUMNS),
+        error_groups::UPSERT_TAIL
     )
 });
 
@@ -309,6 +319,22 @@ fn store(
                 u.mb_ms,
                 u.bytes_in,
                 u.bytes_out
+            ])?;
+        }
+        let mut group = tx.prepare_cached(&UPSERT_ERROR_GROUP)?;
+        for g in error_groups::aggregate(records) {
+            group.execute(params![
+                g.function,
+                g.fingerprint,
+                g.outcome,
+                g.signature,
+                g.sample_error,
+                g.count,
+                g.first_seen,
+                g.last_seen,
+                g.first_version,
+                g.last_version,
+                g.last_invocation_id
             ])?;
         }
         let mut edge = tx.prepare_cached(&INSERT_CALL)?;

@@ -103,6 +103,24 @@ async fn both_writers_store_every_record_edge_and_rollup() {
         assert_eq!(row.get::<Option<String>, _>(3).as_deref(), Some("parent"));
         assert_eq!(row.get::<Option<i64>, _>(4), None);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM outbound_calls").await, 1);
+        // Error groups: every failure ("boom", a trap) counted once, in its
+        // function's one group.
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM error_groups").await, 3);
+        assert_eq!(
+            count(&db, "SELECT SUM(count) FROM error_groups").await,
+            errors
+        );
+        let row = sqlx::query(
+            "SELECT first_seen, last_invocation_id FROM error_groups WHERE function_name = 'fn-0'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(row.get::<i64, _>(0), 1_800_000_000_000);
+        assert_eq!(
+            row.get::<String, _>(1),
+            format!("rec-{:06}", (N - 1) / 30 * 30)
+        );
         // Rollups: every record counted once, in its own hour.
         let hours = rollup::load(&db, 0, i64::MAX).await.unwrap();
         let requests: i64 = hours.iter().map(|h| h.usage.requests).sum();

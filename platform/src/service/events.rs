@@ -7,7 +7,7 @@ use bytes::Bytes;
 use model::{Job, JobState, KvEntry, PublishReceipt, QueueStats};
 
 use super::Change;
-use crate::{KvValue, Platform, PlatformError, Principal, Role};
+use crate::{KvValue, Platform, PlatformError, Principal, Role, TraceContext};
 
 /// Topics, jobs and key-value data of the caller's team (see [`Platform::events`]).
 pub struct Events<'a>(pub(super) &'a Platform);
@@ -20,13 +20,14 @@ impl Events<'_> {
         topic: &str,
         payload: Bytes,
         content_type: Option<&str>,
+        trace: Option<TraceContext>,
     ) -> Result<PublishReceipt, PlatformError> {
         let target = format!("topic {topic}");
         self.0
             .audited(who, "publish", &target, Change::Accept, async {
                 who.require(Role::Developer)?;
                 self.0
-                    .publish(who.team_id, topic, payload, content_type, None)
+                    .publish(who.team_id, topic, payload, content_type, None, trace)
                     .await
             })
             .await

@@ -9,15 +9,15 @@
 use bytes::Bytes;
 use http::Request;
 use model::{
-    AsyncInvocation, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary,
-    InvocationRecord, LiveLogLine, LogSearchPage, Trace,
+    AsyncInvocation, DeployedVersion, ErrorGroup, FunctionConfigPatch, FunctionDetail,
+    FunctionSummary, InvocationRecord, LiveLogLine, LogSearchPage, Trace,
 };
 use tokio::sync::broadcast;
 
 use super::Change;
 use crate::{
-    BufferedInvocation, InvocationQuery, InvokeOutcome, LogSearch, Platform, PlatformError,
-    Principal, RequestBody, Role, TriggerKind,
+    BufferedInvocation, ErrorGroupQuery, InvocationQuery, InvokeOutcome, LogSearch, Platform,
+    PlatformError, Principal, RequestBody, Role, TriggerKind,
 };
 
 /// The functions of the caller's team (see [`Platform::functions`]).
@@ -181,6 +181,21 @@ impl Functions<'_> {
             None => who.require(Role::Viewer)?,
         }
         self.0.search_logs(who.team_id, search).await
+    }
+
+    /// The team's error groups (failures of a function by outcome and
+    /// shape), most recently seen first; a `function` filter naming
+    /// another team's function is not found.
+    pub async fn error_groups(
+        &self,
+        who: &Principal,
+        query: &ErrorGroupQuery,
+    ) -> Result<Vec<ErrorGroup>, PlatformError> {
+        match query.function.as_deref().filter(|f| !f.is_empty()) {
+            Some(name) => self.0.authorize_function(who, name, Role::Viewer).await?,
+            None => who.require(Role::Viewer)?,
+        }
+        self.0.error_groups(who.team_id, query).await
     }
 
     /// One invocation record of the team.

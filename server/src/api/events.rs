@@ -19,6 +19,7 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Publish an event: the body is the payload; every subscribed function gets it.
+/// A valid `traceparent` header makes each delivery continue the caller's trace.
 #[utoipa::path(post, path = "/api/v1/topics/{topic}",
     params(("topic" = String, Path, description = "topic name")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
@@ -35,7 +36,15 @@ pub async fn publish(
     let receipt = state
         .platform
         .events()
-        .publish(&who, &topic, body, content_type(&headers).as_deref())
+        .publish(
+            &who,
+            &topic,
+            body,
+            content_type(&headers).as_deref(),
+            platform::TraceContext::from_headers(
+                headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())),
+            ),
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(receipt)))
 }

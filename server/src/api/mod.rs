@@ -6,6 +6,7 @@
 mod auth;
 mod costs;
 mod error;
+mod errors;
 mod events;
 mod functions;
 mod invocations;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
                 },
             ),
         )
+        .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/status", get(status))
         .route("/api/v1/functions", get(functions::list))
@@ -97,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             get(invocations::children),
         )
         .route("/api/v1/logs", get(logs::search))
+        .route("/api/v1/errors", get(errors::list))
         .route(
             "/api/v1/price-plan",
             get(costs::get_plan).put(costs::put_plan),
@@ -233,6 +236,25 @@ pub(crate) fn health(platform: &Platform) -> axum::Json<serde_json::Value> {
             "failing_since": recorder.failing_since,
         },
     }))
+}
+
+/// `GET /metrics`: this node's Prometheus metrics (text format 0.0.4),
+/// for a server administrator's token (Prometheus: `authorization:
+/// credentials_file:`); see `platform/src/metrics.rs` for the series.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let text = state.platform.metrics_text(&who).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/status`: what this node serves and whether the compiled

@@ -3,11 +3,13 @@
 //! (`WISP_TOKEN`, default: ./wisp-data/admin-token when present).
 
 mod client;
+mod errors;
 mod events;
 mod search;
 mod secrets;
 mod tokens;
 
+pub use errors::{errors, ErrorsArgs};
 pub use events::{
     dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,
 };

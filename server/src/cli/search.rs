@@ -70,7 +70,7 @@ pub async fn search(client: &Client, args: LogsArgs) -> anyhow::Result<()> {
 }
 
 /// RFC 3339 as given, or `15m` / `2h` / `7d` before `now`, as RFC 3339.
-fn instant(text: &str, now: DateTime<Utc>) -> anyhow::Result<String> {
+pub(super) fn instant(text: &str, now: DateTime<Utc>) -> anyhow::Result<String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc).to_rfc3339());
     }
