@@ -63,10 +63,11 @@ pub fn ErrorText(error: String) -> impl IntoView {
         .into_iter()
         .map(|frame| {
             let located = !frame.locations.is_empty();
-            let class = if located {
-                "frame-located"
-            } else if is_library(&frame.function) {
+            // The guest's own frames stand out; the language runtime's are dimmed.
+            let class = if is_library(&frame.function) {
                 "frame-library"
+            } else if located {
+                "frame-located"
             } else {
                 "frame"
             };
