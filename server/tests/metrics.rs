@@ -202,6 +202,23 @@ async fn metrics_count_real_calls_for_administrators_and_pass_promtool() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // A scraper may hold a viewer-scoped token of the administrator.
+    let r = server
+        .post("/api/v1/tokens")
+        .json(&json!({"name": "prometheus", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let scraper: serde_json::Value = r.json().await.unwrap();
+    let r = server
+        .http
+        .get(server.api_url("/metrics"))
+        .bearer_auth(scraper["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // Not on the gateway's origin.
     let r = server
         .http
