@@ -134,6 +134,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     shutdown_signal().await;
     let grace = Duration::from_secs(args.shutdown_grace_secs);
+    let stopping_since = std::time::Instant::now();
     tracing::info!(grace_secs = grace.as_secs(), "shutting down");
     // Listeners stop accepting and idle connections close; live tails end;
     // triggers and the dispatcher stop taking new work.
@@ -157,7 +158,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::error!("invocation records could not be flushed before exiting");
     }
     if let Some(exporter) = exporter {
-        exporter.finish(grace.max(Duration::from_secs(5))).await;
+        // What is left of the grace period: a collector that hangs must not
+        // hold the exit past it.
+        exporter
+            .finish(grace.saturating_sub(stopping_since.elapsed()))
+            .await;
     }
     Ok(())
 }

@@ -54,6 +54,11 @@ impl OtlpConfig {
         }
         let url = reqwest::Url::parse(&base)
             .with_context(|| format!("--otlp-endpoint {endpoint:?} is not a URL"))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(anyhow!(
+                "--otlp-endpoint: credentials in the URL would be written to the log; send them as a header (--otlp-header authorization=...)"
+            ));
+        }
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(anyhow!(
                 "--otlp-endpoint {endpoint:?}: expected http://host:port or https://host (an OTLP/HTTP collector, e.g. http://127.0.0.1:4318)"
@@ -94,6 +99,9 @@ pub struct Exporter {
 struct Stats {
     exported: AtomicU64,
     dropped: AtomicU64,
+    /// Received from the feed, neither exported nor dropped yet (waiting
+    /// for a batch, or in a request that has not been answered).
+    in_hand: AtomicU64,
 }
 
 impl Exporter {
@@ -116,11 +124,16 @@ impl Exporter {
     }
 
     /// Sends the records stored so far (call after the recorder's flush),
-    /// waiting at most `grace`.
+    /// waiting at most `grace`; what is still unsent then is dropped.
     pub async fn finish(self, grace: Duration) {
         let _ = self.stop.send(true);
         if tokio::time::timeout(grace, self.task).await.is_err() {
-            tracing::warn!("OTLP export: the last batch was not sent within the grace period");
+            let unsent = self.stats.in_hand.swap(0, Ordering::Relaxed);
+            self.stats.dropped.fetch_add(unsent, Ordering::Relaxed);
+            tracing::warn!(
+                records = unsent,
+                "OTLP export: not sent within the shutdown grace period"
+            );
         }
         tracing::info!(
             exported = self.stats.exported.load(Ordering::Relaxed),
@@ -142,6 +155,7 @@ async fn follow(
         tokio::select! {
             received = feed.recv() => match received {
                 Ok(record) => {
+                    sender.stats.in_hand.fetch_add(1, Ordering::Relaxed);
                     pending.push(record);
                     if pending.len() >= MAX_BATCH {
                         sender.send(std::mem::take(&mut pending)).await;
@@ -161,7 +175,10 @@ async fn follow(
     // Shutting down: what the recorder already stored is still in the feed.
     loop {
         match feed.try_recv() {
-            Ok(record) => pending.push(record),
+            Ok(record) => {
+                sender.stats.in_hand.fetch_add(1, Ordering::Relaxed);
+                pending.push(record);
+            }
             Err(tokio::sync::broadcast::error::TryRecvError::Lagged(skipped)) => {
                 sender.dropped(skipped, "the exporter fell behind the recorder")
             }
@@ -182,20 +199,35 @@ struct Sender {
 impl Sender {
     /// Exports one batch: spans first, then the log lines.
     async fn send(&self, records: Vec<InvocationRecord>) {
-        let spans = convert::trace_request(&records).encode_to_vec();
-        if let Err(error) = self.post(&self.config.traces_url, spans).await {
-            self.dropped(records.len() as u64, &error);
-            return;
+        let count = records.len() as u64;
+        let sent = self.export(&records).await;
+        // Saturating: `finish` may have counted this batch as dropped already.
+        let _ = self
+            .stats
+            .in_hand
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(count))
+            });
+        match sent {
+            Ok(()) => {
+                self.stats.exported.fetch_add(count, Ordering::Relaxed);
+            }
+            Err(error) => self.dropped(count, &error),
         }
-        let logs = convert::logs_request(&records);
+    }
+
+    /// The spans of `records` (an error drops the batch), then their log
+    /// lines (an error there only loses the lines).
+    async fn export(&self, records: &[InvocationRecord]) -> Result<(), String> {
+        let spans = convert::trace_request(records).encode_to_vec();
+        self.post(&self.config.traces_url, spans).await?;
+        let logs = convert::logs_request(records);
         if !logs.resource_logs.is_empty() {
             if let Err(error) = self.post(&self.config.logs_url, logs.encode_to_vec()).await {
                 tracing::warn!(records = records.len(), %error, "OTLP export: log lines dropped");
             }
         }
-        self.stats
-            .exported
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn post(&self, url: &reqwest::Url, body: Vec<u8>) -> Result<(), String> {
@@ -260,7 +292,13 @@ mod tests {
             "https://otel.example.com/otlp/v1/logs"
         );
         assert_eq!(config.headers["x-api-key"], "secret");
-        for bad in ["", "127.0.0.1:4318", "grpc://collector:4317", "http://"] {
+        for bad in [
+            "",
+            "127.0.0.1:4318",
+            "grpc://collector:4317",
+            "http://",
+            "http://user:secret@collector:4318",
+        ] {
             assert!(OtlpConfig::new(bad, &[]).is_err(), "{bad:?} accepted");
         }
         assert!(OtlpConfig::new("http://c:4318", &["no-equals".to_string()]).is_err());
