@@ -6,7 +6,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-WISP_BIN="${WISP_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/wisp}"
+export WISP_BIN="${WISP_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/wisp}"
 DATA="$(mktemp -d /tmp/wisp-e2e.XXXXXX)"
 LOG="$DATA/server.log"
 export WISP_ADMIN_PASSWORD="${WISP_ADMIN_PASSWORD:-e2e-$(date +%s)-secret}"

@@ -40,6 +40,12 @@ ensure_test_tools() {
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   fi
+  if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null; then
+    log "Installing Debian's nginx-light (the load balancer of the cluster test)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+  fi
   if ! [ -d "$ROOT/end2end/node_modules/playwright-core" ]; then
     log "Installing playwright-core (no browser download)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
@@ -118,6 +124,10 @@ log "Rust tests (unit + integration against the real server)"
 export WISP_FUNCTIONS_DIR="$ROOT/functions"
 export WISP_TEST_CACHE_DIR="$CARGO_TARGET_DIR/wisp-test-cache"
 cargo test --workspace -- --test-threads=2
+
+log "Core suites again on PostgreSQL (deploy/call/record, versions, triggers and events, costs, tenancy)"
+WISP_TEST_BACKEND=postgres cargo test -p server --test core_flow --test events \
+  --test costs --test tenancy -- --test-threads=2
 
 log "API fuzzing (schemathesis from the OpenAPI document: no 5xx, no crash)"
 bash "$ROOT/scripts/fuzz-api.sh"

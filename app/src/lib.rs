@@ -17,6 +17,7 @@ pub mod errors_api;
 pub mod events_api;
 pub mod format;
 pub mod logs_api;
+pub mod nodes_api;
 pub mod pages;
 pub mod team_api;
 pub mod traces_api;
@@ -33,8 +34,8 @@ use crate::{
     pages::{
         costs::CostsPage, errors::ErrorsPage, events::EventsPage, function::FunctionPage,
         functions::FunctionsPage, invocation::InvocationPage, login::LoginPage, logs::LogsPage,
-        not_found::NotFoundPage, overview::OverviewPage, settings::SettingsPage, team::TeamPage,
-        topology::TopologyPage, trace::TracePage, triggers::TriggersPage,
+        nodes::NodesPage, not_found::NotFoundPage, overview::OverviewPage, settings::SettingsPage,
+        team::TeamPage, topology::TopologyPage, trace::TracePage, triggers::TriggersPage,
     },
 };
 
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
                     <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />
                     <Route path=path!("/errors") view=ErrorsPage ssr=SsrMode::Async />
+                    <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                     <Route path=path!("/triggers") view=TriggersPage ssr=SsrMode::Async />

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::cluster::Change;
 use crate::registry::LiveFunction;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
@@ -88,6 +89,9 @@ impl Platform {
         let kind_str = kind.to_string();
         let size = wasm.len() as i64;
         let mut tx = self.inner.db.begin().await?;
+        // Version numbers are counted per function across the cluster.
+        self.cluster_lock(&mut tx, &format!("deploy:{name}"))
+            .await?;
         sqlx::query(
             "INSERT INTO wasm_blobs (sha256, size_bytes, kind, bytes, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
@@ -153,6 +157,7 @@ impl Platform {
             self.inner.registry.insert(LiveFunction::new(
                 team_id, name, version, prepared, &config, secrets,
             ));
+            self.announce(Change::Function(name.to_string())).await;
         }
         tracing::info!(function = name, version, sha256 = %sha256, kind = %kind_str, "deployed");
         Ok(DeployedVersion {
@@ -316,6 +321,7 @@ impl Platform {
                 secrets,
             ));
         }
+        self.announce(Change::Function(name.to_string())).await;
         self.function_detail(name).await
     }
 
@@ -348,6 +354,7 @@ impl Platform {
             &detail.config,
             secrets,
         ));
+        self.announce(Change::Function(name.to_string())).await;
         tracing::info!(function = name, version, "live alias moved");
         self.function_detail(name).await
     }
@@ -380,6 +387,7 @@ impl Platform {
         tx.commit().await?;
         self.inner.registry.remove(name);
         self.stop_triggers_of(name);
+        self.announce(Change::Function(name.to_string())).await;
         tracing::info!(function = name, "deleted");
         Ok(())
     }
@@ -403,34 +411,14 @@ impl Platform {
 
     /// Loads every live version into the routing table (used at start).
     pub(crate) async fn load_live_functions(&self) -> anyhow::Result<()> {
-        let rows = sqlx::query(
-            "SELECT f.*, v.sha256 AS sha256, o.team_id AS team_id FROM functions f \
-             JOIN function_versions v ON v.function_name = f.name AND v.version = f.live_version \
-             JOIN function_owners o ON o.name = f.name",
-        )
-        .fetch_all(&self.inner.db)
-        .await?;
+        let rows = sqlx::query(LIVE_FUNCTIONS_SQL)
+            .fetch_all(&self.inner.db)
+            .await?;
         let started = std::time::Instant::now();
         for row in &rows {
-            let name: String = row.try_get("name")?;
-            let version: i64 = row.try_get("live_version")?;
-            let sha256: String = row.try_get("sha256")?;
-            let team_id: i64 = row.try_get("team_id")?;
-            let config = config_from_row(row).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let loaded = match self.prepare_blob(&sha256).await {
-                Ok(prepared) => self
-                    .open_secrets(&name)
-                    .await
-                    .map(|secrets| (prepared, secrets)),
-                Err(e) => Err(e),
-            };
-            match loaded {
-                Ok((prepared, secrets)) => self.inner.registry.insert(LiveFunction::new(
-                    team_id, &name, version, prepared, &config, secrets,
-                )),
-                Err(e) => {
-                    tracing::error!(function = %name, version, error = %e, "could not load live version")
-                }
+            if let Err(e) = self.load_live_function(row).await {
+                let name: String = row.try_get("name").unwrap_or_default();
+                tracing::error!(function = %name, error = %e, "could not load live version");
             }
         }
         tracing::info!(
@@ -440,7 +428,52 @@ impl Platform {
         );
         Ok(())
     }
+
+    /// Makes the routing table's entry for `name` what the database says
+    /// (its live version, configuration and secrets; none when it has no
+    /// live version or was deleted): another node changed it.
+    pub(crate) async fn refresh_function(&self, name: &str) -> Result<(), PlatformError> {
+        let sql = format!("{LIVE_FUNCTIONS_SQL} WHERE f.name = $1");
+        match sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(&self.inner.db)
+            .await?
+        {
+            Some(row) => self.load_live_function(&row).await,
+            None => {
+                self.inner.registry.remove(name);
+                Ok(())
+            }
+        }
+    }
+
+    /// Puts the live version a [`LIVE_FUNCTIONS_SQL`] row names into the
+    /// routing table; a version already loaded keeps its compiled code.
+    async fn load_live_function(&self, row: &AnyRow) -> Result<(), PlatformError> {
+        let name: String = row.try_get("name")?;
+        let version: i64 = row.try_get("live_version")?;
+        let sha256: String = row.try_get("sha256")?;
+        let team_id: i64 = row.try_get("team_id")?;
+        let config = config_from_row(row)?;
+        let prepared = match self.inner.registry.get(&name) {
+            // Versions are immutable: the same version is the same code.
+            Some(live) if live.version == version => live.warm.prepared().clone(),
+            _ => self.prepare_blob(&sha256).await?,
+        };
+        let secrets = self.open_secrets(&name).await?;
+        self.inner.registry.insert(LiveFunction::new(
+            team_id, &name, version, prepared, &config, secrets,
+        ));
+        Ok(())
+    }
 }
+
+/// Every function with a live version: its settings, the live version's
+/// blob and the owning team.
+const LIVE_FUNCTIONS_SQL: &str =
+    "SELECT f.*, v.sha256 AS sha256, o.team_id AS team_id FROM functions f \
+     JOIN function_versions v ON v.function_name = f.name AND v.version = f.live_version \
+     JOIN function_owners o ON o.name = f.name";
 
 #[cfg(test)]
 mod tests {

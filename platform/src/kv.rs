@@ -132,7 +132,7 @@ impl Platform {
         let limit = if limit == 0 { 100 } else { limit.min(MAX_LIST) };
         let rows = sqlx::query(
             "SELECT application, key, value, content_type, updated_at FROM kv_entries \
-             WHERE application = $1 AND substr(key, 1, $2) = $3 AND team_id = $5 \
+             WHERE application = $1 AND substr(key, 1, CAST($2 AS INTEGER)) = $3 AND team_id = $5 \
              ORDER BY key LIMIT $4",
         )
         .bind(application)

@@ -10,6 +10,7 @@ mod brokers;
 mod buffered;
 mod call_tree;
 mod clock;
+mod cluster;
 mod data_dir;
 #[macro_use]
 mod db;
@@ -59,6 +60,7 @@ pub use call_tree::{
 };
 use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
+pub use cluster::{NodeAddresses, DOWN_AFTER as NODE_DOWN_AFTER};
 pub use db::Backend;
 pub use error::PlatformError;
 pub use error_groups::{ErrorGroupQuery, MAX_GROUPS as MAX_ERROR_GROUPS};
@@ -172,7 +174,7 @@ impl PlatformConfig {
         }
     }
 
-    fn database_url(&self) -> String {
+    pub(crate) fn database_url(&self) -> String {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wisp.db").display()))
@@ -268,9 +270,13 @@ impl Platform {
                 metrics: metrics::CallMetrics::default(),
             }),
         };
+        // Read before loading: a change another node makes meanwhile
+        // differs from it and is picked up by the first reconcile.
+        let baseline = platform.function_stamps().await?;
         platform.load_live_functions().await?;
         platform.reclaim_interrupted_jobs().await?;
         platform.start_triggers().await?;
+        platform.follow_cluster(baseline);
         platform.inner.dispatcher.spawn(platform.clone());
         Ok(platform)
     }

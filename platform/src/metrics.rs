@@ -33,6 +33,10 @@ const OTHER: &str = "_other";
 #[derive(Default)]
 pub(crate) struct CallMetrics {
     functions: RwLock<HashMap<String, Arc<FunctionCalls>>>,
+    /// Calls running on this node (all functions), for its heartbeat.
+    pub in_flight_total: Arc<AtomicI64>,
+    /// Calls finished on this node since start (all functions).
+    calls_total: Arc<AtomicU64>,
 }
 
 struct FunctionCalls {
@@ -65,7 +69,7 @@ impl Default for FunctionCalls {
 }
 
 /// A call counted as in flight until [`InFlight::finish`] (or drop).
-pub(crate) struct InFlight(Arc<FunctionCalls>);
+pub(crate) struct InFlight(Arc<FunctionCalls>, Arc<AtomicI64>, Arc<AtomicU64>);
 
 impl InFlight {
     /// Counts the finished call: its trigger, outcome and duration.
@@ -85,6 +89,8 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.1.fetch_sub(1, Ordering::Relaxed);
+        self.2.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -122,11 +128,21 @@ impl CallMetrics {
         functions.entry(key.to_string()).or_default().clone()
     }
 
+    /// Calls finished on this node since start.
+    pub fn calls_total(&self) -> u64 {
+        self.calls_total.load(Ordering::Relaxed)
+    }
+
     /// A call of `function` starts running.
     pub fn started(&self, function: &str) -> InFlight {
         let calls = self.function(function);
         calls.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(calls)
+        self.in_flight_total.fetch_add(1, Ordering::Relaxed);
+        InFlight(
+            calls,
+            self.in_flight_total.clone(),
+            self.calls_total.clone(),
+        )
     }
 
     /// A call of `function` was refused before it ran (call depth, budget):

@@ -13,7 +13,9 @@
 //! Leases: a claimed job records which node holds it (`lease_owner`, the
 //! node identity, see [`node_identity`]). At start a node takes back its
 //! own running jobs at once (they belonged to its previous process); other
-//! nodes' leases run their course (the function's timeout plus a minute).
+//! nodes' leases run their course (the function's timeout plus a minute),
+//! unless that node is down or stopped (its heartbeat, `crate::cluster`):
+//! then they are taken over at the next housekeeping round.
 //! On SQLite, one node owns the file: every running job is taken back.
 
 use std::time::Duration;
@@ -403,13 +405,20 @@ impl Platform {
         Ok(())
     }
 
-    /// Jobs whose lease ran out (their worker died) go back to the queue.
+    /// Jobs whose lease ran out (their worker died), and jobs leased by
+    /// another node that is down (no heartbeat for
+    /// [`crate::cluster::DOWN_AFTER`], by the wall clock) or stopped, go
+    /// back to the queue.
     pub(crate) async fn requeue_expired(&self, now_ms: i64) -> Result<u64, PlatformError> {
+        let down_before = crate::cluster::wall_ms() - crate::cluster::DOWN_AFTER.as_millis() as i64;
         Ok(sqlx::query(
             "UPDATE jobs SET state = 'queued', lease_until = NULL, lease_owner = NULL, \
-             updated_at = $1 WHERE state = 'running' AND lease_until < $1",
+             updated_at = $1 WHERE state = 'running' AND (lease_until < $1 OR lease_owner IN \
+             (SELECT id FROM nodes WHERE id <> $2 AND (stopped_at IS NOT NULL OR last_seen < $3)))",
         )
         .bind(now_ms)
+        .bind(&self.inner.node_id)
+        .bind(down_before)
         .execute(&self.inner.db)
         .await?
         .rows_affected())

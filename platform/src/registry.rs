@@ -122,6 +122,12 @@ impl Registry {
             .insert(f.name.clone(), Arc::new(f));
     }
 
+    /// The names of every live function.
+    pub fn names(&self) -> Vec<String> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        live.keys().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.live.read().unwrap_or_else(|p| p.into_inner()).len()
     }

@@ -37,6 +37,8 @@ enum Command {
     Logs(cli::LogsArgs),
     /// List the team's error groups: failures by function, outcome and shape.
     Errors(cli::ErrorsArgs),
+    /// List the cluster's nodes: up, down or stopped, addresses and load.
+    Nodes(cli::NodesArgs),
     /// Point a function's live alias at a version (rollback / roll forward).
     Rollback(cli::RollbackArgs),
     /// Show a month's usage and cost per function (table, JSON or CSV).
@@ -91,6 +93,7 @@ fn main() -> std::process::ExitCode {
             Command::Invoke(args) => cli::invoke(args).await,
             Command::Logs(args) => cli::logs(args).await,
             Command::Errors(args) => cli::errors(args).await,
+            Command::Nodes(args) => cli::nodes(args).await,
             Command::Rollback(args) => cli::rollback(args).await,
             Command::Costs(args) => cli::costs(args).await,
             Command::Triggers(args) => cli::triggers(args).await,

@@ -128,6 +128,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &args.data_dir.join("addresses.json"),
         addresses.to_string().as_bytes(),
     )?;
+    platform
+        .join_cluster(platform::NodeAddresses {
+            control: control_addr.to_string(),
+            gateway: gateway_addr.to_string(),
+        })
+        .await
+        .context("joining the cluster (the nodes table)")?;
     tracing::info!(%control_addr, %gateway_addr, "wisp is ready");
     println!("Dashboard and API: http://{control_addr}");
     println!("Function gateway:  http://{gateway_addr}");
@@ -157,6 +164,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::error!("invocation records could not be flushed before exiting");
     }
+    platform.leave_cluster().await;
     if let Some(exporter) = exporter {
         // What is left of the grace period: a collector that hangs must not
         // hold the exit past it.

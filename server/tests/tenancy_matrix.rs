@@ -205,6 +205,10 @@ async fn check_roles(world: &World<'_>, e: &Endpoint, matrix: &mut Matrix) {
     let (refused, allowed): (Vec<&Who>, Option<&Who>) = match e.sample.kind {
         Kind::Read => (vec![], Some(&world.red_viewer)),
         Kind::OwnerRead(_) => (vec![&world.red_viewer], Some(&world.red_owner)),
+        Kind::AdminRead(_) => (
+            vec![&world.red_viewer, &world.red_dev, &world.red_owner],
+            Some(&world.admin),
+        ),
         Kind::Change => (vec![&world.red_viewer], None),
         Kind::OwnerChange => (vec![&world.red_viewer, &world.red_dev], None),
         Kind::AdminChange => (
@@ -218,7 +222,7 @@ async fn check_roles(world: &World<'_>, e: &Endpoint, matrix: &mut Matrix) {
         match call(world, e, &ctx, Some(who), None).await {
             Ok(answer) => matrix.record(e, B, answer.status == 403, || {
                 let why = match e.sample.kind {
-                    Kind::OwnerRead(why) => format!(" ({why})"),
+                    Kind::OwnerRead(why) | Kind::AdminRead(why) => format!(" ({why})"),
                     _ => String::new(),
                 };
                 format!("as {}: want 403{why}, got {}", who.username, answer.brief())
@@ -251,7 +255,7 @@ async fn check_other_team(
     matrix: &mut Matrix,
 ) {
     let who = match e.sample.kind {
-        Kind::Login | Kind::AdminChange => return,
+        Kind::Login | Kind::AdminChange | Kind::AdminRead(_) => return,
         Kind::OwnerChange | Kind::OwnerRead(_) => owner,
         Kind::Read | Kind::Change | Kind::SelfService | Kind::SignOut => dev,
     };
@@ -288,7 +292,7 @@ async fn check_other_team(
 /// succeeds and leaves exactly one new audit entry, naming the caller.
 async fn check_success_audited_once(world: &World<'_>, e: &Endpoint, matrix: &mut Matrix) {
     let (caller, reader) = match e.sample.kind {
-        Kind::Read | Kind::OwnerRead(_) => return,
+        Kind::Read | Kind::OwnerRead(_) | Kind::AdminRead(_) => return,
         Kind::Change => (&world.red_dev, &world.red_owner),
         Kind::OwnerChange => (&world.red_owner, &world.red_owner),
         Kind::AdminChange => (&world.admin, &world.admin),

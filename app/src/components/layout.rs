@@ -37,6 +37,7 @@ pub fn AppFrame() -> impl IntoView {
                         <A href="/events">"Events"</A>
                         <A href="/costs">"Costs"</A>
                         <A href="/team">"Team"</A>
+                        <A href="/nodes">"Nodes"</A>
                         <A href="/settings">"Settings"</A>
                     </nav>
                     <div class="account">

@@ -8,6 +8,7 @@ pub mod functions;
 pub mod invocation;
 pub mod login;
 pub mod logs;
+pub mod nodes;
 pub mod not_found;
 pub mod overview;
 pub mod settings;

@@ -1,6 +1,8 @@
 //! MQTT triggers: a QoS 1 subscription to a topic filter (`+` and `#`
 //! wildcards) in a persistent session (clean session off, client id
-//! `wisp-<trigger id>`), with manual acknowledgements: a message is
+//! `wisp-<trigger id>-<node hash>`), subscribed as the shared subscription
+//! `$share/wisp-<trigger id>/<filter>` so the nodes of a cluster each get
+//! a share of the messages, with manual acknowledgements: a message is
 //! `PUBACK`ed only after a successful call or once it is stored as a dead
 //! letter. MQTT has no negative acknowledgement, so a failed call is retried
 //! in-process after the backoff delay; an unacknowledged message comes back
@@ -46,7 +48,7 @@ impl TriggerSource for MqttSource {
             return None;
         };
         let (host, port) = mqtt_address(url).ok()?;
-        let mut options = MqttOptions::new(client_id(&trigger.id), host, port);
+        let mut options = MqttOptions::new(client_id(&trigger.id, platform.node_id()), host, port);
         options
             .set_clean_session(false)
             .set_manual_acks(true)
@@ -104,7 +106,7 @@ impl TriggerSource for MqttSource {
 async fn end_session(platform: &Platform, url: &str, trigger_id: &str) -> Result<(), String> {
     let (host, port) = mqtt_address(url)?;
     platform.broker_host_allowed(&host, port).await?;
-    let mut options = MqttOptions::new(client_id(trigger_id), host, port);
+    let mut options = MqttOptions::new(client_id(trigger_id, platform.node_id()), host, port);
     options
         .set_clean_session(true)
         .set_keep_alive(Duration::from_secs(10));
@@ -147,9 +149,20 @@ fn validate_filter(filter: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A stable client id, so the broker keeps the session across restarts.
-fn client_id(trigger_id: &str) -> String {
-    format!("wisp-{}", trigger_id.replace('-', ""))
+/// A client id stable across restarts of the node (the broker keeps the
+/// session), one per node of a cluster: the trigger's id and a hash of the
+/// node identity.
+fn client_id(trigger_id: &str, node_id: &str) -> String {
+    use sha2::Digest as _;
+    let node = hex::encode(&sha2::Sha256::digest(node_id.as_bytes())[..4]);
+    format!("wisp-{}-{node}", trigger_id.replace('-', ""))
+}
+
+/// The filter subscribed to: a shared subscription of the trigger's group
+/// (MQTT 5, supported by Mosquitto, EMQX and HiveMQ also for 3.1.1
+/// clients), so each message goes to one node of the cluster.
+fn shared_filter(trigger_id: &str, topic: &str) -> String {
+    format!("$share/wisp-{}/{topic}", trigger_id.replace('-', ""))
 }
 
 fn credentials(url: &str) -> Option<(String, String)> {
@@ -195,7 +208,8 @@ async fn run(
                 if ack.session_present {
                     platform.set_trigger_status(&trigger.id, "connected");
                 } else {
-                    if let Err(e) = client.try_subscribe(topic.clone(), QoS::AtLeastOnce) {
+                    let filter = shared_filter(&trigger.id, &topic);
+                    if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
                         tracing::error!(trigger = %trigger.id, error = %e, "MQTT subscribe failed");
                     }
                 }
@@ -314,7 +328,10 @@ mod tests {
             .validate(&spec("mqtt://127.0.0.1:1883", "sensors/#"))
             .is_ok());
         assert!(MqttSource.validate(&spec("http://x", "a")).is_err());
-        assert_eq!(client_id("01-23"), "wisp-0123");
+        assert_eq!(client_id("01-23", "node-a"), client_id("0123", "node-a"));
+        assert!(client_id("01-23", "node-a").starts_with("wisp-0123-"));
+        assert_ne!(client_id("01-23", "node-a"), client_id("01-23", "node-b"));
+        assert_eq!(shared_filter("01-23", "s/#"), "$share/wisp-0123/s/#");
         assert_eq!(
             credentials("mqtt://u:p@h:1"),
             Some(("u".into(), "p".into()))

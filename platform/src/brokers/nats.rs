@@ -7,7 +7,11 @@
 //! the server while Wisp is down; deleting the trigger deletes the consumer,
 //! and changing its subject replaces it (delivering the new subject from
 //! then on) or deletes it from a stream the trigger left.
-//! Otherwise it is a plain core-NATS subscription: core NATS cannot
+//! The nodes of a cluster pull from the same durable consumer, so each
+//! message goes to one of them; one that dies holding a message leaves it
+//! to be redelivered after the ack wait.
+//! Otherwise it is a core-NATS subscription in the queue group
+//! `wisp-<trigger id>` (one node gets each message): core NATS cannot
 //! redeliver, so retries happen in-process and a message that still fails
 //! becomes a dead letter. Connection losses are retried with backoff and
 //! shown as the trigger's status (in fixed words; the cause is logged). The
@@ -497,7 +501,9 @@ async fn consume_core(
     client: async_nats::Client,
     subject: &str,
 ) -> String {
-    let mut subscription = match client.subscribe(subject.to_string()).await {
+    // A queue group per trigger: each message goes to one node of a cluster.
+    let group = format!("wisp-{}", trigger.id);
+    let mut subscription = match client.queue_subscribe(subject.to_string(), group).await {
         Ok(s) => s,
         Err(e) => return format!("subscribe to {subject}: {e}"),
     };

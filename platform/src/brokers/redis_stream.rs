@@ -1,9 +1,11 @@
 //! Redis stream triggers, read through a consumer group (`group`, default
 //! `wisp-<trigger id>`, created at the stream's end with MKSTREAM). Each
-//! node reads as its own consumer (host name + data directory), so entries
+//! node reads as its own consumer (its node identity), so entries
 //! it had not acknowledged when it stopped are delivered again when it
 //! starts: first this consumer's pending entries, then new ones with
-//! `XREADGROUP ... BLOCK ... >`. An entry is `XACK`ed after a successful
+//! `XREADGROUP ... BLOCK ... >`. The consumer name is the node identity, so
+//! the nodes of a cluster share the group; entries another node left
+//! unacknowledged for a minute (it died) are claimed by a live one. An entry is `XACK`ed after a successful
 //! call or a dead letter; a failed one stays pending and is re-claimed
 //! (`XCLAIM`) after the backoff delay, its delivery count being the attempt
 //! number. The payload is the entry's `payload` (or `data`, `body`) field,
@@ -20,7 +22,6 @@ use model::{Trigger, TriggerSpec};
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::Value;
-use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -194,23 +195,56 @@ async fn allowed_connect(platform: &Platform, url: &str) -> Result<MultiplexedCo
     connect(url).await.map_err(|e| e.to_string())
 }
 
-/// This node's consumer name: stable across restarts of the same node.
+/// This node's consumer name: its node identity (stable across restarts
+/// of the same node, distinct per node of a cluster).
 fn consumer_name(platform: &Platform) -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "wisp".into());
-    let dir = platform
-        .inner
-        .config
-        .data_dir
-        .to_string_lossy()
-        .into_owned();
-    let dir = std::fs::canonicalize(&dir).map_or(dir, |p| p.to_string_lossy().into_owned());
-    let hash = hex::encode(&Sha256::digest(dir.as_bytes())[..4]);
-    format!("{host}-{hash}")
+    platform.node_id().to_string()
+}
+
+/// Entries another consumer (a node that died, or left the cluster) has
+/// held unacknowledged for this long are taken over by this one.
+const ORPHAN_IDLE: Duration = Duration::from_secs(60);
+/// How often other consumers' idle entries are looked for.
+const ORPHAN_CHECK_EVERY: Duration = Duration::from_secs(15);
+
+/// Claims other consumers' entries idle for [`ORPHAN_IDLE`] (their node is
+/// gone) and makes them due here. Two nodes racing for one entry: the
+/// minimum idle time lets only the first claim win.
+async fn adopt_orphans(
+    conn: &mut MultiplexedConnection,
+    reader: &mut Reader,
+) -> redis::RedisResult<()> {
+    let idle = ORPHAN_IDLE.as_millis() as u64;
+    let pending: StreamPendingCountReply = redis::cmd("XPENDING")
+        .arg(&reader.stream)
+        .arg(&reader.group)
+        .arg("IDLE")
+        .arg(idle)
+        .arg("-")
+        .arg("+")
+        .arg(BATCH)
+        .query_async(conn)
+        .await?;
+    let now = Instant::now();
+    for entry in pending.ids {
+        if entry.consumer == reader.consumer {
+            continue;
+        }
+        let claimed: StreamClaimReply = redis::cmd("XCLAIM")
+            .arg(&reader.stream)
+            .arg(&reader.group)
+            .arg(&reader.consumer)
+            .arg(idle)
+            .arg(&entry.id)
+            .query_async(conn)
+            .await
+            .unwrap_or_default();
+        if !claimed.ids.is_empty() {
+            tracing::info!(stream = %reader.stream, entry = %entry.id, from = %entry.consumer, "took over an entry another node left unacknowledged");
+            reader.retries.entry(entry.id).or_insert(now);
+        }
+    }
+    Ok(())
 }
 
 async fn connect(url: &str) -> redis::RedisResult<MultiplexedConnection> {
@@ -274,7 +308,12 @@ async fn consume(
     platform.set_trigger_status(&trigger.id, "connected");
     *failures = 0;
     tracing::info!(trigger = %trigger.id, stream = %reader.stream, group = %reader.group, consumer = %reader.consumer, "reading Redis stream");
+    let mut orphans_checked = Instant::now() - ORPHAN_CHECK_EVERY;
     loop {
+        if orphans_checked.elapsed() >= ORPHAN_CHECK_EVERY {
+            orphans_checked = Instant::now();
+            adopt_orphans(conn, reader).await?;
+        }
         retry_due(platform, trigger, conn, reader).await?;
         let block = reader
             .retries

@@ -21,6 +21,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use tokio::task::JoinHandle;
 
+use crate::cluster::Change;
 use crate::invoke::new_invocation_id;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
@@ -175,22 +176,37 @@ fn route_entry(t: &Trigger) -> Option<RouteEntry> {
     }
 }
 
+/// The stored HTTP routes (all nodes'), but trigger `except`'s: what a new
+/// or changed route is checked against, under the cluster's route lock.
+async fn stored_routes(
+    tx: &mut sqlx::AnyConnection,
+    except: Option<&str>,
+) -> Result<Vec<RouteEntry>, PlatformError> {
+    let rows = sqlx::query("SELECT * FROM triggers WHERE kind = 'http'")
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut entries = Vec::new();
+    for row in &rows {
+        let trigger = trigger_from_row(row)?;
+        if Some(trigger.id.as_str()) != except {
+            entries.extend(route_entry(&trigger));
+        }
+    }
+    Ok(entries)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Supervisor {
-    fn route_entries(&self, extra: Option<&Trigger>) -> Vec<RouteEntry> {
+    fn route_entries(&self) -> Vec<RouteEntry> {
         let triggers = lock(&self.triggers);
-        triggers
-            .values()
-            .chain(extra)
-            .filter_map(route_entry)
-            .collect()
+        triggers.values().filter_map(route_entry).collect()
     }
 
     fn rebuild_routes(&self) {
-        match RouteTable::build(&self.route_entries(None)) {
+        match RouteTable::build(&self.route_entries()) {
             Ok(table) => *self.routes.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table),
             // Stored routes were checked when created; keep the old table.
             Err(e) => tracing::error!(error = %e, "rebuilding the HTTP route table failed"),
@@ -283,8 +299,12 @@ impl Platform {
             status: None,
         };
         let _guard = self.inner.trigger_lock.lock().await;
-        if matches!(trigger.spec, TriggerSpec::Http { .. }) {
-            RouteTable::build(&self.inner.triggers.route_entries(Some(&trigger)))?;
+        let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
+        self.cluster_lock(&mut tx, "routes").await?;
+        if let Some(entry) = route_entry(&trigger) {
+            let mut entries = stored_routes(&mut tx, None).await?;
+            entries.push(entry);
+            RouteTable::build(&entries)?;
         }
         let topic = match &trigger.spec {
             TriggerSpec::Topic { topic } => Some(topic.clone()),
@@ -303,9 +323,11 @@ impl Platform {
         .bind(now)
         .bind(now)
         .bind(now)
-        .execute(&self.inner.db)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.run_trigger(trigger.clone());
+        self.announce(Change::Trigger(trigger.id.clone())).await;
         tracing::info!(trigger = %trigger.id, kind = trigger.spec.kind(), function = %trigger.function, "trigger created");
         Ok(self.decorate(trigger))
     }
@@ -365,14 +387,10 @@ impl Platform {
             last_fired: None,
             status: None,
         };
+        let mut tx = crate::db::begin_write(&self.inner.db, self.inner.backend).await?;
+        self.cluster_lock(&mut tx, "routes").await?;
         if let Some(entry) = route_entry(&trigger) {
-            let mut entries: Vec<RouteEntry> = self
-                .inner
-                .triggers
-                .route_entries(None)
-                .into_iter()
-                .filter(|e| e.trigger_id != id)
-                .collect();
+            let mut entries = stored_routes(&mut tx, Some(id)).await?;
             entries.push(entry);
             RouteTable::build(&entries)?;
         }
@@ -394,8 +412,9 @@ impl Platform {
         .bind(i64::from(old.spec != trigger.spec))
         .bind(now)
         .bind(id)
-        .execute(&self.inner.db)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         if let Some(previous) = self.inner.triggers.stop(id) {
             if previous.spec != trigger.spec {
                 // Before the new one connects: it may reuse the old one's
@@ -409,6 +428,7 @@ impl Platform {
         }
         self.run_trigger(trigger.clone());
         self.inner.triggers.rebuild_routes();
+        self.announce(Change::Trigger(id.to_string())).await;
         tracing::info!(trigger = %id, kind = trigger.spec.kind(), function = %trigger.function, "trigger updated");
         Ok(self.decorate(trigger))
     }
@@ -464,6 +484,7 @@ impl Platform {
         }
         self.inner.triggers.retire(self, id);
         self.inner.triggers.rebuild_routes();
+        self.announce(Change::Trigger(id.to_string())).await;
         tracing::info!(trigger = %id, "trigger deleted");
         Ok(())
     }
@@ -478,6 +499,79 @@ impl Platform {
             .collect();
         for id in &ids {
             sup.retire(self, id);
+        }
+        sup.rebuild_routes();
+    }
+
+    /// Every stored trigger, by id.
+    pub(crate) async fn stored_triggers(&self) -> Result<HashMap<String, Trigger>, PlatformError> {
+        let rows = sqlx::query("SELECT * FROM triggers")
+            .fetch_all(&self.inner.db)
+            .await?;
+        rows.iter()
+            .map(|r| trigger_from_row(r).map(|t| (t.id.clone(), t)))
+            .collect()
+    }
+
+    /// The triggers this node runs, by id.
+    pub(crate) fn running_triggers(&self) -> HashMap<String, Trigger> {
+        lock(&self.inner.triggers.triggers).clone()
+    }
+
+    /// Makes this node run trigger `id` as stored (another node created,
+    /// changed or deleted it): its task starts, restarts or stops. What the
+    /// trigger held at its broker is the changing node's to release.
+    pub(crate) async fn refresh_trigger(&self, id: &str) -> Result<(), PlatformError> {
+        let row = sqlx::query("SELECT * FROM triggers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.inner.db)
+            .await?;
+        let _guard = self.inner.trigger_lock.lock().await;
+        match row {
+            Some(row) => {
+                let trigger = trigger_from_row(&row)?;
+                let running = lock(&self.inner.triggers.triggers).get(id).cloned();
+                if running.is_none_or(|r| !crate::cluster::same_trigger(&r, &trigger)) {
+                    if let Some(old) = self.inner.triggers.stop(id) {
+                        if let Some(cleanup) = self.end_node_session(&old) {
+                            let _ = tokio::time::timeout(REPLACE_WAIT, cleanup).await;
+                        }
+                    }
+                    self.run_trigger(trigger);
+                }
+            }
+            None => {
+                if let Some(old) = self.inner.triggers.stop(id) {
+                    let _ = self.end_node_session(&old);
+                }
+            }
+        }
+        self.inner.triggers.rebuild_routes();
+        Ok(())
+    }
+
+    /// Ends what this node alone holds at a trigger's broker (an MQTT
+    /// session has a client id per node); shared consumers and groups are
+    /// released by the node that changed the trigger.
+    fn end_node_session(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
+        match trigger.spec {
+            TriggerSpec::Mqtt { .. } => source_for(&trigger.spec).retire(self, trigger),
+            _ => None,
+        }
+    }
+
+    /// Stops this node's tasks of a function deleted on another node.
+    pub(crate) fn stop_local_triggers_of(&self, function: &str) {
+        let sup = &self.inner.triggers;
+        let ids: Vec<String> = lock(&sup.triggers)
+            .values()
+            .filter(|t| t.function == function)
+            .map(|t| t.id.clone())
+            .collect();
+        for id in &ids {
+            if let Some(old) = sup.stop(id) {
+                let _ = self.end_node_session(&old);
+            }
         }
         sup.rebuild_routes();
     }

@@ -11,6 +11,7 @@ mod events;
 mod functions;
 mod invocations;
 mod logs;
+mod nodes;
 mod openapi;
 mod overview;
 mod teams;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/logs", get(logs::search))
         .route("/api/v1/errors", get(errors::list))
+        .route("/api/v1/nodes", get(nodes::list))
         .route(
             "/api/v1/price-plan",
             get(costs::get_plan).put(costs::put_plan),

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
         super::functions::update_config, super::functions::set_alias, super::functions::delete,
         super::invocations::invoke, super::invocations::list, super::invocations::get,
         super::invocations::stream, super::invocations::children, super::traces::get,
-        super::logs::search, super::errors::list,
+        super::logs::search, super::errors::list, super::nodes::list,
         super::triggers::list, super::triggers::create, super::triggers::get, super::triggers::update,
         super::triggers::delete, super::triggers::preview,
         super::events::publish, super::events::jobs, super::events::stats, super::events::job,
@@ -46,7 +46,7 @@ use utoipa::{Modify, OpenApi};
         model::TopologyNodeKind, model::Trace, model::TraceSpan, model::TraceCall,
         model::TracePublish, model::TraceDelivery, model::LogSearchPage, model::LogSearchHit,
         model::LogLine, model::LiveLogLine, model::StructuredLog, model::ErrorGroups,
-        model::ErrorGroup,
+        model::ErrorGroup, model::Nodes, model::NodeInfo, model::NodeState,
     )),
     modifiers(&BearerAuth)
 )]

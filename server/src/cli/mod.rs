@@ -5,6 +5,7 @@
 mod client;
 mod errors;
 mod events;
+mod nodes;
 mod search;
 mod secrets;
 mod tokens;
@@ -13,6 +14,7 @@ pub use errors::{errors, ErrorsArgs};
 pub use events::{
     dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,
 };
+pub use nodes::{nodes, NodesArgs};
 pub use secrets::{secrets, SecretsArgs};
 pub use tokens::{tokens, TokensArgs};
 

@@ -41,6 +41,19 @@ pub struct TestServer {
     pub token: String,
     pub http: reqwest::Client,
     extra_args: Vec<String>,
+    /// The server's own PostgreSQL database when the suite runs on that
+    /// backend ([`BACKEND_VAR`]), dropped with the server.
+    _database: Option<storage::TestDatabase>,
+}
+
+/// `WISP_TEST_BACKEND=postgres` runs a suite's servers on PostgreSQL (a
+/// fresh database each) instead of SQLite; scripts/test.sh runs the core
+/// suites both ways.
+pub const BACKEND_VAR: &str = "WISP_TEST_BACKEND";
+
+/// Whether this run's servers use PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(BACKEND_VAR).is_ok_and(|b| b == "postgres")
 }
 
 impl TestServer {
@@ -50,20 +63,33 @@ impl TestServer {
     }
 
     pub async fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_joining(extra_args, "").await
+    }
+
+    /// A fresh server that joins a cluster whose first node made the
+    /// administrator already: `token` is that administrator's.
+    pub async fn start_joining(extra_args: &[&str], token: &str) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().to_path_buf();
+        let mut extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let database = (on_postgres() && !extra_args.iter().any(|a| a == "--database-url"))
+            .then(|| storage::TestDatabase::create("suite"));
+        if let Some(db) = &database {
+            extra_args.extend(["--database-url".to_string(), db.url.clone()]);
+        }
         let mut server = Self {
             child: None,
             data_dir,
             _temp: Some(temp),
             api: String::new(),
             gateway: String::new(),
-            token: String::new(),
+            token: token.to_string(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(300))
                 .build()
                 .expect("http client"),
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            extra_args,
+            _database: database,
         };
         server.spawn().await;
         server
@@ -72,11 +98,15 @@ impl TestServer {
     async fn spawn(&mut self) {
         let _ = std::fs::remove_file(self.data_dir.join("addresses.json"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wisp"));
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(["--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0"])
-            .args(&self.extra_args)
+        cmd.arg("serve").arg("--data-dir").arg(&self.data_dir);
+        // Fixed ports when the test gives them (a node behind a balancer
+        // keeps its address across restarts); any free port otherwise.
+        for flag in ["--listen", "--gateway"] {
+            if !self.extra_args.iter().any(|a| a == flag) {
+                cmd.args([flag, "127.0.0.1:0"]);
+            }
+        }
+        cmd.args(&self.extra_args)
             .env("WISP_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("WISP_LOG", "info,wasmtime=warn,cranelift=warn")
             .stdin(Stdio::null())
@@ -123,10 +153,16 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        self.token = std::fs::read_to_string(self.data_dir.join("admin-token"))
-            .expect("admin-token written on first start")
-            .trim()
-            .to_string();
+        // A node joining a cluster finds the administrator made already:
+        // it is given the first node's token instead.
+        match std::fs::read_to_string(self.data_dir.join("admin-token")) {
+            Ok(token) => self.token = token.trim().to_string(),
+            Err(_) => assert!(
+                !self.token.is_empty(),
+                "admin-token written on first start:\n{}",
+                self.log()
+            ),
+        }
         let health = self
             .http
             .get(format!("{}/healthz", self.api))
@@ -156,6 +192,15 @@ impl TestServer {
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        }
+    }
+
+    /// Kills the server with SIGKILL (no flushing, no cleanup); [`Self::resume`]
+    /// starts it again.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaping the killed server");
         }
     }
 

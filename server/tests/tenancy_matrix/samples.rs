@@ -18,6 +18,9 @@ pub enum Kind {
     Read,
     /// A read only owners may make (viewer: 403; owner: success).
     OwnerRead(&'static str),
+    /// A read only server administrators make (it spans every team);
+    /// every team role: 403, an administrator: success.
+    AdminRead(&'static str),
     /// A change a developer (or owner) makes; viewer: 403.
     Change,
     /// A change only the team's owners make; viewer and developer: 403.
@@ -38,7 +41,7 @@ pub enum Kind {
 
 impl Kind {
     pub fn changes(self) -> bool {
-        !matches!(self, Kind::Read | Kind::OwnerRead(_))
+        !matches!(self, Kind::Read | Kind::OwnerRead(_) | Kind::AdminRead(_))
     }
 }
 
@@ -182,7 +185,9 @@ impl Sample {
 }
 
 use Args::{Form, Json, Text, Wasm};
-use Kind::{AdminChange, Change, Login, OwnerChange, OwnerRead, Read, SelfService, SignOut};
+use Kind::{
+    AdminChange, AdminRead, Change, Login, OwnerChange, OwnerRead, Read, SelfService, SignOut,
+};
 
 const PLAN: &str = r#"{"currency": "USD", "per_million_requests": "1", "per_gb_second": "1",
     "per_gb_egress": "1", "server_monthly": "0"}"#;
@@ -200,6 +205,10 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/cron/preview", Read).query("schedule=@hourly"),
     s("GET /api/v1/errors", Read).query("function={fn}"),
     s("GET /api/v1/dead-letters", Read),
+    s(
+        "GET /api/v1/nodes",
+        AdminRead("the cluster's nodes are server-wide"),
+    ),
     s("GET /api/v1/functions", Read),
     s("GET /api/v1/functions/{name}", Read),
     s("GET /api/v1/functions/{name}/invocations", Read),
@@ -278,6 +287,10 @@ pub const SERVER_FNS: &[Sample] = &[
     s("load_trace", Read).args(Form(&[("trace_id", "{trace}")])),
     s("search_logs", Read).args(Form(&[("q", "matrix"), ("function", "{fn}")])),
     s("error_groups", Read).args(Form(&[("function", "{fn}")])),
+    s(
+        "cluster_nodes",
+        AdminRead("the cluster's nodes are server-wide"),
+    ),
     s("month_costs", Read),
     s("load_overview", Read),
     s("list_tokens", Read),
