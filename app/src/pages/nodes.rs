@@ -1,7 +1,8 @@
 //! `/nodes`: the cluster at a glance (server administrators): how many
 //! nodes are up, down or stopped, and per node its state, addresses,
-//! version, calls in flight, calls per second and last heartbeat. It
-//! refreshes every few seconds, so a node that dies turns red by itself.
+//! version, calls in flight, calls per second and last heartbeat (its
+//! start time on hover). It refreshes every few seconds, so a node that
+//! dies turns red by itself.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -114,7 +115,7 @@ fn NodeTable(nodes: Vec<NodeInfo>) -> impl IntoView {
             };
             view! {
                 <tr data-node=n.id.clone() data-state=n.state.as_str()>
-                    <td class="nowrap">
+                    <td class="nowrap" title=format!("started {}", format::datetime(&n.started))>
                         <span class="mono">{n.id.clone()}</span>
                         {n.this_node.then(|| view! { <span class="muted small">" (this node)"</span> })}
                     </td>
@@ -126,9 +127,6 @@ fn NodeTable(nodes: Vec<NodeInfo>) -> impl IntoView {
                     <td class="num">{format!("{:.1}", n.calls_per_s)}</td>
                     <td class="nowrap">
                         <time datetime=format::datetime_attr(&n.last_seen)>{format::datetime(&n.last_seen)}</time>
-                    </td>
-                    <td class="nowrap">
-                        <time datetime=format::datetime_attr(&n.started)>{format::datetime(&n.started)}</time>
                     </td>
                 </tr>
             }
@@ -147,7 +145,6 @@ fn NodeTable(nodes: Vec<NodeInfo>) -> impl IntoView {
                         <th scope="col" class="num">"In flight"</th>
                         <th scope="col" class="num">"Calls/s"</th>
                         <th scope="col">"Last heartbeat (UTC)"</th>
-                        <th scope="col">"Started (UTC)"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>

@@ -11,6 +11,7 @@
 mod broker_hosts;
 mod cron;
 mod external;
+mod follow;
 mod http_route;
 
 use std::collections::HashMap;
@@ -489,8 +490,16 @@ impl Platform {
         Ok(())
     }
 
-    /// Stops the triggers of a deleted function (their rows cascade away).
+    /// Stops the triggers of a deleted function (their rows cascade away)
+    /// and releases what they held at their brokers.
     pub(crate) fn stop_triggers_of(&self, function: &str) {
+        self.stop_function_triggers(function, true);
+    }
+
+    /// Stops the triggers of a function `retire`: releasing what they held
+    /// at their brokers (the deleting node), or only this node's own
+    /// sessions (a node following another's deletion).
+    fn stop_function_triggers(&self, function: &str, retire: bool) {
         let sup = &self.inner.triggers;
         let ids: Vec<String> = lock(&sup.triggers)
             .values()
@@ -498,78 +507,9 @@ impl Platform {
             .map(|t| t.id.clone())
             .collect();
         for id in &ids {
-            sup.retire(self, id);
-        }
-        sup.rebuild_routes();
-    }
-
-    /// Every stored trigger, by id.
-    pub(crate) async fn stored_triggers(&self) -> Result<HashMap<String, Trigger>, PlatformError> {
-        let rows = sqlx::query("SELECT * FROM triggers")
-            .fetch_all(&self.inner.db)
-            .await?;
-        rows.iter()
-            .map(|r| trigger_from_row(r).map(|t| (t.id.clone(), t)))
-            .collect()
-    }
-
-    /// The triggers this node runs, by id.
-    pub(crate) fn running_triggers(&self) -> HashMap<String, Trigger> {
-        lock(&self.inner.triggers.triggers).clone()
-    }
-
-    /// Makes this node run trigger `id` as stored (another node created,
-    /// changed or deleted it): its task starts, restarts or stops. What the
-    /// trigger held at its broker is the changing node's to release.
-    pub(crate) async fn refresh_trigger(&self, id: &str) -> Result<(), PlatformError> {
-        let row = sqlx::query("SELECT * FROM triggers WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.inner.db)
-            .await?;
-        let _guard = self.inner.trigger_lock.lock().await;
-        match row {
-            Some(row) => {
-                let trigger = trigger_from_row(&row)?;
-                let running = lock(&self.inner.triggers.triggers).get(id).cloned();
-                if running.is_none_or(|r| !crate::cluster::same_trigger(&r, &trigger)) {
-                    if let Some(old) = self.inner.triggers.stop(id) {
-                        if let Some(cleanup) = self.end_node_session(&old) {
-                            let _ = tokio::time::timeout(REPLACE_WAIT, cleanup).await;
-                        }
-                    }
-                    self.run_trigger(trigger);
-                }
-            }
-            None => {
-                if let Some(old) = self.inner.triggers.stop(id) {
-                    let _ = self.end_node_session(&old);
-                }
-            }
-        }
-        self.inner.triggers.rebuild_routes();
-        Ok(())
-    }
-
-    /// Ends what this node alone holds at a trigger's broker (an MQTT
-    /// session has a client id per node); shared consumers and groups are
-    /// released by the node that changed the trigger.
-    fn end_node_session(&self, trigger: &Trigger) -> Option<JoinHandle<()>> {
-        match trigger.spec {
-            TriggerSpec::Mqtt { .. } => source_for(&trigger.spec).retire(self, trigger),
-            _ => None,
-        }
-    }
-
-    /// Stops this node's tasks of a function deleted on another node.
-    pub(crate) fn stop_local_triggers_of(&self, function: &str) {
-        let sup = &self.inner.triggers;
-        let ids: Vec<String> = lock(&sup.triggers)
-            .values()
-            .filter(|t| t.function == function)
-            .map(|t| t.id.clone())
-            .collect();
-        for id in &ids {
-            if let Some(old) = sup.stop(id) {
+            if retire {
+                sup.retire(self, id);
+            } else if let Some(old) = sup.stop(id) {
                 let _ = self.end_node_session(&old);
             }
         }
