@@ -6,6 +6,7 @@
 #   bash bench/run.sh            # throughput table (the README's optional third command)
 #   bash bench/run.sh cold       # restart-to-first-response with 100 deployed functions
 #   bash bench/run.sh scale      # 10,000 functions; 1,000 concurrent slow calls
+#   bash bench/run.sh cluster    # 1, 2, 3 nodes on PostgreSQL behind nginx (bench/cluster.sh)
 #   bash bench/run.sh all        # all three
 #
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
@@ -82,7 +83,7 @@ build() {
   WISP="$CARGO_TARGET_DIR/release/wisp"
   AXUM="$CARGO_TARGET_DIR/release/examples/axum_hello"
   log "Example functions (hello, cpu, relay, python-hello via componentize-py)"
-  bash "$ROOT/functions/build.sh"
+  bash "$ROOT/functions/build.sh" ${BUILD_FUNCTIONS_FLAGS:-}
 }
 
 # --- servers -------------------------------------------------------------------
@@ -123,7 +124,8 @@ start_wisp() {
   done
   API="http://$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"])' "$dir/addresses.json")"
   GATEWAY="http://$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["gateway"])' "$dir/addresses.json")"
-  TOKEN="$(cat "$dir/admin-token")"
+  # A node joining a cluster finds the administrator made: it keeps TOKEN.
+  TOKEN="$(cat "$dir/admin-token" 2>/dev/null || echo "${TOKEN:-}")"
 }
 
 deploy() { # name file
@@ -277,16 +279,20 @@ throughput() {
 }
 
 source "$ROOT/bench/cold-scale.sh"
+source "$ROOT/bench/cluster.sh"
 
 cmd="${1:-throughput}"
 case "$cmd" in
-  throughput | cold | scale | all) ;;
-  -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
-  *) echo "usage: bench/run.sh [throughput|cold|scale|all]" >&2; exit 2 ;;
+  throughput | cold | scale | all | cluster) ;;
+  -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|all]" >&2; exit 2 ;;
 esac
+# The cluster run needs neither the peer nor the Python component.
+[ "$cmd" = cluster ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 ensure_tools
 build
 case "$cmd" in
+  cluster) cluster ;;
   throughput) throughput ;;
   cold) cold ;;
   scale) scale ;;

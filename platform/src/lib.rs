@@ -141,6 +141,9 @@ pub struct PlatformConfig {
     /// Trap backtraces with source file:line for modules that carry debug
     /// info (`--backtrace-details`; see [`RuntimeConfig::backtrace_details`]).
     pub backtrace_details: bool,
+    /// A NATS server the nodes of a cluster relay their live tails through
+    /// (`--nats-url`); without it a tail shows the calls of its own node.
+    pub nats_url: Option<String>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -171,6 +174,7 @@ impl PlatformConfig {
             broker_hosts: BrokerHosts::default(),
             call_limits: CallLimits::default(),
             backtrace_details: false,
+            nats_url: None,
         }
     }
 
@@ -277,6 +281,9 @@ impl Platform {
         platform.reclaim_interrupted_jobs().await?;
         platform.start_triggers().await?;
         platform.follow_cluster(baseline);
+        if let Some(url) = platform.inner.config.nats_url.clone() {
+            platform.start_live_relay(&url).await?;
+        }
         platform.inner.dispatcher.spawn(platform.clone());
         Ok(platform)
     }

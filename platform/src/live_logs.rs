@@ -5,13 +5,16 @@
 //! JSON lines as structured, and sends each line at once, in write order.
 //! A listener that falls behind skips lines (the stored record keeps them
 //! all); one that connects mid-call sees the lines written from then on.
+//! In a cluster with `--nats-url`, lines also travel to the other nodes'
+//! tails (`crate::cluster::LiveRelay`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use model::{LiveLogLine, StructuredLog};
 use tokio::sync::broadcast;
 
+use crate::cluster::LiveRelay;
 use crate::registry::LiveFunction;
 
 /// Lines a slow listener may fall behind before it skips some.
@@ -29,13 +32,28 @@ pub(crate) struct TeamLine {
 /// Where running calls send their lines.
 pub(crate) struct LiveLogs {
     sender: broadcast::Sender<TeamLine>,
+    /// The other nodes' tails (`--nats-url`), once connected.
+    relay: OnceLock<Arc<LiveRelay>>,
+    /// Invocation-record tails open on this node.
+    record_tails: Arc<AtomicUsize>,
 }
 
 impl Default for LiveLogs {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
+            relay: OnceLock::new(),
+            record_tails: Arc::default(),
         }
+    }
+}
+
+/// Counts an open invocation-record tail while it lives.
+pub(crate) struct TailGuard(Arc<AtomicUsize>);
+
+impl Drop for TailGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -44,17 +62,51 @@ impl LiveLogs {
         self.sender.subscribe()
     }
 
+    /// An invocation-record tail opens: counted until the guard drops, and
+    /// given the other nodes' records when a relay runs.
+    pub fn record_tail(
+        &self,
+    ) -> (
+        TailGuard,
+        Option<broadcast::Receiver<model::InvocationRecord>>,
+    ) {
+        self.record_tails.fetch_add(1, Ordering::Relaxed);
+        let remote = self.relay.get().map(|r| r.subscribe_remote_records());
+        (TailGuard(self.record_tails.clone()), remote)
+    }
+
+    /// Line tails open on this node.
+    pub fn local_listeners(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    /// Invocation-record tails open on this node.
+    pub fn record_listeners(&self) -> usize {
+        self.record_tails.load(Ordering::Relaxed)
+    }
+
+    pub fn set_relay(&self, relay: Arc<LiveRelay>) -> Result<(), Arc<LiveRelay>> {
+        self.relay.set(relay)
+    }
+
+    /// A line of another node's call, for this node's tails.
+    pub fn inject(&self, line: TeamLine) {
+        let _ = self.sender.send(line);
+    }
+
     /// A watcher for one call of `live`, or none while nobody listens.
     pub fn watcher(
         &self,
         live: &LiveFunction,
         invocation_id: &str,
     ) -> Option<Arc<dyn runtime::LogWatcher>> {
-        if self.sender.receiver_count() == 0 {
+        let relay = self.relay.get().filter(|r| r.wanted()).cloned();
+        if self.sender.receiver_count() == 0 && relay.is_none() {
             return None;
         }
         Some(Arc::new(LineWatcher {
             sender: self.sender.clone(),
+            relay,
             team_id: live.team_id,
             function: live.name.clone(),
             invocation_id: invocation_id.to_string(),
@@ -68,6 +120,8 @@ impl LiveLogs {
 /// Turns one call's log writes into lines.
 struct LineWatcher {
     sender: broadcast::Sender<TeamLine>,
+    /// Set while another node's tail wants this node's lines.
+    relay: Option<Arc<LiveRelay>>,
     team_id: i64,
     function: String,
     invocation_id: String,
@@ -94,6 +148,9 @@ impl LineWatcher {
             structured: StructuredLog::parse(&text),
             text,
         };
+        if let Some(relay) = &self.relay {
+            relay.line(self.team_id, &line);
+        }
         // Nobody listening any more is fine.
         let _ = self.sender.send(TeamLine {
             team_id: self.team_id,
@@ -139,6 +196,7 @@ mod tests {
     fn watcher(sender: &broadcast::Sender<TeamLine>, secrets: &[&str]) -> LineWatcher {
         LineWatcher {
             sender: sender.clone(),
+            relay: None,
             team_id: 7,
             function: "f".into(),
             invocation_id: "i".into(),

@@ -129,6 +129,12 @@ pub struct ServeArgs {
     /// never give two live nodes the same one.
     #[arg(long, env = "WISP_NODE_ID")]
     pub node_id: Option<String>,
+    /// A NATS server (nats://host:4222) the nodes of a cluster relay their
+    /// live tails through: `wisp logs --follow` and the dashboard's live
+    /// views on any node then show the calls running on every node.
+    /// Without it a tail shows its own node's calls.
+    #[arg(long, env = "WISP_NATS_URL")]
+    pub nats_url: Option<String>,
     /// Show source file:line in trap backtraces of functions built with
     /// debug info (DWARF). Off by default: each trap of such a function
     /// then costs a parse of its debug info per frame (docs/DECISIONS.md

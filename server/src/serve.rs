@@ -30,6 +30,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.record_invocations = !args.no_record;
     config.backtrace_details = args.backtrace_details;
     config.node_id = args.node_id.clone();
+    config.nats_url = args.nats_url.clone();
     config.call_limits = platform::CallLimits {
         max_depth: args.max_call_depth,
         max_calls: args.max_calls_per_root,

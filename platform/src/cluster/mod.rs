@@ -10,8 +10,10 @@
 //! over by the others ([`Platform::requeue_expired`]). On SQLite the table
 //! holds the one node that owns the file.
 
+mod live_relay;
 mod sync;
 
+pub(crate) use live_relay::LiveRelay;
 pub(crate) use sync::{same_trigger, Change};
 
 use std::sync::atomic::Ordering;

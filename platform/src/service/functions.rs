@@ -251,10 +251,13 @@ impl Functions<'_> {
 
     /// New invocation records of the team's functions as they are stored.
     pub fn feed(&self, who: &Principal) -> InvocationFeed {
+        let (tail, remote) = self.0.inner.live_logs.record_tail();
         InvocationFeed {
             platform: self.0.clone(),
             team_id: who.team_id,
             records: self.0.subscribe_invocations(),
+            remote,
+            _tail: tail,
         }
     }
 }
@@ -285,6 +288,9 @@ pub struct InvocationFeed {
     platform: Platform,
     team_id: i64,
     records: broadcast::Receiver<InvocationRecord>,
+    /// The other nodes' records (a cluster with `--nats-url`).
+    remote: Option<broadcast::Receiver<InvocationRecord>>,
+    _tail: crate::live_logs::TailGuard,
 }
 
 impl InvocationFeed {
@@ -292,7 +298,15 @@ impl InvocationFeed {
     /// recording. A reader that falls behind skips what it missed.
     pub async fn next(&mut self) -> Option<InvocationRecord> {
         loop {
-            match self.records.recv().await {
+            let received = match self.remote.as_mut() {
+                None => self.records.recv().await,
+                Some(remote) => tokio::select! {
+                    local = self.records.recv() => local,
+                    // A closed relay ends nothing: the local feed goes on.
+                    Ok(record) = remote.recv() => Ok(record),
+                },
+            };
+            match received {
                 Ok(record)
                     if self.platform.live_function_team(&record.function) == Some(self.team_id) =>
                 {

@@ -369,3 +369,100 @@ async fn three_nodes_share_changes_and_lose_nothing_when_one_is_killed() {
     assert_eq!(failed, 0, "requests failed during the rolling restart");
     let _: Value = nodes[0].get_json("/api/v1/nodes").await;
 }
+
+/// Server-sent events read from `tail` within `wait`: (name, data).
+async fn events_within(tail: &mut reqwest::Response, wait: Duration) -> Vec<(String, Value)> {
+    let deadline = Instant::now() + wait;
+    let (mut buffer, mut events) = (String::new(), Vec::new());
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline.into(), tail.chunk()).await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let (mut name, mut data) = (String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if let Ok(data) = serde_json::from_str(&data) {
+                events.push((name, data));
+            }
+        }
+    }
+    events
+}
+
+/// With `--nats-url`, a live tail opened on one node shows the lines and
+/// records of calls that run on another; without it, only its own node's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_tail_on_one_node_follows_calls_on_another_through_nats() {
+    let db = TestDatabase::create("cluster_tail");
+    let with_nats = |n: usize| {
+        let mut args = harness::node_args(&db, n);
+        args.extend([
+            "--nats-url".to_string(),
+            "nats://127.0.0.1:4222".to_string(),
+        ]);
+        args
+    };
+    let args1 = with_nats(1);
+    let node1 = TestServer::start_with(&args1.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let args2 = with_nats(2);
+    let node2 = TestServer::start_joining(
+        &args2.iter().map(String::as_str).collect::<Vec<_>>(),
+        &node1.token,
+    )
+    .await;
+    node1.deploy("talker", "relay").await;
+    node1
+        .configure("talker", json!({"env": {"LOG_LINE": "hello from a node"}}))
+        .await;
+    callable(&node2, "/fn/talker/", Duration::from_secs(10)).await;
+
+    let mut tail = node1
+        .get("/api/v1/invocations/stream?logs=true&function=talker")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), 200);
+    // Calls on node 2 until node 1's tail shows one (node 2 learns of the
+    // tail within the interest interval, 2 s).
+    let started = Instant::now();
+    let (id, events) = loop {
+        let r = node2
+            .http
+            .get(node2.fn_url("/fn/talker/"))
+            .send()
+            .await
+            .unwrap();
+        let id = common::invocation_id(&r);
+        let events = events_within(&mut tail, Duration::from_secs(1)).await;
+        let ours =
+            |e: &&(String, Value)| e.1["invocation_id"] == id.as_str() || e.1["id"] == id.as_str();
+        if events.iter().filter(ours).count() >= 2 {
+            break (id, events);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "node 1's tail never showed a call made on node 2: {events:?}\n{}",
+            node2.log()
+        );
+    };
+    let line = events
+        .iter()
+        .find(|(name, data)| name == "log" && data["invocation_id"] == id.as_str())
+        .expect("the call's log line");
+    assert_eq!(line.1["text"], "hello from a node");
+    assert_eq!(line.1["function"], "talker");
+    let record = events
+        .iter()
+        .find(|(name, data)| name == "invocation" && data["id"] == id.as_str())
+        .expect("the call's record");
+    assert_eq!(record.1["status_code"], 200);
+    println!(
+        "live tail across nodes: first call seen after {:?}",
+        started.elapsed()
+    );
+}
