@@ -36,7 +36,7 @@ const MAX_NODE_ID_BYTES: usize = 128;
 
 /// This node's identity on the job leases it holds: `config.node_id` when
 /// set (`--node-id`), else the identity kept in `<data_dir>/node-id`,
-/// created on first start. A restart with the same data directory (or the
+/// created on first start as `<host name>-<hash of the data dir>`. A restart with the same data directory (or the
 /// same `--node-id`) is the same node and takes its own leases back at once;
 /// two live nodes must never share an identity.
 pub(crate) fn node_identity(config: &PlatformConfig) -> anyhow::Result<String> {
@@ -57,10 +57,32 @@ pub(crate) fn node_identity(config: &PlatformConfig) -> anyhow::Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    let id = format!("node-{}", new_invocation_id());
+    let id = default_node_id(&config.data_dir);
     std::fs::write(&path, format!("{id}\n"))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(id)
+}
+
+/// A new node's identity: the host name and a hash of the data
+/// directory's path (readable in `wisp nodes`, distinct per data directory
+/// on one host).
+fn default_node_id(data_dir: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+                .take(64)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "wisp".into());
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let hash = sha2::Sha256::digest(dir.to_string_lossy().as_bytes());
+    format!("{host}-{}", hex::encode(&hash[..4]))
 }
 
 /// Most jobs one listing returns.
@@ -569,5 +591,24 @@ mod tests {
         let third = backoff(base, 3);
         assert!(third >= Duration::from_millis(3200) && third <= Duration::from_millis(4800));
         assert!(backoff(base, 40) <= MAX_BACKOFF);
+    }
+
+    #[test]
+    fn a_new_node_is_named_after_its_host_and_data_dir() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let id = default_node_id(a.path());
+        assert_eq!(id, default_node_id(a.path()), "stable for one data dir");
+        assert_ne!(id, default_node_id(b.path()), "distinct per data dir");
+        let (host, hash) = id.rsplit_once('-').unwrap();
+        assert!(!host.is_empty() && hash.len() == 8, "{id}");
+        // Kept in the data dir from the first start on.
+        let config = PlatformConfig::new(a.path());
+        assert_eq!(node_identity(&config).unwrap(), id);
+        assert_eq!(
+            std::fs::read_to_string(a.path().join(NODE_ID_FILE))
+                .unwrap()
+                .trim(),
+            id
+        );
     }
 }

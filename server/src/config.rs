@@ -124,7 +124,8 @@ pub struct ServeArgs {
     /// This node's identity on the job leases it holds; a node restarting
     /// under the same identity takes its own running async work back at
     /// once instead of waiting for its leases to run out. Default: the
-    /// identity kept in <data-dir>/node-id (made on first start). Set it
+    /// identity kept in <data-dir>/node-id (made on first start as
+    /// <host name>-<hash of the data dir>). Set it
     /// when the data directory does not survive a restart (containers);
     /// never give two live nodes the same one.
     #[arg(long, env = "WISP_NODE_ID")]
