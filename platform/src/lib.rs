@@ -276,6 +276,7 @@ impl Platform {
         };
         // Read before loading: a change another node makes meanwhile
         // differs from it and is picked up by the first reconcile.
+        platform.check_cluster_fit().await?;
         let baseline = platform.function_stamps().await?;
         platform.load_live_functions().await?;
         platform.reclaim_interrupted_jobs().await?;

@@ -433,8 +433,12 @@ impl Platform {
     /// back to the queue.
     pub(crate) async fn requeue_expired(&self, now_ms: i64) -> Result<u64, PlatformError> {
         let down_before = crate::cluster::wall_ms() - crate::cluster::DOWN_AFTER.as_millis() as i64;
+        // The worker that held the lease may still be alive (a paused or
+        // cut-off node) and record under the first invocation id: the
+        // rerun then runs under a new one, so both calls keep a record.
         Ok(sqlx::query(
             "UPDATE jobs SET state = 'queued', lease_until = NULL, lease_owner = NULL, \
+             last_invocation_id = COALESCE(last_invocation_id, first_invocation_id), \
              updated_at = $1 WHERE state = 'running' AND (lease_until < $1 OR lease_owner IN \
              (SELECT id FROM nodes WHERE id <> $2 AND (stopped_at IS NOT NULL OR last_seen < $3)))",
         )

@@ -115,6 +115,69 @@ impl Platform {
         }
     }
 
+    /// Refuses to start a node that would corrupt the cluster: one whose
+    /// secret key is not the key the stored secrets were sealed with (it
+    /// could open none of them and would seal new ones nobody else can
+    /// read), and one whose identity a live node holds (it would take that
+    /// node's running jobs). Run before anything is claimed.
+    pub(crate) async fn check_cluster_fit(&self) -> anyhow::Result<()> {
+        let ours = self.inner.secrets.key_id().to_string();
+        let keys: Vec<String> = sqlx::query_scalar("SELECT DISTINCT key_id FROM function_secrets")
+            .fetch_all(&self.inner.db)
+            .await?;
+        if !keys.is_empty() && !keys.contains(&ours) {
+            anyhow::bail!(
+                "the stored function secrets were sealed with a different secret key \
+                 (key id {}; this node's is {ours}): give every node of the cluster the same \
+                 --secret-key / WISP_SECRET_KEY",
+                keys.join(", ")
+            );
+        }
+        if keys.iter().any(|k| *k != ours) {
+            tracing::error!(
+                stored = %keys.join(", "),
+                ours = %ours,
+                "some stored secrets were sealed with another key: a node ran with a different --secret-key; set those secrets again"
+            );
+        }
+        if self.inner.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let seen = || async {
+            sqlx::query("SELECT last_seen, stopped_at FROM nodes WHERE id = $1")
+                .bind(&self.inner.node_id)
+                .fetch_optional(&self.inner.db)
+                .await
+                .map(|row| {
+                    row.and_then(|r| {
+                        let stopped: Option<i64> = r.try_get("stopped_at").ok()?;
+                        stopped
+                            .is_none()
+                            .then(|| r.try_get::<i64, _>("last_seen").ok())?
+                    })
+                })
+        };
+        let Some(last) = seen().await? else {
+            return Ok(());
+        };
+        if wall_ms() - last > DOWN_AFTER.as_millis() as i64 {
+            return Ok(());
+        }
+        // A fresh heartbeat under this identity: this node's previous
+        // process died moments ago, or another live node has the identity.
+        // Its heartbeat tells.
+        tracing::info!(node = %self.inner.node_id, "a heartbeat under this node's identity is recent; checking that no live node holds it");
+        tokio::time::sleep(HEARTBEAT_EVERY * 2 + Duration::from_millis(500)).await;
+        if seen().await?.is_some_and(|now| now > last) {
+            anyhow::bail!(
+                "node id {} is in use by a live node (its heartbeat goes on): give each node \
+                 its own --node-id / WISP_NODE_ID",
+                self.inner.node_id
+            );
+        }
+        Ok(())
+    }
+
     /// This node's identity (`--node-id`, or the one kept in the data dir).
     pub fn node_id(&self) -> &str {
         &self.inner.node_id

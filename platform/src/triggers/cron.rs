@@ -59,12 +59,18 @@ impl Schedule {
     pub fn next_after(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         // Fire times are whole seconds: the first one after `after` is the
         // first one after the start of its second.
-        let start = whole_second(after).with_timezone(&self.tz);
-        self.cron
-            .iter_after(start)
-            .take(n)
-            .map(|t| whole_second(t.with_timezone(&Utc)))
-            .collect()
+        // Step by hand: the crate's iterator skipped every other second of
+        // a `* * * * * *` schedule (found by an outside test).
+        let mut at = whole_second(after).with_timezone(&self.tz);
+        let mut fires = Vec::with_capacity(n);
+        while fires.len() < n {
+            let Ok(next) = self.cron.find_next_occurrence(&at, false) else {
+                break;
+            };
+            at = next;
+            fires.push(whole_second(next.with_timezone(&Utc)));
+        }
+        fires
     }
 
     /// The latest fire time at or before `at`, in whole seconds.
@@ -247,6 +253,16 @@ mod tests {
 
     /// Within a matching second every poll sees the same tick, and previews
     /// carry no fraction of a second (croner keeps the caller's).
+    #[test]
+    fn every_second_previews_every_second() {
+        let s = Schedule::parse("* * * * * *", "UTC").unwrap();
+        let fires = s.next_after(at("2026-03-01T10:00:00.400Z"), 5);
+        let want: Vec<_> = (1..=5)
+            .map(|i| at(&format!("2026-03-01T10:00:0{i}Z")))
+            .collect();
+        assert_eq!(fires, want);
+    }
+
     #[test]
     fn ticks_and_previews_are_whole_seconds() {
         let s = Schedule::parse("* * * * *", "UTC").unwrap();

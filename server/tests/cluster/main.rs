@@ -13,6 +13,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod refusals;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

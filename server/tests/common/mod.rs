@@ -195,6 +195,11 @@ impl TestServer {
         }
     }
 
+    /// The server process's id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server runs").id()
+    }
+
     /// Kills the server with SIGKILL (no flushing, no cleanup); [`Self::resume`]
     /// starts it again.
     pub fn kill9(&mut self) {
