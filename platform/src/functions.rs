@@ -139,12 +139,16 @@ impl Platform {
         .execute(&mut *tx)
         .await?;
         if activate {
-            sqlx::query("UPDATE functions SET live_version = $1, updated_at = $2 WHERE name = $3")
-                .bind(version)
-                .bind(now)
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE functions SET live_version = $1, \
+                 updated_at = CASE WHEN updated_at >= $2 THEN updated_at + 1 ELSE $2 END \
+                 WHERE name = $3",
+            )
+            .bind(version)
+            .bind(now)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         }
         let config_row = sqlx::query("SELECT * FROM functions WHERE name = $1")
             .bind(name)
@@ -154,9 +158,11 @@ impl Platform {
         tx.commit().await?;
         if activate {
             let secrets = self.open_secrets(name).await?;
-            self.inner.registry.insert(LiveFunction::new(
-                team_id, name, version, prepared, &config, secrets,
-            ));
+            let stamp: i64 = config_row.try_get("updated_at")?;
+            self.inner.registry.insert(
+                LiveFunction::new(team_id, name, version, prepared, &config, secrets)
+                    .stamped(stamp),
+            );
             self.announce(Change::Function(name.to_string())).await;
         }
         tracing::info!(function = name, version, sha256 = %sha256, kind = %kind_str, "deployed");
@@ -289,11 +295,15 @@ impl Platform {
         if let Some(changes) = &patch.secrets {
             crate::secrets::validate_changes(changes)?;
         }
+        let now = self.inner.clock.now_ms();
         let mut tx = self.inner.db.begin().await?;
-        sqlx::query(
+        // `updated_at` only grows, also for two changes in one millisecond:
+        // it is the stamp the other nodes reload by.
+        let stamp: i64 = sqlx::query_scalar(
             "UPDATE functions SET memory_mb = $1, timeout_ms = $2, max_concurrency = $3, env_json = $4, \
-             allowed_hosts_json = $5, application = $6, updated_at = $7, max_outbound_calls = $8 \
-             WHERE name = $9",
+             allowed_hosts_json = $5, application = $6, max_outbound_calls = $8, \
+             updated_at = CASE WHEN updated_at >= $7 THEN updated_at + 1 ELSE $7 END \
+             WHERE name = $9 RETURNING updated_at",
         )
         .bind(i64::from(config.memory_mb))
         .bind(config.timeout_ms as i64)
@@ -301,10 +311,10 @@ impl Platform {
         .bind(serde_json::to_string(&config.env).map_err(anyhow::Error::from)?)
         .bind(serde_json::to_string(&config.allowed_hosts).map_err(anyhow::Error::from)?)
         .bind(config.application.clone())
-        .bind(self.inner.clock.now_ms())
+        .bind(now)
         .bind(i64::from(config.max_outbound_calls))
         .bind(name)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         if let Some(changes) = &patch.secrets {
             self.write_secrets(&mut tx, name, changes).await?;
@@ -312,14 +322,17 @@ impl Platform {
         tx.commit().await?;
         if let Some(live) = self.inner.registry.get(name) {
             let secrets = self.open_secrets(name).await?;
-            self.inner.registry.insert(LiveFunction::new(
-                live.team_id,
-                name,
-                live.version,
-                live.warm.prepared().clone(),
-                &config,
-                secrets,
-            ));
+            self.inner.registry.insert(
+                LiveFunction::new(
+                    live.team_id,
+                    name,
+                    live.version,
+                    live.warm.prepared().clone(),
+                    &config,
+                    secrets,
+                )
+                .stamped(stamp),
+            );
         }
         self.announce(Change::Function(name.to_string())).await;
         self.function_detail(name).await
@@ -340,20 +353,20 @@ impl Platform {
         let prepared = self.prepare_blob(&v.sha256).await?;
         let team_id = self.function_owner(name).await?.unwrap_or(1);
         let secrets = self.open_secrets(name).await?;
-        sqlx::query("UPDATE functions SET live_version = $1, updated_at = $2 WHERE name = $3")
-            .bind(version)
-            .bind(self.inner.clock.now_ms())
-            .bind(name)
-            .execute(&self.inner.db)
-            .await?;
-        self.inner.registry.insert(LiveFunction::new(
-            team_id,
-            name,
-            version,
-            prepared,
-            &detail.config,
-            secrets,
-        ));
+        let stamp: i64 = sqlx::query_scalar(
+            "UPDATE functions SET live_version = $1, \
+             updated_at = CASE WHEN updated_at >= $2 THEN updated_at + 1 ELSE $2 END \
+             WHERE name = $3 RETURNING updated_at",
+        )
+        .bind(version)
+        .bind(self.inner.clock.now_ms())
+        .bind(name)
+        .fetch_one(&self.inner.db)
+        .await?;
+        self.inner.registry.insert(
+            LiveFunction::new(team_id, name, version, prepared, &detail.config, secrets)
+                .stamped(stamp),
+        );
         self.announce(Change::Function(name.to_string())).await;
         tracing::info!(function = name, version, "live alias moved");
         self.function_detail(name).await
@@ -454,16 +467,20 @@ impl Platform {
         let version: i64 = row.try_get("live_version")?;
         let sha256: String = row.try_get("sha256")?;
         let team_id: i64 = row.try_get("team_id")?;
+        let stamp: i64 = row.try_get("updated_at")?;
         let config = config_from_row(row)?;
         let prepared = match self.inner.registry.get(&name) {
+            // Nothing changed since this entry was built: keep it (a new
+            // one would count running calls against fresh permits).
+            Some(live) if live.version == version && live.stamp == stamp => return Ok(()),
             // Versions are immutable: the same version is the same code.
             Some(live) if live.version == version => live.warm.prepared().clone(),
             _ => self.prepare_blob(&sha256).await?,
         };
         let secrets = self.open_secrets(&name).await?;
-        self.inner.registry.insert(LiveFunction::new(
-            team_id, &name, version, prepared, &config, secrets,
-        ));
+        self.inner.registry.insert(
+            LiveFunction::new(team_id, &name, version, prepared, &config, secrets).stamped(stamp),
+        );
         Ok(())
     }
 }

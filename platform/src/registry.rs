@@ -36,6 +36,10 @@ pub(crate) struct LiveFunction {
     pub permits: Arc<Semaphore>,
     /// Secret values, longest first, to redact from recorded logs.
     pub secret_values: Vec<String>,
+    /// The function row's `updated_at` this entry was built from: a
+    /// reload that finds the same version and stamp keeps this entry (and
+    /// the calls its concurrency permits count).
+    pub stamp: i64,
 }
 
 impl LiveFunction {
@@ -70,7 +74,14 @@ impl LiveFunction {
             max_concurrency: config.max_concurrency,
             permits: Arc::new(Semaphore::new(config.max_concurrency as usize)),
             secret_values,
+            stamp: 0,
         }
+    }
+
+    /// Records the function row's `updated_at` it was built from.
+    pub fn stamped(mut self, updated_at: i64) -> Self {
+        self.stamp = updated_at;
+        self
     }
 }
 

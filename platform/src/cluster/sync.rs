@@ -103,6 +103,7 @@ impl Platform {
         let mut stop = self.inner.shutdown.subscribe();
         let mut listener: Option<PgListener> = None;
         let mut next_reconcile = tokio::time::Instant::now();
+        let mut failing = FunctionStamps::new();
         loop {
             if *stop.borrow_and_update() {
                 return;
@@ -121,7 +122,7 @@ impl Platform {
                 }
             }
             if tokio::time::Instant::now() >= next_reconcile {
-                if let Err(e) = self.reconcile(&mut seen).await {
+                if let Err(e) = self.reconcile(&mut seen, &mut failing).await {
                     tracing::warn!(error = %e, "comparing this node with the database failed");
                 }
                 next_reconcile = tokio::time::Instant::now() + RECONCILE_EVERY;
@@ -195,7 +196,13 @@ impl Platform {
 
     /// Compares the routing table and the running triggers with the
     /// database and repairs every difference.
-    async fn reconcile(&self, seen: &mut FunctionStamps) -> Result<(), PlatformError> {
+    /// `failing`: functions whose reload failed, with the stamp it failed
+    /// at (warned about once per stamp, then retried quietly).
+    async fn reconcile(
+        &self,
+        seen: &mut FunctionStamps,
+        failing: &mut FunctionStamps,
+    ) -> Result<(), PlatformError> {
         let now = self.function_stamps().await?;
         let mut changed: Vec<String> = now
             .iter()
@@ -218,10 +225,19 @@ impl Platform {
         changed.sort();
         changed.dedup();
         for name in changed {
-            if let Err(e) = self.refresh_function_everywhere(&name, seen).await {
-                tracing::warn!(function = %name, error = %e, "reloading a function changed on another node failed");
-            } else {
-                tracing::debug!(function = %name, "reconciled a function with the database");
+            let stamp = now.get(&name).copied().unwrap_or((None, 0));
+            match self.refresh_function_everywhere(&name, seen).await {
+                Err(e) if failing.get(&name) != Some(&stamp) => {
+                    tracing::warn!(function = %name, error = %e, "reloading a function changed on another node failed; retrying every 2 s");
+                    failing.insert(name, stamp);
+                }
+                Err(e) => {
+                    tracing::debug!(function = %name, error = %e, "reloading a function still fails")
+                }
+                Ok(()) => {
+                    failing.remove(&name);
+                    tracing::debug!(function = %name, "reconciled a function with the database");
+                }
             }
         }
         self.reconcile_triggers().await

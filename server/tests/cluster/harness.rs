@@ -97,10 +97,15 @@ impl Receiver {
     }
 }
 
-/// nginx balancing the nodes' gateways and control planes.
+/// nginx balancing the nodes' gateways and control planes. No passive
+/// health marking (`max_fails=0`): on loopback a stopped node refuses at
+/// once and the request goes to the next one, while one error on a reused
+/// keepalive connection must not take a live node out of the rotation
+/// (with `max_fails=1`, that left no live upstream during a rolling
+/// restart: 502s).
 pub struct Balancer {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub gateway: String,
     pub api: String,
 }
@@ -133,7 +138,7 @@ impl Balancer {
                 .iter()
                 .map(|a| {
                     format!(
-                        "        server {} max_fails=1 fail_timeout=2s;\n",
+                        "        server {} max_fails=0;\n",
                         a.trim_start_matches("http://")
                     )
                 })
@@ -164,7 +169,7 @@ impl Balancer {
             .expect("starting nginx");
         let balancer = Self {
             child,
-            _dir: dir,
+            dir,
             gateway: format!("http://127.0.0.1:{gateway_port}"),
             api: format!("http://127.0.0.1:{api_port}"),
         };
@@ -177,6 +182,13 @@ impl Balancer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         balancer
+    }
+}
+
+impl Balancer {
+    /// What nginx logged (warnings and errors).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 }
 

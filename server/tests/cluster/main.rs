@@ -367,7 +367,12 @@ async fn three_nodes_share_changes_and_lose_nothing_when_one_is_killed() {
     }
     let (ok, failed) = load.finish().await;
     println!("rolling restart of 3 nodes under load: {ok} answered 200, {failed} failed");
-    assert_eq!(failed, 0, "requests failed during the rolling restart");
+    assert_eq!(
+        failed,
+        0,
+        "requests failed during the rolling restart; nginx logged:\n{}",
+        balancer.error_log()
+    );
     let _: Value = nodes[0].get_json("/api/v1/nodes").await;
 }
 
