@@ -374,6 +374,10 @@ async fn three_nodes_share_changes_and_lose_nothing_when_one_is_killed() {
         balancer.error_log()
     );
     let _: Value = nodes[0].get_json("/api/v1/nodes").await;
+    // The stream is this run's own: leave the NATS server as found.
+    js.delete_stream(&stream)
+        .await
+        .expect("deleting the test's stream");
 }
 
 /// Server-sent events read from `tail` within `wait`: (name, data).
