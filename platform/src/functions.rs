@@ -314,8 +314,10 @@ impl Platform {
         .bind(now)
         .bind(i64::from(config.max_outbound_calls))
         .bind(name)
-        .fetch_one(&mut *tx)
-        .await?;
+        .fetch_optional(&mut *tx)
+        .await?
+        // Deleted since it was read above.
+        .ok_or_else(|| PlatformError::not_found(format!("function {name}")))?;
         if let Some(changes) = &patch.secrets {
             self.write_secrets(&mut tx, name, changes).await?;
         }
@@ -361,8 +363,10 @@ impl Platform {
         .bind(version)
         .bind(self.inner.clock.now_ms())
         .bind(name)
-        .fetch_one(&self.inner.db)
-        .await?;
+        .fetch_optional(&self.inner.db)
+        .await?
+        // Deleted since it was read above.
+        .ok_or_else(|| PlatformError::not_found(format!("function {name}")))?;
         self.inner.registry.insert(
             LiveFunction::new(team_id, name, version, prepared, &detail.config, secrets)
                 .stamped(stamp),
