@@ -147,14 +147,24 @@ impl Dispatcher {
                 blocked = true;
                 continue;
             }
+            // Worker slots are taken before the claim: a job is `running` in
+            // the database only while it holds one, so a shutdown that drains
+            // the slots cannot miss a job claimed a moment before.
+            let mut workers: Vec<_> = (0..take)
+                .map_while(|_| Arc::clone(&self.workers).try_acquire_owned().ok())
+                .collect();
+            if workers.is_empty() {
+                blocked = true;
+                continue;
+            }
             let lease_until =
                 now + live.warm.sandbox().timeout.as_millis() as i64 + LEASE_MARGIN_MS;
             let jobs = platform
-                .claim_jobs(&function, take as u32, now, lease_until)
+                .claim_jobs(&function, workers.len() as u32, now, lease_until)
                 .await?;
             for job in jobs {
-                let Ok(worker) = Arc::clone(&self.workers).try_acquire_owned() else {
-                    // Cannot happen (room was checked); the lease brings it back.
+                let Some(worker) = workers.pop() else {
+                    // Cannot happen (one job per slot was claimed).
                     break;
                 };
                 started += 1;
