@@ -7,6 +7,7 @@
 #   bash bench/run.sh cold       # restart-to-first-response with 100 deployed functions
 #   bash bench/run.sh scale      # 10,000 functions; 1,000 concurrent slow calls
 #   bash bench/run.sh cluster    # 1, 2, 3 nodes on PostgreSQL behind nginx (bench/cluster.sh)
+#   bash bench/run.sh capture    # capture (replay recording) off vs failures vs all (bench/capture.sh)
 #   bash bench/run.sh all        # all three
 #
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
@@ -280,19 +281,22 @@ throughput() {
 
 source "$ROOT/bench/cold-scale.sh"
 source "$ROOT/bench/cluster.sh"
+source "$ROOT/bench/capture.sh"
 
 cmd="${1:-throughput}"
 case "$cmd" in
-  throughput | cold | scale | all | cluster) ;;
+  throughput | cold | scale | all | cluster | capture) ;;
   -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|capture|all]" >&2; exit 2 ;;
 esac
 # The cluster run needs neither the peer nor the Python component.
 [ "$cmd" = cluster ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
+[ "$cmd" = capture ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 ensure_tools
 build
 case "$cmd" in
   cluster) cluster ;;
+  capture) capture ;;
   throughput) throughput ;;
   cold) cold ;;
   scale) scale ;;

@@ -382,6 +382,39 @@ async def slow_calls(url, count, pid):
                       "rss_before_mib": round(base, 1), "rss_peak_mib": round(peak[0], 1)}))
 
 
+def capture(path, stored):
+    """capture.tsv of bench/capture.sh → a table of the paired cost of each
+    capture setting against capture off."""
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 13:
+                continue
+            mode, c = parts[0], int(parts[1])
+            a, b = parts[3:8], parts[8:13]
+            if float(a[0]) > 0 and float(b[0]) > 0:
+                rows.setdefault((mode, c), []).append(
+                    (float(a[0]), float(a[4]), float(b[0]), float(b[4])))
+    out = [f"## Capture cost (hello; paired rounds against capture off)", "", machine(), "",
+           "| capture | c | pairs | req/s | off req/s | cost (req/s, median of pairs) | quartiles | "
+           "CPU µs/call | off CPU µs/call | cost (CPU/call) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for (mode, c), pairs in sorted(rows.items()):
+        costs = [1 - a / b for a, _, b, _ in pairs]
+        cpu = [a_cpu / b_cpu - 1 for _, a_cpu, _, b_cpu in pairs if b_cpu > 0]
+        q = statistics.quantiles(costs, n=4) if len(costs) > 1 else [costs[0]] * 3
+        out.append(f"| {mode} | {c} | {len(pairs)} | {fmt(statistics.median(p[0] for p in pairs), 0)} | "
+                   f"{fmt(statistics.median(p[2] for p in pairs), 0)} | {statistics.median(costs) * 100:+.1f} % | "
+                   f"{q[0] * 100:+.1f} % … {q[2] * 100:+.1f} % | "
+                   f"{fmt(statistics.median(p[1] for p in pairs), 1)} | "
+                   f"{fmt(statistics.median(p[3] for p in pairs), 1)} | "
+                   f"{statistics.median(cpu) * 100:+.1f} % |")
+    out.append("")
+    out.append(f"Captures stored at the end (count, bytes): {stored}")
+    print("\n".join(out))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "parse-wrk":
@@ -399,6 +432,8 @@ def main():
         restart(args[0], args[1], args[2])
     elif cmd == "slow-calls":
         asyncio.run(slow_calls(args[0], int(args[1]), int(args[2])))
+    elif cmd == "capture":
+        capture(args[0], args[1] if len(args) > 1 else "?")
     elif cmd == "rss":
         cur, peak = rss(int(args[0]))
         print(json.dumps({"rss_mib": round(cur, 1), "peak_mib": round(peak, 1)}))

@@ -11,7 +11,9 @@
 set -euo pipefail
 
 # wasi:http components (wasm32-wasip2), one crate folder each.
-COMPONENTS=(hello echo cpu trap trap-debug infinite-loop memory-bomb deep-recursion huge-output log-flood relay read-file env counter)
+COMPONENTS=(hello echo cpu trap trap-debug infinite-loop memory-bomb deep-recursion huge-output log-flood relay read-file env counter replay-demo)
+# Versions of replay-demo built with a feature: <name>-<feature>.wasm.
+VARIANTS=(replay-demo:fixed replay-demo:divergent)
 # WAGI/CGI command modules (wasm32-wasip1).
 MODULES=(cgi)
 COMPONENTIZE_PY_VERSION=0.25.1
@@ -57,6 +59,12 @@ cargo build "${locked[@]}" --release --target wasm32-wasip2 "${packages[@]}"
 for c in "${COMPONENTS[@]}"; do
     cp -f "$target_dir/wasm32-wasip2/release/$c.wasm" "$here/$c.wasm"
     record "$c" "$here/$c.wasm"
+done
+for v in "${VARIANTS[@]}"; do
+    c="${v%%:*}" feature="${v#*:}"
+    cargo build "${locked[@]}" --release --target wasm32-wasip2 -p "$c" --features "$feature"
+    cp -f "$target_dir/wasm32-wasip2/release/$c.wasm" "$here/$c-$feature.wasm"
+    record "$c-$feature" "$here/$c-$feature.wasm"
 done
 
 packages=()

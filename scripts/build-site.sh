@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the dashboard's browser side (the "site") without cargo-leptos:
 #   $SITE/pkg/wisp.js, $SITE/pkg/wisp_bg.wasm  hydration bundle (wasm-bindgen --target web)
-#   $SITE/pkg/wisp.css                         style/{main,forms,components,costs,dashboard,traces,logs}.css
+#   $SITE/pkg/wisp.css                         style/{main,forms,components,costs,dashboard,traces,logs,replay}.css
 #   $SITE/*                                    public/ (favicon, ...)
 # The server serves $SITE at / with LeptosOptions output_name "wisp" and
 # site_pkg_dir "pkg". Idempotent: run it again after any change to app/, style/
@@ -63,7 +63,7 @@ mkdir -p "$site/pkg"
 wasm-bindgen --target web --no-typescript \
   --out-dir "$site/pkg" --out-name wisp "$wasm"
 # One stylesheet, in cascade order (tokens and layout first).
-cat style/main.css style/forms.css style/components.css style/costs.css style/dashboard.css style/traces.css style/logs.css >"$site/pkg/wisp.css"
+cat style/main.css style/forms.css style/components.css style/costs.css style/dashboard.css style/traces.css style/logs.css style/replay.css >"$site/pkg/wisp.css"
 if [[ -d public ]] && [[ -n "$(ls -A public)" ]]; then
   cp -R public/. "$site/"
 fi

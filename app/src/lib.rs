@@ -19,6 +19,7 @@ pub mod format;
 pub mod logs_api;
 pub mod nodes_api;
 pub mod pages;
+pub mod replay_api;
 pub mod team_api;
 pub mod traces_api;
 

@@ -163,7 +163,7 @@ word_enum! {
     /// queued a job (its `source`).
     pub enum TriggerKind (
         "trigger kind",
-        expected "http, api, async, topic, cron, nats, redis, mqtt or function"
+        expected "http, api, async, topic, cron, nats, redis, mqtt, function or replay"
     ) {
         /// The gateway's `/fn/{name}/...` or an HTTP route.
         Http = "http",
@@ -183,6 +183,8 @@ word_enum! {
         Mqtt = "mqtt",
         /// Another function, through `http://<name>.fn.wisp/`.
         Function = "function",
+        /// A replay of a recorded invocation (`POST /api/v1/invocations/{id}/replay`).
+        Replay = "replay",
     }
 }
 

@@ -17,6 +17,7 @@ mod events;
 mod log_search;
 mod logs;
 mod nodes;
+mod replay;
 mod teams;
 mod topology;
 mod traces;
@@ -27,6 +28,7 @@ pub use kinds::*;
 pub use log_search::*;
 pub use logs::*;
 pub use nodes::*;
+pub use replay::*;
 pub use teams::*;
 pub use topology::*;
 pub use traces::*;
@@ -89,6 +91,16 @@ pub struct FunctionConfig {
     /// hosts); later ones fail and are noted in the invocation's logs.
     #[serde(default = "default_max_outbound_calls")]
     pub max_outbound_calls: u32,
+    /// Which calls are recorded for replay (default: failures).
+    #[serde(default)]
+    pub capture: CaptureMode,
+    /// Of the calls `capture` names, the percentage recorded (1–100).
+    #[serde(default = "default_capture_sample_percent")]
+    pub capture_sample_percent: u32,
+}
+
+fn default_capture_sample_percent() -> u32 {
+    100
 }
 
 fn default_max_outbound_calls() -> u32 {
@@ -112,6 +124,8 @@ impl Default for FunctionConfig {
             allowed_hosts: Vec::new(),
             application: default_application(),
             max_outbound_calls: DEFAULT_MAX_OUTBOUND_CALLS,
+            capture: CaptureMode::default(),
+            capture_sample_percent: default_capture_sample_percent(),
         }
     }
 }
@@ -128,6 +142,10 @@ pub struct FunctionConfigPatch {
     pub allowed_hosts: Option<Vec<String>>,
     pub application: Option<String>,
     pub max_outbound_calls: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_sample_percent: Option<u32>,
     /// Secrets to set or replace (`"NAME": "value"`) or delete
     /// (`"NAME": null`); others are kept. Values are stored encrypted, given
     /// to the function as environment variables, and never shown again.
@@ -148,6 +166,8 @@ impl std::fmt::Debug for FunctionConfigPatch {
             .field("allowed_hosts", &self.allowed_hosts)
             .field("application", &self.application)
             .field("max_outbound_calls", &self.max_outbound_calls)
+            .field("capture", &self.capture)
+            .field("capture_sample_percent", &self.capture_sample_percent)
             .field("secrets", &secret_names)
             .finish()
     }
@@ -443,6 +463,12 @@ pub fn config_problems(c: &FunctionConfig) -> Vec<ConfigProblem> {
         problem(
             "max_outbound_calls",
             format!("max_outbound_calls must be between 0 and {MAX_OUTBOUND_CALLS}"),
+        );
+    }
+    if !(1..=100).contains(&c.capture_sample_percent) {
+        problem(
+            "capture_sample_percent",
+            "capture_sample_percent must be between 1 and 100".to_string(),
         );
     }
     for key in c.env.keys() {

@@ -90,6 +90,12 @@ impl Dispatcher {
                 {
                     tracing::error!(error = %e, "pruning delivered jobs failed");
                 }
+                if let Err(e) = platform
+                    .prune_captures(now - crate::replay::CAPTURE_RETENTION_MS)
+                    .await
+                {
+                    tracing::error!(error = %e, "pruning old captures failed");
+                }
             }
             let (started, blocked) = match self.dispatch_due(&platform).await {
                 Ok(n) => n,

@@ -28,6 +28,9 @@ fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
         allowed_hosts: serde_json::from_str(&hosts_json).map_err(anyhow::Error::from)?,
         application: row.try_get("application")?,
         max_outbound_calls: row.try_get::<i64, _>("max_outbound_calls")? as u32,
+        capture: model::CaptureMode::parse(&row.try_get::<String, _>("capture")?)
+            .map_err(anyhow::Error::from)?,
+        capture_sample_percent: row.try_get::<i64, _>("capture_sample_percent")? as u32,
     })
 }
 
@@ -283,6 +286,12 @@ impl Platform {
         if let Some(v) = patch.max_outbound_calls {
             config.max_outbound_calls = v;
         }
+        if let Some(v) = patch.capture {
+            config.capture = v;
+        }
+        if let Some(v) = patch.capture_sample_percent {
+            config.capture_sample_percent = v;
+        }
         validate_config(&config)?;
         let largest_mb = self.inner.registry.admission.largest_call_mb();
         if u64::from(config.memory_mb) > largest_mb {
@@ -302,6 +311,7 @@ impl Platform {
         let stamp: i64 = sqlx::query_scalar(
             "UPDATE functions SET memory_mb = $1, timeout_ms = $2, max_concurrency = $3, env_json = $4, \
              allowed_hosts_json = $5, application = $6, max_outbound_calls = $8, \
+             capture = $10, capture_sample_percent = $11, \
              updated_at = CASE WHEN updated_at >= $7 THEN updated_at + 1 ELSE $7 END \
              WHERE name = $9 RETURNING updated_at",
         )
@@ -314,6 +324,8 @@ impl Platform {
         .bind(now)
         .bind(i64::from(config.max_outbound_calls))
         .bind(name)
+        .bind(config.capture.as_str())
+        .bind(i64::from(config.capture_sample_percent))
         .fetch_optional(&mut *tx)
         .await?
         // Deleted since it was read above.
@@ -387,6 +399,10 @@ impl Platform {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM captures WHERE function_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         let deleted = sqlx::query("DELETE FROM functions WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -410,7 +426,10 @@ impl Platform {
     }
 
     /// Compiles (or loads from the artifact cache) a stored blob.
-    async fn prepare_blob(&self, sha256: &str) -> Result<runtime::PreparedFunction, PlatformError> {
+    pub(crate) async fn prepare_blob(
+        &self,
+        sha256: &str,
+    ) -> Result<runtime::PreparedFunction, PlatformError> {
         let row = sqlx::query("SELECT bytes FROM wasm_blobs WHERE sha256 = $1")
             .bind(sha256)
             .fetch_optional(&self.inner.db)

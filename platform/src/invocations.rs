@@ -170,7 +170,10 @@ impl Platform {
         }
     }
 
-    async fn stored_invocation(&self, id: &str) -> Result<Option<InvocationRecord>, PlatformError> {
+    pub(crate) async fn stored_invocation(
+        &self,
+        id: &str,
+    ) -> Result<Option<InvocationRecord>, PlatformError> {
         sqlx::query("SELECT * FROM invocations WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.inner.db)

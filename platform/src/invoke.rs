@@ -237,6 +237,11 @@ impl Platform {
         sandbox.allow_private_destinations = self.inner.config.allow_private_destinations;
         sandbox.cancel = Some(own.cancel.clone());
         sandbox.log_watcher = self.inner.live_logs.watcher(&live, &invocation_id);
+        if crate::replay::records(&live) {
+            sandbox.tape = runtime::TapeMode::Record {
+                max_body_bytes: crate::replay::CAPTURE_BODY_LIMIT,
+            };
+        }
         sandbox.interceptor = Some(Arc::new(crate::hosts::WispHosts::new(
             self.clone(),
             crate::hosts::Caller {
@@ -251,6 +256,7 @@ impl Platform {
         // goes away before the response head (a caller that timed out) does
         // not leave it running unrecorded; it is cancelled with its caller.
         let platform = self.inner.config.record_invocations.then(|| self.clone());
+        let capturing = self.clone();
         let id = invocation_id.clone();
         let (head_sender, head) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
@@ -261,12 +267,24 @@ impl Platform {
             // call already owns (moved, not copied: no string is built on
             // this worker, and every allocation the record needs is made and
             // freed on the recorder's writer, docs/DECISIONS.md #31).
-            let report = invocation.report.await;
+            let mut report = invocation.report.await;
             in_flight.finish(context.trigger, report.outcome.code(), report.duration);
+            let recording = report
+                .recording
+                .take()
+                .filter(|_| crate::replay::keeps(&live, &report));
             // Calls it started that still run are stopped.
             own.cancel.cancel();
             drop(admitted);
             drop(permit);
+            // Stored before the record is handed on: a replay asked for as
+            // soon as the record shows finds its capture.
+            if let Some(recording) = recording {
+                let failed = crate::replay::failed(&report);
+                capturing
+                    .store_capture(&id, &live, *recording, failed)
+                    .await;
+            }
             if let Some(platform) = platform {
                 let call = FinishedCall {
                     id,
@@ -339,6 +357,8 @@ impl Platform {
                     outcome: outcome.clone(),
                     logs: String::new(),
                     logs_truncated: false,
+                    recording: None,
+                    playback: None,
                 },
             };
             let platform = self.clone();

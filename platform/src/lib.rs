@@ -31,6 +31,7 @@ mod overview;
 mod queue;
 mod recorder;
 mod registry;
+mod replay;
 mod secrets;
 mod service;
 mod teams;

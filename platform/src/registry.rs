@@ -36,6 +36,13 @@ pub(crate) struct LiveFunction {
     pub permits: Arc<Semaphore>,
     /// Secret values, longest first, to redact from recorded logs.
     pub secret_values: Vec<String>,
+    /// The secrets by name (a capture stores names, not values).
+    pub secrets: Vec<(String, String)>,
+    /// Which calls are recorded for replay, and the sample kept.
+    pub capture: model::CaptureMode,
+    pub capture_sample_percent: u32,
+    /// A wasi:http component (only those are recorded for replay).
+    pub component: bool,
     /// The function row's `updated_at` this entry was built from: a
     /// reload that finds the same version and stamp keeps this entry (and
     /// the calls its concurrency permits count).
@@ -63,7 +70,8 @@ impl LiveFunction {
         sandbox
             .env
             .retain(|(k, _)| !secrets.iter().any(|(name, _)| name == k));
-        sandbox.env.extend(secrets);
+        sandbox.env.extend(secrets.iter().cloned());
+        let component = prepared.kind() == runtime::FunctionKind::Component;
         Self {
             team_id,
             name: name.to_string(),
@@ -74,6 +82,10 @@ impl LiveFunction {
             max_concurrency: config.max_concurrency,
             permits: Arc::new(Semaphore::new(config.max_concurrency as usize)),
             secret_values,
+            secrets,
+            capture: config.capture,
+            capture_sample_percent: config.capture_sample_percent,
+            component,
             stamp: 0,
         }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use futures::future::{BoxFuture, FutureExt as _, Shared};
+use http_body_util::BodyExt;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::Store;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -26,6 +27,7 @@ use crate::report::{
     final_outcome, GuestExit, Head, Invocation, InvocationReport, InvokeError, Outcome,
 };
 use crate::stats::Histogram;
+use crate::tape::{Tape, TapedMonotonicClock, TapedRng, TapedWallClock};
 use crate::RequestBody;
 
 /// Extra time the host timer gives a guest beyond its timeout, so that
@@ -87,6 +89,27 @@ pub(crate) fn wasi_builder(env: &[(String, String)], logs: &Capture) -> WasiCtxB
     builder
 }
 
+/// Puts `tape` between the sandbox and its clocks and random generators.
+fn taped(builder: &mut WasiCtxBuilder, tape: &Tape) {
+    builder
+        .wall_clock(TapedWallClock(tape.clone()))
+        .monotonic_clock(TapedMonotonicClock {
+            tape: tape.clone(),
+            clock: wasmtime_wasi::clocks::MonotonicClock::new(),
+        })
+        .secure_random(TapedRng {
+            tape: tape.clone(),
+            insecure: false,
+            rng: wasmtime_wasi::thread_rng(),
+        })
+        .insecure_random(TapedRng {
+            tape: tape.clone(),
+            insecure: true,
+            rng: wasmtime_wasi::thread_rng(),
+        })
+        .insecure_random_seed(tape.insecure_seed());
+}
+
 /// One call's sandbox: a fresh store (WASI context with the function's
 /// environment and the log capture, memory limiter, outbound policy) and,
 /// once instantiated, the component's instance in it. Used for exactly one
@@ -95,6 +118,7 @@ pub(crate) struct Sandbox {
     store: Store<ComponentHost>,
     logs: Capture,
     memory: Arc<MemoryMeter>,
+    tape: Tape,
     proxy: Option<Proxy>,
 }
 
@@ -108,13 +132,15 @@ impl Sandbox {
         let logs = Capture::new(sandbox.max_log_bytes, Overflow::Truncate);
         logs.watch(sandbox.log_watcher.clone());
         let memory = Arc::new(MemoryMeter::default());
+        let tape = Tape::new(&sandbox.tape);
         let mut wasi = wasi_builder(&sandbox.env, &logs);
         wasi.stdout(logs.clone());
+        taped(&mut wasi, &tape);
         let host = ComponentHost {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            outbound: outbound_policy(sandbox, &logs),
+            outbound: outbound_policy(sandbox, &logs, &tape),
             limiter: MemoryLimiter::new(memory_limit, memory.clone()),
         };
         let mut store = Store::new(engine, host);
@@ -123,6 +149,7 @@ impl Sandbox {
             store,
             logs,
             memory,
+            tape,
             proxy: None,
         }
     }
@@ -148,7 +175,7 @@ impl Sandbox {
 }
 
 /// The outbound-HTTP policy of one call; its refusals are noted in `logs`.
-fn outbound_policy(sandbox: &SandboxConfig, logs: &Capture) -> OutboundPolicy {
+fn outbound_policy(sandbox: &SandboxConfig, logs: &Capture, tape: &Tape) -> OutboundPolicy {
     OutboundPolicy::new(
         &sandbox.allowed_hosts,
         sandbox.allow_private_destinations,
@@ -156,6 +183,7 @@ fn outbound_policy(sandbox: &SandboxConfig, logs: &Capture) -> OutboundPolicy {
     )
     .with_call_limit(sandbox.max_outbound_calls)
     .with_notes(logs.clone())
+    .with_tape(tape.clone())
 }
 
 /// Runs one request through the component, in `ready` (a sandbox
@@ -179,7 +207,7 @@ pub(crate) async fn invoke(
         Some(mut ready) => {
             // The call's own outbound policy (its interceptor knows this
             // invocation's id and depth).
-            ready.store.data_mut().outbound = outbound_policy(&sandbox, &ready.logs);
+            ready.store.data_mut().outbound = outbound_policy(&sandbox, &ready.logs, &ready.tape);
             ready.logs.watch(sandbox.log_watcher.clone());
             ready
         }
@@ -187,8 +215,15 @@ pub(crate) async fn invoke(
     };
     let logs = guest_sandbox.logs.clone();
     let memory = guest_sandbox.memory.clone();
+    // What start-up read is kept when the call records, forgotten if not.
+    let tape = guest_sandbox.tape.clone();
+    tape.begin(&sandbox.tape);
 
-    let request = with_authority(request)
+    let mut request = with_authority(request);
+    if tape.records() {
+        request = tape.request(request).map(BodyExt::boxed_unsync);
+    }
+    let request = request
         .map(|body| MeteredRequestBody::new(body, sandbox.max_request_body, request_meter.clone()));
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let resources = (|| -> wasmtime::Result<_> {
@@ -272,8 +307,12 @@ pub(crate) async fn invoke(
     let (response, head, body_end) = match receiver.await {
         Ok(Ok(response)) => {
             let status = response.status().as_u16();
+            let mut response = response.map(from_wasi_body);
+            if tape.records() {
+                response = tape.response(response).map(BodyExt::boxed_unsync);
+            }
             let (parts, body) = response.into_parts();
-            let (body, end) = ResponseBody::new(from_wasi_body(body), max_response_body);
+            let (body, end) = ResponseBody::new(body, max_response_body);
             (
                 Ok(http::Response::from_parts(parts, body)),
                 Head::Sent(status),
@@ -312,6 +351,7 @@ pub(crate) async fn invoke(
             .as_ref()
             .map_or(exit.finished_at, |e| e.at.max(exit.finished_at));
         let (logs, logs_truncated) = logs.take_logs();
+        let (recording, playback) = tape.finish();
         InvocationReport {
             started_at,
             duration: finished.saturating_duration_since(start),
@@ -333,6 +373,8 @@ pub(crate) async fn invoke(
             },
             logs,
             logs_truncated,
+            recording,
+            playback,
         }
     };
 

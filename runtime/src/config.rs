@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::capture::LogWatcher;
 use crate::outbound::OutboundInterceptor;
+use crate::tape::TapeMode;
 use crate::Cancellation;
 
 /// 1 MiB, the unit most limits are written in.
@@ -100,6 +101,9 @@ pub struct SandboxConfig {
     pub cancel: Option<Cancellation>,
     /// Sees the call's log output as it is written (live logs).
     pub log_watcher: Option<Arc<dyn LogWatcher>>,
+    /// Record the call for replay, or replay a recording (components only;
+    /// see [`crate::TapeMode`]).
+    pub tape: TapeMode,
 }
 
 impl Default for SandboxConfig {
@@ -126,6 +130,7 @@ impl Default for SandboxConfig {
             interceptor: None,
             cancel: None,
             log_watcher: None,
+            tape: TapeMode::Off,
         }
     }
 }
@@ -150,6 +155,7 @@ impl fmt::Debug for SandboxConfig {
             .field("interceptor", &self.interceptor.as_ref().map(|_| ".."))
             .field("cancel", &self.cancel)
             .field("log_watcher", &self.log_watcher.as_ref().map(|_| ".."))
+            .field("tape", &self.tape)
             .finish()
     }
 }

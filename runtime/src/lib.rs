@@ -33,7 +33,8 @@
 //! `outbound` (outgoing wasi:http policy), `report` (outcomes and reports),
 //! `config` (runtime and sandbox settings), `stats` (instantiation time
 //! histogram), `warm` ([`WarmPool`]: sandboxes instantiated ahead of their
-//! calls).
+//! calls), `tape` (a call's clocks, random bytes and outbound requests,
+//! recorded and replayed: [`TapeMode`]).
 
 mod body;
 mod cache;
@@ -49,6 +50,7 @@ mod prepared;
 mod report;
 mod runtime;
 mod stats;
+mod tape;
 pub mod validate;
 mod warm;
 
@@ -64,6 +66,10 @@ pub use prepared::PreparedFunction;
 pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
 pub use runtime::{Runtime, RuntimeError};
 pub use stats::InstantiationStats;
+pub use tape::{
+    CallLine, Divergence, PlaybackPlan, PlaybackReport, RecordedCall, RecordedMessage, Recording,
+    TapeMode,
+};
 /// Cancellation of running calls: a token given to a sandbox
 /// (`SandboxConfig::cancel`) stops its guest when it fires; cancelling a
 /// token cancels every token made from it with `child_token`.

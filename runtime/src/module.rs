@@ -141,6 +141,9 @@ pub(crate) async fn invoke(
             outcome,
             logs,
             logs_truncated,
+            // Command modules are not recorded for replay.
+            recording: None,
+            playback: None,
         }
     };
 

@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
 
 use crate::body::{from_wasi_body, to_wasi_body};
 use crate::capture::Capture;
+use crate::tape::{Outbound, Tape};
 use crate::BoxBody;
 
 type WasiHttpError = wasmtime_wasi_http::Error;
@@ -252,6 +254,8 @@ pub(crate) struct OutboundPolicy {
     calls: u32,
     /// Where refusals are noted for the invocation's record.
     logs: Option<Capture>,
+    /// Records each request and its answer, or answers from a recording.
+    tape: Option<Tape>,
 }
 
 impl OutboundPolicy {
@@ -267,7 +271,14 @@ impl OutboundPolicy {
             max_calls: u32::MAX,
             calls: 0,
             logs: None,
+            tape: None,
         }
+    }
+
+    /// Puts the call's tape in front of every request (after the limit).
+    pub fn with_tape(mut self, tape: Tape) -> Self {
+        self.tape = Some(tape);
+        self
     }
 
     /// Refuses every request after the first `max_calls`.
@@ -336,41 +347,172 @@ impl WasiHttpHooks for OutboundPolicy {
         let allow_private = self.allow_private;
         let interceptor = self.interceptor.clone();
         let logs = self.logs.clone();
+        let Some(tape) = self.tape.clone() else {
+            return Box::new(send(
+                request,
+                options,
+                allowed,
+                allow_private,
+                interceptor,
+                logs,
+            ));
+        };
         Box::new(async move {
-            let observer = interceptor.clone();
-            let request = match interceptor {
-                Some(interceptor) => match interceptor.intercept(request.map(from_wasi_body)) {
-                    Interception::Pass(request) => request.map(to_wasi_body),
-                    Interception::Handled(response) => {
-                        let response = response.await?;
-                        let done: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> =
-                            Box::new(std::future::ready(Ok(())));
-                        return Ok((response.map(to_wasi_body), done));
-                    }
-                },
-                None => request,
+            let (index, request) = match tape.outbound(request) {
+                Outbound::Answer(index, request) => {
+                    return answer_from_tape(&tape, index, request, logs).await;
+                }
+                Outbound::Live(index, request) => (index, request.map(BodyExt::boxed_unsync)),
             };
-
-            let Some(observer) = observer else {
-                return send_external(request, options, &allowed, allow_private, logs).await;
-            };
-            let method = request.method().to_string();
-            let authority = request
-                .uri()
-                .authority()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
-            let started = std::time::Instant::now();
-            let result = send_external(request, options, &allowed, allow_private, logs).await;
-            observer.observe(&ObservedCall {
-                method,
-                authority,
-                status: result.as_ref().ok().map(|(r, _)| r.status().as_u16()),
-                error: result.as_ref().err().map(|e| e.to_string()),
-                duration: started.elapsed(),
-            });
-            result
+            let result = send(request, options, allowed, allow_private, interceptor, logs).await;
+            let Some(index) = index else { return result };
+            match result {
+                Ok((response, io)) => Ok((
+                    tape.outbound_response(index, response)
+                        .map(BodyExt::boxed_unsync),
+                    io,
+                )),
+                Err(error) => {
+                    tape.outbound_error(index, error_text(&error));
+                    Err(error)
+                }
+            }
         })
+    }
+}
+
+/// The interceptor, then the destination checks and the network.
+async fn send(
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+    allowed: Arc<[String]>,
+    allow_private: bool,
+    interceptor: Option<Arc<dyn OutboundInterceptor>>,
+    logs: Option<Capture>,
+) -> SendResult {
+    let observer = interceptor.clone();
+    let request = match interceptor {
+        Some(interceptor) => match interceptor.intercept(request.map(from_wasi_body)) {
+            Interception::Pass(request) => request.map(to_wasi_body),
+            Interception::Handled(response) => {
+                let response = response.await?;
+                let done: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> =
+                    Box::new(std::future::ready(Ok(())));
+                return Ok((response.map(to_wasi_body), done));
+            }
+        },
+        None => request,
+    };
+
+    let Some(observer) = observer else {
+        return send_external(request, options, &allowed, allow_private, logs).await;
+    };
+    let method = request.method().to_string();
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let started = std::time::Instant::now();
+    let result = send_external(request, options, &allowed, allow_private, logs).await;
+    observer.observe(&ObservedCall {
+        method,
+        authority,
+        status: result.as_ref().ok().map(|(r, _)| r.status().as_u16()),
+        error: result.as_ref().err().map(|e| e.to_string()),
+        duration: started.elapsed(),
+    });
+    result
+}
+
+/// Largest outbound request body a replay reads to compare it with the
+/// recorded one.
+const MAX_REPLAYED_REQUEST_BODY: usize = 16 * 1024 * 1024;
+
+/// A replay's outbound request, answered from the recording: the recorded
+/// response or error when the request is the recorded one, else an error
+/// (and a note in the logs): a diverged request is never sent.
+async fn answer_from_tape(
+    tape: &Tape,
+    index: usize,
+    request: http::Request<WasiBody>,
+    logs: Option<Capture>,
+) -> SendResult {
+    let method = request.method().to_string();
+    let uri = request.uri().to_string();
+    let body = http_body_util::Limited::new(request.into_body(), MAX_REPLAYED_REQUEST_BODY)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    match tape.answer(index, &method, &uri, &body) {
+        Ok(call) => match call.response {
+            Some(recorded) => {
+                let mut response = http::Response::builder().status(recorded.status.unwrap_or(200));
+                for (name, value) in &recorded.headers {
+                    response = response.header(name, value);
+                }
+                let body = http_body_util::Full::new(Bytes::from(recorded.body))
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                let response = response
+                    .body(body)
+                    .map_err(|e| WasiHttpError::InternalError(Some(e.to_string())))?;
+                let done: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> =
+                    Box::new(std::future::ready(Ok(())));
+                Ok((response, done))
+            }
+            None => Err(error_from_text(call.error.as_deref().unwrap_or_default())),
+        },
+        Err(divergence) => {
+            if let Some(logs) = logs {
+                logs.note(&format!(
+                    "[wisp: replay: outbound request #{} {} differs from the recorded {} ({}); it was not sent]",
+                    divergence.index,
+                    divergence.replay,
+                    divergence.recorded.as_deref().unwrap_or("(none)"),
+                    divergence.differs.join(", ")
+                ));
+            }
+            Err(WasiHttpError::HttpRequestDenied)
+        }
+    }
+}
+
+type MakeError = fn() -> WasiHttpError;
+
+/// The error codes a recording names, so that a replay gives the guest
+/// the same error; any other is replayed as an internal error with the
+/// recorded text.
+const NAMED_ERRORS: &[(&str, MakeError)] = &[
+    ("request denied", || WasiHttpError::HttpRequestDenied),
+    ("destination not found", || {
+        WasiHttpError::DestinationNotFound
+    }),
+    ("destination unavailable", || {
+        WasiHttpError::DestinationUnavailable
+    }),
+    ("destination IP prohibited", || {
+        WasiHttpError::DestinationIpProhibited
+    }),
+    ("connection timeout", || WasiHttpError::ConnectionTimeout),
+    ("connection refused", || WasiHttpError::ConnectionRefused),
+];
+
+/// How a failed outbound request is recorded (see [`NAMED_ERRORS`]).
+fn error_text(error: &WasiHttpError) -> String {
+    let same = |make: &MakeError| std::mem::discriminant(&make()) == std::mem::discriminant(error);
+    match NAMED_ERRORS.iter().find(|(_, make)| same(make)) {
+        Some((name, _)) => (*name).to_string(),
+        None => format!("{error:?}"),
+    }
+}
+
+/// The error a recorded failure stands for (see [`error_text`]).
+fn error_from_text(text: &str) -> WasiHttpError {
+    match NAMED_ERRORS.iter().find(|(name, _)| *name == text) {
+        Some((_, make)) => make(),
+        None => WasiHttpError::InternalError(Some(text.to_string())),
     }
 }
 

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::capture::Overflow;
-use http_body_util::BodyExt as _;
 use std::pin::Pin;
 
 /// Sends `uri` through `policy` as the guest's outgoing handler would.

@@ -126,6 +126,10 @@ pub struct InvocationReport {
     pub outcome: Outcome,
     pub logs: String,
     pub logs_truncated: bool,
+    /// What the call took from outside its sandbox ([`crate::TapeMode::Record`]).
+    pub recording: Option<Box<crate::Recording>>,
+    /// What a replay's outbound requests did ([`crate::TapeMode::Play`]).
+    pub playback: Option<Box<crate::PlaybackReport>>,
 }
 
 /// The result of [`crate::PreparedFunction::invoke`].
@@ -150,6 +154,8 @@ impl Invocation {
             outcome: outcome.clone(),
             logs: String::new(),
             logs_truncated: false,
+            recording: None,
+            playback: None,
         };
         Invocation {
             response: Err(InvokeError { outcome }),

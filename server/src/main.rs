@@ -39,6 +39,8 @@ enum Command {
     Errors(cli::ErrorsArgs),
     /// List the cluster's nodes: up, down or stopped, addresses and load.
     Nodes(cli::NodesArgs),
+    /// Run a recorded call again (same or another version) and show what changed.
+    Replay(cli::ReplayArgs),
     /// Point a function's live alias at a version (rollback / roll forward).
     Rollback(cli::RollbackArgs),
     /// Show a month's usage and cost per function (table, JSON or CSV).
@@ -94,6 +96,7 @@ fn main() -> std::process::ExitCode {
             Command::Logs(args) => cli::logs(args).await,
             Command::Errors(args) => cli::errors(args).await,
             Command::Nodes(args) => cli::nodes(args).await,
+            Command::Replay(args) => cli::replay(args).await,
             Command::Rollback(args) => cli::rollback(args).await,
             Command::Costs(args) => cli::costs(args).await,
             Command::Triggers(args) => cli::triggers(args).await,

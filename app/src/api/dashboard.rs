@@ -28,6 +28,10 @@ pub struct ConfigForm {
     pub env: Vec<(String, String)>,
     /// One host per row.
     pub allowed_hosts: Vec<String>,
+    /// Which calls are recorded for replay (`off`, `failures`, `all`);
+    /// empty: left as it is.
+    #[serde(default)]
+    pub capture: String,
 }
 
 impl ConfigForm {
@@ -42,6 +46,7 @@ impl ConfigForm {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             allowed_hosts: config.allowed_hosts.clone(),
+            capture: config.capture.as_str().to_string(),
         }
     }
 
@@ -66,6 +71,17 @@ impl ConfigForm {
         let memory_mb = number("memory_mb", &self.memory_mb, "MiB");
         let timeout_ms = number("timeout_ms", &self.timeout_ms, "milliseconds");
         let max_concurrency = number("max_concurrency", &self.max_concurrency, "calls");
+        let capture = if self.capture.trim().is_empty() {
+            model::CaptureMode::default()
+        } else {
+            model::CaptureMode::parse(&self.capture).unwrap_or_else(|e| {
+                problems.push(ConfigProblem {
+                    field: "capture".into(),
+                    message: crate::format::sentence(&e.to_string()) + ".",
+                });
+                model::CaptureMode::default()
+            })
+        };
         let mut env = BTreeMap::new();
         for (key, value) in &self.env {
             let key = key.trim();
@@ -96,6 +112,7 @@ impl ConfigForm {
             max_concurrency: u32::try_from(max_concurrency).unwrap_or(u32::MAX),
             env,
             allowed_hosts,
+            capture,
             // Not on this form; the patch below leaves it as it is.
             ..FunctionConfig::default()
         };
@@ -197,6 +214,8 @@ pub async fn save_config(name: String, form: ConfigForm) -> Result<ConfigSaveOut
         allowed_hosts: Some(config.allowed_hosts),
         application: None,
         max_outbound_calls: None,
+        capture: (!form.capture.trim().is_empty()).then_some(config.capture),
+        capture_sample_percent: None,
         secrets: None,
     };
     match ssr::platform()
@@ -351,13 +370,15 @@ mod tests {
                 ("A".into(), "2".into()),
             ],
             allowed_hosts: vec![" api.example.com ".into(), "".into()],
+            capture: "sometimes".into(),
         };
         let problems = form.parse().unwrap_err();
         let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["memory_mb", "env", "timeout_ms"]);
+        assert_eq!(fields, ["memory_mb", "capture", "env", "timeout_ms"]);
         let good = ConfigForm {
             memory_mb: "256".into(),
             timeout_ms: "1000".into(),
+            capture: "all".into(),
             ..form
         };
         let good = ConfigForm {
@@ -367,5 +388,6 @@ mod tests {
         let config = good.parse().unwrap();
         assert_eq!(config.memory_mb, 256);
         assert_eq!(config.allowed_hosts, ["api.example.com"]);
+        assert_eq!(config.capture, model::CaptureMode::All);
     }
 }

@@ -1,5 +1,6 @@
 //! The function page's configuration form: memory, timeout, concurrency,
-//! environment variables and outbound hosts. It checks the values in the
+//! environment variables, outbound hosts and which calls are recorded for
+//! replay. It checks the values in the
 //! browser (the platform's own rules, through `ConfigForm::parse`), saves
 //! through the `save_config` server function, and shows every problem — its
 //! own or the server's — beside the field it belongs to.
@@ -37,6 +38,7 @@ pub fn ConfigEditor(name: String, config: FunctionConfig) -> impl IntoView {
     let memory = RwSignal::new(config.memory_mb.to_string());
     let timeout = RwSignal::new(config.timeout_ms.to_string());
     let concurrency = RwSignal::new(config.max_concurrency.to_string());
+    let capture = RwSignal::new(config.capture.as_str().to_string());
     let env = RwSignal::new(rows_from(config.env, &mut ids));
     let hosts = RwSignal::new(rows_from(
         config.allowed_hosts.into_iter().map(|h| (h, String::new())),
@@ -90,6 +92,7 @@ pub fn ConfigEditor(name: String, config: FunctionConfig) -> impl IntoView {
                 .iter()
                 .map(|row| row.key.get_untracked())
                 .collect(),
+            capture: capture.get_untracked(),
         };
         match form.parse() {
             Err(list) => problems.set(list),
@@ -250,6 +253,27 @@ pub fn ConfigEditor(name: String, config: FunctionConfig) -> impl IntoView {
                 </div>
                 {error_text("allowed_hosts", "cfg-hosts-error")}
             </fieldset>
+            <div class="field">
+                <label for="cfg-capture">"Record calls for replay"</label>
+                <select
+                    id="cfg-capture"
+                    name="capture"
+                    prop:value=move || capture.get()
+                    on:change=move |ev| {
+                        saved.set(false);
+                        capture.set(event_target_value(&ev))
+                    }
+                    aria-describedby="cfg-capture-help cfg-capture-error"
+                >
+                    <option value="failures">"Failed calls (default)"</option>
+                    <option value="all">"Every call"</option>
+                    <option value="off">"None"</option>
+                </select>
+                <p class="field-help" id="cfg-capture-help">
+                    "A recorded call can be replayed exactly, on this or a newer version. Recordings are encrypted and kept 30 days; secret values are never stored."
+                </p>
+                {error_text("capture", "cfg-capture-error")}
+            </div>
             {error_text("form", "cfg-form-error")}
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get() || !interactive.get()>

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod live_tail;
 pub mod minute_chart;
 pub mod recorder_banner;
+pub mod replay;
 pub mod secrets_form;
 pub mod sortable;
 pub mod test_invoke;

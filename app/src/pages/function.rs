@@ -1,7 +1,8 @@
 //! `/functions/:name`: one function — how to call it, its versions (with
 //! rollback / roll forward through the `live` alias), its configuration form,
 //! a panel to upload a new version, a test-request panel, the live log tail,
-//! and its invocations (status and time filters, pages).
+//! the replay of its latest recorded failures on a version, and its
+//! invocations (status and time filters, pages).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,6 +16,7 @@ use crate::{
         feedback::{ErrorList, ErrorPanel, Loading},
         invocation_list::InvocationList,
         live_tail::LiveTail,
+        replay::ReplayFailuresPanel,
         secrets_form::SecretsEditor,
         test_invoke::TestInvokePanel,
         upload::{UploadPanel, UploadProgress},
@@ -198,6 +200,13 @@ fn FunctionView(
                 <LiveTail name=detail.name.clone() />
             </section>
         </div>
+        <section class="card" aria-labelledby="replay-failures-title">
+            <h2 id="replay-failures-title">"Replay failures"</h2>
+            <p class="muted card-lede">
+                "Runs the latest recorded failures again on a version (the fixed one, say) with their recorded clocks, random bytes and outbound answers, and shows which are fixed."
+            </p>
+            <ReplayFailuresPanel name=detail.name.clone() versions=detail.versions.clone() />
+        </section>
         <InvocationList name=detail.name.clone() uploads />
     }
     .into_any()

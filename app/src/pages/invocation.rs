@@ -1,6 +1,7 @@
 //! `/invocations/:id`: the debugging record of one call — what came in, what
 //! it cost, how it ended, its error and its log output; where it sits in its
-//! trace (the trace, its parent, the calls it caused, the attempt).
+//! trace (the trace, its parent, the calls it caused, the attempt); and,
+//! when it was recorded, its replay on any version with the diff.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,6 +13,7 @@ use crate::{
     components::backtrace::ErrorText,
     components::feedback::{ErrorList, ErrorPanel, Loading, StatusBadge},
     components::live_tail::{connect, Connection, LogLine},
+    components::replay::ReplayCard,
     format,
     traces_api::invocation_children,
 };
@@ -131,6 +133,16 @@ fn InvocationView(record: InvocationRecord, on_done: Callback<()>) -> impl IntoV
             </div>
         }
     });
+    // A finished call that is not itself a replay may be replayed.
+    let replay = (!running && record.trigger != model::TriggerKind::Replay).then(|| {
+        view! {
+            <ReplayCard
+                id=record.id.clone()
+                function=record.function.clone()
+                version=record.version
+            />
+        }
+    });
     let truncated = record.logs_truncated.then(|| {
         view! { <p class="muted small">"The log was longer than the limit and has been cut."</p> }
     });
@@ -234,6 +246,7 @@ fn InvocationView(record: InvocationRecord, on_done: Callback<()>) -> impl IntoV
                 {logs}
                 {truncated}
             </section>
+            {replay}
             <Children id=record.id.clone() />
         </div>
         <p class="back-link">

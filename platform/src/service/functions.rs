@@ -138,7 +138,7 @@ impl Functions<'_> {
     /// unless the caller is a developer of the function's team (another
     /// team's function is not found), and audited either way. `op` is a
     /// future, so nothing of it runs before the check.
-    async fn change<T>(
+    pub(super) async fn change<T>(
         &self,
         who: &Principal,
         name: &str,

@@ -27,6 +27,7 @@ mod access;
 mod events;
 mod functions;
 mod metering;
+mod replays;
 mod triggers;
 
 use std::future::Future;

@@ -14,6 +14,7 @@ mod logs;
 mod nodes;
 mod openapi;
 mod overview;
+mod replay;
 mod teams;
 mod tokens;
 mod topology;
@@ -102,6 +103,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/logs", get(logs::search))
         .route("/api/v1/errors", get(errors::list))
         .route("/api/v1/nodes", get(nodes::list))
+        .route("/api/v1/invocations/{id}/capture", get(replay::capture))
+        .route("/api/v1/invocations/{id}/replay", post(replay::replay))
+        .route(
+            "/api/v1/functions/{name}/replay",
+            post(replay::replay_failures),
+        )
         .route(
             "/api/v1/price-plan",
             get(costs::get_plan).put(costs::put_plan),

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         super::invocations::invoke, super::invocations::list, super::invocations::get,
         super::invocations::stream, super::invocations::children, super::traces::get,
         super::logs::search, super::errors::list, super::nodes::list,
+        super::replay::capture, super::replay::replay, super::replay::replay_failures,
         super::triggers::list, super::triggers::create, super::triggers::get, super::triggers::update,
         super::triggers::delete, super::triggers::preview,
         super::events::publish, super::events::jobs, super::events::stats, super::events::job,
@@ -47,6 +48,11 @@ use utoipa::{Modify, OpenApi};
         model::TracePublish, model::TraceDelivery, model::LogSearchPage, model::LogSearchHit,
         model::LogLine, model::LiveLogLine, model::StructuredLog, model::ErrorGroups,
         model::ErrorGroup, model::Nodes, model::NodeInfo, model::NodeState,
+        model::CaptureMode, model::CaptureInfo, model::ReplayRequest, model::ReplayVersion,
+        model::ReplayOutbound, model::ReplayResult, model::ReplayDiff, model::StatusDiff,
+        model::HeaderDiff, model::TextDiff, model::DiffLine, model::DiffTag, model::OutboundDiff,
+        model::ReplayDivergence, model::ReplayFailuresRequest, model::ReplayFailuresResult,
+        model::ReplaySummary, model::ReplayVerdict,
     )),
     modifiers(&BearerAuth)
 )]

@@ -6,6 +6,7 @@ mod client;
 mod errors;
 mod events;
 mod nodes;
+mod replay;
 mod search;
 mod secrets;
 mod tokens;
@@ -15,6 +16,7 @@ pub use events::{
     dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,
 };
 pub use nodes::{nodes, NodesArgs};
+pub use replay::{replay, ReplayArgs};
 pub use secrets::{secrets, SecretsArgs};
 pub use tokens::{tokens, TokensArgs};
 

@@ -221,7 +221,7 @@ fn span_kind(trigger: TriggerKind) -> SpanKind {
         | TriggerKind::Nats
         | TriggerKind::Redis
         | TriggerKind::Mqtt => SpanKind::Consumer,
-        TriggerKind::Cron => SpanKind::Internal,
+        TriggerKind::Cron | TriggerKind::Replay => SpanKind::Internal,
     }
 }
 
@@ -235,6 +235,7 @@ fn faas_trigger(trigger: TriggerKind) -> &'static str {
         | TriggerKind::Redis
         | TriggerKind::Mqtt => "pubsub",
         TriggerKind::Cron => "timer",
+        TriggerKind::Replay => "other",
     }
 }
 

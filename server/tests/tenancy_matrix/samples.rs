@@ -215,6 +215,11 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/invocations/stream", Read),
     s("GET /api/v1/invocations/{id}", Read),
     s("GET /api/v1/invocations/{id}/children", Read),
+    // Developers only, and audited: a capture holds what the call sent
+    // and received.
+    s("GET /api/v1/invocations/{id}/capture", Change),
+    s("POST /api/v1/invocations/{id}/replay", Change),
+    s("POST /api/v1/functions/{name}/replay", Change).args(Json(r#"{"last": 1}"#)),
     s("GET /api/v1/traces/{trace_id}", Read),
     s("GET /api/v1/jobs", Read),
     s("GET /api/v1/jobs/stats", Read),
@@ -284,6 +289,7 @@ pub const SERVER_FNS: &[Sample] = &[
     s("list_invocations", Read).args(Form(&[("name", "{fn}")])),
     s("invocation", Read).args(Form(&[("id", "{invocation}")])),
     s("invocation_children", Read).args(Form(&[("id", "{invocation}")])),
+    s("capture_state", Read).args(Form(&[("id", "{invocation}")])),
     s("load_trace", Read).args(Form(&[("trace_id", "{trace}")])),
     s("search_logs", Read).args(Form(&[("q", "matrix"), ("function", "{fn}")])),
     s("error_groups", Read).args(Form(&[("function", "{fn}")])),
@@ -304,6 +310,11 @@ pub const SERVER_FNS: &[Sample] = &[
     s("load_recorder_health", Read),
     s("activate_version", Change).args(Form(&[("name", "{fn}"), ("version", "1")])),
     s("save_config", Change).args(Json(CONFIG)),
+    s("invocation_capture", Change).args(Json(r#"{"id": "{invocation}"}"#)),
+    s("replay_invocation", Change).args(Json(
+        r#"{"id": "{invocation}", "version": null, "outbound": "recorded"}"#,
+    )),
+    s("replay_failures", Change).args(Json(r#"{"name": "{fn}", "version": null, "last": 1}"#)),
     s("save_secrets", Change).args(Json(r#"{"name": "{fn}", "changes": {"MATRIX": "s3cret"}}"#)),
     s("test_invoke", Change).args(Json(
         r#"{"name": "{fn}", "method": "GET", "path": "/", "headers": "", "body": ""}"#,

@@ -197,6 +197,15 @@ impl<'s> World<'s> {
         self.upload(auth, &function, "hello").await;
         let trap = format!("{team}-trap");
         self.upload(auth, &trap, "trap").await;
+        // Its calls are recorded, so that `{invocation}` can be replayed.
+        self.must(
+            "PATCH",
+            &format!("/api/v1/functions/{function}"),
+            auth,
+            Payload::Json(json!({"capture": "all"})),
+            200,
+        )
+        .await;
         let trigger =
             json!({"kind": "topic", "function": function, "topic": format!("{team}-topic")});
         let trigger = self

@@ -1,0 +1,164 @@
+//! What a recording holds: the call's request and response, its outbound
+//! requests and their answers, its clock readings and random bytes
+//! (serialised as JSON, bodies as base64), and the playback report of a
+//! replay.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// What a call's tape does.
+#[derive(Clone, Debug, Default)]
+pub enum TapeMode {
+    /// Nothing is kept.
+    #[default]
+    Off,
+    /// Keep a [`Recording`] of the call; bodies beyond `max_body_bytes`
+    /// are cut and the recording marked incomplete.
+    Record { max_body_bytes: usize },
+    /// Answer the call's readings from a recording (a replay).
+    Play(Arc<PlaybackPlan>),
+}
+
+/// How a replay plays its recording.
+#[derive(Clone, Debug)]
+pub struct PlaybackPlan {
+    pub recording: Recording,
+    /// Answer outbound requests from the recording (`true`), or send them
+    /// for real (`false`: the interceptor and the network, as in a call).
+    pub recorded_outbound: bool,
+}
+
+/// Everything one call took from outside its sandbox, and its answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    /// The request the function was given (the body as far as it read it).
+    pub request: Option<RecordedMessage>,
+    /// The response it sent (the body as far as it was sent).
+    pub response: Option<RecordedMessage>,
+    /// Its outbound requests, in the order they were made.
+    pub outbound: Vec<RecordedCall>,
+    /// Wall-clock readings, nanoseconds since the Unix epoch.
+    pub wall_clock_ns: Vec<u64>,
+    /// Monotonic-clock readings, nanoseconds.
+    pub monotonic_ns: Vec<u64>,
+    /// The bytes drawn from `wasi:random/random`, as one stream.
+    #[serde(with = "b64")]
+    pub random: Vec<u8>,
+    /// The bytes drawn from `wasi:random/insecure`, as one stream.
+    #[serde(with = "b64")]
+    pub insecure_random: Vec<u8>,
+    /// `wasi:random/insecure-seed`, as (low, high) halves.
+    pub insecure_seed: (u64, u64),
+    /// Why the recording cannot be replayed exactly, if it cannot.
+    pub incomplete: Option<String>,
+}
+
+/// An HTTP request or response as recorded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedMessage {
+    /// Requests: the method and the full URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Responses: the status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    #[serde(with = "b64")]
+    pub body: Vec<u8>,
+    /// False when the body was longer than the recording's limit (cut).
+    pub body_complete: bool,
+}
+
+impl RecordedMessage {
+    /// `METHOD URI` of a request.
+    pub fn request_line(&self) -> String {
+        format!(
+            "{} {}",
+            self.method.as_deref().unwrap_or("GET"),
+            self.uri.as_deref().unwrap_or("")
+        )
+    }
+
+    pub(crate) fn head<B>(request: &http::Request<B>) -> Self {
+        RecordedMessage {
+            method: Some(request.method().to_string()),
+            uri: Some(request.uri().to_string()),
+            headers: header_pairs(request.headers()),
+            body_complete: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// One outbound request and how it was answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedCall {
+    pub request: RecordedMessage,
+    /// The response, when one arrived.
+    pub response: Option<RecordedMessage>,
+    /// Why there was no response (the guest saw this error).
+    pub error: Option<String>,
+}
+
+/// What a replay's outbound requests did, and where they left the recording.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybackReport {
+    /// The replay's outbound requests, in order.
+    pub calls: Vec<CallLine>,
+    /// Requests that differ from the recorded ones (recorded outbound).
+    pub divergences: Vec<Divergence>,
+}
+
+/// An outbound request of a replay: its request line and how it ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLine {
+    pub request: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// A replayed outbound request that the recording cannot answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// Position of the request among the call's outbound requests (0-based).
+    pub index: usize,
+    /// The recorded request line (`None`: the original made fewer requests).
+    pub recorded: Option<String>,
+    /// The replay's request line.
+    pub replay: String,
+    /// What differed: `method`, `uri`, `body`, or `extra request`.
+    pub differs: Vec<String>,
+}
+
+/// Header names and values (values not in UTF-8 are kept lossily).
+pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Byte fields as base64 strings in JSON.
+mod b64 {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}

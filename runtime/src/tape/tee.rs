@@ -1,0 +1,102 @@
+//! Bodies teed into a recording: each data frame is passed on and copied
+//! into a [`BodySink`], up to the recording's body limit.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+
+use super::lock;
+use super::recording::RecordedMessage;
+
+/// A body as it was, or teed into a recording.
+pub(crate) enum TeeOr<B> {
+    Plain(B),
+    Tee(TeeBody<B>),
+}
+
+/// A body whose data frames are also copied into a [`BodySink`].
+pub(crate) struct TeeBody<B> {
+    pub(super) inner: B,
+    pub(super) sink: Arc<Mutex<BodySink>>,
+}
+
+/// The bytes of a body being recorded, up to a limit.
+pub(crate) struct BodySink {
+    bytes: Vec<u8>,
+    limit: usize,
+    over: bool,
+}
+
+impl BodySink {
+    pub(super) fn new(limit: usize) -> Arc<Mutex<Self>> {
+        Arc::new(Mutex::new(BodySink {
+            bytes: Vec::new(),
+            limit,
+            over: false,
+        }))
+    }
+
+    pub(super) fn push(&mut self, data: &[u8]) {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        if data.len() > room {
+            self.over = true;
+        }
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+    }
+
+    pub(super) fn fill(
+        &mut self,
+        message: &mut RecordedMessage,
+        what: &str,
+        cut: &mut Vec<String>,
+    ) {
+        message.body = std::mem::take(&mut self.bytes);
+        message.body_complete = !self.over;
+        if self.over {
+            cut.push(what.to_string());
+        }
+    }
+}
+
+impl<B> Body for TeeOr<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        match self.get_mut() {
+            TeeOr::Plain(body) => Pin::new(body).poll_frame(cx),
+            TeeOr::Tee(tee) => {
+                let polled = Pin::new(&mut tee.inner).poll_frame(cx);
+                if let Poll::Ready(Some(Ok(frame))) = &polled {
+                    if let Some(data) = frame.data_ref() {
+                        lock(&tee.sink).push(data);
+                    }
+                }
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            TeeOr::Plain(body) => body.is_end_stream(),
+            TeeOr::Tee(tee) => tee.inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            TeeOr::Plain(body) => body.size_hint(),
+            TeeOr::Tee(tee) => tee.inner.size_hint(),
+        }
+    }
+}
