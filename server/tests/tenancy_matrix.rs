@@ -205,6 +205,7 @@ async fn check_roles(world: &World<'_>, e: &Endpoint, matrix: &mut Matrix) {
     let (refused, allowed): (Vec<&Who>, Option<&Who>) = match e.sample.kind {
         Kind::Read => (vec![], Some(&world.red_viewer)),
         Kind::OwnerRead(_) => (vec![&world.red_viewer], Some(&world.red_owner)),
+        Kind::AuditedRead(_) => (vec![&world.red_viewer], Some(&world.red_dev)),
         Kind::AdminRead(_) => (
             vec![&world.red_viewer, &world.red_dev, &world.red_owner],
             Some(&world.admin),
@@ -222,7 +223,9 @@ async fn check_roles(world: &World<'_>, e: &Endpoint, matrix: &mut Matrix) {
         match call(world, e, &ctx, Some(who), None).await {
             Ok(answer) => matrix.record(e, B, answer.status == 403, || {
                 let why = match e.sample.kind {
-                    Kind::OwnerRead(why) | Kind::AdminRead(why) => format!(" ({why})"),
+                    Kind::OwnerRead(why) | Kind::AdminRead(why) | Kind::AuditedRead(why) => {
+                        format!(" ({why})")
+                    }
                     _ => String::new(),
                 };
                 format!("as {}: want 403{why}, got {}", who.username, answer.brief())
@@ -257,7 +260,7 @@ async fn check_other_team(
     let who = match e.sample.kind {
         Kind::Login | Kind::AdminChange | Kind::AdminRead(_) => return,
         Kind::OwnerChange | Kind::OwnerRead(_) => owner,
-        Kind::Read | Kind::Change | Kind::SelfService | Kind::SignOut => dev,
+        Kind::Read | Kind::Change | Kind::AuditedRead(_) | Kind::SelfService | Kind::SignOut => dev,
     };
     let ctx = context(world, who, true, &Ctx::new());
     // Only operations that name an object (the fill tells).
@@ -293,7 +296,7 @@ async fn check_other_team(
 async fn check_success_audited_once(world: &World<'_>, e: &Endpoint, matrix: &mut Matrix) {
     let (caller, reader) = match e.sample.kind {
         Kind::Read | Kind::OwnerRead(_) | Kind::AdminRead(_) => return,
-        Kind::Change => (&world.red_dev, &world.red_owner),
+        Kind::Change | Kind::AuditedRead(_) => (&world.red_dev, &world.red_owner),
         Kind::OwnerChange => (&world.red_owner, &world.red_owner),
         Kind::AdminChange => (&world.admin, &world.admin),
         Kind::SelfService | Kind::Login | Kind::SignOut => (&world.red_viewer, &world.red_owner),

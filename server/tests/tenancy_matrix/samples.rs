@@ -18,6 +18,9 @@ pub enum Kind {
     Read,
     /// A read only owners may make (viewer: 403; owner: success).
     OwnerRead(&'static str),
+    /// A read only developers and owners make, audited once like a change
+    /// (what it shows is sensitive); viewer: 403.
+    AuditedRead(&'static str),
     /// A read only server administrators make (it spans every team);
     /// every team role: 403, an administrator: success.
     AdminRead(&'static str),
@@ -41,7 +44,10 @@ pub enum Kind {
 
 impl Kind {
     pub fn changes(self) -> bool {
-        !matches!(self, Kind::Read | Kind::OwnerRead(_) | Kind::AdminRead(_))
+        !matches!(
+            self,
+            Kind::Read | Kind::OwnerRead(_) | Kind::AdminRead(_) | Kind::AuditedRead(_)
+        )
     }
 }
 
@@ -186,7 +192,8 @@ impl Sample {
 
 use Args::{Form, Json, Text, Wasm};
 use Kind::{
-    AdminChange, AdminRead, Change, Login, OwnerChange, OwnerRead, Read, SelfService, SignOut,
+    AdminChange, AdminRead, AuditedRead, Change, Login, OwnerChange, OwnerRead, Read, SelfService,
+    SignOut,
 };
 
 const PLAN: &str = r#"{"currency": "USD", "per_million_requests": "1", "per_gb_second": "1",
@@ -215,9 +222,10 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/invocations/stream", Read),
     s("GET /api/v1/invocations/{id}", Read),
     s("GET /api/v1/invocations/{id}/children", Read),
-    // Developers only, and audited: a capture holds what the call sent
-    // and received.
-    s("GET /api/v1/invocations/{id}/capture", Change),
+    s(
+        "GET /api/v1/invocations/{id}/capture",
+        AuditedRead("a capture holds what the call sent and received"),
+    ),
     s("POST /api/v1/invocations/{id}/replay", Change),
     s("POST /api/v1/functions/{name}/replay", Change).args(Json(r#"{"last": 1}"#)),
     s("GET /api/v1/traces/{trace_id}", Read),
