@@ -90,10 +90,7 @@ impl Dispatcher {
                 {
                     tracing::error!(error = %e, "pruning delivered jobs failed");
                 }
-                if let Err(e) = platform
-                    .prune_captures(now - crate::replay::CAPTURE_RETENTION_MS)
-                    .await
-                {
+                if let Err(e) = platform.prune_captures(now).await {
                     tracing::error!(error = %e, "pruning old captures failed");
                 }
             }

@@ -237,7 +237,7 @@ impl Platform {
         sandbox.allow_private_destinations = self.inner.config.allow_private_destinations;
         sandbox.cancel = Some(own.cancel.clone());
         sandbox.log_watcher = self.inner.live_logs.watcher(&live, &invocation_id);
-        if crate::replay::records(&live) {
+        if self.inner.config.record_invocations && crate::replay::records(&live) {
             sandbox.tape = runtime::TapeMode::Record {
                 max_body_bytes: crate::replay::CAPTURE_BODY_LIMIT,
             };

@@ -145,6 +145,11 @@ pub struct PlatformConfig {
     /// A NATS server the nodes of a cluster relay their live tails through
     /// (`--nats-url`); without it a tail shows the calls of its own node.
     pub nats_url: Option<String>,
+    /// Replay captures a team may keep, in bytes (`--capture-cap-mb`); the
+    /// oldest go first.
+    pub capture_cap_bytes: i64,
+    /// How long replay captures are kept (`--capture-retention-days`).
+    pub capture_retention: Duration,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -176,6 +181,8 @@ impl PlatformConfig {
             call_limits: CallLimits::default(),
             backtrace_details: false,
             nats_url: None,
+            capture_cap_bytes: replay::DEFAULT_TEAM_CAPTURE_CAP_BYTES,
+            capture_retention: replay::DEFAULT_CAPTURE_RETENTION,
         }
     }
 

@@ -136,6 +136,14 @@ pub struct ServeArgs {
     /// Without it a tail shows its own node's calls.
     #[arg(long, env = "WISP_NATS_URL")]
     pub nats_url: Option<String>,
+    /// Replay captures each team may keep, in MiB; beyond it the oldest
+    /// are dropped.
+    #[arg(long, env = "WISP_CAPTURE_CAP_MB", default_value_t = 256)]
+    pub capture_cap_mb: u64,
+    /// Days replay captures are kept.
+    #[arg(long, env = "WISP_CAPTURE_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub capture_retention_days: u64,
     /// Show source file:line in trap backtraces of functions built with
     /// debug info (DWARF). Off by default: each trap of such a function
     /// then costs a parse of its debug info per frame (docs/DECISIONS.md

@@ -31,6 +31,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.backtrace_details = args.backtrace_details;
     config.node_id = args.node_id.clone();
     config.nats_url = args.nats_url.clone();
+    config.capture_cap_bytes = (args.capture_cap_mb.min(1 << 30) * 1024 * 1024) as i64;
+    config.capture_retention = std::time::Duration::from_secs(args.capture_retention_days * 86_400);
     config.call_limits = platform::CallLimits {
         max_depth: args.max_call_depth,
         max_calls: args.max_calls_per_root,

@@ -19,10 +19,12 @@ use crate::{Platform, PlatformError};
 /// Largest body (request, response, or an outbound one) a capture keeps;
 /// a call with a longer one is captured incomplete and not replayed.
 pub const CAPTURE_BODY_LIMIT: usize = 1024 * 1024;
-/// Capture storage per team; beyond it the oldest captures are dropped.
-pub const TEAM_CAPTURE_CAP_BYTES: i64 = 256 * 1024 * 1024;
-/// Captures are kept this long.
-pub const CAPTURE_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+/// Capture storage per team by default (`--capture-cap-mb`); beyond it the
+/// oldest captures are dropped.
+pub const DEFAULT_TEAM_CAPTURE_CAP_BYTES: i64 = 256 * 1024 * 1024;
+/// How long captures are kept by default (`--capture-retention-days`).
+pub const DEFAULT_CAPTURE_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// How a secret's value is written in a stored capture.
 fn secret_marker(name: &str) -> String {
@@ -207,21 +209,31 @@ impl Platform {
         .bind(&sealed)
         .execute(&self.inner.db)
         .await?;
-        self.trim_captures(live.team_id).await
+        Ok(())
     }
 
-    /// Drops a team's oldest captures while it holds more than its cap.
-    async fn trim_captures(&self, team_id: i64) -> Result<(), PlatformError> {
-        let total: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM captures WHERE team_id = $1",
+    /// Drops the oldest captures of every team that holds more than its
+    /// cap (run by the housekeeping, not per call: a team may be over its
+    /// cap for a few seconds).
+    async fn trim_captures(&self) -> Result<(), PlatformError> {
+        let cap = self.inner.config.capture_cap_bytes;
+        let over_cap = sqlx::query(
+            "SELECT team_id, CAST(SUM(size_bytes) AS BIGINT) AS total FROM captures \
+             GROUP BY team_id HAVING SUM(size_bytes) > $1",
         )
-        .bind(team_id)
-        .fetch_one(&self.inner.db)
+        .bind(cap)
+        .fetch_all(&self.inner.db)
         .await?;
-        let mut over = total - TEAM_CAPTURE_CAP_BYTES;
-        if over <= 0 {
-            return Ok(());
+        for row in over_cap {
+            let team_id: i64 = row.try_get("team_id")?;
+            let total: i64 = row.try_get("total")?;
+            self.trim_team_captures(team_id, total - cap).await?;
         }
+        Ok(())
+    }
+
+    /// Drops a team's oldest captures until `over` bytes are gone.
+    async fn trim_team_captures(&self, team_id: i64, mut over: i64) -> Result<(), PlatformError> {
         let oldest = sqlx::query(
             "SELECT invocation_id, size_bytes FROM captures WHERE team_id = $1 \
              ORDER BY created_at, invocation_id LIMIT 1000",
@@ -250,13 +262,17 @@ impl Platform {
         Ok(())
     }
 
-    /// Forgets captures made before `before_ms`.
-    pub(crate) async fn prune_captures(&self, before_ms: i64) -> Result<u64, PlatformError> {
-        Ok(sqlx::query("DELETE FROM captures WHERE created_at < $1")
+    /// Forgets captures older than the retention period (as of `now_ms`),
+    /// then the oldest of teams over their storage cap.
+    pub(crate) async fn prune_captures(&self, now_ms: i64) -> Result<u64, PlatformError> {
+        let before_ms = now_ms - self.inner.config.capture_retention.as_millis() as i64;
+        let old = sqlx::query("DELETE FROM captures WHERE created_at < $1")
             .bind(before_ms)
             .execute(&self.inner.db)
             .await?
-            .rows_affected())
+            .rows_affected();
+        self.trim_captures().await?;
+        Ok(old)
     }
 
     /// The capture of invocation `id`, opened (secret values still named).
@@ -269,7 +285,7 @@ impl Platform {
                 PlatformError::missing(format!(
                     "invocation {id} has no capture: its function records failed calls \
                      (capture = failures) or every call (capture = all), and captures are \
-                     kept for 30 days within the team's storage cap"
+                     kept for a while (30 days by default) within the team's storage cap"
                 ))
             })?;
         let function: String = row.try_get("function_name")?;
@@ -279,8 +295,16 @@ impl Platform {
             .inner
             .secrets
             .open(&function, &format!("capture:{id}"), &key_id, &sealed)
-            .map_err(|e| anyhow::anyhow!("the capture of {id} cannot be decrypted: {e}"))?;
-        let stored: StoredCapture = serde_json::from_str(&json).map_err(anyhow::Error::from)?;
+            .map_err(|e| PlatformError::Conflict {
+                message: format!(
+                    "the capture of invocation {id} cannot be opened ({e}): it is damaged or \
+                     was sealed with another secret key"
+                ),
+            })?;
+        let stored: StoredCapture =
+            serde_json::from_str(&json).map_err(|e| PlatformError::Conflict {
+                message: format!("the capture of invocation {id} is not readable: {e}"),
+            })?;
         let info = capture_info(id, &function, &row, &stored)?;
         Ok(LoadedCapture { info, stored })
     }
