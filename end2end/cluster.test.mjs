@@ -23,6 +23,8 @@ import {
   shoot,
   step,
   waitForHydration,
+  finish,
+  run,
 } from "./helpers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -188,14 +190,7 @@ async function main() {
     for (const node of nodes) rmSync(node.dataDir, { recursive: true, force: true });
   }
 
-  if (results.skipped.length) console.log(`${results.skipped.length} skipped after the first failure`);
-  for (const shot of shots) console.log(`  ${shot}`);
-  console.log(`${results.passed} passed, ${results.failed + results.skipped.length} failed`);
-  process.exit(results.failed + results.skipped.length === 0 ? 0 : 1);
+  await finish(null, shots);
 }
 
-main().catch((err) => {
-  console.error(err);
-  console.log(`${results.passed} passed, ${results.failed + 1} failed`);
-  process.exit(1);
-});
+run(main);

@@ -27,10 +27,11 @@ import {
   assertNoHorizontalOverflow,
   config,
   dropFile,
-  results,
   shoot,
   step,
   waitForHydration,
+  finish,
+  run,
 } from "./helpers.mjs";
 
 const FUNCTION_NAME = "hello-e2e";
@@ -355,16 +356,7 @@ async function main() {
     assert(pageErrors.length === 0, `errors:\n${pageErrors.join("\n")}`);
   });
 
-  await browser.close();
-  if (results.skipped.length) console.log(`${results.skipped.length} skipped after the first failure`);
-  console.log(`screenshots in ${cfg.screenshots}`);
-  for (const shot of shots) console.log(`  ${shot}`);
-  console.log(`${results.passed} passed, ${results.failed + results.skipped.length} failed`);
-  process.exit(results.failed + results.skipped.length === 0 ? 0 : 1);
+  await finish(browser, shots);
 }
 
-main().catch((err) => {
-  console.error(err);
-  console.log(`${results.passed} passed, ${results.failed + 1} failed`);
-  process.exit(1);
-});
+run(main);

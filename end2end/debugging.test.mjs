@@ -19,10 +19,11 @@ import {
   assertNoHorizontalOverflow,
   config,
   openPage,
-  results,
   shoot,
   step,
   waitForHydration,
+  finish,
+  run,
 } from "./helpers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -215,15 +216,7 @@ async function main() {
     assert(pageErrors.length === 0, `errors:\n${pageErrors.join("\n")}`);
   });
 
-  await browser.close();
-  if (results.skipped.length) console.log(`${results.skipped.length} skipped after the first failure`);
-  for (const shot of shots) console.log(`  ${shot}`);
-  console.log(`${results.passed} passed, ${results.failed + results.skipped.length} failed`);
-  process.exit(results.failed + results.skipped.length === 0 ? 0 : 1);
+  await finish(browser, shots);
 }
 
-main().catch((err) => {
-  console.error(err);
-  console.log(`${results.passed} passed, ${results.failed + 1} failed`);
-  process.exit(1);
-});
+run(main);

@@ -164,3 +164,25 @@ export function apiIn(page) {
       { path, init },
     );
 }
+
+
+// ---- the end of a suite ----
+
+/// Closes `browser` (if any), lists the screenshots taken, prints the tally
+/// and exits: 0 only when every step passed.
+export async function finish(browser, shots = []) {
+  if (browser) await browser.close();
+  if (results.skipped.length) console.log(`${results.skipped.length} skipped after the first failure`);
+  for (const shot of shots) console.log(`  ${shot}`);
+  console.log(`${results.passed} passed, ${results.failed + results.skipped.length} failed`);
+  process.exit(results.failed + results.skipped.length === 0 ? 0 : 1);
+}
+
+/// Runs a suite's `main`; an error outside any step counts as one more failure.
+export function run(main) {
+  main().catch((err) => {
+    console.error(err);
+    console.log(`${results.passed} passed, ${results.failed + 1} failed`);
+    process.exit(1);
+  });
+}

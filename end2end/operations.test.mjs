@@ -15,10 +15,11 @@ import {
   assert,
   assertNoHorizontalOverflow,
   config,
-  results,
   shoot,
   step,
   waitForHydration,
+  finish,
+  run,
 } from "./helpers.mjs";
 
 const MAIN = "ops-e2e";
@@ -353,15 +354,7 @@ async function main() {
     assert(pageErrors.length === 0, `errors:\n${pageErrors.join("\n")}`);
   });
 
-  await browser.close();
-  if (results.skipped.length) console.log(`${results.skipped.length} skipped after the first failure`);
-  for (const shot of shots) console.log(`  ${shot}`);
-  console.log(`${results.passed} passed, ${results.failed + results.skipped.length} failed`);
-  process.exit(results.failed + results.skipped.length === 0 ? 0 : 1);
+  await finish(browser, shots);
 }
 
-main().catch((err) => {
-  console.error(err);
-  console.log(`${results.passed} passed, ${results.failed + 1} failed`);
-  process.exit(1);
-});
+run(main);

@@ -10,7 +10,16 @@ import { chromium } from "playwright-core";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { TIMEOUT_MS, DESKTOP, assert, config, results, waitForHydration } from "./helpers.mjs";
+import {
+  TIMEOUT_MS,
+  DESKTOP,
+  assert,
+  config,
+  results,
+  waitForHydration,
+  finish,
+  run,
+} from "./helpers.mjs";
 
 // Each attack is its own check: one that succeeds must not hide the others.
 async function step(name, body) {
@@ -140,13 +149,7 @@ async function main() {
     assert(who.username === "admin", `the dashboard is now signed in as ${who.username}`);
   });
 
-  await browser.close();
-  console.log(`${results.passed} passed, ${results.failed} failed`);
-  process.exit(results.failed === 0 ? 0 : 1);
+  await finish(browser);
 }
 
-main().catch((err) => {
-  console.error(err);
-  console.log(`${results.passed} passed, ${results.failed + 1} failed`);
-  process.exit(1);
-});
+run(main);
