@@ -48,6 +48,7 @@ word_enum! {
 /// `POST /api/v1/invocations/{id}/replay`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     /// A version number or `"live"`; default: the original call's version.
     #[serde(default)]
@@ -203,6 +204,7 @@ pub struct CaptureStatus {
 /// failures (recorded ones) on one version.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ReplayFailuresRequest {
     #[serde(default)]
     pub version: Option<ReplayVersion>,

@@ -340,6 +340,9 @@ async fn a_capture_over_the_size_limit_is_incomplete_and_not_replayed() {
         why.contains("over the capture limit of 1048576 bytes"),
         "{why}"
     );
+    // Never replayed, so its bodies are not kept: it takes little of the cap.
+    let size = capture["size_bytes"].as_i64().unwrap();
+    assert!(size < 16 * 1024, "an incomplete capture keeps {size} bytes");
     let (status, answer) = replay(&server, &id, json!({})).await;
     assert_eq!(status, 409, "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
@@ -364,4 +367,50 @@ async fn a_capture_over_the_size_limit_is_incomplete_and_not_replayed() {
         .as_str()
         .unwrap()
         .contains("no capture"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_urls_are_named_in_captures_and_redacted_in_diffs() {
+    let upstream = Upstream::start().await;
+    let server = TestServer::start_with(&["--allow-private-destinations"]).await;
+    server.deploy("demo", "replay-demo").await;
+    let base = format!("http://{}", upstream.addr);
+    server
+        .configure(
+            "demo",
+            json!({"allowed_hosts": [upstream.addr.to_string()], "secrets": {"UPSTREAM": base}}),
+        )
+        .await;
+    let (status, id) = call(&server, "/quote?n=7").await;
+    assert_eq!(status, 500);
+    server.invocation_eventually(&id).await;
+    let capture = server
+        .get_json(&format!("/api/v1/invocations/{id}/capture"))
+        .await;
+    assert_eq!(
+        capture["outbound"],
+        json!(["GET {{wisp-secret:UPSTREAM}}/quote?n=7 -> 200"])
+    );
+    let (status, answer) = replay(&server, &id, json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["diff"]["same"], true, "{answer:#}");
+    assert_eq!(
+        answer["diff"]["outbound"][0]["original"],
+        "GET [redacted]/quote?n=7 -> 200"
+    );
+    assert!(!answer.to_string().contains(&base), "{answer}");
+    assert_eq!(upstream.hits(), 1);
+
+    // Strict input: an object with known fields, a version from 1 up.
+    for body in [json!([]), json!({"verison": 2}), json!({"version": 0})] {
+        let (status, answer) = replay(&server, &id, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+    }
+    // A replay is not itself replayed: its original is.
+    let (_, answer) = replay(&server, &id, json!({})).await;
+    let replay_id = answer["replay"]["id"].as_str().unwrap().to_string();
+    server.invocation_eventually(&replay_id).await;
+    let (status, answer) = replay(&server, &replay_id, json!({})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains(&id));
 }

@@ -113,6 +113,26 @@ fn swap_recording(recording: &mut Recording, swap: &dyn Fn(&[u8]) -> Vec<u8>) {
     }
 }
 
+/// Drops every body of a recording (an incomplete one is only shown).
+fn strip_bodies(recording: &mut Recording) {
+    let empty = |m: &mut RecordedMessage| {
+        m.body_complete = m.body_complete && m.body.is_empty();
+        m.body.clear();
+    };
+    for m in [recording.request.as_mut(), recording.response.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        empty(m);
+    }
+    for call in &mut recording.outbound {
+        empty(&mut call.request);
+        if let Some(r) = call.response.as_mut() {
+            empty(r);
+        }
+    }
+}
+
 /// Every secret value replaced by its name's marker (longest value first).
 pub(crate) fn scrub(recording: &mut Recording, secrets: &[(String, String)]) {
     let mut secrets: Vec<&(String, String)> =
@@ -158,6 +178,12 @@ impl Platform {
         failed: bool,
     ) {
         scrub(&mut recording, &live.secrets);
+        if recording.incomplete.is_some() {
+            // It is never replayed: keep what shows the call (request line,
+            // outbound requests, why it is incomplete), not its bodies,
+            // which would only take the team's storage.
+            strip_bodies(&mut recording);
+        }
         let secret_names: Vec<&str> = live.secrets.iter().map(|(n, _)| n.as_str()).collect();
         let stored = StoredCapture {
             env: live

@@ -101,6 +101,34 @@ pub(crate) fn diff(
     }
 }
 
+/// Every secret value in the diff's texts replaced by `[redacted]`
+/// (`values` longest first).
+pub(crate) fn redact(diff: &mut ReplayDiff, values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    let r = |s: &mut String| *s = crate::secrets::redact(s, values);
+    for text in [&mut diff.body, &mut diff.logs] {
+        r(&mut text.original);
+        r(&mut text.replay);
+        for line in &mut text.lines {
+            r(&mut line.text);
+        }
+    }
+    for h in &mut diff.headers {
+        h.original.as_mut().map(r);
+        h.replay.as_mut().map(r);
+    }
+    for o in &mut diff.outbound {
+        o.original.as_mut().map(r);
+        o.replay.as_mut().map(r);
+    }
+    for d in &mut diff.divergences {
+        d.recorded.as_mut().map(r);
+        r(&mut d.replay);
+    }
+}
+
 /// A body as text: itself in UTF-8, else its size.
 fn shown(body: &[u8]) -> String {
     match std::str::from_utf8(body) {

@@ -62,6 +62,12 @@ impl Platform {
                     .ok_or_else(|| PlatformError::not_found(format!("invocation {id}")))?
             }
         };
+        if original.trigger == TriggerKind::Replay {
+            return Err(PlatformError::invalid(format!(
+                "invocation {id} is itself a replay and is not recorded; replay its original, {}",
+                original.parent_id.as_deref().unwrap_or("(unknown)")
+            )));
+        }
         let loaded = self.load_capture(id).await?;
         if let Some(why) = &loaded.info.incomplete {
             return Err(PlatformError::Conflict {
@@ -75,6 +81,12 @@ impl Platform {
         let detail = self.function_detail(&name).await?;
         let version = match &request.version {
             None => original.version,
+            Some(ReplayVersion::Number(n)) if *n < 1 => {
+                return Err(PlatformError::invalid_field(
+                    "version",
+                    format!("version must be 1 or more, not {n}"),
+                ))
+            }
             Some(ReplayVersion::Number(n)) => *n,
             Some(ReplayVersion::Named(word)) if word == "live" => {
                 detail.live_version.ok_or_else(|| {
@@ -127,6 +139,12 @@ impl Platform {
                 }
             }
         }
+        let mut live_secret_values: Vec<String> = secrets
+            .iter()
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+            .collect();
+        live_secret_values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         let live = Arc::new(LiveFunction::new(
             team_id,
             &name,
@@ -180,8 +198,10 @@ impl Platform {
             .inner
             .registry
             .admission
-            .admit(team_id, live.memory_mb)
-            .await
+            // Like a synchronous call: refused at once when the team's share
+            // of the pool or the memory budget is taken (a replay must not
+            // queue behind, or ahead of, the team's traffic).
+            .try_admit(team_id, live.memory_mb)
             .map_err(|refusal| PlatformError::TooManyRequests {
                 message: refusal.message(),
             })?;
@@ -239,7 +259,10 @@ impl Platform {
         if self.inner.config.record_invocations {
             self.inner.recorder.record(replay.clone()).await;
         }
-        let diff = diff::diff(&original, &recording, &replay, &response, &playback);
+        let mut diff = diff::diff(&original, &recording, &replay, &response, &playback);
+        // What the call sent may hold a secret (an API key in a URL): the
+        // answer shows it redacted, as the records' logs are.
+        diff::redact(&mut diff, &live_secret_values);
         Ok(ReplayResult {
             replay,
             original,

@@ -41,7 +41,14 @@ impl Functions<'_> {
         id: &str,
         request: &ReplayRequest,
     ) -> Result<ReplayResult, PlatformError> {
-        let target = format!("invocation {id}");
+        // The audit says how: a live replay sends its requests again.
+        let version = match &request.version {
+            None => "its own version".to_string(),
+            Some(model::ReplayVersion::Number(n)) => format!("version {n}"),
+            Some(model::ReplayVersion::Named(word)) => format!("version {word}"),
+        };
+        let outbound = request.outbound.unwrap_or(model::ReplayOutbound::Recorded);
+        let target = format!("invocation {id} on {version}, outbound {outbound}");
         self.0
             .audited(who, "replay", &target, Change::Update, async {
                 self.authorize_replay(who, id).await?;

@@ -16,8 +16,15 @@ fn json_or_default<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, App
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::bad_request(format!("the request body is not valid: {e}")))
+    let invalid =
+        |e: serde_json::Error| AppError::bad_request(format!("the request body is not valid: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
+    if !value.is_object() {
+        return Err(AppError::bad_request(
+            "the request body must be a JSON object (or empty)",
+        ));
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 /// What is kept of a recorded call (request, outbound calls, environment
