@@ -282,7 +282,7 @@ impl Platform {
             if let Some(recording) = recording {
                 let failed = crate::replay::failed(&report);
                 capturing
-                    .store_capture(&id, &live, *recording, failed)
+                    .store_capture(&id, &live, recording.into_recording(), failed)
                     .await;
             }
             if let Some(platform) = platform {

@@ -67,8 +67,8 @@ pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
 pub use runtime::{Runtime, RuntimeError};
 pub use stats::InstantiationStats;
 pub use tape::{
-    CallLine, Divergence, PlaybackPlan, PlaybackReport, RecordedCall, RecordedMessage, Recording,
-    TapeMode,
+    CallLine, Divergence, PlaybackPlan, PlaybackReport, RawRecording, RecordedCall,
+    RecordedMessage, Recording, TapeMode,
 };
 /// Cancellation of running calls: a token given to a sandbox
 /// (`SandboxConfig::cancel`) stops its guest when it fires; cancelling a

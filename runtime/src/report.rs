@@ -126,8 +126,9 @@ pub struct InvocationReport {
     pub outcome: Outcome,
     pub logs: String,
     pub logs_truncated: bool,
-    /// What the call took from outside its sandbox ([`crate::TapeMode::Record`]).
-    pub recording: Option<Box<crate::Recording>>,
+    /// What the call took from outside its sandbox ([`crate::TapeMode::Record`]);
+    /// [`crate::RawRecording::into_recording`] makes its stored form.
+    pub recording: Option<Box<crate::RawRecording>>,
     /// What a replay's outbound requests did ([`crate::TapeMode::Play`]).
     pub playback: Option<Box<crate::PlaybackReport>>,
 }

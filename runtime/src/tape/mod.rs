@@ -23,11 +23,11 @@ use std::time::Duration;
 use wasmtime_wasi::clocks::{MonotonicClock, WallClock};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, Rng as _};
 
-use recording::header_pairs;
 pub use recording::{
-    CallLine, Divergence, PlaybackPlan, PlaybackReport, RecordedCall, RecordedMessage, Recording,
-    TapeMode,
+    CallLine, Divergence, PlaybackPlan, PlaybackReport, RawRecording, RecordedCall,
+    RecordedMessage, Recording, TapeMode,
 };
+use recording::{RawCall, RawHead};
 use tee::BodySink;
 pub(crate) use tee::{TeeBody, TeeOr};
 
@@ -55,18 +55,11 @@ struct Cursor {
     report: PlaybackReport,
 }
 
-/// A body being recorded, shared with its [`TeeBody`].
-type Sink = Arc<Mutex<BodySink>>;
-
 struct State {
     mode: Mode,
-    recording: Recording,
-    max_body_bytes: usize,
-    /// Bodies being recorded: filled by their [`TeeBody`] as they stream.
-    request_body: Option<Arc<Mutex<BodySink>>>,
-    response_body: Option<Arc<Mutex<BodySink>>>,
-    /// Per outbound request: its body's sink and its response body's.
-    outbound_bodies: Vec<(Option<Sink>, Option<Sink>)>,
+    /// What is recorded: the readings, and the heads and bodies as the
+    /// call holds them (bodies filled by their [`TeeBody`] as they stream).
+    recording: RawRecording,
 }
 
 /// The tape of one sandbox (clones share it).
@@ -98,20 +91,19 @@ impl Tape {
         };
         Tape(Arc::new(Mutex::new(State {
             mode,
-            recording: Recording {
-                insecure_seed: seed,
+            recording: RawRecording {
+                readings: Recording {
+                    insecure_seed: seed,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
-            max_body_bytes: 0,
-            request_body: None,
-            response_body: None,
-            outbound_bodies: Vec::new(),
         })))
     }
 
     /// The seed `wasi:random/insecure-seed` answers in this sandbox.
     pub fn insecure_seed(&self) -> u128 {
-        let (low, high) = lock(&self.0).recording.insecure_seed;
+        let (low, high) = lock(&self.0).recording.readings.insecure_seed;
         u128::from(low) | (u128::from(high) << 64)
     }
 
@@ -123,13 +115,16 @@ impl Tape {
             (Mode::Playing(_), _) => {}
             (_, TapeMode::Record { max_body_bytes }) => {
                 state.mode = Mode::Recording;
-                state.max_body_bytes = *max_body_bytes;
+                state.recording.max_body_bytes = *max_body_bytes;
             }
             _ => {
                 state.mode = Mode::Off;
-                let seed = state.recording.insecure_seed;
-                state.recording = Recording {
-                    insecure_seed: seed,
+                let seed = state.recording.readings.insecure_seed;
+                state.recording = RawRecording {
+                    readings: Recording {
+                        insecure_seed: seed,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 };
             }
@@ -146,9 +141,8 @@ impl Tape {
     pub fn request<B>(&self, request: http::Request<B>) -> http::Request<TeeOr<B>> {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
-        state.recording.request = Some(RecordedMessage::head(&request));
-        let sink = BodySink::new(state.max_body_bytes);
-        state.request_body = Some(sink.clone());
+        let sink = BodySink::new(state.recording.max_body_bytes);
+        state.recording.request = Some((RawHead::request(&request), sink.clone()));
         request.map(|body| TeeOr::Tee(TeeBody { inner: body, sink }))
     }
 
@@ -157,14 +151,8 @@ impl Tape {
     pub fn response<B>(&self, response: http::Response<B>) -> http::Response<TeeOr<B>> {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
-        state.recording.response = Some(RecordedMessage {
-            status: Some(response.status().as_u16()),
-            headers: header_pairs(response.headers()),
-            body_complete: true,
-            ..Default::default()
-        });
-        let sink = BodySink::new(state.max_body_bytes);
-        state.response_body = Some(sink.clone());
+        let sink = BodySink::new(state.recording.max_body_bytes);
+        state.recording.response = Some((RawHead::response(&response), sink.clone()));
         response.map(|body| TeeOr::Tee(TeeBody { inner: body, sink }))
     }
 
@@ -173,7 +161,7 @@ impl Tape {
     pub fn outbound<B>(&self, request: http::Request<B>) -> Outbound<B> {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
-        let max = state.max_body_bytes;
+        let max = state.recording.max_body_bytes;
         match &mut state.mode {
             Mode::Playing(cursor) => {
                 let index = cursor.outbound;
@@ -191,12 +179,12 @@ impl Tape {
             }
             Mode::Recording | Mode::Buffering => {
                 let index = state.recording.outbound.len();
-                state.recording.outbound.push(RecordedCall {
-                    request: RecordedMessage::head(&request),
+                let sink = BodySink::new(max);
+                state.recording.outbound.push(RawCall {
+                    request: RawHead::request(&request),
+                    request_body: Some(sink.clone()),
                     ..Default::default()
                 });
-                let sink = BodySink::new(max);
-                state.outbound_bodies.push((Some(sink.clone()), None));
                 Outbound::Live(
                     Some(index),
                     request.map(|body| TeeOr::Tee(TeeBody { inner: body, sink })),
@@ -223,17 +211,10 @@ impl Tape {
                 }
             }
             Mode::Recording | Mode::Buffering => {
+                let max = state.recording.max_body_bytes;
                 if let Some(call) = state.recording.outbound.get_mut(index) {
-                    call.response = Some(RecordedMessage {
-                        status,
-                        headers: header_pairs(response.headers()),
-                        body_complete: true,
-                        ..Default::default()
-                    });
-                    let sink = BodySink::new(state.max_body_bytes);
-                    if let Some(slot) = state.outbound_bodies.get_mut(index) {
-                        slot.1 = Some(sink.clone());
-                    }
+                    let sink = BodySink::new(max);
+                    call.response = Some((RawHead::response(&response), sink.clone()));
                     return response.map(|body| TeeOr::Tee(TeeBody { inner: body, sink }));
                 }
             }
@@ -326,47 +307,14 @@ impl Tape {
         outcome
     }
 
-    /// The call is over: its recording (when recording) or its playback
-    /// report (when playing).
-    pub fn finish(&self) -> (Option<Box<Recording>>, Option<Box<PlaybackReport>>) {
+    /// The call is over: its recording (when recording; made into its
+    /// stored form only if kept) or its playback report (when playing).
+    pub fn finish(&self) -> (Option<Box<RawRecording>>, Option<Box<PlaybackReport>>) {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
         match std::mem::replace(&mut state.mode, Mode::Off) {
             Mode::Playing(cursor) => (None, Some(Box::new(cursor.report))),
-            Mode::Recording => {
-                let mut recording = std::mem::take(&mut state.recording);
-                let mut cut = Vec::new();
-                if let (Some(message), Some(sink)) =
-                    (recording.request.as_mut(), state.request_body.take())
-                {
-                    lock(&sink).fill(message, "the request body", &mut cut);
-                }
-                if let (Some(message), Some(sink)) =
-                    (recording.response.as_mut(), state.response_body.take())
-                {
-                    lock(&sink).fill(message, "the response body", &mut cut);
-                }
-                for (i, (request, response)) in state.outbound_bodies.drain(..).enumerate() {
-                    let Some(call) = recording.outbound.get_mut(i) else {
-                        continue;
-                    };
-                    let what = format!("outbound request #{i}");
-                    if let Some(sink) = request {
-                        lock(&sink).fill(&mut call.request, &format!("{what}'s body"), &mut cut);
-                    }
-                    if let (Some(message), Some(sink)) = (call.response.as_mut(), response) {
-                        lock(&sink).fill(message, &format!("{what}'s response body"), &mut cut);
-                    }
-                }
-                if !cut.is_empty() {
-                    recording.incomplete = Some(format!(
-                        "over the capture limit of {} bytes: {}",
-                        state.max_body_bytes,
-                        cut.join(", ")
-                    ));
-                }
-                (Some(Box::new(recording)), None)
-            }
+            Mode::Recording => (Some(Box::new(std::mem::take(&mut state.recording))), None),
             Mode::Buffering | Mode::Off => (None, None),
         }
     }
@@ -378,7 +326,7 @@ impl Tape {
             Mode::Off => live(),
             Mode::Recording | Mode::Buffering => {
                 let now = live();
-                state.recording.wall_clock_ns.push(now);
+                state.recording.readings.wall_clock_ns.push(now);
                 now
             }
             Mode::Playing(cursor) => {
@@ -401,7 +349,7 @@ impl Tape {
             Mode::Off => live(),
             Mode::Recording | Mode::Buffering => {
                 let now = live();
-                state.recording.monotonic_ns.push(now);
+                state.recording.readings.monotonic_ns.push(now);
                 now
             }
             Mode::Playing(cursor) => {
@@ -428,9 +376,9 @@ impl Tape {
             Mode::Recording | Mode::Buffering => {
                 live(dst);
                 let stream = if insecure {
-                    &mut state.recording.insecure_random
+                    &mut state.recording.readings.insecure_random
                 } else {
-                    &mut state.recording.random
+                    &mut state.recording.readings.random
                 };
                 stream.extend_from_slice(dst);
             }

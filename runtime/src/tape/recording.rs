@@ -3,7 +3,10 @@
 //! (serialised as JSON, bodies as base64), and the playback report of a
 //! replay.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use super::lock;
+use super::tee::BodySink;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,16 +84,6 @@ impl RecordedMessage {
             self.uri.as_deref().unwrap_or("")
         )
     }
-
-    pub(crate) fn head<B>(request: &http::Request<B>) -> Self {
-        RecordedMessage {
-            method: Some(request.method().to_string()),
-            uri: Some(request.uri().to_string()),
-            headers: header_pairs(request.headers()),
-            body_complete: true,
-            ..Default::default()
-        }
-    }
 }
 
 /// One outbound request and how it was answered.
@@ -134,7 +127,7 @@ pub struct Divergence {
 }
 
 /// Header names and values (values not in UTF-8 are kept lossily).
-pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {
@@ -160,5 +153,121 @@ mod b64 {
         base64::engine::general_purpose::STANDARD
             .decode(text)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// An HTTP head as the call saw it: cheap clones (a `HeaderMap` holds its
+/// values as reference-counted bytes), turned into a [`RecordedMessage`]
+/// only for a call whose recording is kept.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RawHead {
+    method: Option<http::Method>,
+    uri: Option<http::Uri>,
+    status: Option<u16>,
+    headers: http::HeaderMap,
+}
+
+impl RawHead {
+    pub(crate) fn request<B>(request: &http::Request<B>) -> Self {
+        RawHead {
+            method: Some(request.method().clone()),
+            uri: Some(request.uri().clone()),
+            status: None,
+            headers: request.headers().clone(),
+        }
+    }
+
+    pub(crate) fn response<B>(response: &http::Response<B>) -> Self {
+        RawHead {
+            method: None,
+            uri: None,
+            status: Some(response.status().as_u16()),
+            headers: response.headers().clone(),
+        }
+    }
+
+    /// The head as stored, with the body its sink holds (`what` names the
+    /// body in `cut` when it was cut at the limit).
+    fn into_message(
+        self,
+        body: Option<&Arc<Mutex<BodySink>>>,
+        what: &str,
+        cut: &mut Vec<String>,
+    ) -> RecordedMessage {
+        let mut message = RecordedMessage {
+            method: self.method.map(|m| m.to_string()),
+            uri: self.uri.map(|u| u.to_string()),
+            status: self.status,
+            headers: header_pairs(&self.headers),
+            body: Vec::new(),
+            body_complete: true,
+        };
+        if let Some(sink) = body {
+            lock(sink).fill(&mut message, what, cut);
+        }
+        message
+    }
+}
+
+/// One outbound request as the call made it (see [`RawHead`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RawCall {
+    pub request: RawHead,
+    pub request_body: Option<Arc<Mutex<BodySink>>>,
+    pub response: Option<(RawHead, Arc<Mutex<BodySink>>)>,
+    pub error: Option<String>,
+}
+
+/// A call's recording as taken: the readings as they will be stored, the
+/// heads and bodies still as the call held them. [`RawRecording::into_recording`]
+/// makes the stored form; a recording that is not kept costs no more.
+#[derive(Clone, Debug, Default)]
+pub struct RawRecording {
+    pub(crate) readings: Recording,
+    pub(crate) request: Option<(RawHead, Arc<Mutex<BodySink>>)>,
+    pub(crate) response: Option<(RawHead, Arc<Mutex<BodySink>>)>,
+    pub(crate) outbound: Vec<RawCall>,
+    pub(crate) max_body_bytes: usize,
+}
+
+impl RawRecording {
+    /// The recording as stored: heads and bodies filled in, marked
+    /// incomplete when a body was cut at the limit.
+    pub fn into_recording(self) -> Recording {
+        let mut recording = self.readings;
+        let mut cut = Vec::new();
+        recording.request = self
+            .request
+            .map(|(head, sink)| head.into_message(Some(&sink), "the request body", &mut cut));
+        recording.response = self
+            .response
+            .map(|(head, sink)| head.into_message(Some(&sink), "the response body", &mut cut));
+        recording.outbound = self
+            .outbound
+            .into_iter()
+            .enumerate()
+            .map(|(i, call)| {
+                let what = format!("outbound request #{i}");
+                RecordedCall {
+                    request: call.request.into_message(
+                        call.request_body.as_ref(),
+                        &format!("{what}'s body"),
+                        &mut cut,
+                    ),
+                    response: call.response.map(|(head, sink)| {
+                        head.into_message(Some(&sink), &format!("{what}'s response body"), &mut cut)
+                    }),
+                    error: call.error,
+                }
+            })
+            .collect();
+        if !cut.is_empty() {
+            recording.incomplete = Some(format!(
+                "over the capture limit of {} bytes: {}",
+                self.max_body_bytes,
+                cut.join(", ")
+            ));
+        }
+        recording
     }
 }

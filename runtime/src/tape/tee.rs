@@ -24,8 +24,11 @@ pub(crate) struct TeeBody<B> {
 }
 
 /// The bytes of a body being recorded, up to a limit.
+#[derive(Debug)]
 pub(crate) struct BodySink {
-    bytes: Vec<u8>,
+    /// The frames as they passed (reference-counted, not copied).
+    chunks: Vec<Bytes>,
+    len: usize,
     limit: usize,
     over: bool,
 }
@@ -33,18 +36,23 @@ pub(crate) struct BodySink {
 impl BodySink {
     pub(super) fn new(limit: usize) -> Arc<Mutex<Self>> {
         Arc::new(Mutex::new(BodySink {
-            bytes: Vec::new(),
+            chunks: Vec::new(),
+            len: 0,
             limit,
             over: false,
         }))
     }
 
-    pub(super) fn push(&mut self, data: &[u8]) {
-        let room = self.limit.saturating_sub(self.bytes.len());
+    pub(super) fn push(&mut self, data: &Bytes) {
+        let room = self.limit.saturating_sub(self.len);
         if data.len() > room {
             self.over = true;
         }
-        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+        let kept = data.len().min(room);
+        if kept > 0 {
+            self.chunks.push(data.slice(..kept));
+            self.len += kept;
+        }
     }
 
     pub(super) fn fill(
@@ -53,7 +61,11 @@ impl BodySink {
         what: &str,
         cut: &mut Vec<String>,
     ) {
-        message.body = std::mem::take(&mut self.bytes);
+        let mut body = Vec::with_capacity(self.len);
+        for chunk in self.chunks.drain(..) {
+            body.extend_from_slice(&chunk);
+        }
+        message.body = body;
         message.body_complete = !self.over;
         if self.over {
             cut.push(what.to_string());

@@ -18,7 +18,7 @@ fn a_replay_reads_the_recorded_clocks_and_random_bytes_in_order() {
     let mut first = [0u8; 5];
     tape.random(false, &mut first, |d| d.fill(9));
     let (recording, _) = tape.finish();
-    let recording = *recording.unwrap();
+    let recording = recording.unwrap().into_recording();
     assert_eq!(recording.wall_clock_ns, walls);
     assert_eq!(recording.random, vec![9; 5]);
 
@@ -52,7 +52,7 @@ fn a_call_without_recording_forgets_what_start_up_read() {
     spare.wall_clock(|| 1);
     spare.begin(&TapeMode::Record { max_body_bytes: 8 });
     spare.wall_clock(|| 2);
-    let recording = spare.finish().0.unwrap();
+    let recording = spare.finish().0.unwrap().into_recording();
     assert_eq!(
         recording.wall_clock_ns,
         vec![1, 2],
@@ -98,9 +98,9 @@ fn a_body_over_the_limit_marks_the_recording_incomplete() {
     tape.begin(&TapeMode::Record { max_body_bytes: 4 });
     let request = tape.request(http::Request::new(()));
     if let TeeOr::Tee(tee) = request.body() {
-        lock(&tee.sink).push(b"0123456789");
+        lock(&tee.sink).push(&bytes::Bytes::from_static(b"0123456789"));
     }
-    let recording = tape.finish().0.unwrap();
+    let recording = tape.finish().0.unwrap().into_recording();
     assert_eq!(recording.request.unwrap().body, b"0123");
     assert!(recording.incomplete.unwrap().contains("the request body"));
 }
