@@ -6,6 +6,7 @@
 mod admission;
 mod api_tokens;
 mod auth;
+pub mod backup;
 mod brokers;
 mod buffered;
 mod call_tree;

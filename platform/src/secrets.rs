@@ -44,6 +44,13 @@ impl FromStr for SecretKeyText {
     }
 }
 
+impl SecretKeyText {
+    /// The key as configured, for a backup that must carry it.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for SecretKeyText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKeyText(hidden)")

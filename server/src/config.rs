@@ -174,4 +174,18 @@ pub struct ServeArgs {
           default_value_t = platform::DEFAULT_MAX_CALLS_PER_ROOT,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_calls_per_root: u32,
+    /// Back up this server's data (SQLite) at this period: `30m`, `24h`,
+    /// `7d` (as `wisp backup` does: database, secret key, admin token).
+    /// Off by default.
+    #[arg(long, env = "WISP_BACKUP_EVERY",
+          value_parser = crate::serve::backups::parse_period)]
+    pub backup_every: Option<std::time::Duration>,
+    /// Where scheduled backups go; default <data-dir>/backups (keep a copy
+    /// on another disk too).
+    #[arg(long, env = "WISP_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Scheduled backups kept (the oldest are removed).
+    #[arg(long, env = "WISP_BACKUP_KEEP", default_value_t = 7,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub backup_keep: u64,
 }

@@ -57,6 +57,11 @@ enum Command {
     Secrets(cli::SecretsArgs),
     /// List, create (with an expiry) and revoke API tokens.
     Tokens(cli::TokensArgs),
+    /// Back up a single-node server (database, secret key, admin token) to
+    /// one file, while it runs.
+    Backup(cli::BackupArgs),
+    /// Restore a backup into a new data directory.
+    Restore(cli::RestoreArgs),
 }
 
 /// mimalloc instead of glibc's malloc: every call allocates its store, WASI
@@ -105,6 +110,8 @@ fn main() -> std::process::ExitCode {
             Command::Kv(args) => cli::kv(args).await,
             Command::Secrets(args) => cli::secrets(args).await,
             Command::Tokens(args) => cli::tokens(args).await,
+            Command::Backup(args) => cli::backup(args).await,
+            Command::Restore(args) => cli::restore(args).await,
         }
     });
     match result {

@@ -5,6 +5,7 @@
 //! may finish), flushing invocation records. Connections themselves are
 //! handled in `listener` (header-read and idle timeouts).
 
+pub mod backups;
 mod listener;
 
 use std::io::Write;
@@ -56,6 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(endpoint) => Some(crate::otlp::OtlpConfig::new(endpoint, &args.otlp_headers)?),
         None => None,
     };
+    let backups = backups::Schedule::from_args(&args)?;
     let platform = Platform::start(config).await?;
     let exporter = match otlp {
         Some(_) if args.no_record => {
@@ -138,6 +140,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
         .await
         .context("joining the cluster (the nodes table)")?;
+    if let Some(backups) = backups {
+        backups.spawn();
+    }
     tracing::info!(%control_addr, %gateway_addr, "wisp is ready");
     println!("Dashboard and API: http://{control_addr}");
     println!("Function gateway:  http://{gateway_addr}");

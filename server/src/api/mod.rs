@@ -18,6 +18,7 @@ mod replay;
 mod teams;
 mod tokens;
 mod topology;
+pub(crate) use topology::parse_window;
 mod traces;
 mod triggers;
 

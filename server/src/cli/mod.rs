@@ -2,6 +2,7 @@
 //! API (`WISP_URL`, default http://127.0.0.1:3000) with an API token
 //! (`WISP_TOKEN`, default: ./wisp-data/admin-token when present).
 
+mod backup;
 mod client;
 mod errors;
 mod events;
@@ -11,6 +12,7 @@ mod search;
 mod secrets;
 mod tokens;
 
+pub use backup::{backup, restore, BackupArgs, RestoreArgs};
 pub use errors::{errors, ErrorsArgs};
 pub use events::{
     dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,

@@ -4,8 +4,8 @@
 
 use std::io::IsTerminal;
 
-use anyhow::{bail, Context};
-use chrono::{DateTime, Duration, Utc};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
 use model::{LogLine, LogSearchPage};
 
 use super::client::{encode_query, Client};
@@ -74,19 +74,9 @@ pub(super) fn instant(text: &str, now: DateTime<Utc>) -> anyhow::Result<String> 
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc).to_rfc3339());
     }
-    let (split, _) = text.char_indices().last().context("give a time")?;
-    let (count, unit) = text.split_at(split);
-    let count: i64 = match count.parse() {
-        Ok(n) if n > 0 => n,
-        _ => bail!("{text:?} is not a time: use RFC 3339 or a time ago such as 15m, 2h or 7d"),
-    };
-    let ago = match unit {
-        "m" => Duration::try_minutes(count),
-        "h" => Duration::try_hours(count),
-        "d" => Duration::try_days(count),
-        _ => None,
-    }
-    .with_context(|| format!("{text:?}: use a count of m, h or d"))?;
+    let ago = crate::api::parse_window(text).with_context(|| {
+        format!("{text:?} is not a time: use RFC 3339 or a time ago such as 15m, 2h or 7d")
+    })?;
     let at = now
         .checked_sub_signed(ago)
         .with_context(|| format!("{text:?} is too long ago"))?;

@@ -66,6 +66,27 @@ impl TestServer {
         Self::start_joining(extra_args, "").await
     }
 
+    /// A server on an existing data directory (a restored backup, say);
+    /// the caller keeps the directory.
+    pub async fn start_in(data_dir: PathBuf) -> Self {
+        let mut server = Self {
+            child: None,
+            data_dir,
+            _temp: None,
+            api: String::new(),
+            gateway: String::new(),
+            token: String::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .expect("http client"),
+            extra_args: Vec::new(),
+            _database: None,
+        };
+        server.spawn().await;
+        server
+    }
+
     /// A fresh server that joins a cluster whose first node made the
     /// administrator already: `token` is that administrator's.
     pub async fn start_joining(extra_args: &[&str], token: &str) -> Self {
