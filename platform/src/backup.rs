@@ -103,7 +103,6 @@ pub fn backup(
     // Written beside the target and renamed into place when complete: an
     // interrupted backup never leaves a file that looks like one.
     let partial = partial_name(file);
-    let _ = std::fs::remove_file(&partial);
     create_private(&partial)?;
     let result = (|| {
         let source = Connection::open_with_flags(
@@ -121,6 +120,18 @@ pub fn backup(
             .with_context(|| format!("copying {}", database.display()))?;
         drop(source);
         let copy = Connection::open(&partial)?;
+        // The log search index refers to invocation rows by rowid, which a
+        // VACUUM may renumber (the table has no INTEGER PRIMARY KEY):
+        // rebuilt from the copied rows, it matches them whatever happened.
+        let indexed: bool = copy.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'invocations_fts'",
+            [],
+            |r| r.get(0),
+        )?;
+        if indexed {
+            copy.execute_batch("INSERT INTO invocations_fts (invocations_fts) VALUES ('rebuild')")
+                .context("rebuilding the log search index of the copy")?;
+        }
         copy.execute_batch(
             "CREATE TABLE wisp_backup (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         )?;
@@ -141,8 +152,13 @@ pub fn backup(
     })();
     match result {
         Ok(mut summary) => {
-            std::fs::rename(&partial, file)
-                .with_context(|| format!("moving the backup to {}", file.display()))?;
+            // A link, not a rename: never over a file that appeared meanwhile
+            // (another backup to the same name).
+            let placed = std::fs::hard_link(&partial, file)
+                .with_context(|| format!("moving the backup to {}", file.display()));
+            let _ = std::fs::remove_file(&partial);
+            placed?;
+            summary.bytes = std::fs::metadata(file)?.len();
             summary.file = file.to_path_buf();
             summary.took = started.elapsed();
             Ok(summary)
@@ -177,7 +193,6 @@ pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<BackupSummary> {
     crate::data_dir::prepare(data_dir, "sqlite::memory:")?;
     let database = data_dir.join(DATABASE_FILE);
     let partial = partial_name(&database);
-    let _ = std::fs::remove_file(&partial);
     create_private(&partial)?;
     let result = (|| {
         std::fs::copy(file, &partial)
@@ -296,9 +311,11 @@ fn summarise(
     })
 }
 
+/// `FILE.partial-<pid>`: one per process, so two backups to the same name
+/// never write into one file.
 fn partial_name(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
-    name.push(".partial");
+    name.push(format!(".partial-{}", std::process::id()));
     PathBuf::from(name)
 }
 

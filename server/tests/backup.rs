@@ -116,6 +116,7 @@ async fn a_backup_taken_under_load_restores_the_same_server() {
     server.deploy("hello", "hello").await;
     server.deploy("hello", "hello").await;
     server.deploy("env", "env").await;
+    server.deploy("echo", "echo").await;
     server
         .configure(
             "env",
@@ -157,6 +158,17 @@ async fn a_backup_taken_under_load_restores_the_same_server() {
             }
             sent
         })
+    };
+    // A call whose log line the restored server's log search must find.
+    let logged = {
+        let r = server
+            .http
+            .get(server.fn_url("/fn/echo/orders/quokka42"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        common::invocation_id(&r)
     };
     tokio::time::sleep(Duration::from_millis(800)).await;
     let backups = tempfile::tempdir().unwrap();
@@ -203,6 +215,18 @@ async fn a_backup_taken_under_load_restores_the_same_server() {
         read_secret(&restored).await,
         SECRET,
         "the secret still opens"
+    );
+    let found = restored.get_json("/api/v1/logs?q=quokka42").await;
+    let hits: Vec<&str> = found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hits,
+        [logged.as_str()],
+        "log search on the restored server: {found}"
     );
     drop(restored);
 
