@@ -2,8 +2,8 @@
 //! consistent copy of the database (SQLite's `VACUUM INTO`, taken while the
 //! server runs: a read transaction, so calls and events go on) plus what the
 //! data directory holds beside it that the database needs: the secret key
-//! (without it every stored secret and capture is lost) and the
-//! administrator's token. The extra files travel inside the copy, in a
+//! (without it every stored secret and capture is lost), the
+//! administrator's token and the node identity its job leases name. The extra files travel inside the copy, in a
 //! `wisp_backup` table that restore reads and drops, so a backup is one
 //! SQLite file that `PRAGMA integrity_check` vouches for. PostgreSQL
 //! databases are backed up with pg_dump instead (docs/OPERATIONS.md).
@@ -14,12 +14,20 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _};
 
+use crate::queue::NODE_ID_FILE;
 use crate::secrets::{parse_key, SecretBox, SecretKeyText, SECRET_KEY_FILE};
 
 /// The database file of a data directory (the default database URL).
 pub const DATABASE_FILE: &str = "wisp.db";
 /// The administrator's token file of a data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// The files a restore writes into the data directory.
+const RESTORED_FILES: [&str; 4] = [
+    DATABASE_FILE,
+    SECRET_KEY_FILE,
+    ADMIN_TOKEN_FILE,
+    NODE_ID_FILE,
+];
 /// What a backup file says it is (its format can change later).
 const FORMAT: &str = "wisp-backup-1";
 
@@ -94,6 +102,9 @@ pub fn backup(
     let key_bytes = parse_key(&key).map_err(anyhow::Error::msg)?;
     let key_id = SecretBox::new(&key_bytes).key_id().to_string();
     let admin_token = std::fs::read_to_string(data_dir.join(ADMIN_TOKEN_FILE)).ok();
+    // The restored server keeps the identity its job leases name, so it
+    // takes back at once the jobs that were running (not after the leases).
+    let node_id = std::fs::read_to_string(data_dir.join(NODE_ID_FILE)).ok();
     if file.exists() {
         bail!(
             "{} exists already: choose a new file name (a backup never overwrites one)",
@@ -144,7 +155,13 @@ pub fn backup(
         if let Some(token) = &admin_token {
             put.execute(["admin_token", token.trim()])?;
         }
+        if let Some(node_id) = &node_id {
+            put.execute(["node_id", node_id.trim()])?;
+        }
         drop(put);
+        sealed_with(&copy, &key_id).context(
+            "the secret key given is not the server's (WISP_SECRET_KEY or <data-dir>/secret.key)",
+        )?;
         let summary = summarise(&copy, &partial, key_id.clone(), taken_at_ms, started)?;
         copy.close().map_err(|(_, e)| e)?;
         std::fs::File::open(&partial)?.sync_all()?;
@@ -164,7 +181,7 @@ pub fn backup(
             Ok(summary)
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            remove_partial(&partial);
             Err(e)
         }
     }
@@ -176,7 +193,8 @@ pub fn backup(
 /// backup, a key that opens its secrets); nothing is written if it fails.
 pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<BackupSummary> {
     let started = Instant::now();
-    for existing in [DATABASE_FILE, SECRET_KEY_FILE] {
+    let side_files = ["wisp.db-wal", "wisp.db-shm", "wisp.db-journal"];
+    for existing in RESTORED_FILES.iter().chain(&side_files) {
         if data_dir.join(existing).exists() {
             bail!(
                 "{} already holds a Wisp server ({existing}): restore into a new, empty data \
@@ -188,6 +206,10 @@ pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<BackupSummary> {
     if !file.is_file() {
         bail!("no backup file at {}", file.display());
     }
+    if std::fs::metadata(file)?.len() == 0 {
+        bail!("{} is empty: not a Wisp backup", file.display());
+    }
+    let created = !data_dir.exists();
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     crate::data_dir::prepare(data_dir, "sqlite::memory:")?;
@@ -212,21 +234,13 @@ pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<BackupSummary> {
         let key_bytes = parse_key(&key)
             .map_err(|e| anyhow::anyhow!("the backup's secret key is damaged: {e}"))?;
         let key_id = SecretBox::new(&key_bytes).key_id().to_string();
-        let foreign: i64 = copy.query_row(
-            "SELECT COUNT(*) FROM function_secrets WHERE key_id <> ?1",
-            [&key_id],
-            |r| r.get(0),
-        )?;
-        if foreign > 0 {
-            bail!(
-                "{foreign} stored secret(s) in the backup were sealed with another key than the \
-                 one it holds: they would not open"
-            );
-        }
+        sealed_with(&copy, &key_id).context("the backup's key does not fit its data")?;
+        blobs_intact(&copy, file)?;
         let taken_at_ms = value("taken_at_ms")?
             .and_then(|v| v.parse().ok())
             .unwrap_or_default();
         let admin_token = value("admin_token")?;
+        let node_id = value("node_id")?;
         copy.execute_batch("DROP TABLE wisp_backup")?;
         let summary = summarise(&copy, file, key_id, taken_at_ms, started)?;
         copy.close().map_err(|(_, e)| e)?;
@@ -240,13 +254,25 @@ pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<BackupSummary> {
                 &format!("{}\n", token.trim()),
             )?;
         }
+        if let Some(node_id) = node_id {
+            write_private(
+                &data_dir.join(NODE_ID_FILE),
+                &format!("{}\n", node_id.trim()),
+            )?;
+        }
         std::fs::File::open(&partial)?.sync_all()?;
         std::fs::rename(&partial, &database)?;
         Ok(summary)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-        let _ = std::fs::remove_file(data_dir.join(SECRET_KEY_FILE));
+        // None of them was there before (checked above).
+        remove_partial(&partial);
+        for written in RESTORED_FILES {
+            let _ = std::fs::remove_file(data_dir.join(written));
+        }
+        if created {
+            let _ = std::fs::remove_dir(data_dir);
+        }
     }
     result
 }
@@ -280,12 +306,61 @@ fn check(copy: &Connection, file: &Path) -> anyhow::Result<()> {
         })?;
     match format.as_deref() {
         Some(FORMAT) => Ok(()),
-        other => bail!(
+        None => bail!(
+            "{} names no backup format: it is damaged or not made by `wisp backup`",
+            file.display()
+        ),
+        Some(other) => bail!(
             "{} is a backup of format {other:?}, which this version ({}) does not read",
             file.display(),
             env!("CARGO_PKG_VERSION")
         ),
     }
+}
+
+/// Every sealed value (secrets, captures) was sealed with key `key_id`.
+fn sealed_with(db: &Connection, key_id: &str) -> anyhow::Result<()> {
+    for (table, what) in [
+        ("function_secrets", "stored secret(s)"),
+        ("captures", "replay capture(s)"),
+    ] {
+        let exists: bool = db.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            continue;
+        }
+        let foreign: i64 = db.query_row(
+            &format!("SELECT COUNT(*) FROM {table} WHERE key_id <> ?1"),
+            [key_id],
+            |r| r.get(0),
+        )?;
+        if foreign > 0 {
+            bail!("{foreign} {what} were sealed with another key (they would not open)");
+        }
+    }
+    Ok(())
+}
+
+/// Every stored wasm file still has the SHA-256 it is stored under (the
+/// integrity check covers SQLite's structure, not the bytes in it).
+fn blobs_intact(db: &Connection, file: &Path) -> anyhow::Result<()> {
+    use sha2::{Digest as _, Sha256};
+    let mut blobs = db.prepare("SELECT sha256, bytes FROM wasm_blobs")?;
+    let mut rows = blobs.query([])?;
+    while let Some(row) = rows.next()? {
+        let sha256: String = row.get(0)?;
+        let bytes: Vec<u8> = row.get(1)?;
+        if hex::encode(Sha256::digest(&bytes)) != sha256 {
+            bail!(
+                "{} is damaged: the stored function file {sha256} does not match its hash",
+                file.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn summarise(
@@ -309,6 +384,16 @@ fn summarise(
         taken_at_ms,
         took: started.elapsed(),
     })
+}
+
+/// A partial file and what SQLite keeps beside it while writing it.
+fn remove_partial(partial: &Path) {
+    let _ = std::fs::remove_file(partial);
+    for suffix in ["-journal", "-wal", "-shm"] {
+        let mut side = partial.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(side));
+    }
 }
 
 /// `FILE.partial-<pid>`: one per process, so two backups to the same name

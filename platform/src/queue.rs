@@ -30,7 +30,7 @@ use crate::time::from_ms;
 use crate::{Backend, Platform, PlatformConfig, PlatformError, TriggerKind};
 
 /// The file in the data directory that keeps the default node identity.
-const NODE_ID_FILE: &str = "node-id";
+pub(crate) const NODE_ID_FILE: &str = "node-id";
 /// Longest node identity accepted.
 const MAX_NODE_ID_BYTES: usize = 128;
 

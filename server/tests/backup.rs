@@ -193,6 +193,29 @@ async fn a_backup_taken_under_load_restores_the_same_server() {
     let (ok, _, err) = wisp_local(&["backup", path(&file), "--data-dir", path(&server.data_dir)]);
     assert!(!ok && err.contains("exists already"), "{err}");
 
+    // A key that is not the server's is refused when the backup is taken,
+    // not found out when it is needed.
+    let other_key = "ab".repeat(32);
+    let wrong = backups.path().join("wrong-key.backup");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wisp"))
+        .args(["backup", path(&wrong), "--data-dir", path(&server.data_dir)])
+        .env("WISP_SECRET_KEY", &other_key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && err.contains("not the server's"),
+        "{err}"
+    );
+    assert!(!wrong.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(backups.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
     // Restored into a new data directory, it serves what the server served
     // when the backup was taken.
     let restored_dir = tempfile::tempdir().unwrap();
@@ -209,6 +232,15 @@ async fn a_backup_taken_under_load_restores_the_same_server() {
         in_restored, backed_up_invocations,
         "the calls the backup held"
     );
+    for file in ["secret.key", "admin-token", "node-id"] {
+        assert_eq!(
+            std::fs::read_to_string(target.join(file)).unwrap().trim(),
+            std::fs::read_to_string(server.data_dir.join(file))
+                .unwrap()
+                .trim(),
+            "{file} restored"
+        );
+    }
     let restored = TestServer::start_in(target.clone()).await;
     assert_eq!(state(&restored).await, state(&server).await);
     assert_eq!(
@@ -274,10 +306,27 @@ async fn damaged_foreign_and_misplaced_backups_are_refused() {
     let target = dir.path().join("from-damaged");
     let (ok, _, err) = wisp_local(&["restore", path(&damaged), "--data-dir", path(&target)]);
     assert!(!ok && err.contains("damaged"), "{err}");
-    assert!(
-        !target.join("wisp.db").exists() && !target.join("secret.key").exists(),
-        "a refused restore writes nothing"
-    );
+    assert!(!target.exists(), "a refused restore writes nothing");
+
+    // Intact SQLite, but a function's stored code no longer has its hash.
+    let tampered = dir.path().join("tampered.backup");
+    std::fs::copy(&file, &tampered).unwrap();
+    rusqlite::Connection::open(&tampered)
+        .unwrap()
+        .execute_batch("UPDATE wasm_blobs SET bytes = zeroblob(16)")
+        .unwrap();
+    let (ok, _, err) = wisp_local(&["restore", path(&tampered), "--data-dir", path(&target)]);
+    assert!(!ok && err.contains("does not match its hash"), "{err}");
+    assert!(!target.exists(), "a refused restore writes nothing");
+
+    // A data directory left with another database's write-ahead log (its
+    // wisp.db and key removed by hand): SQLite would replay that log over
+    // the restored database.
+    let stale = dir.path().join("stale");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("wisp.db-wal"), b"another database's log").unwrap();
+    let (ok, _, err) = wisp_local(&["restore", path(&file), "--data-dir", path(&stale)]);
+    assert!(!ok && err.contains("wisp.db-wal"), "{err}");
 
     // A SQLite file that is not a backup.
     let foreign = dir.path().join("foreign.db");
@@ -340,10 +389,25 @@ async fn scheduled_backups_keep_the_newest() {
         files.sort();
         files
     };
+    // Files the schedule did not write are never removed, whatever their
+    // names (one sorts after every time stamp).
+    std::fs::create_dir_all(&backups).unwrap();
+    for mine in ["wisp-mine.backup", "wisp-0mine.backup"] {
+        std::fs::write(backups.join(mine), "precious").unwrap();
+    }
     // Four periods: at least three backups taken, two kept.
     tokio::time::sleep(Duration::from_millis(4500)).await;
-    let files = list();
+    let files: Vec<_> = list()
+        .into_iter()
+        .filter(|f| !f.to_string_lossy().contains("mine"))
+        .collect();
     assert_eq!(files.len(), 2, "{files:?}\n{}", server.log());
+    for mine in ["wisp-mine.backup", "wisp-0mine.backup"] {
+        assert_eq!(
+            std::fs::read_to_string(backups.join(mine)).unwrap(),
+            "precious"
+        );
+    }
     assert!(
         server.log().matches("scheduled backup written").count() >= 3,
         "{}",

@@ -22,6 +22,11 @@ impl Schedule {
     /// backups are pg_dump's) before the server starts.
     pub fn from_args(args: &ServeArgs) -> anyhow::Result<Option<Self>> {
         let Some(every) = args.backup_every else {
+            if args.backup_dir.is_some() {
+                tracing::warn!(
+                    "--backup-dir is set but --backup-every is not: no scheduled backups"
+                );
+            }
             return Ok(None);
         };
         platform::backup::database_file(&args.data_dir, args.database_url.as_deref())?;
@@ -74,11 +79,10 @@ impl Schedule {
 
     /// One backup, then the oldest beyond `keep` removed.
     fn take(&self) -> anyhow::Result<PathBuf> {
-        create_private_dir(&self.dir)?;
-        let name = format!(
-            "wisp-{}.backup",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-        );
+        use anyhow::Context as _;
+        create_private_dir(&self.dir)
+            .with_context(|| format!("preparing the backup directory {}", self.dir.display()))?;
+        let name = format!("wisp-{}.backup", chrono::Utc::now().format(NAME_TIME));
         let file = self.dir.join(name);
         platform::backup::backup(
             &self.data_dir,
@@ -86,24 +90,32 @@ impl Schedule {
             self.secret_key.as_ref(),
             &file,
         )?;
-        let mut kept: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
+        // Only files this schedule names (`wisp-<time>.backup`) are ever
+        // removed, oldest first by the time in the name.
+        let mut kept: Vec<(chrono::NaiveDateTime, PathBuf)> = std::fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("wisp-") && n.ends_with(".backup"))
-            })
+            .filter(|p| p.is_file())
+            .filter_map(|p| Some((scheduled_time(p.file_name()?.to_str()?)?, p)))
             .collect();
-        // The names sort by time.
         kept.sort();
         let excess = kept.len().saturating_sub(self.keep);
-        for old in &kept[..excess] {
+        for (_, old) in &kept[..excess] {
             if let Err(e) = std::fs::remove_file(old) {
                 tracing::warn!(file = %old.display(), error = %e, "removing an old backup failed");
             }
         }
         Ok(file)
     }
+}
+
+/// The time in a scheduled backup's name.
+const NAME_TIME: &str = "%Y%m%dT%H%M%S%.3fZ";
+
+/// When the scheduled backup named `name` was taken; `None` for any other
+/// name (never removed).
+fn scheduled_time(name: &str) -> Option<chrono::NaiveDateTime> {
+    let time = name.strip_prefix("wisp-")?.strip_suffix(".backup")?;
+    chrono::NaiveDateTime::parse_from_str(time, NAME_TIME).ok()
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -125,4 +137,24 @@ pub fn parse_period(text: &str) -> Result<Duration, String> {
     seconds
         .map(Duration::from_secs)
         .ok_or_else(|| format!("{text:?}: give a period such as 30m, 24h or 7d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_scheduled_names_are_scheduled_backups() {
+        let name = format!("wisp-{}.backup", chrono::Utc::now().format(NAME_TIME));
+        assert!(scheduled_time(&name).is_some(), "{name}");
+        for other in [
+            "wisp-mine.backup",
+            "wisp-0mine.backup",
+            "wisp-20261205T150632.591Z.backup.partial-12",
+            "other.backup",
+            "wisp-20261205T150632.591Z.backup.bak",
+        ] {
+            assert!(scheduled_time(other).is_none(), "{other}");
+        }
+    }
 }
