@@ -82,6 +82,9 @@ fn main() -> std::process::ExitCode {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_broken_pipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -120,5 +123,17 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// CLI commands end quietly when their reader goes away (`wisp functions |
+/// head`), as Unix tools do: Rust ignores SIGPIPE, so `println!` to a closed
+/// pipe panicked. The server keeps ignoring it (a closed client socket is an
+/// error value there, never a signal).
+#[allow(unsafe_code)]
+fn quiet_broken_pipe() {
+    // SAFETY: called before any thread exists; restores the default action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -132,3 +132,32 @@ async fn cli_creates_lists_and_deletes_queue_triggers() {
     let (ok, _, err) = wisp(&server, &["triggers", "mqtt", "sink", "a/#/b"]);
     assert!(!ok && err.contains('#'), "{err}");
 }
+
+/// `wisp functions | head` ends quietly when the reader goes away: killed by
+/// SIGPIPE as Unix tools are, never a panic ("failed printing to stdout").
+#[tokio::test]
+async fn a_closed_output_pipe_ends_the_cli_quietly() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let server = TestServer::start().await;
+    let hello = functions_dir().join("hello.wasm");
+    let (ok, _, err) = wisp(
+        &server,
+        &["deploy", hello.to_str().unwrap(), "--name", "hello"],
+    );
+    assert!(ok, "{err}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wisp"))
+        .arg("functions")
+        .env("WISP_URL", &server.api)
+        .env("WISP_TOKEN", &server.token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running wisp");
+    // Close the read end before the command prints anything.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("waiting for wisp");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    const SIGPIPE: i32 = 13;
+    assert_eq!(output.status.signal(), Some(SIGPIPE), "{stderr}");
+}
