@@ -46,7 +46,7 @@ function startNode(n) {
   const log = join(dataDir, "server.log");
   const args = ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0",
     "--database-url", DATABASE_URL, "--node-id", `node-${n}`, "--secret-key", SECRET_KEY];
-  if (process.env.WISP_SITE_DIR) args.push("--site-dir", process.env.WISP_SITE_DIR);
+  if (process.env.WISP_E2E_SITE_DIR) args.push("--site-dir", process.env.WISP_E2E_SITE_DIR);
   if (process.env.WISP_TEST_CACHE_DIR) args.push("--cache-dir", process.env.WISP_TEST_CACHE_DIR);
   const fd = openSync(log, "w");
   const child = spawn(WISP_BIN, args, {

@@ -278,6 +278,44 @@ async function main() {
     assert(refused.status === 401, `the revoked token got ${refused.status}`);
   });
 
+  await step("data retention: the team's period and the server's are set on Settings and shown on the overview", async () => {
+    await page.goto(`${cfg.url}/settings`);
+    await waitForHydration(page);
+    const card = page.locator("#retention");
+    await card.locator("[data-fact='retention']").waitFor();
+    assert(/30 days/.test(await card.locator("[data-fact='retention']").innerText()), "default period");
+    assert(/iB|\d B/.test(await card.locator("[data-fact='database-size']").innerText()), "database size");
+    await page.getByLabel("Team's period (days)").fill("0");
+    await page.locator("[data-form='team-retention']").getByRole("button", { name: "Save" }).click();
+    await card.locator(".alert-error, [data-fact='retention']").first().waitFor();
+    // The browser's own check (min=1) or the server's refusal: never saved.
+    const saved = await (await context.request.get(`${cfg.url}/api/v1/retention`)).json();
+    assert(saved.team_days === null, `0 days was saved: ${JSON.stringify(saved)}`);
+    await page.getByLabel("Team's period (days)").fill("90");
+    await page.locator("[data-form='team-retention']").getByRole("button", { name: "Save" }).click();
+    await card.locator("[data-fact='retention']", { hasText: "90 days" }).waitFor();
+    assert(/set by the team/.test(await card.locator("[data-fact='retention']").innerText()), "whose period");
+    await page.getByLabel("Server default (days, administrators)").fill("45");
+    await page.locator("[data-form='server-retention']").getByRole("button", { name: "Save" }).click();
+    await page.getByLabel("Server default (days, administrators)").and(page.locator("[value='45']")).waitFor();
+    await assertNoHorizontalOverflow(page, "settings with retention");
+    shots.push(await shoot(page, cfg, "settings-retention.png"));
+    await page.goto(`${cfg.url}/`);
+    await waitForHydration(page);
+    const storage = page.locator("[data-card='storage']");
+    assert(/90 days/.test(await storage.locator("[data-fact='retention']").innerText()), "overview period");
+    assert(/\d/.test(await storage.locator("[data-fact='oldest-record']").innerText()), "oldest record");
+    // Back to the defaults for the suites that follow.
+    await page.goto(`${cfg.url}/settings`);
+    await waitForHydration(page);
+    await page.getByLabel("Team's period (days)").fill("");
+    await page.locator("[data-form='team-retention']").getByRole("button", { name: "Save" }).click();
+    await card.locator("[data-fact='retention']", { hasText: "45 days" }).waitFor();
+    await page.getByLabel("Server default (days, administrators)").fill("30");
+    await page.locator("[data-form='server-retention']").getByRole("button", { name: "Save" }).click();
+    await card.locator("[data-fact='retention']", { hasText: "30 days" }).waitFor();
+  });
+
   await step("the team page adds a member, changes their role and shows the audit log", async () => {
     const created = await page.evaluate(async () => {
       const response = await fetch("/api/v1/users", {

@@ -13,8 +13,10 @@ export WISP_ADMIN_PASSWORD="${WISP_ADMIN_PASSWORD:-e2e-$(date +%s)-secret}"
 export WISP_FUNCTIONS_DIR="${WISP_FUNCTIONS_DIR:-$ROOT/functions}"
 export WISP_SCREENSHOT_DIR="${WISP_SCREENSHOT_DIR:-$ROOT/end2end/screenshots}"
 
+# The dashboard is the copy embedded in the binary (as users run it);
+# WISP_E2E_SITE_DIR serves a folder instead (development).
 "$WISP_BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 --backtrace-details \
-  ${WISP_SITE_DIR:+--site-dir "$WISP_SITE_DIR"} \
+  ${WISP_E2E_SITE_DIR:+--site-dir "$WISP_E2E_SITE_DIR"} \
   ${WISP_TEST_CACHE_DIR:+--cache-dir "$WISP_TEST_CACHE_DIR"} >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT

@@ -20,11 +20,12 @@ pub mod logs_api;
 pub mod nodes_api;
 pub mod pages;
 pub mod replay_api;
+pub mod retention_api;
 pub mod team_api;
 pub mod traces_api;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
@@ -42,6 +43,7 @@ use crate::{
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let urls = use_context::<SiteUrls>().unwrap_or_default();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -50,12 +52,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
+                <link rel="stylesheet" id="leptos" href=urls.stylesheet />
+                <link rel="icon" type="image/svg+xml" href=urls.icon />
                 <MetaTags />
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Where the shell links the stylesheet and the icon: content-hashed names
+/// when the server serves its embedded copy of the site (the server
+/// provides them as context), the plain names otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteUrls {
+    pub stylesheet: String,
+    pub icon: String,
+}
+
+impl Default for SiteUrls {
+    fn default() -> Self {
+        Self {
+            stylesheet: "/pkg/wisp.css".to_string(),
+            icon: "/favicon.svg".to_string(),
+        }
     }
 }
 
@@ -74,8 +96,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/wisp.css" />
-        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="color-scheme" content="light" />
         <Title text="Wisp" />
         <Router>

@@ -18,6 +18,7 @@ mod log_search;
 mod logs;
 mod nodes;
 mod replay;
+mod retention;
 mod teams;
 mod topology;
 mod traces;
@@ -29,6 +30,7 @@ pub use log_search::*;
 pub use logs::*;
 pub use nodes::*;
 pub use replay::*;
+pub use retention::*;
 pub use teams::*;
 pub use topology::*;
 pub use traces::*;
@@ -371,6 +373,9 @@ pub struct Overview {
     pub per_minute: Vec<MinuteCount>,
     /// Newest first.
     pub recent_failures: Vec<FailureSummary>,
+    /// How long the team's history is kept and how much the server stores.
+    #[serde(default)]
+    pub retention: RetentionStatus,
 }
 
 /// A problem with one field of a function's configuration.

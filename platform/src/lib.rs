@@ -33,6 +33,7 @@ mod queue;
 mod recorder;
 mod registry;
 mod replay;
+mod retention;
 mod secrets;
 mod service;
 mod teams;
@@ -77,12 +78,17 @@ pub use model::Role;
 pub use model::TriggerKind;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use secrets::SecretKeyText;
-pub use service::{Access, Events, Functions, InvocationFeed, LogFeed, Metering, Triggers};
+pub use service::{
+    Access, Events, Functions, InvocationFeed, LogFeed, Metering, Retention, Triggers,
+};
 pub use topics::MAX_EVENT_BYTES;
 pub use trace_context::{
     is_trace_id, parse_traceparent, span_id, trace_id_of, traceparent, TraceContext, TRACEPARENT,
 };
 pub use triggers::{next_fires, BrokerHosts, RouteLookup, RouteMatch, Schedule};
+
+/// How often the retention pass runs by default.
+pub const DEFAULT_RETENTION_EVERY: Duration = Duration::from_secs(600);
 
 /// Largest accepted `.wasm` upload by default (a componentize-py Python
 /// component is ~18 MB; leave room for bigger toolchains).
@@ -151,6 +157,11 @@ pub struct PlatformConfig {
     pub capture_cap_bytes: i64,
     /// How long replay captures are kept (`--capture-retention-days`).
     pub capture_retention: Duration,
+    /// Days a team's history is kept unless its owners or the server's
+    /// administrators chose otherwise (`--retention-days`).
+    pub retention_days: u32,
+    /// How often the retention pass runs (`--retention-every`).
+    pub retention_every: Duration,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -184,6 +195,8 @@ impl PlatformConfig {
             nats_url: None,
             capture_cap_bytes: replay::DEFAULT_TEAM_CAPTURE_CAP_BYTES,
             capture_retention: replay::DEFAULT_CAPTURE_RETENTION,
+            retention_days: model::DEFAULT_RETENTION_DAYS,
+            retention_every: DEFAULT_RETENTION_EVERY,
         }
     }
 
@@ -225,6 +238,8 @@ struct Inner {
     live_logs: live_logs::LiveLogs,
     /// Call counters for `GET /metrics`.
     metrics: metrics::CallMetrics,
+    /// The retention passes of this node.
+    retention: retention::Pruner,
 }
 
 impl Drop for Inner {
@@ -281,6 +296,7 @@ impl Platform {
                 node_id,
                 live_logs: live_logs::LiveLogs::default(),
                 metrics: metrics::CallMetrics::default(),
+                retention: retention::Pruner::default(),
             }),
         };
         // Read before loading: a change another node makes meanwhile
@@ -295,6 +311,7 @@ impl Platform {
             platform.start_live_relay(&url).await?;
         }
         platform.inner.dispatcher.spawn(platform.clone());
+        platform.spawn_retention();
         Ok(platform)
     }
 

@@ -166,6 +166,7 @@ impl Platform {
             last_day,
             per_minute,
             recent_failures,
+            retention: self.retention_status(team_id).await?,
         })
     }
 

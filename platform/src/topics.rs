@@ -148,7 +148,8 @@ impl Platform {
         }
         sqlx::query(
             "INSERT INTO events (id, topic, content_type, size_bytes, deliveries, publisher_function, \
-             publisher_invocation_id, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             publisher_invocation_id, published_at, team_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(event_id.clone())
         .bind(topic)
@@ -158,6 +159,7 @@ impl Platform {
         .bind(publisher.as_ref().map(|p| p.function.clone()))
         .bind(publisher.as_ref().map(|p| p.invocation_id.clone()))
         .bind(now_ms)
+        .bind(team_id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

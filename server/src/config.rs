@@ -23,9 +23,10 @@ pub struct ServeArgs {
     /// Compiled-artifact cache directory; default <data-dir>/cache.
     #[arg(long, env = "WISP_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Dashboard assets (the hydration bundle under pkg/, styles); default:
-    /// `site/` beside the binary, else `target/site` of the source tree.
-    #[arg(long, env = "WISP_SITE_DIR")]
+    /// Serve the dashboard's assets (the hydration bundle under pkg/,
+    /// styles) from this folder instead of the copy embedded in the binary:
+    /// a development override (scripts/build-site.sh's output).
+    #[arg(long, env = "WISP_DASHBOARD_DIR")]
     pub site_dir: Option<PathBuf>,
     /// Public URL of the gateway shown in the dashboard (default
     /// http://<gateway address>, with 127.0.0.1 for an unspecified address).
@@ -144,6 +145,18 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_CAPTURE_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub capture_retention_days: u64,
+    /// Days a team's history (invocations and their logs, outbound calls,
+    /// captures, events) is kept, unless the team's owners or the server's
+    /// administrators (`PUT /api/v1/retention/...`) chose otherwise. Hourly
+    /// cost rollups and dead letters are kept regardless.
+    #[arg(long, env = "WISP_RETENTION_DAYS", default_value_t = model::DEFAULT_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retention_days: u32,
+    /// How often old history is pruned (in small batches): `30s`, `10m`,
+    /// `1h`.
+    #[arg(long, env = "WISP_RETENTION_EVERY", default_value = "10m",
+          value_parser = crate::serve::backups::parse_period)]
+    pub retention_every: std::time::Duration,
     /// Show source file:line in trap backtraces of functions built with
     /// debug info (DWARF). Off by default: each trap of such a function
     /// then costs a parse of its debug info per frame (docs/DECISIONS.md

@@ -7,6 +7,7 @@
 mod api;
 mod cli;
 mod config;
+mod embedded;
 mod gateway;
 mod otlp;
 mod serve;
@@ -39,6 +40,9 @@ enum Command {
     Errors(cli::ErrorsArgs),
     /// List the cluster's nodes: up, down or stopped, addresses and load.
     Nodes(cli::NodesArgs),
+    /// How long the team's history is kept; set it (owners) or the
+    /// server's default (administrators).
+    Retention(cli::RetentionArgs),
     /// Run a recorded call again (same or another version) and show what changed.
     Replay(cli::ReplayArgs),
     /// Point a function's live alias at a version (rollback / roll forward).
@@ -104,6 +108,7 @@ fn main() -> std::process::ExitCode {
             Command::Logs(args) => cli::logs(args).await,
             Command::Errors(args) => cli::errors(args).await,
             Command::Nodes(args) => cli::nodes(args).await,
+            Command::Retention(args) => cli::retention(args).await,
             Command::Replay(args) => cli::replay(args).await,
             Command::Rollback(args) => cli::rollback(args).await,
             Command::Costs(args) => cli::costs(args).await,

@@ -34,6 +34,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.nats_url = args.nats_url.clone();
     config.capture_cap_bytes = (args.capture_cap_mb.min(1 << 30) * 1024 * 1024) as i64;
     config.capture_retention = std::time::Duration::from_secs(args.capture_retention_days * 86_400);
+    config.retention_days = args.retention_days;
+    config.retention_every = args.retention_every;
     config.call_limits = platform::CallLimits {
         max_depth: args.max_call_depth,
         max_calls: args.max_calls_per_root,
@@ -94,7 +96,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let control_addr = control.local_addr()?;
     let gateway_addr = gateway.local_addr()?;
 
-    let site_dir = crate::site::resolve_site_dir(args.site_dir.as_deref());
+    let site = crate::site::resolve_site(args.site_dir.as_deref());
+    match &site {
+        crate::site::SiteSource::Embedded => tracing::info!(
+            files = crate::embedded::ASSETS.len(),
+            "dashboard assets: embedded in the binary"
+        ),
+        crate::site::SiteSource::Dir(dir) => {
+            tracing::info!(dir = %dir.display(), "dashboard assets: served from a folder")
+        }
+    }
     let session_cookie = crate::api::SessionCookie::for_public_url(args.public_url.as_deref());
     let control_app = crate::api::router(
         crate::api::AppState::new(platform.clone(), args.max_upload_bytes, gateway_addr)
@@ -102,7 +113,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .merge(crate::site::router(
         platform.clone(),
-        &site_dir,
+        &site,
         control_addr,
         args.public_gateway_url
             .clone()

@@ -1,6 +1,7 @@
 //! The dashboard's host: Leptos server-side rendering with hydration, the
-//! server functions, the static bundle (`pkg/`, styles, public files) and
-//! the dashboard's security headers. The pages themselves live in `app`.
+//! server functions, the static bundle (`pkg/`, styles, public files:
+//! embedded in the binary, or a folder) and the dashboard's security
+//! headers. The pages themselves live in `app`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,56 +13,101 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use platform::Platform;
+use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api::AppError;
 
-/// Where the dashboard's built assets are: the flag, else `site/` beside the
-/// binary (installed layout), else the source tree's `target/site`.
-pub fn resolve_site_dir(flag: Option<&Path>) -> PathBuf {
+/// Where the dashboard's built assets come from.
+pub enum SiteSource {
+    /// The copy embedded in the binary at build time (server/build.rs).
+    Embedded,
+    /// A folder (`--site-dir`, a development override, or a binary built
+    /// without a site).
+    Dir(PathBuf),
+}
+
+/// The flag's folder, else the embedded copy, else `site/` beside the
+/// binary, else the source tree's `target/site`.
+pub fn resolve_site(flag: Option<&Path>) -> SiteSource {
     if let Some(dir) = flag {
-        return dir.to_path_buf();
+        return SiteSource::Dir(dir.to_path_buf());
+    }
+    if crate::embedded::present() {
+        return SiteSource::Embedded;
     }
     if let Some(beside) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|d| d.join("site")))
         .filter(|d| d.join("pkg").is_dir())
     {
-        return beside;
+        return SiteSource::Dir(beside);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site")
+    SiteSource::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"))
 }
 
 pub fn router(
     platform: Platform,
-    site_dir: &Path,
+    site: &SiteSource,
     addr: SocketAddr,
     gateway_url: String,
     session_cookie: app::api::SessionCookie,
 ) -> anyhow::Result<Router> {
-    if !site_dir.join("pkg").join("wisp.js").is_file() {
-        tracing::warn!(
-            site_dir = %site_dir.display(),
-            "dashboard bundle not found: pages render but will not hydrate (run scripts/build-site.sh)"
-        );
-    }
+    let (site_root, output_name, urls) = match site {
+        SiteSource::Embedded => {
+            let hashed = |path: &str| crate::embedded::hashed(path).unwrap_or(path).to_string();
+            let urls = app::SiteUrls {
+                stylesheet: hashed("/pkg/wisp.css"),
+                icon: hashed("/favicon.svg"),
+            };
+            let name = crate::embedded::bundle_output_name().unwrap_or("wisp");
+            // The root is only read for a wasm-split manifest; there is none.
+            (String::new(), name.to_string(), urls)
+        }
+        SiteSource::Dir(dir) => {
+            if !dir.join("pkg").join("wisp.js").is_file() {
+                tracing::warn!(
+                    site_dir = %dir.display(),
+                    "dashboard bundle not found: pages render but will not hydrate (run scripts/build-site.sh)"
+                );
+            }
+            (
+                dir.to_string_lossy().to_string(),
+                "wisp".to_string(),
+                app::SiteUrls::default(),
+            )
+        }
+    };
     let options = LeptosOptions::builder()
-        .output_name("wisp")
-        .site_root(site_dir.to_string_lossy().to_string())
+        .output_name(output_name)
+        .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
     let routes = generate_route_list(app::App);
     let context_platform = platform.clone();
     let shell_options = options.clone();
-    let static_files = ServeDir::new(site_dir)
-        .append_index_html_on_directories(false)
-        .fallback(tower::service_fn(
+    let static_files = match site {
+        SiteSource::Embedded => tower::util::BoxCloneSyncService::new(tower::service_fn(
             |req: axum::http::Request<axum::body::Body>| async move {
-                Ok::<_, std::convert::Infallible>(not_found(req.uri()))
+                let response =
+                    crate::embedded::serve(req.method(), req.uri().path(), req.headers())
+                        .unwrap_or_else(|| not_found(req.uri()));
+                Ok::<_, std::convert::Infallible>(response)
             },
-        ));
+        )),
+        SiteSource::Dir(dir) => tower::util::BoxCloneSyncService::new(
+            ServeDir::new(dir)
+                .append_index_html_on_directories(false)
+                .fallback(tower::service_fn(
+                    |req: axum::http::Request<axum::body::Body>| async move {
+                        Ok::<_, std::convert::Infallible>(not_found(req.uri()))
+                    },
+                ))
+                .map_response(IntoResponse::into_response),
+        ),
+    };
     let router = Router::new()
         .leptos_routes_with_context(
             &options,
@@ -70,6 +116,7 @@ pub fn router(
                 provide_context(context_platform.clone());
                 provide_context(app::api::GatewayOrigin(gateway_url.clone()));
                 provide_context(session_cookie);
+                provide_context(urls.clone());
                 set_content_security_policy();
             },
             move || app::shell(shell_options.clone()),

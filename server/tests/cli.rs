@@ -161,3 +161,75 @@ async fn a_closed_output_pipe_ends_the_cli_quietly() {
     const SIGPIPE: i32 = 13;
     assert_eq!(output.status.signal(), Some(SIGPIPE), "{stderr}");
 }
+
+/// Retention over the CLI and the REST API: the team's period, back to the
+/// server's, the server's (administrators), refusals, and the overview's
+/// storage figures.
+#[tokio::test]
+async fn cli_and_api_show_and_set_retention() {
+    let server = TestServer::start().await;
+    let (ok, out, err) = wisp(&server, &["retention"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("retention:      30 days (the server's)"),
+        "{out}"
+    );
+    assert!(out.contains("database size:"), "{out}");
+
+    let (ok, out, err) = wisp(&server, &["retention", "set", "14"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("retention:      14 days (the team's own)"),
+        "{out}"
+    );
+    let r = server
+        .get("/api/v1/retention")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["days"].as_u64(), r["team_days"].as_u64()),
+        (Some(14), Some(14))
+    );
+
+    let (ok, _, err) = wisp(&server, &["retention", "set", "0"]);
+    assert!(!ok);
+    assert!(err.contains("1 to 3650 days"), "{err}");
+    let (ok, _, err) = wisp(&server, &["retention", "set", "soon"]);
+    assert!(!ok);
+    assert!(err.contains("number of days"), "{err}");
+
+    let (ok, out, err) = wisp(&server, &["retention", "set", "default"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("30 days (the server's)"), "{out}");
+    let (ok, out, err) = wisp(&server, &["retention", "set", "60", "--server"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("retention:      60 days (the server's)"),
+        "{out}"
+    );
+
+    let r = server
+        .http
+        .put(server.api_url("/api/v1/retention/server"))
+        .bearer_auth(&server.token)
+        .json(&serde_json::json!({"days": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let overview = server
+        .get("/api/v1/overview")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(overview["retention"]["days"], 60, "{overview}");
+    assert!(overview["retention"]["database_bytes"].as_u64().unwrap() > 0);
+}

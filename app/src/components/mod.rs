@@ -13,6 +13,7 @@ pub mod live_tail;
 pub mod minute_chart;
 pub mod recorder_banner;
 pub mod replay;
+pub mod retention_card;
 pub mod secrets_form;
 pub mod sortable;
 pub mod test_invoke;

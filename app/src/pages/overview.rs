@@ -1,10 +1,11 @@
 //! `/`: the landing page after sign-in — how many functions there are, calls
 //! and failures over the last hour and day, calls per minute over the last
-//! hour, and the latest failures, each linking to its invocation.
+//! hour, the latest failures, each linking to its invocation, and what the
+//! server stores (database size, the oldest record kept, the retention period).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::{FailureSummary, InvocationCounts, Overview};
+use model::{FailureSummary, InvocationCounts, Overview, RetentionStatus};
 
 use crate::{
     api::load_overview,
@@ -76,6 +77,7 @@ fn OverviewView(overview: Overview) -> impl IntoView {
         last_day,
         per_minute,
         recent_failures,
+        retention,
         ..
     } = overview;
     let getting_started = (functions == 0).then(|| {
@@ -130,8 +132,55 @@ fn OverviewView(overview: Overview) -> impl IntoView {
             </div>
             <FailureTable failures=recent_failures />
         </section>
+        <StorageCard retention />
     }
     .into_any()
+}
+
+/// Database size, the team's oldest record kept and how long history is kept.
+#[component]
+fn StorageCard(retention: RetentionStatus) -> impl IntoView {
+    let size = retention
+        .database_bytes
+        .map(|b| format::bytes(b as i64))
+        .unwrap_or_else(|| "—".to_string());
+    let oldest = retention
+        .oldest_record_at
+        .map(|at| {
+            view! { <time datetime=format::datetime_attr(&at)>{format::datetime(&at)}</time> }
+                .into_any()
+        })
+        .unwrap_or_else(|| view! { <span>"none yet"</span> }.into_any());
+    let whose = if retention.team_days.is_some() {
+        "set by the team"
+    } else {
+        "the server's default"
+    };
+    view! {
+        <section class="card" aria-labelledby="storage-title" data-card="storage">
+            <div class="card-title-row">
+                <h2 id="storage-title">"Storage"</h2>
+                <a class="small" href="/settings#retention">"Retention settings"</a>
+            </div>
+            <dl class="facts">
+                <div>
+                    <dt>"Database size"</dt>
+                    <dd data-fact="database-size">{size}</dd>
+                </div>
+                <div>
+                    <dt>"Oldest record kept"</dt>
+                    <dd data-fact="oldest-record">{oldest}</dd>
+                </div>
+                <div>
+                    <dt>"History kept"</dt>
+                    <dd data-fact="retention">
+                        {format!("{} days", retention.days)}
+                        <span class="muted small">" (" {whose} ")"</span>
+                    </dd>
+                </div>
+            </dl>
+        </section>
+    }
 }
 
 #[component]

@@ -2,7 +2,8 @@
 //! one with a role up to the user's and an expiry (30 or 90 days, or never;
 //! its secret is shown once, with a copy button), list them (name, prefix,
 //! role, created, last used; the expiry under the name) and revoke
-//! one after a confirmation. Revoked tokens stop working at once.
+//! one after a confirmation. Revoked tokens stop working at once. Below,
+//! data retention: the team's period (owners) and the server's (admins).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,7 +11,10 @@ use model::{ApiTokenInfo, CreatedApiToken};
 
 use crate::{
     api::{list_tokens, CreateToken, RevokeToken},
-    components::feedback::{ErrorList, ErrorPanel, Loading},
+    components::{
+        feedback::{ErrorList, ErrorPanel, Loading},
+        retention_card::RetentionCard,
+    },
     format,
 };
 
@@ -103,6 +107,7 @@ pub fn SettingsPage() -> impl IntoView {
                 }}
             </aside>
         </div>
+        <RetentionCard />
     }
     .into_any()
 }

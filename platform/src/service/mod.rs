@@ -16,7 +16,8 @@
 //! - [`Events`]: topics, async jobs, dead letters, key-value data;
 //! - [`Access`]: sign-in, teams, members, users, sessions, API tokens and
 //!   the audit log;
-//! - [`Metering`]: cost reports, price plans, the overview and the topology.
+//! - [`Metering`]: cost reports, price plans, the overview and the topology;
+//! - [`Retention`]: how long each team's history is kept.
 //!
 //! Wisp's own work (the gateway serving a public route, the dispatcher,
 //! trigger consumers, the recorder, the in-guest hosts) runs on the core's
@@ -28,6 +29,7 @@ mod events;
 mod functions;
 mod metering;
 mod replays;
+mod retention;
 mod triggers;
 
 use std::future::Future;
@@ -36,6 +38,7 @@ pub use access::Access;
 pub use events::Events;
 pub use functions::{Functions, InvocationFeed, LogFeed};
 pub use metering::Metering;
+pub use retention::Retention;
 pub use triggers::Triggers;
 
 use crate::{Platform, PlatformError, Principal};
@@ -89,6 +92,11 @@ impl Platform {
     /// Costs, price plans, the overview and the topology graph.
     pub fn metering(&self) -> Metering<'_> {
         Metering(self)
+    }
+
+    /// How long history is kept: the team's and the server's periods.
+    pub fn retention(&self) -> Retention<'_> {
+        Retention(self)
     }
 
     /// Runs the change `op` for `who` and writes its one audit record:

@@ -15,6 +15,7 @@ mod nodes;
 mod openapi;
 mod overview;
 mod replay;
+mod retention;
 mod teams;
 mod tokens;
 mod topology;
@@ -25,7 +26,7 @@ mod triggers;
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use platform::Platform;
 
@@ -144,6 +145,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/topology", get(topology::topology))
         .route("/api/v1/overview", get(overview::get))
+        .route("/api/v1/retention", get(retention::get))
+        .route("/api/v1/retention/team", put(retention::set_team))
+        .route("/api/v1/retention/server", put(retention::set_server))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", delete(tokens::revoke))
         .route("/api/v1/costs", get(costs::report))

@@ -21,7 +21,8 @@ use utoipa::{Modify, OpenApi};
         super::events::kv_get, super::events::kv_put, super::events::kv_delete,
         super::topology::topology,
         super::costs::get_plan, super::costs::put_plan, super::costs::report,
-        super::costs::download, super::overview::get, super::tokens::list,
+        super::costs::download, super::overview::get, super::retention::get,
+        super::retention::set_team, super::retention::set_server, super::tokens::list,
         super::tokens::create, super::tokens::revoke,
         super::teams::login, super::teams::whoami, super::teams::list, super::teams::create,
         super::teams::switch, super::teams::create_user, super::teams::members,
@@ -52,7 +53,8 @@ use utoipa::{Modify, OpenApi};
         model::ReplayOutbound, model::ReplayResult, model::ReplayDiff, model::StatusDiff,
         model::HeaderDiff, model::TextDiff, model::DiffLine, model::DiffTag, model::OutboundDiff,
         model::ReplayDivergence, model::ReplayFailuresRequest, model::ReplayFailuresResult,
-        model::ReplaySummary, model::ReplayVerdict,
+        model::ReplaySummary, model::ReplayVerdict, model::RetentionStatus, model::PrunePass,
+        model::RetentionUpdate,
     )),
     modifiers(&BearerAuth)
 )]

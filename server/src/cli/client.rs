@@ -101,6 +101,19 @@ impl Client {
         .await
     }
 
+    /// `PUT path` with a JSON body, answer as JSON.
+    pub async fn put_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        Self::json(
+            self.send(self.request(reqwest::Method::PUT, path).json(body))
+                .await?,
+        )
+        .await
+    }
+
     pub async fn post_wasm<T: DeserializeOwned>(
         &self,
         path: &str,

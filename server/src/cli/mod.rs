@@ -8,6 +8,7 @@ mod errors;
 mod events;
 mod nodes;
 mod replay;
+mod retention;
 mod search;
 mod secrets;
 mod tokens;
@@ -19,6 +20,7 @@ pub use events::{
 };
 pub use nodes::{nodes, NodesArgs};
 pub use replay::{replay, ReplayArgs};
+pub use retention::{retention, RetentionArgs};
 pub use secrets::{secrets, SecretsArgs};
 pub use tokens::{tokens, TokensArgs};
 

@@ -237,6 +237,7 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/logs", Read).query("q=matrix&function={fn}"),
     s("GET /api/v1/overview", Read),
     s("GET /api/v1/price-plan", Read),
+    s("GET /api/v1/retention", Read),
     s("GET /api/v1/sessions", Read),
     s("GET /api/v1/team/members", Read),
     s("GET /api/v1/teams", Read),
@@ -279,6 +280,8 @@ pub const ROUTES: &[Sample] = &[
     )),
     s("POST /api/v1/teams", AdminChange).args(Json(r#"{"name": "matrix-team"}"#)),
     s("PUT /api/v1/price-plan", AdminChange).args(Json(PLAN)),
+    s("PUT /api/v1/retention/server", AdminChange).args(Json(r#"{"days": 30}"#)),
+    s("PUT /api/v1/retention/team", OwnerChange).args(Json(r#"{"days": 45}"#)),
     s("POST /api/v1/login", Login)
         .args(Json(r#"{"username": "{me}", "password": "{me_password}"}"#)),
     s("POST /api/v1/session/team", SelfService)
@@ -307,6 +310,7 @@ pub const SERVER_FNS: &[Sample] = &[
     ),
     s("month_costs", Read),
     s("load_overview", Read),
+    s("load_retention", Read),
     s("list_tokens", Read),
     s("list_triggers", Read),
     s("function_names", Read),
@@ -316,6 +320,8 @@ pub const SERVER_FNS: &[Sample] = &[
     s("load_topology", Read).args(Form(&[("window", "1h")])),
     s("load_team", Read),
     s("load_recorder_health", Read),
+    s("save_team_retention", OwnerChange).args(Form(&[("days", "45")])),
+    s("save_server_retention", AdminChange).args(Form(&[("days", "30")])),
     s("activate_version", Change).args(Form(&[("name", "{fn}"), ("version", "1")])),
     s("save_config", Change).args(Json(CONFIG)),
     s("invocation_capture", Change).args(Json(r#"{"id": "{invocation}"}"#)),
