@@ -298,6 +298,17 @@ async function main() {
     await page.getByLabel("Server default (days, administrators)").fill("45");
     await page.locator("[data-form='server-retention']").getByRole("button", { name: "Save" }).click();
     await page.getByLabel("Server default (days, administrators)").and(page.locator("[value='45']")).waitFor();
+    // Administrators also see the server card: facts, backups, the price plan.
+    const server = page.locator("#server");
+    await server.locator("[data-fact='version']").waitFor();
+    assert(/^\d+\.\d+\.\d+/.test(await server.locator("[data-fact='version']").innerText()), "version");
+    assert(/wisp-e2e/.test(await server.locator("[data-fact='data-dir']").innerText()), "data dir");
+    assert(/SQLite/.test(await server.locator("[data-fact='database']").innerText()), "database");
+    assert((await server.locator("[data-fact='nodes']").innerText()).trim() === "1 of 1", "nodes");
+    // The same prices again, from now on: saved without changing any cost.
+    await page.locator("[data-form='price-plan']").getByRole("button", { name: "Save plan" }).click();
+    await page.locator("[data-form='price-plan'] button:not([disabled])").waitFor();
+    assert(!(await server.locator(".alert-error").count()), "saving the price plan failed");
     await assertNoHorizontalOverflow(page, "settings with retention");
     shots.push(await shoot(page, cfg, "settings-retention.png"));
     await page.goto(`${cfg.url}/`);
@@ -314,6 +325,41 @@ async function main() {
     await page.getByLabel("Server default (days, administrators)").fill("30");
     await page.locator("[data-form='server-retention']").getByRole("button", { name: "Save" }).click();
     await card.locator("[data-fact='retention']", { hasText: "30 days" }).waitFor();
+  });
+
+  await step("an alert rule is created on the Alerts page, fires, shows in the history and is deleted", async () => {
+    await nav().getByRole("link", { name: "Alerts" }).click();
+    await page.waitForURL((url) => url.pathname === "/alerts");
+    await waitForHydration(page);
+    await page.getByLabel("Name", { exact: true }).fill("e2e-slow");
+    await page.getByLabel("Metric").selectOption("p95_ms");
+    await page.getByLabel("Fires above").fill("0");
+    await page.getByLabel("Watch").selectOption("function");
+    await page.getByLabel("Function or application name").fill(MAIN);
+    await page.getByLabel("Window (minutes, error rate and p95)").fill("60");
+    await page.getByRole("button", { name: "Create rule" }).click();
+    const secret = await page.locator("#new-alert-secret").inputValue();
+    assert(/^whsec_[0-9a-f]{48}$/.test(secret), `secret: ${secret}`);
+    await page.locator("tr[data-alert='e2e-slow']").waitFor();
+    // Calls of the function in the last hour have a p95 above 0 ms: it
+    // fires at the next evaluation (every 2 s in this server).
+    let state = "";
+    for (let i = 0; i < 40 && state !== "firing"; i += 1) {
+      await pause(500);
+      await page.reload();
+      await waitForHydration(page);
+      state = await page.locator("tr[data-alert='e2e-slow']").getAttribute("data-state");
+    }
+    assert(state === "firing", `the rule is ${state}`);
+    assert(await page.locator("tr[data-event='firing']", { hasText: "e2e-slow" }).count() === 1, "no firing event in the history");
+    await assertNoHorizontalOverflow(page, "alerts");
+    shots.push(await shoot(page, cfg, "alerts.png"));
+    await page.setViewportSize(MOBILE);
+    await assertNoHorizontalOverflow(page, "alerts on a phone");
+    shots.push(await shoot(page, cfg, "alerts-mobile.png"));
+    await page.setViewportSize(DESKTOP);
+    await page.getByRole("button", { name: "Delete alert e2e-slow" }).click();
+    await page.locator("tr[data-alert='e2e-slow']").waitFor({ state: "detached" });
   });
 
   await step("the team page adds a member, changes their role and shows the audit log", async () => {

@@ -15,7 +15,7 @@ export WISP_SCREENSHOT_DIR="${WISP_SCREENSHOT_DIR:-$ROOT/end2end/screenshots}"
 
 # The dashboard is the copy embedded in the binary (as users run it);
 # WISP_E2E_SITE_DIR serves a folder instead (development).
-"$WISP_BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 --backtrace-details \
+"$WISP_BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 --backtrace-details --alert-every 2s \
   ${WISP_E2E_SITE_DIR:+--site-dir "$WISP_E2E_SITE_DIR"} \
   ${WISP_TEST_CACHE_DIR:+--cache-dir "$WISP_TEST_CACHE_DIR"} >"$LOG" 2>&1 &
 SERVER=$!

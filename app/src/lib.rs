@@ -10,6 +10,7 @@
 // Leptos view types nest deeply; debug builds of the hydrate bundle need room.
 #![recursion_limit = "256"]
 
+pub mod alerts_api;
 pub mod api;
 pub mod components;
 pub mod error;
@@ -34,10 +35,11 @@ use leptos_router::{
 use crate::{
     components::layout::AppFrame,
     pages::{
-        costs::CostsPage, errors::ErrorsPage, events::EventsPage, function::FunctionPage,
-        functions::FunctionsPage, invocation::InvocationPage, login::LoginPage, logs::LogsPage,
-        nodes::NodesPage, not_found::NotFoundPage, overview::OverviewPage, settings::SettingsPage,
-        team::TeamPage, topology::TopologyPage, trace::TracePage, triggers::TriggersPage,
+        alerts::AlertsPage, costs::CostsPage, errors::ErrorsPage, events::EventsPage,
+        function::FunctionPage, functions::FunctionsPage, invocation::InvocationPage,
+        login::LoginPage, logs::LogsPage, nodes::NodesPage, not_found::NotFoundPage,
+        overview::OverviewPage, settings::SettingsPage, team::TeamPage, topology::TopologyPage,
+        trace::TracePage, triggers::TriggersPage,
     },
 };
 
@@ -111,6 +113,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />
                     <Route path=path!("/errors") view=ErrorsPage ssr=SsrMode::Async />
                     <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async />
+                    <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                     <Route path=path!("/triggers") view=TriggersPage ssr=SsrMode::Async />

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 // First: its `word_enum!` declares the enums of the other modules too.
 #[macro_use]
 mod kinds;
+mod alerts;
 mod costs;
 mod errors;
 mod events;
@@ -22,6 +23,7 @@ mod retention;
 mod teams;
 mod topology;
 mod traces;
+pub use alerts::*;
 pub use costs::*;
 pub use errors::*;
 pub use events::*;

@@ -61,3 +61,46 @@ pub struct Nodes {
     /// Seconds without a heartbeat after which a node is shown down.
     pub down_after_secs: u64,
 }
+
+/// `GET /api/v1/server` (server administrators; the Settings page): what
+/// this server is, where it keeps its data and how it is looked after.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerInfo {
+    pub version: String,
+    pub started_at: DateTime<Utc>,
+    pub uptime_secs: u64,
+    /// The node that answered.
+    pub node_id: String,
+    pub data_dir: String,
+    /// `SQLite` or `PostgreSQL`.
+    pub database: String,
+    pub database_bytes: Option<u64>,
+    /// Nodes sharing the database (1 without a cluster) and how many are up.
+    pub nodes: u32,
+    pub nodes_up: u32,
+    /// The server's retention period for teams that set none.
+    pub retention_days: u32,
+    /// Scheduled backups of this node, when `--backup-every` is set.
+    pub backups: Option<BackupSchedule>,
+}
+
+/// `--backup-every`, `--backup-dir`, `--backup-keep` and the backups there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupSchedule {
+    pub every_secs: u64,
+    pub dir: String,
+    pub keep: u64,
+    /// The scheduled backups in the directory, newest first.
+    pub files: Vec<BackupFile>,
+}
+
+/// One scheduled backup file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupFile {
+    pub name: String,
+    pub bytes: u64,
+    pub modified_at: DateTime<Utc>,
+}

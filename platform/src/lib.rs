@@ -4,6 +4,7 @@
 //! sqlx) and the `runtime` crate; it knows nothing of axum or Leptos.
 
 mod admission;
+mod alerts;
 mod api_tokens;
 mod auth;
 pub mod backup;
@@ -35,6 +36,7 @@ mod registry;
 mod replay;
 mod retention;
 mod secrets;
+mod server_info;
 mod service;
 mod teams;
 #[cfg(test)]
@@ -78,8 +80,9 @@ pub use model::Role;
 pub use model::TriggerKind;
 pub use runtime::{full_body, BoxError, InvokeError, Outcome, RequestBody, ResponseBody};
 pub use secrets::SecretKeyText;
+pub use server_info::BackupScheduleConfig;
 pub use service::{
-    Access, Events, Functions, InvocationFeed, LogFeed, Metering, Retention, Triggers,
+    Access, Alerts, Events, Functions, InvocationFeed, LogFeed, Metering, Retention, Triggers,
 };
 pub use topics::MAX_EVENT_BYTES;
 pub use trace_context::{
@@ -162,6 +165,11 @@ pub struct PlatformConfig {
     pub retention_days: u32,
     /// How often the retention pass runs (`--retention-every`).
     pub retention_every: Duration,
+    /// How often alert rules are evaluated (`--alert-every`).
+    pub alert_every: Duration,
+    /// The server's backup schedule (`--backup-every`), shown to
+    /// administrators; the server runs it.
+    pub backup_schedule: Option<BackupScheduleConfig>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -197,6 +205,8 @@ impl PlatformConfig {
             capture_retention: replay::DEFAULT_CAPTURE_RETENTION,
             retention_days: model::DEFAULT_RETENTION_DAYS,
             retention_every: DEFAULT_RETENTION_EVERY,
+            alert_every: Duration::from_secs(30),
+            backup_schedule: None,
         }
     }
 
@@ -240,6 +250,8 @@ struct Inner {
     metrics: metrics::CallMetrics,
     /// The retention passes of this node.
     retention: retention::Pruner,
+    /// When this platform started (uptime).
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Drop for Inner {
@@ -297,6 +309,7 @@ impl Platform {
                 live_logs: live_logs::LiveLogs::default(),
                 metrics: metrics::CallMetrics::default(),
                 retention: retention::Pruner::default(),
+                started_at: chrono::Utc::now(),
             }),
         };
         // Read before loading: a change another node makes meanwhile
@@ -312,6 +325,7 @@ impl Platform {
         }
         platform.inner.dispatcher.spawn(platform.clone());
         platform.spawn_retention();
+        platform.spawn_alerts();
         Ok(platform)
     }
 

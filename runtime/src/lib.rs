@@ -59,8 +59,8 @@ pub use cache::CacheStats;
 pub use capture::LogWatcher;
 pub use config::{RuntimeConfig, SandboxConfig};
 pub use outbound::{
-    host_is_allowed, is_public, InterceptedResponse, Interception, ObservedCall, OutboundError,
-    OutboundInterceptor,
+    host_is_allowed, is_public, post_json, InterceptedResponse, Interception, ObservedCall,
+    OutboundError, OutboundInterceptor,
 };
 pub use prepared::PreparedFunction;
 pub use report::{Invocation, InvocationReport, InvokeError, Outcome};

@@ -587,6 +587,63 @@ async fn send_external(
     Ok((response.map(http_body_util::BodyExt::boxed_unsync), io))
 }
 
+/// POSTs `body` as JSON to `url` for Wisp itself (alert webhooks), with
+/// `headers`: the same private-address check as functions' requests (any
+/// host; loopback and private addresses only with `allow_private`), TLS
+/// with the web's root certificates, `deadline` for the whole exchange.
+/// Answers the response's status.
+pub async fn post_json(
+    url: &str,
+    body: Bytes,
+    headers: &[(String, String)],
+    allow_private: bool,
+    deadline: std::time::Duration,
+) -> Result<u16, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!("{url:?}: give an http:// or https:// URL"));
+    }
+    check_destination(&uri, &["*".to_string()], allow_private)
+        .await
+        .map_err(|(_, reason)| reason)?;
+    let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let mut request = http::Request::post(uri)
+        .header(http::header::HOST, authority)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::USER_AGENT, "wisp-alerts");
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request
+        .body(
+            http_body_util::Full::new(body)
+                .map_err(|never: std::convert::Infallible| -> WasiHttpError { match never {} })
+                .boxed_unsync(),
+        )
+        .map_err(|e| format!("building the request: {e}"))?;
+    let options = RequestOptions {
+        connect_timeout: Some(deadline),
+        first_byte_timeout: Some(deadline),
+        between_bytes_timeout: Some(deadline),
+    };
+    let exchange = async {
+        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options))
+            .await
+            .map_err(|e| error_text(&e))?;
+        let connection = tokio::spawn(io);
+        let status = response.status().as_u16();
+        // Read (and drop) the answer so the server sees a complete exchange.
+        let _ = response.into_body().collect().await;
+        connection.abort();
+        Ok::<u16, String>(status)
+    };
+    tokio::time::timeout(deadline, exchange)
+        .await
+        .map_err(|_| format!("no answer within {} s", deadline.as_secs()))?
+}
+
 #[cfg(test)]
 #[path = "outbound_tests.rs"]
 mod tests;

@@ -157,6 +157,10 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_RETENTION_EVERY", default_value = "10m",
           value_parser = crate::serve::backups::parse_period)]
     pub retention_every: std::time::Duration,
+    /// How often alert rules are evaluated: `30s` (default), `1m`.
+    #[arg(long, env = "WISP_ALERT_EVERY", default_value = "30s",
+          value_parser = crate::serve::backups::parse_period)]
+    pub alert_every: std::time::Duration,
     /// Show source file:line in trap backtraces of functions built with
     /// debug info (DWARF). Off by default: each trap of such a function
     /// then costs a parse of its debug info per frame (docs/DECISIONS.md

@@ -43,6 +43,9 @@ enum Command {
     /// How long the team's history is kept; set it (owners) or the
     /// server's default (administrators).
     Retention(cli::RetentionArgs),
+    /// Alert rules (error rate, p95, dead letters, queue age, budget) and
+    /// their history.
+    Alerts(cli::AlertsArgs),
     /// Run a recorded call again (same or another version) and show what changed.
     Replay(cli::ReplayArgs),
     /// Point a function's live alias at a version (rollback / roll forward).
@@ -109,6 +112,7 @@ fn main() -> std::process::ExitCode {
             Command::Errors(args) => cli::errors(args).await,
             Command::Nodes(args) => cli::nodes(args).await,
             Command::Retention(args) => cli::retention(args).await,
+            Command::Alerts(args) => cli::alerts(args).await,
             Command::Replay(args) => cli::replay(args).await,
             Command::Rollback(args) => cli::rollback(args).await,
             Command::Costs(args) => cli::costs(args).await,

@@ -36,6 +36,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.capture_retention = std::time::Duration::from_secs(args.capture_retention_days * 86_400);
     config.retention_days = args.retention_days;
     config.retention_every = args.retention_every;
+    config.alert_every = args.alert_every;
     config.call_limits = platform::CallLimits {
         max_depth: args.max_call_depth,
         max_calls: args.max_calls_per_root,
@@ -60,6 +61,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let backups = backups::Schedule::from_args(&args)?;
+    config.backup_schedule = backups.as_ref().map(backups::Schedule::shown);
     let platform = Platform::start(config).await?;
     let exporter = match otlp {
         Some(_) if args.no_record => {

@@ -413,6 +413,32 @@ async fn scheduled_backups_keep_the_newest() {
         "{}",
         server.log()
     );
+    // Administrators see the schedule and the backups it wrote.
+    let info: Value = server
+        .get("/api/v1/server")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["database"], "SQLite", "{info}");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert!(info["database_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(info["nodes_up"], 1);
+    assert_eq!(info["backups"]["every_secs"], 1);
+    assert_eq!(info["backups"]["keep"], 2);
+    let listed: Vec<&str> = info["backups"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        (2..=3).contains(&listed.len()) && listed.iter().all(|n| !n.contains("mine")),
+        "{listed:?}"
+    );
+
     let newest = files.last().unwrap();
     let target = dir.path().join("restored");
     let (ok, out, err) = wisp_local(&["restore", path(newest), "--data-dir", path(&target)]);

@@ -32,6 +32,7 @@ pub fn AppFrame() -> impl IntoView {
                         <A href="/functions">"Functions"</A>
                         <A href="/logs">"Logs"</A>
                         <A href="/errors">"Errors"</A>
+                        <A href="/alerts">"Alerts"</A>
                         <A href="/triggers">"Triggers"</A>
                         <A href="/topology">"Topology"</A>
                         <A href="/events">"Events"</A>

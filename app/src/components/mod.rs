@@ -15,6 +15,7 @@ pub mod recorder_banner;
 pub mod replay;
 pub mod retention_card;
 pub mod secrets_form;
+pub mod server_card;
 pub mod sortable;
 pub mod test_invoke;
 pub mod upload;

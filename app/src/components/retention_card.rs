@@ -82,15 +82,17 @@ fn RetentionBody(
         }
     });
     view! {
-        <Facts status />
+        <StorageFacts status last_pass=true />
         {team_form}
         {server_form}
     }
 }
 
-/// The retention card's numbers.
+/// How long history is kept, the oldest record, the database size and
+/// (with `last_pass`) the last pruning: the retention card's and the
+/// Overview's storage figures.
 #[component]
-fn Facts(status: RetentionStatus) -> impl IntoView {
+pub fn StorageFacts(status: RetentionStatus, #[prop(optional)] last_pass: bool) -> impl IntoView {
     let whose = if status.team_days.is_some() {
         "set by the team"
     } else {
@@ -104,7 +106,7 @@ fn Facts(status: RetentionStatus) -> impl IntoView {
         .database_bytes
         .map(|b| format::bytes(b as i64))
         .unwrap_or_else(|| "—".to_string());
-    let last_pass = status
+    let pass_text = status
         .last_pass
         .map(|p| {
             format!(
@@ -130,10 +132,12 @@ fn Facts(status: RetentionStatus) -> impl IntoView {
                 <dt>"Database size"</dt>
                 <dd data-fact="database-size">{size}</dd>
             </div>
-            <div>
-                <dt>"Last pruning"</dt>
-                <dd data-fact="last-pass">{last_pass}</dd>
-            </div>
+            {last_pass.then(|| view! {
+                <div>
+                    <dt>"Last pruning"</dt>
+                    <dd data-fact="last-pass">{pass_text}</dd>
+                </div>
+            })}
         </dl>
     }
 }

@@ -1,5 +1,6 @@
 //! One module per route of the dashboard.
 
+pub mod alerts;
 pub mod costs;
 pub mod errors;
 pub mod events;

@@ -12,6 +12,7 @@ use crate::{
     components::{
         feedback::{ErrorList, ErrorPanel, Loading},
         minute_chart::MinuteChart,
+        retention_card::StorageFacts,
     },
     format,
 };
@@ -140,45 +141,13 @@ fn OverviewView(overview: Overview) -> impl IntoView {
 /// Database size, the team's oldest record kept and how long history is kept.
 #[component]
 fn StorageCard(retention: RetentionStatus) -> impl IntoView {
-    let size = retention
-        .database_bytes
-        .map(|b| format::bytes(b as i64))
-        .unwrap_or_else(|| "—".to_string());
-    let oldest = retention
-        .oldest_record_at
-        .map(|at| {
-            view! { <time datetime=format::datetime_attr(&at)>{format::datetime(&at)}</time> }
-                .into_any()
-        })
-        .unwrap_or_else(|| view! { <span>"none yet"</span> }.into_any());
-    let whose = if retention.team_days.is_some() {
-        "set by the team"
-    } else {
-        "the server's default"
-    };
     view! {
         <section class="card" aria-labelledby="storage-title" data-card="storage">
             <div class="card-title-row">
                 <h2 id="storage-title">"Storage"</h2>
                 <a class="small" href="/settings#retention">"Retention settings"</a>
             </div>
-            <dl class="facts">
-                <div>
-                    <dt>"Database size"</dt>
-                    <dd data-fact="database-size">{size}</dd>
-                </div>
-                <div>
-                    <dt>"Oldest record kept"</dt>
-                    <dd data-fact="oldest-record">{oldest}</dd>
-                </div>
-                <div>
-                    <dt>"History kept"</dt>
-                    <dd data-fact="retention">
-                        {format!("{} days", retention.days)}
-                        <span class="muted small">" (" {whose} ")"</span>
-                    </dd>
-                </div>
-            </dl>
+            <StorageFacts status=retention />
         </section>
     }
 }

@@ -3,7 +3,9 @@
 //! its secret is shown once, with a copy button), list them (name, prefix,
 //! role, created, last used; the expiry under the name) and revoke
 //! one after a confirmation. Revoked tokens stop working at once. Below,
-//! data retention: the team's period (owners) and the server's (admins).
+//! data retention: the team's period (owners) and the server's (admins);
+//! for administrators, the server itself (version, uptime, data, backups,
+//! price plan).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,6 +16,7 @@ use crate::{
     components::{
         feedback::{ErrorList, ErrorPanel, Loading},
         retention_card::RetentionCard,
+        server_card::ServerCard,
     },
     format,
 };
@@ -108,6 +111,7 @@ pub fn SettingsPage() -> impl IntoView {
             </aside>
         </div>
         <RetentionCard />
+        <ServerCard />
     }
     .into_any()
 }

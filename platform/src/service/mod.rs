@@ -17,7 +17,8 @@
 //! - [`Access`]: sign-in, teams, members, users, sessions, API tokens and
 //!   the audit log;
 //! - [`Metering`]: cost reports, price plans, the overview and the topology;
-//! - [`Retention`]: how long each team's history is kept.
+//! - [`Retention`]: how long each team's history is kept;
+//! - [`Alerts`]: rules on error rate, latency, queues and budget.
 //!
 //! Wisp's own work (the gateway serving a public route, the dispatcher,
 //! trigger consumers, the recorder, the in-guest hosts) runs on the core's
@@ -25,6 +26,7 @@
 //! is audited as [`Principal::system`].
 
 mod access;
+mod alerts;
 mod events;
 mod functions;
 mod metering;
@@ -35,6 +37,7 @@ mod triggers;
 use std::future::Future;
 
 pub use access::Access;
+pub use alerts::Alerts;
 pub use events::Events;
 pub use functions::{Functions, InvocationFeed, LogFeed};
 pub use metering::Metering;
@@ -92,6 +95,11 @@ impl Platform {
     /// Costs, price plans, the overview and the topology graph.
     pub fn metering(&self) -> Metering<'_> {
         Metering(self)
+    }
+
+    /// Alert rules and their history.
+    pub fn alerts(&self) -> Alerts<'_> {
+        Alerts(self)
     }
 
     /// How long history is kept: the team's and the server's periods.

@@ -3,6 +3,7 @@
 //! one error type that shows clients a safe JSON message while logging the
 //! real cause.
 
+mod alerts;
 mod auth;
 mod costs;
 mod error;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/logs", get(logs::search))
         .route("/api/v1/errors", get(errors::list))
         .route("/api/v1/nodes", get(nodes::list))
+        .route("/api/v1/server", get(nodes::server))
         .route("/api/v1/invocations/{id}/capture", get(replay::capture))
         .route("/api/v1/invocations/{id}/replay", post(replay::replay))
         .route(
@@ -145,6 +147,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/topology", get(topology::topology))
         .route("/api/v1/overview", get(overview::get))
+        .route("/api/v1/alerts", get(alerts::list).post(alerts::create))
+        .route("/api/v1/alerts/history", get(alerts::history))
+        .route(
+            "/api/v1/alerts/{id}",
+            get(alerts::get).delete(alerts::delete),
+        )
         .route("/api/v1/retention", get(retention::get))
         .route("/api/v1/retention/team", put(retention::set_team))
         .route("/api/v1/retention/server", put(retention::set_server))

@@ -2,6 +2,7 @@
 //! API (`WISP_URL`, default http://127.0.0.1:3000) with an API token
 //! (`WISP_TOKEN`, default: ./wisp-data/admin-token when present).
 
+mod alerts;
 mod backup;
 mod client;
 mod errors;
@@ -13,6 +14,7 @@ mod search;
 mod secrets;
 mod tokens;
 
+pub use alerts::{alerts, AlertsArgs};
 pub use backup::{backup, restore, BackupArgs, RestoreArgs};
 pub use errors::{errors, ErrorsArgs};
 pub use events::{

@@ -43,6 +43,15 @@ impl Schedule {
         }))
     }
 
+    /// The schedule as administrators see it (Settings, `GET /api/v1/server`).
+    pub fn shown(&self) -> platform::BackupScheduleConfig {
+        platform::BackupScheduleConfig {
+            every: self.every,
+            dir: self.dir.clone(),
+            keep: self.keep as u64,
+        }
+    }
+
     /// Runs the schedule until the process ends (first backup one period
     /// after start).
     pub fn spawn(self) {

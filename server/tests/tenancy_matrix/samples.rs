@@ -96,6 +96,8 @@ pub enum Prepare {
     ScratchTrigger,
     /// A new key-value entry (`{kv_key}`).
     ScratchKey,
+    /// A new alert rule of the team (`{alert}`).
+    ScratchAlert,
     /// A new API token of the caller (`{token}`).
     ScratchToken,
     /// A new session of the caller (`{session}`).
@@ -216,6 +218,10 @@ pub const ROUTES: &[Sample] = &[
         "GET /api/v1/nodes",
         AdminRead("the cluster's nodes are server-wide"),
     ),
+    s(
+        "GET /api/v1/server",
+        AdminRead("the server's facts are the administrators'"),
+    ),
     s("GET /api/v1/functions", Read),
     s("GET /api/v1/functions/{name}", Read),
     s("GET /api/v1/functions/{name}/invocations", Read),
@@ -238,6 +244,9 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/overview", Read),
     s("GET /api/v1/price-plan", Read),
     s("GET /api/v1/retention", Read),
+    s("GET /api/v1/alerts", Read),
+    s("GET /api/v1/alerts/history", Read),
+    s("GET /api/v1/alerts/{id}", Read),
     s("GET /api/v1/sessions", Read),
     s("GET /api/v1/team/members", Read),
     s("GET /api/v1/teams", Read),
@@ -280,6 +289,10 @@ pub const ROUTES: &[Sample] = &[
     )),
     s("POST /api/v1/teams", AdminChange).args(Json(r#"{"name": "matrix-team"}"#)),
     s("PUT /api/v1/price-plan", AdminChange).args(Json(PLAN)),
+    s("POST /api/v1/alerts", Change).args(Json(
+        r#"{"name": "matrix-{me}", "metric": "error_rate", "threshold": 50, "function": "{fn}"}"#,
+    )),
+    s("DELETE /api/v1/alerts/{id}", Change).prepare(Prepare::ScratchAlert),
     s("PUT /api/v1/retention/server", AdminChange).args(Json(r#"{"days": 30}"#)),
     s("PUT /api/v1/retention/team", OwnerChange).args(Json(r#"{"days": 45}"#)),
     s("POST /api/v1/login", Login)
@@ -311,6 +324,11 @@ pub const SERVER_FNS: &[Sample] = &[
     s("month_costs", Read),
     s("load_overview", Read),
     s("load_retention", Read),
+    s(
+        "load_server_info",
+        AdminRead("the server's facts are the administrators'"),
+    ),
+    s("load_alerts", Read),
     s("list_tokens", Read),
     s("list_triggers", Read),
     s("function_names", Read),
@@ -320,7 +338,26 @@ pub const SERVER_FNS: &[Sample] = &[
     s("load_topology", Read).args(Form(&[("window", "1h")])),
     s("load_team", Read),
     s("load_recorder_health", Read),
+    s("create_alert", Change).args(Form(&[
+        ("name", "matrix-form-{me}"),
+        ("metric", "error_rate"),
+        ("threshold", "50"),
+        ("scope", "team"),
+        ("target", ""),
+        ("window_minutes", ""),
+        ("webhook_url", ""),
+    ])),
+    s("delete_alert", Change)
+        .args(Form(&[("id", "{alert}")]))
+        .prepare(Prepare::ScratchAlert),
     s("save_team_retention", OwnerChange).args(Form(&[("days", "45")])),
+    s("save_price_plan", AdminChange).args(Form(&[
+        ("currency", "USD"),
+        ("per_million_requests", "0.20"),
+        ("per_gb_second", "0.0000166667"),
+        ("per_gb_egress", "0.09"),
+        ("server_monthly", "40"),
+    ])),
     s("save_server_retention", AdminChange).args(Form(&[("days", "30")])),
     s("activate_version", Change).args(Form(&[("name", "{fn}"), ("version", "1")])),
     s("save_config", Change).args(Json(CONFIG)),
@@ -379,6 +416,7 @@ pub const SERVER_FNS: &[Sample] = &[
 pub const OBJECT_PLACEHOLDERS: &[&str] = &[
     "fn",
     "trigger",
+    "alert",
     "invocation",
     "trace",
     "job",
@@ -407,6 +445,7 @@ pub fn placeholder_for(path: &str, param: &str) -> Option<&'static str> {
                 "invocations" => "invocation",
                 "jobs" => "job",
                 "triggers" => "trigger",
+                "alerts" => "alert",
                 "dead-letters" => "dead",
                 "tokens" => "token",
                 "sessions" => "session",

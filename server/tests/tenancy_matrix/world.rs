@@ -217,6 +217,11 @@ impl<'s> World<'s> {
                 201,
             )
             .await;
+        let alert =
+            json!({"name": format!("{team}-alert"), "metric": "dead_letters", "threshold": 5});
+        let alert = self
+            .must("POST", "/api/v1/alerts", auth, Payload::Json(alert), 201)
+            .await;
         let path = format!("/api/v1/functions/{function}/invoke?async=true");
         let call = self.must("POST", &path, auth, Payload::None, 202).await;
         let job = call.json["job_id"].as_str().unwrap().to_string();
@@ -238,6 +243,7 @@ impl<'s> World<'s> {
         let mut ctx = Ctx::new();
         ctx.insert("fn", json!(function));
         ctx.insert("trigger", trigger.json["id"].clone());
+        ctx.insert("alert", alert.json["rule"]["id"].clone());
         ctx.insert("job", json!(job));
         // A root async call without a `traceparent` starts the trace its
         // own id names.
@@ -270,6 +276,13 @@ impl<'s> World<'s> {
                     .must("POST", "/api/v1/triggers", owner, Payload::Json(body), 201)
                     .await;
                 ctx.insert("trigger", made.json["id"].clone());
+            }
+            Prepare::ScratchAlert => {
+                let body = json!({"name": format!("scratch-alert-{n}"), "metric": "error_rate", "threshold": 10});
+                let made = self
+                    .must("POST", "/api/v1/alerts", owner, Payload::Json(body), 201)
+                    .await;
+                ctx.insert("alert", made.json["rule"]["id"].clone());
             }
             Prepare::ScratchKey => {
                 let key = format!("scratch-{n}");
