@@ -71,6 +71,17 @@ async fn call_function(platform: &Platform, who: &Principal, function: &str, pat
     outcome.invocation_id
 }
 
+/// Waits until invocation `id`'s record is stored (a call's record is
+/// handed to the recorder after its response, so `flush` alone may come
+/// first).
+async fn recorded(platform: &Platform, who: &Principal, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while platform.functions().invocation(who, id).await.is_err() {
+        assert!(Instant::now() < deadline, "invocation {id} was never recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// How many of the team's calls' logs contain `word`.
 async fn log_hits(platform: &Platform, who: &Principal, word: &str) -> usize {
     let search = LogSearch {
@@ -159,7 +170,9 @@ async fn old_history_goes_new_stays_and_old_reports_are_exact() {
         .publish(&who, "orders", "old".into(), None, None)
         .await
         .unwrap();
-    platform.flush().await;
+    for id in &old_ids {
+        recorded(&platform, &who, id).await;
+    }
     let month = month_of(now);
     let report_before = platform
         .metering()
@@ -302,6 +315,9 @@ async fn old_history_goes_new_stays_and_old_reports_are_exact() {
     assert_eq!(log_hits(&platform, &who, "today").await, 0);
     assert_eq!(log_hits(&platform, &who, "ancient").await, 0);
     assert_eq!(log_hits(&platform, &who, "recent").await, 5);
+    // The other team's last calls are recorded just after their responses:
+    // let them land, then prune them too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     platform.flush().await;
     platform.prune_expired().await.unwrap();
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -385,7 +401,7 @@ async fn a_teams_own_period_wins_over_the_servers() {
         .await
         .expect("deploy");
     let first = call(&platform, &who, "/first").await;
-    platform.flush().await;
+    recorded(&platform, &who, &first).await;
 
     // 10 days later: within the server's 30 days.
     clock.set(now + chrono::Duration::days(10));
@@ -407,7 +423,7 @@ async fn a_teams_own_period_wins_over_the_servers() {
     // Back to the server's period (30 days: the new call stays), then the
     // administrators set it to 2 days (it goes).
     let second = call(&platform, &who, "/second").await;
-    platform.flush().await;
+    recorded(&platform, &who, &second).await;
     let status = platform
         .retention()
         .set_team(&who, RetentionUpdate { days: None })
