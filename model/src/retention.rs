@@ -26,7 +26,8 @@ pub struct RetentionStatus {
     pub oldest_record_at: Option<DateTime<Utc>>,
     /// The database's size on disk, in bytes (every team's data).
     pub database_bytes: Option<u64>,
-    /// The last pruning pass of the node that answered.
+    /// The last pruning pass of the node that answered that removed
+    /// anything (else its first pass).
     pub last_pass: Option<PrunePass>,
 }
 

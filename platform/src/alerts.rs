@@ -26,8 +26,13 @@ const DELIVERY_DEADLINE: Duration = Duration::from_secs(10);
 /// Delivery attempts and the pause before each retry.
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(5)];
 const DEFAULT_WINDOW_MINUTES: u32 = 5;
-/// Call durations a p95 reads at most.
-const P95_SAMPLE: i64 = 100_000;
+/// Calls per function an error rate or p95 reads at most: the most recent
+/// of the window (an index range read newest first), so a rule's cost is
+/// bounded however busy the function is.
+const CALL_SAMPLE: i64 = 10_000;
+/// A notification still pending this long after its event was being sent
+/// by a node that stopped (a delivery takes at most 3 × 10 s + 6 s).
+const ORPHANED_AFTER: Duration = Duration::from_secs(60);
 
 impl Platform {
     /// Evaluates every rule every `alert_every` until shutdown.
@@ -56,9 +61,26 @@ impl Platform {
             .fetch_all(&self.inner.db)
             .await?;
         let mut changed = 0;
+        let now_ms = self.inner.clock.now_ms();
+        // A rule evaluated by any node within most of a period is left
+        // alone: the nodes of a cluster share the work instead of repeating it.
+        let fresh_after = now_ms - (self.inner.config.alert_every.as_millis() as i64) * 4 / 5;
         for row in &rows {
             let team_id: i64 = row.try_get("team_id")?;
             let rule = rule_from_row(row)?;
+            let claimed = sqlx::query(
+                "UPDATE alert_rules SET evaluated_at = $1 WHERE id = $2 \
+                 AND (evaluated_at IS NULL OR evaluated_at <= $3)",
+            )
+            .bind(now_ms)
+            .bind(&rule.id)
+            .bind(fresh_after)
+            .execute(&self.inner.db)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                continue;
+            }
             let value = match self.alert_value(team_id, &rule).await {
                 Ok(value) => value,
                 Err(e) => {
@@ -70,7 +92,55 @@ impl Platform {
                 changed += 1;
             }
         }
+        self.resume_deliveries(now_ms).await?;
         Ok(changed)
+    }
+
+    /// Notifications still `pending` long after their event (the node that
+    /// was sending them stopped or died): one node claims each and sends
+    /// it again, with the same event id, so a receiver can drop a repeat.
+    async fn resume_deliveries(&self, now_ms: i64) -> Result<(), PlatformError> {
+        let stale = sqlx::query(
+            "SELECT e.id AS event_id, e.state AS event_state, e.value AS event_value, \
+             e.at AS event_at, r.* FROM alert_events e \
+             JOIN alert_rules r ON r.id = e.rule_id \
+             WHERE e.delivery = 'pending' AND e.at < $1 LIMIT 50",
+        )
+        .bind(now_ms - ORPHANED_AFTER.as_millis() as i64)
+        .fetch_all(&self.inner.db)
+        .await?;
+        for row in &stale {
+            let event_id: String = row.try_get("event_id")?;
+            let claimed = sqlx::query(
+                "UPDATE alert_events SET delivery = 'resending' WHERE id = $1 \
+                 AND delivery = 'pending'",
+            )
+            .bind(&event_id)
+            .execute(&self.inner.db)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                continue;
+            }
+            let rule = rule_from_row(row)?;
+            let Some(url) = rule.webhook_url.clone() else {
+                continue;
+            };
+            let event = AlertEvent {
+                id: event_id,
+                rule_id: rule.id.clone(),
+                rule_name: rule.name.clone(),
+                state: row.try_get("event_state")?,
+                value: row.try_get("event_value")?,
+                threshold: rule.threshold,
+                at: from_ms(row.try_get("event_at")?),
+                delivery: "resending".to_string(),
+            };
+            tracing::info!(rule = %rule.name, event = %event.id, "resending an alert notification left pending");
+            let platform = self.clone();
+            tokio::spawn(async move { platform.deliver(&rule, &url, event).await });
+        }
+        Ok(())
     }
 
     /// Stores `value` on the rule; on a change of state (won by this node)
@@ -165,6 +235,14 @@ impl Platform {
                 for attempt in 0..=RETRY_PAUSES.len() {
                     if attempt > 0 {
                         tokio::time::sleep(RETRY_PAUSES[attempt - 1]).await;
+                        let exists = sqlx::query("SELECT 1 FROM alert_rules WHERE id = $1")
+                            .bind(&rule.id)
+                            .fetch_optional(&self.inner.db)
+                            .await;
+                        if matches!(exists, Ok(None)) {
+                            outcome = "failed: the rule was deleted".to_string();
+                            break;
+                        }
                     }
                     let headers = signed_headers(&secret, &body, &event.state);
                     outcome = match runtime::post_json(
@@ -251,10 +329,12 @@ impl Platform {
                 for f in &functions {
                     let row = sqlx::query(
                         "SELECT COUNT(*) AS n, COUNT(CASE WHEN status = 'error' THEN 1 END) AS e \
-                         FROM invocations WHERE function_name = $1 AND started_at >= $2",
+                         FROM (SELECT status FROM invocations WHERE function_name = $1 \
+                         AND started_at >= $2 ORDER BY started_at DESC LIMIT $3) AS recent",
                     )
                     .bind(f)
                     .bind(since_ms)
+                    .bind(CALL_SAMPLE)
                     .fetch_one(db)
                     .await?;
                     calls += row.try_get::<i64, _>("n")?;
@@ -271,11 +351,11 @@ impl Platform {
                 for f in &functions {
                     let rows: Vec<i64> = sqlx::query_scalar(
                         "SELECT duration_us FROM invocations WHERE function_name = $1 \
-                         AND started_at >= $2 LIMIT $3",
+                         AND started_at >= $2 ORDER BY started_at DESC LIMIT $3",
                     )
                     .bind(f)
                     .bind(since_ms)
-                    .bind(P95_SAMPLE)
+                    .bind(CALL_SAMPLE)
                     .fetch_all(db)
                     .await?;
                     durations.extend(rows);
@@ -561,6 +641,23 @@ fn validate_rule(new: &NewAlertRule) -> Result<(), PlatformError> {
     }
     if !new.threshold.is_finite() || new.threshold < 0.0 {
         return Err(PlatformError::invalid("threshold: a number, 0 or more"));
+    }
+    if new.metric == AlertMetric::ErrorRate && new.threshold >= 100.0 {
+        return Err(PlatformError::invalid(
+            "threshold: an error rate is a percentage; above 100 it never fires",
+        ));
+    }
+    if let Some(app) = &new.application {
+        if app.is_empty()
+            || app.len() > 100
+            || !app
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(PlatformError::invalid(
+                "application: 1-100 letters, digits, '-', '_' or '.'",
+            ));
+        }
     }
     if new.function.is_some() && new.application.is_some() {
         return Err(PlatformError::invalid(

@@ -1,9 +1,10 @@
 //! Retention: how long each team's history is kept (its owners' choice, else
 //! the server's: administrators, else `--retention-days`) and the background
 //! pass that forgets what is older: invocation records with their logs and
-//! log-search entries, outbound calls, replay captures, events and error
-//! groups. Hourly usage rollups stay (old months' cost reports are built
-//! from them alone) and so do dead letters (kept until redriven or deleted).
+//! log-search entries, outbound calls, replay captures, events, error
+//! groups and alert history. Hourly usage rollups stay (old months' cost
+//! reports are built from them alone) and so do dead letters (kept until
+//! redriven or deleted).
 //!
 //! A pass deletes in batches of [`BATCH`] rows, each its own short write
 //! transaction, with a pause between batches, so the recorder's writes and
@@ -116,7 +117,14 @@ impl Platform {
             .await?;
         pass.finished_at = self.now();
         pass.duration_ms = started.elapsed().as_millis() as u64;
-        *self.inner.retention.last_pass.lock().unwrap() = Some(pass.clone());
+        // Kept: the last pass that removed something (a pass that found
+        // nothing would hide it minutes later), or the first one.
+        {
+            let mut last = self.inner.retention.last_pass.lock().unwrap();
+            if last.is_none() || pass.invocations + pass.events + pass.captures > 0 {
+                *last = Some(pass.clone());
+            }
+        }
         Ok(pass)
     }
 
@@ -168,6 +176,12 @@ impl Platform {
                 &[team_id, cutoff_ms],
             )
             .await?;
+        self.delete_batches(
+            "DELETE FROM alert_events WHERE id IN (SELECT id FROM alert_events \
+             WHERE team_id = $1 AND at < $2 LIMIT $3)",
+            &[team_id, cutoff_ms],
+        )
+        .await?;
         Ok(())
     }
 

@@ -77,7 +77,10 @@ async fn call_function(platform: &Platform, who: &Principal, function: &str, pat
 async fn recorded(platform: &Platform, who: &Principal, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while platform.functions().invocation(who, id).await.is_err() {
-        assert!(Instant::now() < deadline, "invocation {id} was never recorded");
+        assert!(
+            Instant::now() < deadline,
+            "invocation {id} was never recorded"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

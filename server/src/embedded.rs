@@ -58,7 +58,24 @@ pub fn serve(method: &Method, path: &str, request_headers: &HeaderMap) -> Option
         return None;
     }
     let (asset, immutable) = table().get(path)?;
-    let etag = format!("\"{}\"", etag_of(asset.hashed_path));
+    // The encoding the browser prefers among those built (highest q; q=0
+    // refuses; ties go to the smaller file).
+    let wanted = |coding: &str| quality(request_headers, coding);
+    let (coding, body) = match (asset.brotli, asset.gzip) {
+        (Some(br), gz)
+            if wanted("br") > 0.0 && gz.is_none_or(|_| wanted("br") >= wanted("gzip")) =>
+        {
+            (Some("br"), br)
+        }
+        (_, Some(gz)) if wanted("gzip") > 0.0 => (Some("gzip"), gz),
+        _ => (None, asset.body),
+    };
+    // One tag per representation: the compressed bytes differ.
+    let tag = etag_of(asset.hashed_path);
+    let etag = match coding {
+        Some(coding) => format!("\"{tag}-{coding}\""),
+        None => format!("\"{tag}\""),
+    };
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -76,47 +93,52 @@ pub fn serve(method: &Method, path: &str, request_headers: &HeaderMap) -> Option
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);
     }
+    if let Some(coding) = coding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    // If-None-Match compares weakly (RFC 9110 13.1.2): `W/` is ignored.
     let not_modified = request_headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
-        });
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*");
     if not_modified {
+        headers.remove(header::CONTENT_ENCODING);
         return Some((StatusCode::NOT_MODIFIED, headers).into_response());
     }
-    let accepts = |coding: &str| {
-        request_headers
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|part| {
-                let mut pieces = part.split(';');
-                let name = pieces.next().unwrap_or("").trim();
-                let refused = pieces.any(|p| {
-                    matches!(p.trim().strip_prefix("q="), Some(q) if q.trim().parse::<f32>() == Ok(0.0))
-                });
-                name.eq_ignore_ascii_case(coding) && !refused
-            })
-    };
-    let body = match (asset.brotli, asset.gzip) {
-        (Some(br), _) if accepts("br") => {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-            br
-        }
-        (_, Some(gz)) if accepts("gzip") => {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            gz
-        }
-        _ => asset.body,
-    };
     if method == Method::HEAD {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         return Some((StatusCode::OK, headers).into_response());
     }
     Some((StatusCode::OK, headers, body).into_response())
+}
+
+/// The q-value `Accept-Encoding` gives `coding` (0 when absent or refused;
+/// `*` stands for codings not named; a malformed q refuses).
+fn quality(headers: &HeaderMap, coding: &str) -> f32 {
+    let mut named = None;
+    let mut star = None;
+    for part in headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut pieces = part.split(';');
+        let name = pieces.next().unwrap_or("").trim();
+        let q = pieces
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
+            .unwrap_or(0.0);
+        if name.eq_ignore_ascii_case(coding) {
+            named = Some(q);
+        } else if name == "*" {
+            star = Some(q);
+        }
+    }
+    named.or(star).unwrap_or(0.0)
 }
 
 /// The hash part of a hashed path (`/pkg/wisp.<hash>.css` → `<hash>`).
@@ -168,6 +190,17 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         let plain = serve(&Method::GET, asset.path, &headers).unwrap();
+        let mut refusing = HeaderMap::new();
+        refusing.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0, br;q=abc"),
+        );
+        let identity = serve(&Method::GET, asset.path, &refusing).unwrap();
+        assert!(identity.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_ne!(
+            identity.headers()[header::ETAG],
+            plain.headers()[header::ETAG]
+        );
         assert_eq!(plain.headers()[header::CACHE_CONTROL], "no-cache");
         assert_eq!(plain.headers()[header::CONTENT_ENCODING], "gzip");
         let hashed = serve(&Method::GET, asset.hashed_path, &HeaderMap::new()).unwrap();

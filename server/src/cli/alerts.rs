@@ -101,6 +101,9 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
             min_calls,
             webhook,
         } => {
+            if !above.is_finite() || above < 0.0 {
+                bail!("--above: a number, 0 or more (not {above})");
+            }
             let Some(metric) = AlertMetric::parse(&metric) else {
                 bail!(
                     "{metric:?}: the metric is one of error-rate, p95-ms, dead-letters, \
