@@ -627,7 +627,8 @@ fn signed_headers(secret: &str, body: &[u8], state: &str) -> Vec<(String, String
     ]
 }
 
-fn validate_rule(new: &NewAlertRule) -> Result<(), PlatformError> {
+/// Checks a new rule's fields (before any lookup: bad input is a 400).
+pub(crate) fn validate_rule(new: &NewAlertRule) -> Result<(), PlatformError> {
     let name = new.name.trim();
     if name.is_empty()
         || name.chars().count() > 100

@@ -30,6 +30,7 @@ impl Alerts<'_> {
         self.0
             .audited(who, "create_alert", &target, Change::Create, async {
                 who.require(Role::Developer)?;
+                crate::alerts::validate_rule(&new)?;
                 if let Some(function) = &new.function {
                     self.0
                         .authorize_function(who, function, Role::Developer)

@@ -27,6 +27,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/alerts", request_body = NewAlertRule,
     responses((status = 201, body = CreatedAlertRule),
               (status = 400, body = model::ApiError),
+              (status = 404, body = model::ApiError, description = "no such function in the team"),
               (status = 409, body = model::ApiError, description = "a rule of that name exists")),
     security(("bearer" = [])))]
 pub async fn create(
