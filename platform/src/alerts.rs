@@ -627,15 +627,18 @@ fn signed_headers(secret: &str, body: &[u8], state: &str) -> Vec<(String, String
     ]
 }
 
-/// Checks a new rule's fields (before any lookup: bad input is a 400).
-pub(crate) fn validate_rule(new: &NewAlertRule) -> Result<(), PlatformError> {
-    let name = new.name.trim();
-    if name.is_empty()
-        || name.chars().count() > 100
-        || !name
+/// 1-100 letters, digits, '-', '_' or '.' (rule and application names).
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 100
+        && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
+}
+
+/// Checks a new rule's fields (before any lookup: bad input is a 400).
+pub(crate) fn validate_rule(new: &NewAlertRule) -> Result<(), PlatformError> {
+    if !is_plain_name(new.name.trim()) {
         return Err(PlatformError::invalid(
             "an alert rule's name is 1-100 letters, digits, '-', '_' or '.'",
         ));
@@ -649,12 +652,7 @@ pub(crate) fn validate_rule(new: &NewAlertRule) -> Result<(), PlatformError> {
         ));
     }
     if let Some(app) = &new.application {
-        if app.is_empty()
-            || app.len() > 100
-            || !app
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
+        if !is_plain_name(app) {
             return Err(PlatformError::invalid(
                 "application: 1-100 letters, digits, '-', '_' or '.'",
             ));

@@ -305,3 +305,60 @@ async fn a_budget_rule_fires_when_the_projection_passes_it() {
     assert!(!ok);
     assert!(err.contains("error-rate"), "{err}");
 }
+
+/// Regression (outside attack): a receiver that answers 200 and then streams
+/// a body without end. Only the status counts: the delivery is recorded as
+/// delivered at once (the body used to be read whole, into memory, until the
+/// attempt's 10 s deadline cut it, and the attempt was counted as failed).
+#[tokio::test]
+async fn a_webhook_answer_body_is_not_read() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = socket.read(&mut head).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000000000\r\n\r\n")
+                    .await;
+                let chunk = vec![b'x'; 64 * 1024];
+                while socket.write_all(&chunk).await.is_ok() {}
+            });
+        }
+    });
+    let server =
+        TestServer::start_with(&["--allow-private-destinations", "--alert-every", "1s"]).await;
+    server.deploy("flaky", "trap").await;
+    let r = server
+        .http
+        .post(server.api_url("/api/v1/alerts"))
+        .bearer_auth(&server.token)
+        .json(
+            &json!({"name": "endless", "metric": "error_rate", "threshold": 10,
+                      "function": "flaky", "webhook_url": hook}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    server
+        .http
+        .get(server.fn_url("/fn/flaky/"))
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let history = get_json(&server, "/api/v1/alerts/history").await;
+        if history["events"][0]["delivery"] == "delivered (200)" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not delivered within 8 s: {history}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -71,7 +71,7 @@ pub async fn retention(args: RetentionArgs) -> anyhow::Result<()> {
         None => println!("oldest record:  none"),
     }
     if let Some(bytes) = status.database_bytes {
-        println!("database size:  {}", human_bytes(bytes));
+        println!("database size:  {}", app::format::bytes(bytes as i64));
     }
     if let Some(pass) = &status.last_pass {
         println!(
@@ -85,20 +85,4 @@ pub async fn retention(args: RetentionArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// `512 B`, `1.5 MiB`.
-fn human_bytes(n: u64) -> String {
-    let mut value = n as f64;
-    for unit in ["B", "KiB", "MiB", "GiB"] {
-        if value < 1024.0 {
-            return if unit == "B" {
-                format!("{n} B")
-            } else {
-                format!("{value:.1} {unit}")
-            };
-        }
-        value /= 1024.0;
-    }
-    format!("{value:.1} TiB")
 }
