@@ -240,6 +240,7 @@ impl Platform {
         if self.inner.config.record_invocations && crate::replay::records(&live) {
             sandbox.tape = runtime::TapeMode::Record {
                 max_body_bytes: crate::replay::CAPTURE_BODY_LIMIT,
+                failures_only: live.capture == model::CaptureMode::Failures,
             };
         }
         sandbox.interceptor = Some(Arc::new(crate::hosts::WispHosts::new(

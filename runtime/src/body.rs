@@ -6,7 +6,7 @@
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt as _;
 use tokio::sync::oneshot;
 
+use crate::tape::{tee_frame, BodySink};
 use crate::{BoxError, RequestBody};
 
 /// Body error type of wasmtime-wasi-http.
@@ -84,12 +85,18 @@ pub struct ResponseBody {
     limit: u64,
     shared: Arc<BodyShared>,
     done: Option<oneshot::Sender<BodyEnd>>,
+    /// Where the frames sent are also copied (a recorded call).
+    tee: Option<Arc<Mutex<BodySink>>>,
 }
 
 impl ResponseBody {
     /// Wraps `inner`; the returned watch resolves when the body finishes,
     /// fails or is dropped, or cuts it at a deadline.
-    pub(crate) fn new(inner: UnsyncBoxBody<Bytes, BoxError>, limit: u64) -> (Self, BodyWatch) {
+    pub(crate) fn new(
+        inner: UnsyncBoxBody<Bytes, BoxError>,
+        limit: u64,
+        tee: Option<Arc<Mutex<BodySink>>>,
+    ) -> (Self, BodyWatch) {
         let (tx, rx) = oneshot::channel();
         let shared = Arc::new(BodyShared::default());
         let body = ResponseBody {
@@ -97,6 +104,7 @@ impl ResponseBody {
             limit,
             shared: shared.clone(),
             done: Some(tx),
+            tee,
         };
         (body, BodyWatch { done: rx, shared })
     }
@@ -151,6 +159,9 @@ impl Body for ResponseBody {
                     return Poll::Ready(Some(Err(Box::new(ResponseTooLarge { limit }))));
                 }
                 self.shared.sent.fetch_add(len, Ordering::AcqRel);
+                if let Some(sink) = &self.tee {
+                    tee_frame(sink, &frame);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
         }
@@ -252,16 +263,24 @@ pub(crate) struct MeteredRequestBody {
     seen: u64,
     failed: bool,
     meter: Arc<RequestMeter>,
+    /// Where the frames read are also copied (a recorded call).
+    tee: Option<Arc<Mutex<BodySink>>>,
 }
 
 impl MeteredRequestBody {
-    pub fn new(inner: RequestBody, limit: u64, meter: Arc<RequestMeter>) -> Self {
+    pub fn new(
+        inner: RequestBody,
+        limit: u64,
+        meter: Arc<RequestMeter>,
+        tee: Option<Arc<Mutex<BodySink>>>,
+    ) -> Self {
         MeteredRequestBody {
             inner,
             limit,
             seen: 0,
             failed: false,
             meter,
+            tee,
         }
     }
 }
@@ -297,6 +316,9 @@ impl Body for MeteredRequestBody {
                     )))));
                 }
                 self.meter.bytes_in.fetch_add(len, Ordering::Relaxed);
+                if let Some(sink) = &self.tee {
+                    tee_frame(sink, &frame);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
         }
@@ -368,7 +390,7 @@ mod tests {
 
     #[tokio::test]
     async fn response_body_counts_and_reports() {
-        let (body, done) = ResponseBody::new(full_body("hello"), 100);
+        let (body, done) = ResponseBody::new(full_body("hello"), 100, None);
         let collected = body.collect().await.expect("body").to_bytes();
         assert_eq!(collected, "hello");
         let (end, cut) = done.until(far_future()).await;
@@ -379,7 +401,7 @@ mod tests {
 
     #[tokio::test]
     async fn response_body_fails_beyond_limit() {
-        let (body, done) = ResponseBody::new(full_body("0123456789"), 4);
+        let (body, done) = ResponseBody::new(full_body("0123456789"), 4, None);
         let err = body.collect().await.expect_err("limit must fail the body");
         assert!(err.to_string().contains("limit of 4 bytes"));
         let (end, _) = done.until(far_future()).await;
@@ -389,7 +411,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_response_body_reports() {
-        let (body, done) = ResponseBody::new(full_body("abc"), 10);
+        let (body, done) = ResponseBody::new(full_body("abc"), 10, None);
         drop(body);
         let (end, cut) = done.until(far_future()).await;
         assert_eq!(end.bytes_out, 0);
@@ -405,7 +427,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_still_streaming_at_the_deadline_is_cut() {
         let (tx, inner) = channel_body();
-        let (mut body, watch) = ResponseBody::new(inner, 1 << 20);
+        let (mut body, watch) = ResponseBody::new(inner, 1 << 20, None);
         tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
             .await
             .unwrap();
@@ -424,12 +446,12 @@ mod tests {
     #[tokio::test]
     async fn request_body_is_cut_at_the_limit() {
         let meter = Arc::new(RequestMeter::default());
-        let body = MeteredRequestBody::new(full_body("0123456789"), 5, meter.clone());
+        let body = MeteredRequestBody::new(full_body("0123456789"), 5, meter.clone(), None);
         assert!(body.collect().await.is_err());
         assert!(meter.too_large());
 
         let meter = Arc::new(RequestMeter::default());
-        let body = MeteredRequestBody::new(full_body("01234"), 5, meter.clone());
+        let body = MeteredRequestBody::new(full_body("01234"), 5, meter.clone(), None);
         let bytes = body.collect().await.expect("within limit").to_bytes();
         assert_eq!(bytes, "01234");
         assert_eq!(meter.bytes_in(), 5);

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use futures::future::{BoxFuture, FutureExt as _, Shared};
-use http_body_util::BodyExt;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::Store;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -219,12 +218,17 @@ pub(crate) async fn invoke(
     let tape = guest_sandbox.tape.clone();
     tape.begin(&sandbox.tape);
 
-    let mut request = with_authority(request);
-    if tape.records() {
-        request = tape.request(request).map(BodyExt::boxed_unsync);
-    }
-    let request = request
-        .map(|body| MeteredRequestBody::new(body, sandbox.max_request_body, request_meter.clone()));
+    let request = with_authority(request);
+    // A recorded call's request body is teed as the guest reads it.
+    let request_tee = tape.records().then(|| tape.request(&request));
+    let request = request.map(|body| {
+        MeteredRequestBody::new(
+            body,
+            sandbox.max_request_body,
+            request_meter.clone(),
+            request_tee,
+        )
+    });
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let resources = (|| -> wasmtime::Result<_> {
         let mut http = guest_sandbox.store.data_mut().http();
@@ -307,12 +311,14 @@ pub(crate) async fn invoke(
     let (response, head, body_end) = match receiver.await {
         Ok(Ok(response)) => {
             let status = response.status().as_u16();
-            let mut response = response.map(from_wasi_body);
-            if tape.records() {
-                response = tape.response(response).map(BodyExt::boxed_unsync);
-            }
+            let response = response.map(from_wasi_body);
+            let response_tee = if tape.records() {
+                tape.response(&response)
+            } else {
+                None
+            };
             let (parts, body) = response.into_parts();
-            let (body, end) = ResponseBody::new(body, max_response_body);
+            let (body, end) = ResponseBody::new(body, max_response_body, response_tee);
             (
                 Ok(http::Response::from_parts(parts, body)),
                 Head::Sent(status),

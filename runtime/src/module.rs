@@ -159,6 +159,7 @@ pub(crate) async fn invoke(
             let (body, end) = ResponseBody::new(
                 crate::full_body(cgi_response.body),
                 sandbox.max_response_body,
+                None,
             );
             let mut response = http::Response::new(body);
             *response.status_mut() = cgi_response.status;

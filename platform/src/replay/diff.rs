@@ -11,6 +11,9 @@ use runtime::{PlaybackReport, Recording};
 /// Lines shown per text diff; the rest is summarised in one line.
 const MAX_DIFF_LINES: usize = 2000;
 
+/// The original's body when the capture did not keep it.
+const NOT_CAPTURED: &str = "[not captured: the call failed after sending a head below 500]";
+
 /// What the replay answered, as the diff needs it.
 pub(crate) struct ReplayedResponse {
     pub status: Option<u16>,
@@ -35,15 +38,28 @@ pub(crate) fn diff(
         original: original_status,
         replay: response.status,
     };
-    let headers = header_diff(
-        recorded.map(|r| r.headers.as_slice()).unwrap_or_default(),
-        &response.headers,
-    );
-    let body = text_diff(
-        &shown(recorded.map(|r| r.body.as_slice()).unwrap_or_default()),
-        &shown(&response.body),
-        recorded.map(|r| r.body.as_slice()).unwrap_or_default() == response.body.as_slice(),
-    );
+    // A call captured for failing after a head below 500 kept that status
+    // only (DECISIONS #53): its headers and body are not compared.
+    let status_only =
+        recorded.is_some_and(|r| !r.body_complete && r.body.is_empty() && r.headers.is_empty());
+    let headers = if status_only {
+        Vec::new()
+    } else {
+        header_diff(
+            recorded.map(|r| r.headers.as_slice()).unwrap_or_default(),
+            &response.headers,
+        )
+    };
+    let original_body = recorded.map(|r| r.body.as_slice()).unwrap_or_default();
+    let body = if status_only {
+        text_diff(NOT_CAPTURED, &shown(&response.body), false)
+    } else {
+        text_diff(
+            &shown(original_body),
+            &shown(&response.body),
+            original_body == response.body.as_slice(),
+        )
+    };
     let logs = text_diff(&original.logs, &replay.logs, original.logs == replay.logs);
     let originals: Vec<String> = recording
         .outbound

@@ -28,8 +28,8 @@ pub use recording::{
     RecordedMessage, Recording, TapeMode,
 };
 use recording::{RawCall, RawHead};
-use tee::BodySink;
-pub(crate) use tee::{TeeBody, TeeOr};
+pub(crate) use tee::BodySink;
+pub(crate) use tee::{tee_frame, TeeBody, TeeOr};
 
 /// Monotonic nanoseconds added per reading once a replay has used up the
 /// recorded ones (a newer version may read the clock more often).
@@ -113,9 +113,16 @@ impl Tape {
         let state = &mut *guard;
         match (&state.mode, mode) {
             (Mode::Playing(_), _) => {}
-            (_, TapeMode::Record { max_body_bytes }) => {
+            (
+                _,
+                TapeMode::Record {
+                    max_body_bytes,
+                    failures_only,
+                },
+            ) => {
                 state.mode = Mode::Recording;
                 state.recording.max_body_bytes = *max_body_bytes;
+                state.recording.failures_only = *failures_only;
             }
             _ => {
                 state.mode = Mode::Off;
@@ -136,24 +143,31 @@ impl Tape {
         matches!(lock(&self.0).mode, Mode::Recording | Mode::Buffering)
     }
 
-    /// Records the request handed to the guest (when [`Tape::records`]);
-    /// returns it with its body teed.
-    pub fn request<B>(&self, request: http::Request<B>) -> http::Request<TeeOr<B>> {
+    /// Records the head of the request handed to the guest (when
+    /// [`Tape::records`]); its body is teed into the sink returned.
+    pub fn request<B>(&self, request: &http::Request<B>) -> Arc<Mutex<BodySink>> {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
         let sink = BodySink::new(state.recording.max_body_bytes);
-        state.recording.request = Some((RawHead::request(&request), sink.clone()));
-        request.map(|body| TeeOr::Tee(TeeBody { inner: body, sink }))
+        state.recording.request = Some((RawHead::request(request), sink.clone()));
+        sink
     }
 
-    /// Records the response the guest sent (when [`Tape::records`]);
-    /// returns it with its body teed.
-    pub fn response<B>(&self, response: http::Response<B>) -> http::Response<TeeOr<B>> {
+    /// Records the head of the response the guest sent (when
+    /// [`Tape::records`]); its body is to be teed into the sink returned,
+    /// if any (none when only its status is wanted: see
+    /// [`TapeMode::Record`]'s `failures_only`).
+    pub fn response<B>(&self, response: &http::Response<B>) -> Option<Arc<Mutex<BodySink>>> {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
+        let status = response.status().as_u16();
+        if state.recording.failures_only && status < 500 {
+            state.recording.response = Some((RawHead::status(status), None));
+            return None;
+        }
         let sink = BodySink::new(state.recording.max_body_bytes);
-        state.recording.response = Some((RawHead::response(&response), sink.clone()));
-        response.map(|body| TeeOr::Tee(TeeBody { inner: body, sink }))
+        state.recording.response = Some((RawHead::response(response), Some(sink.clone())));
+        Some(sink)
     }
 
     /// What this outbound request should do: be answered from the

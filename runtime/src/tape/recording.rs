@@ -17,8 +17,15 @@ pub enum TapeMode {
     #[default]
     Off,
     /// Keep a [`Recording`] of the call; bodies beyond `max_body_bytes`
-    /// are cut and the recording marked incomplete.
-    Record { max_body_bytes: usize },
+    /// are cut and the recording marked incomplete. With `failures_only`
+    /// the recording is wanted only if the call fails (an error, or a 5xx
+    /// head): a response whose head is below 500 is then recorded by its
+    /// status alone (its headers and body are not copied), which keeps the
+    /// calls that succeed, nearly all of them, cheap.
+    Record {
+        max_body_bytes: usize,
+        failures_only: bool,
+    },
     /// Answer the call's readings from a recording (a replay).
     Play(Arc<PlaybackPlan>),
 }
@@ -179,10 +186,18 @@ impl RawHead {
 
     pub(crate) fn response<B>(response: &http::Response<B>) -> Self {
         RawHead {
+            headers: response.headers().clone(),
+            ..Self::status(response.status().as_u16())
+        }
+    }
+
+    /// A response head recorded by its status alone.
+    pub(crate) fn status(status: u16) -> Self {
+        RawHead {
             method: None,
             uri: None,
-            status: Some(response.status().as_u16()),
-            headers: response.headers().clone(),
+            status: Some(status),
+            headers: http::HeaderMap::new(),
         }
     }
 
@@ -225,7 +240,10 @@ pub(crate) struct RawCall {
 pub struct RawRecording {
     pub(crate) readings: Recording,
     pub(crate) request: Option<(RawHead, Arc<Mutex<BodySink>>)>,
-    pub(crate) response: Option<(RawHead, Arc<Mutex<BodySink>>)>,
+    /// The response head, with its body's sink unless only its status was
+    /// wanted ([`TapeMode::Record`]'s `failures_only`).
+    pub(crate) response: Option<(RawHead, Option<Arc<Mutex<BodySink>>>)>,
+    pub(crate) failures_only: bool,
     pub(crate) outbound: Vec<RawCall>,
     pub(crate) max_body_bytes: usize,
 }
@@ -239,9 +257,13 @@ impl RawRecording {
         recording.request = self
             .request
             .map(|(head, sink)| head.into_message(Some(&sink), "the request body", &mut cut));
-        recording.response = self
-            .response
-            .map(|(head, sink)| head.into_message(Some(&sink), "the response body", &mut cut));
+        recording.response = self.response.map(|(head, sink)| {
+            let mut message = head.into_message(sink.as_ref(), "the response body", &mut cut);
+            // Only the status was kept: the body is marked as not captured
+            // (the diff says so); a replay does not need it.
+            message.body_complete &= sink.is_some();
+            message
+        });
         recording.outbound = self
             .outbound
             .into_iter()

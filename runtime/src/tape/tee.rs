@@ -73,6 +73,13 @@ impl BodySink {
     }
 }
 
+/// Copies the data of `frame` (if it holds data) into `sink`.
+pub(crate) fn tee_frame(sink: &Mutex<BodySink>, frame: &Frame<Bytes>) {
+    if let Some(data) = frame.data_ref() {
+        lock(sink).push(data);
+    }
+}
+
 impl<B> Body for TeeOr<B>
 where
     B: Body<Data = Bytes> + Unpin,
@@ -89,9 +96,7 @@ where
             TeeOr::Tee(tee) => {
                 let polled = Pin::new(&mut tee.inner).poll_frame(cx);
                 if let Poll::Ready(Some(Ok(frame))) = &polled {
-                    if let Some(data) = frame.data_ref() {
-                        lock(&tee.sink).push(data);
-                    }
+                    tee_frame(&tee.sink, frame);
                 }
                 polled
             }

@@ -7,6 +7,7 @@ fn a_replay_reads_the_recorded_clocks_and_random_bytes_in_order() {
     let tape = Tape::new(&TapeMode::Off);
     tape.begin(&TapeMode::Record {
         max_body_bytes: 1024,
+        failures_only: false,
     });
     let mut counter = 100;
     let walls: Vec<u64> = (0..3)
@@ -50,7 +51,10 @@ fn a_call_without_recording_forgets_what_start_up_read() {
 
     let spare = Tape::new(&TapeMode::Off);
     spare.wall_clock(|| 1);
-    spare.begin(&TapeMode::Record { max_body_bytes: 8 });
+    spare.begin(&TapeMode::Record {
+        max_body_bytes: 8,
+        failures_only: false,
+    });
     spare.wall_clock(|| 2);
     let recording = spare.finish().0.unwrap().into_recording();
     assert_eq!(
@@ -95,12 +99,50 @@ fn a_different_request_is_a_divergence_and_an_extra_one_too() {
 #[test]
 fn a_body_over_the_limit_marks_the_recording_incomplete() {
     let tape = Tape::new(&TapeMode::Off);
-    tape.begin(&TapeMode::Record { max_body_bytes: 4 });
-    let request = tape.request(http::Request::new(()));
-    if let TeeOr::Tee(tee) = request.body() {
-        lock(&tee.sink).push(&bytes::Bytes::from_static(b"0123456789"));
-    }
+    tape.begin(&TapeMode::Record {
+        max_body_bytes: 4,
+        failures_only: false,
+    });
+    let sink = tape.request(&http::Request::new(()));
+    lock(&sink).push(&bytes::Bytes::from_static(b"0123456789"));
     let recording = tape.finish().0.unwrap().into_recording();
     assert_eq!(recording.request.unwrap().body, b"0123");
     assert!(recording.incomplete.unwrap().contains("the request body"));
+}
+
+#[test]
+fn recording_for_failures_keeps_a_response_below_500_by_its_status_alone() {
+    let response = |status: u16| {
+        http::Response::builder()
+            .status(status)
+            .header("x-kept", "yes")
+            .body(())
+            .unwrap()
+    };
+    let tape = Tape::new(&TapeMode::Off);
+    tape.begin(&TapeMode::Record {
+        max_body_bytes: 64,
+        failures_only: true,
+    });
+    assert!(tape.response(&response(200)).is_none(), "no body tee");
+    let recording = tape.finish().0.unwrap().into_recording();
+    let kept = recording.response.unwrap();
+    assert_eq!(kept.status, Some(200));
+    assert!(kept.headers.is_empty() && !kept.body_complete);
+    assert_eq!(recording.incomplete, None, "still replayable");
+
+    let tape = Tape::new(&TapeMode::Off);
+    tape.begin(&TapeMode::Record {
+        max_body_bytes: 64,
+        failures_only: true,
+    });
+    let sink = tape.response(&response(503)).expect("a 5xx body is teed");
+    lock(&sink).push(&bytes::Bytes::from_static(b"down"));
+    let kept = tape.finish().0.unwrap().into_recording().response.unwrap();
+    assert_eq!(kept.body, b"down");
+    assert!(kept.body_complete);
+    assert_eq!(
+        kept.headers,
+        vec![("x-kept".to_string(), "yes".to_string())]
+    );
 }
