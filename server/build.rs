@@ -6,6 +6,9 @@
 //! a content-hashed URL path (`/pkg/wisp.<hash>.js`), its bytes and the
 //! precompressed `.gz`/`.br` variants build-site.sh wrote beside it. A
 //! missing site embeds nothing (the server then needs `--site-dir`).
+//!
+//! Also writes `$OUT_DIR/templates.rs`: the project templates of `wisp new`
+//! (`templates/<name>/…`), embedded the same way.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -78,6 +81,65 @@ fn main() {
     out.push_str("];\n");
     let target = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("site_assets.rs");
     std::fs::write(target, out).unwrap();
+    embed_templates(&manifest.join("../templates"));
+}
+
+/// Build outputs and caches a template folder may hold after a build in
+/// place; never part of a template.
+const NOT_TEMPLATE: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
+
+/// Writes `$OUT_DIR/templates.rs`: `(template, relative path, bytes)` of
+/// every file of the project templates `wisp new` writes.
+fn embed_templates(root: &Path) {
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut out = String::from("pub static TEMPLATE_FILES: &[(&str, &str, &[u8])] = &[\n");
+    let mut templates: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    templates.sort();
+    for template in templates {
+        let name = template.file_name().unwrap().to_string_lossy().to_string();
+        let mut files = Vec::new();
+        collect_template(&template, &mut files);
+        files.sort();
+        for file in files {
+            let relative = file
+                .strip_prefix(&template)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            writeln!(
+                out,
+                "    ({name:?}, {relative:?}, include_bytes!({:?})),",
+                file.display().to_string()
+            )
+            .unwrap();
+        }
+    }
+    out.push_str("];\n");
+    let target = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("templates.rs");
+    std::fs::write(target, out).unwrap();
+}
+
+/// The files of one template (no build output).
+fn collect_template(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if path.is_dir() {
+            if !NOT_TEMPLATE.contains(&name.as_str()) {
+                collect_template(&path, files);
+            }
+        } else if !name.ends_with(".wasm") {
+            files.push(path);
+        }
+    }
 }
 
 /// Every file under `dir`.

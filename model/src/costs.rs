@@ -131,6 +131,10 @@ pub struct ServerComparison {
 pub struct CostReport {
     /// `YYYY-MM` (UTC).
     pub month: String,
+    /// The one application the report covers (`?application=`), or none
+    /// for the whole team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
     pub currency: String,
     pub generated_at: DateTime<Utc>,
     /// Whether the month is still running.

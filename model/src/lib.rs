@@ -17,6 +17,7 @@ mod errors;
 mod events;
 mod log_search;
 mod logs;
+mod manifest;
 mod nodes;
 mod replay;
 mod retention;
@@ -30,6 +31,7 @@ pub use events::*;
 pub use kinds::*;
 pub use log_search::*;
 pub use logs::*;
+pub use manifest::*;
 pub use nodes::*;
 pub use replay::*;
 pub use retention::*;
@@ -51,6 +53,9 @@ pub const DEFAULT_MAX_OUTBOUND_CALLS: u32 = 100;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FunctionSummary {
     pub name: String,
+    /// The application the function belongs to.
+    #[serde(default = "default_application")]
+    pub application: String,
     /// Version the `live` alias points at (None when no version is live).
     pub live_version: Option<i64>,
     /// `component` or `module` of the live version.

@@ -121,3 +121,25 @@ pub struct Topology {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<GraphLayout>,
 }
+
+impl Topology {
+    /// The graph of the functions `functions` (one application's): their
+    /// nodes, every edge that touches one of them and the nodes at the
+    /// other end (its triggers, topics, stores, hosts and the functions it
+    /// calls or is called by). The layout, if any, is dropped.
+    pub fn scoped_to(mut self, functions: &std::collections::HashSet<String>) -> Self {
+        let ours = |id: &str| {
+            id.strip_prefix("fn:")
+                .is_some_and(|name| functions.contains(name))
+        };
+        self.edges.retain(|e| ours(&e.from) || ours(&e.to));
+        let kept: std::collections::HashSet<String> = self
+            .edges
+            .iter()
+            .flat_map(|e| [e.from.clone(), e.to.clone()])
+            .collect();
+        self.nodes.retain(|n| ours(&n.id) || kept.contains(&n.id));
+        self.layout = None;
+        self
+    }
+}

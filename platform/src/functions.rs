@@ -185,8 +185,8 @@ impl Platform {
         team_id: i64,
     ) -> Result<Vec<FunctionSummary>, PlatformError> {
         let rows = sqlx::query(
-            "SELECT f.name AS name, f.created_at AS created_at, f.updated_at AS updated_at, \
-             f.live_version AS live_version, \
+            "SELECT f.name AS name, f.application AS application, f.created_at AS created_at, \
+             f.updated_at AS updated_at, f.live_version AS live_version, \
              (SELECT v.kind FROM function_versions v WHERE v.function_name = f.name AND v.version = f.live_version) AS kind, \
              (SELECT COUNT(*) FROM function_versions v WHERE v.function_name = f.name) AS version_count, \
              (SELECT MAX(i.started_at) FROM invocations i WHERE i.function_name = f.name) AS last_invoked_at \
@@ -205,6 +205,7 @@ impl Platform {
                 let recent = activity.get(&name).cloned().unwrap_or_default();
                 Ok(FunctionSummary {
                     name,
+                    application: row.try_get("application")?,
                     live_version: row.try_get("live_version")?,
                     kind: row.try_get("kind")?,
                     version_count: row.try_get("version_count")?,
@@ -386,6 +387,25 @@ impl Platform {
         self.announce(Change::Function(name.to_string())).await;
         tracing::info!(function = name, version, "live alias moved");
         self.function_detail(name).await
+    }
+
+    /// The bytes of version `version` of `name`.
+    pub(crate) async fn version_wasm(
+        &self,
+        name: &str,
+        version: i64,
+    ) -> Result<Bytes, PlatformError> {
+        let row = sqlx::query(
+            "SELECT b.bytes AS bytes FROM function_versions v \
+             JOIN wasm_blobs b ON b.sha256 = v.sha256 \
+             WHERE v.function_name = $1 AND v.version = $2",
+        )
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&self.inner.db)
+        .await?
+        .ok_or_else(|| PlatformError::not_found(format!("version {version} of function {name}")))?;
+        Ok(Bytes::from(row.try_get::<Vec<u8>, _>("bytes")?))
     }
 
     /// Deletes a function and its versions (invocation history is kept).

@@ -161,7 +161,7 @@ impl Platform {
     }
 
     /// A team's applications that have key-value entries or functions.
-    pub(crate) async fn applications(&self, team_id: i64) -> Result<Vec<String>, PlatformError> {
+    pub(crate) async fn kv_applications(&self, team_id: i64) -> Result<Vec<String>, PlatformError> {
         let rows = sqlx::query(
             "SELECT f.application FROM functions f JOIN function_owners o ON o.name = f.name \
              WHERE o.team_id = $1 UNION SELECT application FROM kv_entries WHERE team_id = $1 \

@@ -6,6 +6,7 @@
 mod admission;
 mod alerts;
 mod api_tokens;
+mod applications;
 mod auth;
 pub mod backup;
 mod brokers;
@@ -232,6 +233,8 @@ struct Inner {
     config: PlatformConfig,
     /// Serialises version numbering of concurrent uploads.
     deploy_lock: tokio::sync::Mutex<()>,
+    /// One apply at a time on this node (`wisp apply`).
+    apply_lock: tokio::sync::Mutex<()>,
     login_limiter: login_limit::LoginLimiter,
     /// Serialises trigger creation (route conflict checks) and deletion.
     trigger_lock: tokio::sync::Mutex<()>,
@@ -298,6 +301,7 @@ impl Platform {
                 recorder,
                 config,
                 deploy_lock: tokio::sync::Mutex::new(()),
+                apply_lock: tokio::sync::Mutex::new(()),
                 login_limiter: login_limit::LoginLimiter::default(),
                 trigger_lock: tokio::sync::Mutex::new(()),
                 clock,

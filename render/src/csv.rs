@@ -15,13 +15,24 @@ fn csv_field(value: &str) -> String {
 }
 
 /// The report as CSV (RFC 4180: CRLF line ends, a header row): one row per
-/// function per day with usage (`report.daily`, in its order), then a
-/// `total` row of `report.totals`. Every row names the report's currency.
+/// function per day with usage (`report.daily`, in its order), then one
+/// `total` row per application (its functions' sums, exact, as in
+/// `report.applications`), then the `total` row of `report.totals` (no
+/// application). Every row names the report's currency; the last column is
+/// the function's application.
 pub fn cost_csv(report: &CostReport) -> String {
     let mut out = String::from(
-        "date,function,requests,errors,billed_ms,gb_seconds,egress_bytes,cost,currency\r\n",
+        "date,function,requests,errors,billed_ms,gb_seconds,egress_bytes,cost,currency,application\r\n",
     );
-    let mut row = |date: &str, function: &str, u: &UsageCost| {
+    let application_of = |function: &str| {
+        report
+            .applications
+            .iter()
+            .find(|a| a.functions.iter().any(|f| f == function))
+            .map(|a| a.name.as_str())
+            .unwrap_or_default()
+    };
+    let mut row = |date: &str, function: &str, u: &UsageCost, application: &str| {
         let fields = [
             date.to_string(),
             function.to_string(),
@@ -32,15 +43,24 @@ pub fn cost_csv(report: &CostReport) -> String {
             u.egress_bytes.to_string(),
             u.cost.clone(),
             report.currency.clone(),
+            application.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));
         out.push_str("\r\n");
     };
     for d in &report.daily {
-        row(&d.date.to_string(), &d.function, &d.usage);
+        row(
+            &d.date.to_string(),
+            &d.function,
+            &d.usage,
+            application_of(&d.function),
+        );
     }
-    row("total", "", &report.totals);
+    for a in &report.applications {
+        row("total", "", &a.usage, &a.name);
+    }
+    row("total", "", &report.totals, "");
     out
 }
 
@@ -53,10 +73,21 @@ mod tests {
     fn one_row_per_function_per_day_then_the_total() {
         let report = report("2026-03");
         let csv = cost_csv(&report);
-        assert_eq!(csv.lines().count(), 4, "{csv}");
+        let applications = report.applications.len();
+        assert_eq!(csv.lines().count(), 4 + applications, "{csv}");
         assert!(csv.starts_with("date,function,requests,"));
         assert!(csv.contains("\r\n2026-03-01,a,1000000,"), "{csv}");
-        assert!(csv.ends_with(&format!(",{},USD\r\n", report.totals.cost)));
+        assert!(csv.ends_with(&format!(",{},USD,\r\n", report.totals.cost)));
+        for a in &report.applications {
+            let line = format!("total,,{},", a.usage.requests);
+            let row = csv
+                .lines()
+                .find(|l| l.starts_with(&line) && l.ends_with(&format!(",{}", a.name)));
+            assert!(
+                row.is_some_and(|r| r.contains(&format!(",{},USD,", a.usage.cost))),
+                "{csv}"
+            );
+        }
         assert!(csv.split("\r\n").all(|line| !line.contains('\n')));
     }
 

@@ -25,6 +25,7 @@ pub(crate) fn report(month: &str) -> CostReport {
     let totals = usage(2_000_000, "2.4000002", "2.40");
     CostReport {
         month: month.into(),
+        application: None,
         currency: "USD".into(),
         generated_at: Utc.with_ymd_and_hms(2026, 4, 2, 8, 0, 0).unwrap(),
         month_to_date: false,

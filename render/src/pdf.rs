@@ -480,6 +480,11 @@ pub fn cost_pdf(report: &CostReport) -> Result<Vec<u8>, MalformedMonth> {
     );
     w.text(LEFT, w.y, 10.0, false, MUTED, &period);
     w.y += 14.0;
+    if let Some(app) = &report.application {
+        let scope = format!("Application: {app} (its functions only)");
+        w.text(LEFT, w.y, 10.0, false, MUTED, &scope);
+        w.y += 14.0;
+    }
     let generated = format!(
         "Generated: {}   Currency: {}",
         report.generated_at.format("%Y-%m-%d %H:%M:%S UTC"),

@@ -30,6 +30,17 @@ enum Command {
     Serve(Box<config::ServeArgs>),
     /// Upload a .wasm file as a new version of a function.
     Deploy(cli::DeployArgs),
+    /// Create a project from a template (rust, python, js): a function, its
+    /// build and a wisp.toml.
+    New(cli::NewArgs),
+    /// Converge an application to its manifest (wisp.toml): build, upload
+    /// what changed, print the plan, apply it as one change set.
+    Apply(cli::ApplyArgs),
+    /// Write the manifest (and wasm files) of a deployed application.
+    Export(cli::ExportArgs),
+    /// Watch a project, rebuild and apply on every change to a local
+    /// server (started for the session unless --url), and stream its logs.
+    Dev(cli::DevArgs),
     /// List functions.
     Functions(cli::ClientArgs),
     /// Call a function through the API and print its response.
@@ -106,6 +117,10 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
             Command::Deploy(args) => cli::deploy(args).await,
+            Command::New(args) => cli::new(args).await,
+            Command::Apply(args) => cli::apply(args).await,
+            Command::Export(args) => cli::export(args).await,
+            Command::Dev(args) => cli::dev(args).await,
             Command::Functions(args) => cli::functions(args).await,
             Command::Invoke(args) => cli::invoke(args).await,
             Command::Logs(args) => cli::logs(args).await,

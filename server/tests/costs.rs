@@ -138,13 +138,25 @@ async fn month_report_prices_recorded_calls_exactly() {
             "gb_seconds",
             "egress_bytes",
             "cost",
-            "currency"
+            "currency",
+            "application"
         ]
     );
-    let (total, days) = rows[1..].split_last().unwrap();
+    let (total, lines) = rows[1..].split_last().unwrap();
+    let (days, app_totals): (Vec<_>, Vec<_>) = lines.iter().partition(|d| d[0] != "total");
     assert_eq!(days.len(), report.daily.len());
-    assert!(days.iter().all(|d| d[1] == "hello" && d.len() == 9));
+    assert!(days
+        .iter()
+        .all(|d| d[1] == "hello" && d.len() == 10 && d[9] == "default"));
     assert_eq!(total[0], "total");
+    assert_eq!(total[9], "", "the grand total names no application");
+    // One total per application, equal (exactly) to its functions' rows.
+    assert_eq!(app_totals.len(), 1, "{csv}");
+    assert_eq!(app_totals[0][9], "default");
+    assert_eq!(
+        dec(app_totals[0][7]),
+        days.iter().map(|d| dec(d[7])).sum::<Decimal>()
+    );
     let requests: i64 = days.iter().map(|d| d[2].parse::<i64>().unwrap()).sum();
     assert_eq!(requests, CALLS as i64);
     assert_eq!(total[2], CALLS.to_string());
@@ -398,4 +410,116 @@ async fn cli_prints_costs_as_table_json_and_csv() {
     let (ok, _, err) = wisp(&server, &["costs", "--month", "2026-13"]);
     assert!(!ok);
     assert!(err.contains("YYYY-MM"), "{err}");
+}
+
+/// One application's report: only its functions, totals that are the exact
+/// sum of their lines, in JSON, CSV and PDF; the team's report shows each
+/// application's total as the exact sum of its functions.
+#[tokio::test]
+async fn a_report_scoped_to_one_application_adds_up_in_json_csv_and_pdf() {
+    let server = TestServer::start().await;
+    for (name, app, calls) in [
+        ("shop-a", "shop", 3),
+        ("shop-b", "shop", 4),
+        ("blog-a", "blog", 5),
+    ] {
+        server.deploy(name, "hello").await;
+        server.configure(name, json!({ "application": app })).await;
+        for _ in 0..calls {
+            let r = server
+                .http
+                .get(server.fn_url(&format!("/fn/{name}/")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+    report_with(&server, "blog-a", 5).await;
+    report_with(&server, "shop-a", 3).await;
+    // Once these show, every call is in (their records were all stored).
+    let team = report_with(&server, "shop-b", 4).await;
+    for a in &team.applications {
+        let sum: Decimal = team
+            .functions
+            .iter()
+            .filter(|f| a.functions.contains(&f.name))
+            .map(|f| dec(&f.usage.cost))
+            .sum();
+        assert_eq!(dec(&a.usage.cost), sum, "{}", a.name);
+    }
+
+    let shop: CostReport =
+        serde_json::from_value(server.get_json("/api/v1/costs?application=shop").await).unwrap();
+    assert_eq!(shop.application.as_deref(), Some("shop"));
+    let mut names: Vec<&str> = shop.functions.iter().map(|f| f.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["shop-a", "shop-b"]);
+    assert_eq!(shop.totals.requests, 7);
+    let lines: Decimal = shop.functions.iter().map(|f| dec(&f.usage.cost)).sum();
+    assert_eq!(dec(&shop.totals.cost), lines);
+    let in_team = team.applications.iter().find(|a| a.name == "shop").unwrap();
+    assert_eq!(dec(&shop.totals.cost), dec(&in_team.usage.cost));
+
+    let r = server
+        .get(&format!(
+            "/api/v1/costs/{}.csv?application=shop",
+            shop.month
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!(
+            "attachment; filename=\"wisp-costs-shop-{}.csv\"",
+            shop.month
+        )
+        .as_str()
+    );
+    let csv = r.text().await.unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert!(rows.iter().all(|r| r[1] != "blog-a"), "{csv}");
+    let days: Decimal = rows
+        .iter()
+        .filter(|r| r[0] != "total")
+        .map(|r| dec(r[7]))
+        .sum();
+    let app_total = rows
+        .iter()
+        .find(|r| r[0] == "total" && r[9] == "shop")
+        .unwrap();
+    assert_eq!(dec(app_total[7]), days);
+    assert_eq!(dec(app_total[7]), dec(&shop.totals.cost));
+
+    let pdf = server
+        .get(&format!(
+            "/api/v1/costs/{}.pdf?application=shop",
+            shop.month
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shop.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let txt = dir.path().join("shop.txt");
+    poppler(
+        "pdftotext",
+        &["-layout", file.to_str().unwrap(), txt.to_str().unwrap()],
+    );
+    let text = std::fs::read_to_string(&txt).unwrap();
+    assert!(text.contains("Application: shop"), "{text}");
+    assert!(
+        text.contains("shop-a") && !text.contains("blog-a"),
+        "{text}"
+    );
+    assert!(text.contains(&shop.totals.cost_display), "{text}");
 }

@@ -249,15 +249,25 @@ pub async fn activate_version(name: String, version: i64) -> Result<FunctionDeta
         .await?)
 }
 
-/// The cost report of `month` (`YYYY-MM`, UTC; empty or none: this month).
+/// The cost report of `month` (`YYYY-MM`, UTC; empty or none: this month),
+/// of the whole team or of one `application`.
 #[server(prefix = "/rpc", input = GetUrl)]
-pub async fn month_costs(month: Option<String>) -> Result<CostReport, AppError> {
+pub async fn month_costs(
+    month: Option<String>,
+    application: Option<String>,
+) -> Result<CostReport, AppError> {
     let who = ssr::require_user().await?;
     let month = month.filter(|m| !m.trim().is_empty());
-    Ok(ssr::platform()
-        .metering()
-        .cost_report(&who, month.as_deref())
-        .await?)
+    let platform = ssr::platform();
+    let metering = platform.metering();
+    Ok(match application.filter(|a| !a.trim().is_empty()) {
+        Some(app) => {
+            metering
+                .application_cost_report(&who, month.as_deref(), &app)
+                .await?
+        }
+        None => metering.cost_report(&who, month.as_deref()).await?,
+    })
 }
 
 #[cfg(feature = "ssr")]

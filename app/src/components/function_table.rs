@@ -204,6 +204,7 @@ mod tests {
     fn summary(name: &str, calls: i64, errors: i64, p50: Option<f64>) -> FunctionSummary {
         FunctionSummary {
             name: name.into(),
+            application: "default".into(),
             live_version: Some(1),
             kind: Some("component".into()),
             version_count: 1,

@@ -23,7 +23,11 @@ use crate::{
 pub fn CostsPage() -> impl IntoView {
     let query = use_query_map();
     let month = Memo::new(move |_| query.read().get("month").filter(|m| !m.is_empty()));
-    let report = Resource::new(move || month.get(), month_costs);
+    let application = Memo::new(move |_| query.read().get("application").filter(|a| !a.is_empty()));
+    let report = Resource::new(
+        move || (month.get(), application.get()),
+        |(month, application)| month_costs(month, application),
+    );
 
     view! {
         <Title text="Costs · Wisp" />
@@ -92,8 +96,13 @@ fn MonthReport(report: CostReport) -> impl IntoView {
     } else {
         let colours = function_colours(report.functions.iter().map(|f| f.name.as_str()));
         let names: Vec<String> = report.functions.iter().map(|f| f.name.clone()).collect();
-        let csv = format!("/api/v1/costs/{}.csv", report.month);
-        let pdf = format!("/api/v1/costs/{}.pdf", report.month);
+        let scope = report
+            .application
+            .as_deref()
+            .map(|a| format!("?application={}", format::query_value(a)))
+            .unwrap_or_default();
+        let csv = format!("/api/v1/costs/{}.csv{scope}", report.month);
+        let pdf = format!("/api/v1/costs/{}.pdf{scope}", report.month);
         view! {
             <Totals report=report.clone() />
             <div class="cost-insights">
@@ -125,19 +134,39 @@ fn MonthReport(report: CostReport) -> impl IntoView {
                 </div>
                 <CostTable lines=report.functions.clone() totals=report.totals.clone() currency=report.currency.clone() colours />
             </section>
-            <ApplicationTable lines=report.applications.clone() currency=report.currency.clone() />
+            <ApplicationTable lines=report.applications.clone() currency=report.currency.clone() month=report.month.clone() />
         }
         .into_any()
     };
+    let lede = match &report.application {
+        Some(app) => format!(
+            "Usage and cost of the functions of application {app} in {label} (UTC), priced with the plan in force each hour."
+        ),
+        None => format!(
+            "Usage and cost of every function in {label} (UTC), priced with the plan in force each hour."
+        ),
+    };
+    let scope = report.application.clone().map(|app| {
+        let all = format!("/costs?month={}", report.month);
+        view! {
+            <p class="scope-note">
+                <span class="badge">{format!("Application: {app}")}</span>
+                " "
+                <a href=all>"Show all applications"</a>
+            </p>
+        }
+    });
     view! {
         <div class="page-head">
             <div>
-                <h1>"Costs"</h1>
-                <p class="lede">
-                    {format!("Usage and cost of every function in {label} (UTC), priced with the plan in force each hour.")}
-                </p>
+                <h1>{match &report.application {
+                    Some(app) => format!("Costs · {app}"),
+                    None => "Costs".to_string(),
+                }}</h1>
+                <p class="lede">{lede}</p>
+                {scope}
             </div>
-            <MonthPicker month=report.month.clone() month_to_date=report.month_to_date />
+            <MonthPicker month=report.month.clone() month_to_date=report.month_to_date application=report.application.clone() />
         </div>
         {body}
     }
@@ -147,13 +176,18 @@ fn MonthReport(report: CostReport) -> impl IntoView {
 /// Previous / next links around a month input that navigates on change (and,
 /// before the bundle has loaded, submits as a plain GET form).
 #[component]
-fn MonthPicker(month: String, month_to_date: bool) -> impl IntoView {
+fn MonthPicker(month: String, month_to_date: bool, application: Option<String>) -> impl IntoView {
     let navigate = use_navigate();
+    // Moving between months keeps the application in view.
+    let scope = application
+        .as_deref()
+        .map(|a| format!("&application={}", format::query_value(a)))
+        .unwrap_or_default();
     let link = |delta: i32, text: &'static str| {
         let target = shift_month(&month, delta)?;
         let aria = format!("{text} month, {}", month_label(&target));
         Some(view! {
-            <a class="btn btn-small" href=format!("/costs?month={target}") aria-label=aria>
+            <a class="btn btn-small" href=format!("/costs?month={target}{scope}") aria-label=aria>
                 {if delta < 0 { "‹ " } else { "" }}
                 {month_label(&target)}
                 {if delta > 0 { " ›" } else { "" }}
@@ -178,7 +212,7 @@ fn MonthPicker(month: String, month_to_date: bool) -> impl IntoView {
                     on:change=move |ev| {
                         let value = event_target_value(&ev);
                         if first_day(&value).is_some() {
-                            navigate(&format!("/costs?month={value}"), Default::default());
+                            navigate(&format!("/costs?month={value}{scope}"), Default::default());
                         }
                     }
                 />
@@ -478,7 +512,7 @@ mod tests {
 
 /// The month's cost per application (functions grouped by their `application`).
 #[component]
-fn ApplicationTable(lines: Vec<ApplicationCost>, currency: String) -> impl IntoView {
+fn ApplicationTable(lines: Vec<ApplicationCost>, currency: String, month: String) -> impl IntoView {
     if lines.is_empty() {
         return ().into_any();
     }
@@ -493,7 +527,11 @@ fn ApplicationTable(lines: Vec<ApplicationCost>, currency: String) -> impl IntoV
                 .unwrap_or_else(|| "—".into());
             view! {
                 <tr>
-                    <th scope="row">{a.name.clone()}</th>
+                    <th scope="row">
+                        <a href=format!("/costs?month={month}&application={}", format::query_value(&a.name))>
+                            {a.name.clone()}
+                        </a>
+                    </th>
                     <td class="break muted">{functions}</td>
                     <td class="num">{count(a.usage.requests)}</td>
                     <td class="num">{money(amount(&a.usage.cost), &currency)}</td>

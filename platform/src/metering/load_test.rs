@@ -118,6 +118,32 @@ async fn a_month_of_a_million_invocations() {
     let total: rust_decimal::Decimal = report.totals.cost.parse().unwrap();
     let whole = report::cost_of(&expected, &plan::Plan::default_plan().prices);
     assert_eq!(total.round_dp(12), whole.round_dp(12));
-    // 28 days × 20 functions, plus header and totals.
-    assert_eq!(csv.lines().count(), 28 * FUNCTIONS as usize + 2);
+    // 28 days × 20 functions, plus header, one total per application and
+    // the grand total.
+    assert_eq!(
+        csv.lines().count(),
+        28 * FUNCTIONS as usize + 2 + report.applications.len()
+    );
+    // Each application's total row is the exact sum of its functions' rows,
+    // and equals the JSON report's application line.
+    use rust_decimal::Decimal;
+    let mut sums: std::collections::HashMap<String, Decimal> = Default::default();
+    let mut totals: std::collections::HashMap<String, Decimal> = Default::default();
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (date, cost, app) = (fields[0], fields[7].parse::<Decimal>().unwrap(), fields[9]);
+        match (date, app) {
+            ("total", "") => {}
+            ("total", app) => {
+                totals.insert(app.to_string(), cost);
+            }
+            (_, app) => *sums.entry(app.to_string()).or_default() += cost,
+        }
+    }
+    assert_eq!(totals.len(), report.applications.len());
+    for a in &report.applications {
+        let json: Decimal = a.usage.cost.parse().unwrap();
+        assert_eq!(totals[&a.name], json, "{}", a.name);
+        assert_eq!(sums[&a.name], json, "{}", a.name);
+    }
 }

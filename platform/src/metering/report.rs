@@ -267,6 +267,7 @@ pub(crate) fn build(
 
     CostReport {
         month: month.to_string(),
+        application: None,
         currency: closing.currency.clone(),
         generated_at: from_ms(now),
         month_to_date,
@@ -296,17 +297,31 @@ impl Platform {
         team_id: i64,
         month: Option<&str>,
     ) -> Result<CostReport, PlatformError> {
-        self.cost_report_at(team_id, month, self.inner.clock.now_ms())
+        self.cost_report_at(team_id, month, None, self.inner.clock.now_ms())
+            .await
+    }
+
+    /// The cost report of one application of the team (its functions as
+    /// they are grouped now).
+    pub(crate) async fn application_cost_report(
+        &self,
+        team_id: i64,
+        month: Option<&str>,
+        application: &str,
+    ) -> Result<CostReport, PlatformError> {
+        self.cost_report_at(team_id, month, Some(application), self.inner.clock.now_ms())
             .await
     }
 
     /// The cost report as it stood at `now` (UTC ms): drives the projection
     /// and the default month. For tests and reports "as of" a date. Only the
-    /// functions `team_id` owns (or owned, if deleted) are in it.
+    /// functions `team_id` owns (or owned, if deleted) are in it; with
+    /// `application`, only that application's.
     pub(crate) async fn cost_report_at(
         &self,
         team_id: i64,
         month: Option<&str>,
+        application: Option<&str>,
         now: i64,
     ) -> Result<CostReport, PlatformError> {
         let month = match month {
@@ -335,7 +350,19 @@ impl Platform {
                 row.try_get::<String, _>("application")?,
             );
         }
-        Ok(build(month, &hours, &book, now, &applications))
+        if let Some(app) = application {
+            // As `per_application` groups: a function it no longer knows
+            // (deleted) is in the default application.
+            hours.retain(|hour| {
+                applications
+                    .get(&hour.function)
+                    .map_or(model::DEFAULT_APPLICATION, String::as_str)
+                    == app
+            });
+        }
+        let mut report = build(month, &hours, &book, now, &applications);
+        report.application = application.map(str::to_string);
+        Ok(report)
     }
 }
 

@@ -79,7 +79,7 @@ impl Events<'_> {
 
     /// The applications of the team that have key-value data.
     pub async fn applications(&self, who: &Principal) -> Result<Vec<String>, PlatformError> {
-        self.0.applications(who.team_id).await
+        self.0.kv_applications(who.team_id).await
     }
 
     /// Keys of `application` starting with `prefix`.

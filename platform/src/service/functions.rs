@@ -87,6 +87,17 @@ impl Functions<'_> {
             .await
     }
 
+    /// The wasm file of one version (`wisp export` downloads the live one).
+    pub async fn wasm(
+        &self,
+        who: &Principal,
+        name: &str,
+        version: i64,
+    ) -> Result<Bytes, PlatformError> {
+        self.0.authorize_function(who, name, Role::Viewer).await?;
+        self.0.version_wasm(name, version).await
+    }
+
     /// Deletes the function, its versions and triggers (its name stays the team's).
     pub async fn delete(&self, who: &Principal, name: &str) -> Result<(), PlatformError> {
         let op = self.0.delete_function(name);

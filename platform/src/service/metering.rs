@@ -21,6 +21,18 @@ impl Metering<'_> {
         self.0.cost_report(who.team_id, month).await
     }
 
+    /// The costs of one application of the team in `month`.
+    pub async fn application_cost_report(
+        &self,
+        who: &Principal,
+        month: Option<&str>,
+        application: &str,
+    ) -> Result<CostReport, PlatformError> {
+        self.0
+            .application_cost_report(who.team_id, month, application)
+            .await
+    }
+
     /// The price plans in effect and scheduled.
     pub async fn price_plans(&self, _who: &Principal) -> Result<PricePlans, PlatformError> {
         self.0.price_plans().await
@@ -54,5 +66,22 @@ impl Metering<'_> {
         until: DateTime<Utc>,
     ) -> Result<Topology, PlatformError> {
         self.0.topology(who.team_id, since, until).await
+    }
+
+    /// The graph of one application of the team: its functions, their
+    /// triggers, topics and stores, and what they call.
+    pub async fn application_topology(
+        &self,
+        who: &Principal,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        application: &str,
+    ) -> Result<Topology, PlatformError> {
+        let graph = self.0.topology(who.team_id, since, until).await?;
+        let functions = self
+            .0
+            .application_functions(who.team_id, application)
+            .await?;
+        Ok(graph.scoped_to(&functions.into_iter().collect()))
     }
 }

@@ -18,7 +18,8 @@
 //!   the audit log;
 //! - [`Metering`]: cost reports, price plans, the overview and the topology;
 //! - [`Retention`]: how long each team's history is kept;
-//! - [`Alerts`]: rules on error rate, latency, queues and budget.
+//! - [`Alerts`]: rules on error rate, latency, queues and budget;
+//! - [`Applications`]: manifests planned, applied and exported.
 //!
 //! Wisp's own work (the gateway serving a public route, the dispatcher,
 //! trigger consumers, the recorder, the in-guest hosts) runs on the core's
@@ -27,6 +28,7 @@
 
 mod access;
 mod alerts;
+mod applications;
 mod events;
 mod functions;
 mod metering;
@@ -38,6 +40,7 @@ use std::future::Future;
 
 pub use access::Access;
 pub use alerts::Alerts;
+pub use applications::Applications;
 pub use events::Events;
 pub use functions::{Functions, InvocationFeed, LogFeed};
 pub use metering::Metering;
@@ -100,6 +103,11 @@ impl Platform {
     /// Alert rules and their history.
     pub fn alerts(&self) -> Alerts<'_> {
         Alerts(self)
+    }
+
+    /// Applications as code: plan, apply and export a manifest.
+    pub fn applications(&self) -> Applications<'_> {
+        Applications(self)
     }
 
     /// How long history is kept: the team's and the server's periods.

@@ -34,24 +34,30 @@ impl Schedule {
     /// Parses `schedule` (5 or 6 fields, or a shorthand) in `timezone` (IANA name).
     pub fn parse(schedule: &str, timezone: &str) -> Result<Self, PlatformError> {
         let tz = chrono_tz::Tz::from_str(timezone.trim()).map_err(|_| {
-            PlatformError::invalid(format!(
-                "unknown time zone {timezone:?}; use an IANA name such as UTC or Europe/Paris"
-            ))
+            PlatformError::invalid_field(
+                "timezone",
+                format!(
+                    "unknown time zone {timezone:?}; use an IANA name such as UTC or Europe/Paris"
+                ),
+            )
         })?;
         let fields = schedule.split_whitespace().count();
         if !(schedule.trim().starts_with('@') || fields == 5 || fields == 6) {
-            return Err(PlatformError::invalid(format!(
-                "schedule {schedule:?} has {fields} fields; use 5 (minute hour day month weekday), \
-                 6 (with seconds first) or a shorthand such as @hourly"
-            )));
+            return Err(PlatformError::invalid_field(
+                "schedule",
+                format!(
+                    "schedule {schedule:?} has {fields} fields; use 5 (minute hour day month \
+                     weekday), 6 (with seconds first) or a shorthand such as @hourly"
+                ),
+            ));
         }
         let parser = CronParser::builder()
             .seconds(Seconds::Optional)
             .year(Year::Disallowed)
             .build();
-        let cron = parser
-            .parse(schedule)
-            .map_err(|e| PlatformError::invalid(format!("schedule {schedule:?}: {e}")))?;
+        let cron = parser.parse(schedule).map_err(|e| {
+            PlatformError::invalid_field("schedule", format!("schedule {schedule:?}: {e}"))
+        })?;
         Ok(Self { cron, tz })
     }
 

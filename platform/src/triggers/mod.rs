@@ -177,6 +177,32 @@ fn route_entry(t: &Trigger) -> Option<RouteEntry> {
     }
 }
 
+/// Whether the stored HTTP routes without triggers `removed`, plus `added`
+/// (function, spec), make a valid route table (no two routes overlap).
+pub(crate) async fn check_routes(
+    platform: &Platform,
+    removed: &std::collections::HashSet<String>,
+    added: &[(String, TriggerSpec)],
+) -> Result<(), PlatformError> {
+    let mut conn = platform.inner.db.acquire().await?;
+    let mut entries: Vec<RouteEntry> = stored_routes(&mut conn, None)
+        .await?
+        .into_iter()
+        .filter(|e| !removed.contains(&e.trigger_id))
+        .collect();
+    for (i, (function, spec)) in added.iter().enumerate() {
+        if let TriggerSpec::Http { route, methods } = spec {
+            entries.push(RouteEntry {
+                trigger_id: format!("#{i} of the manifest"),
+                function: function.clone(),
+                route: route.clone(),
+                methods: methods.clone(),
+            });
+        }
+    }
+    RouteTable::build(&entries).map(|_| ())
+}
+
 /// The stored HTTP routes (all nodes'), but trigger `except`'s: what a new
 /// or changed route is checked against, under the cluster's route lock.
 async fn stored_routes(
@@ -353,6 +379,16 @@ impl Platform {
                 new.function
             )));
         }
+        self.normalized_trigger(new, default_attempts).await
+    }
+
+    /// [`Platform::checked_trigger`] but for its function's existence: a
+    /// trigger of a function an apply is about to create.
+    pub(crate) async fn normalized_trigger(
+        &self,
+        new: &NewTrigger,
+        default_attempts: u32,
+    ) -> Result<(TriggerSpec, u32), PlatformError> {
         let mut spec = new.spec.clone();
         if let TriggerSpec::Http { methods, .. } = &mut spec {
             *methods = http_route::normalize_methods(methods)?;

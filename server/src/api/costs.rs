@@ -44,6 +44,28 @@ pub async fn put_plan(
 pub struct ReportParams {
     /// `YYYY-MM` (UTC); default the current month.
     month: Option<String>,
+    /// Only this application's functions.
+    application: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DownloadParams {
+    /// Only this application's functions.
+    application: Option<String>,
+}
+
+/// The team's report, or one application's.
+async fn scoped_report(
+    state: &AppState,
+    who: &platform::Principal,
+    month: Option<&str>,
+    application: Option<&str>,
+) -> Result<CostReport, AppError> {
+    let metering = state.platform.metering();
+    Ok(match application {
+        Some(app) => metering.application_cost_report(who, month, app).await?,
+        None => metering.cost_report(who, month).await?,
+    })
 }
 
 /// A month's usage and cost per function, beside the previous month.
@@ -56,11 +78,13 @@ pub async fn report(
     Query(params): Query<ReportParams>,
 ) -> Result<Json<CostReport>, AppError> {
     Ok(Json(
-        state
-            .platform
-            .metering()
-            .cost_report(&who, params.month.as_deref())
-            .await?,
+        scoped_report(
+            &state,
+            &who,
+            params.month.as_deref(),
+            params.application.as_deref(),
+        )
+        .await?,
     ))
 }
 
@@ -68,7 +92,7 @@ pub async fn report(
 /// function per day and a totals row) or `{YYYY-MM}.pdf` (a printable
 /// document: totals, daily cost chart, per-function table, price plan).
 #[utoipa::path(get, path = "/api/v1/costs/{file}",
-    params(("file" = String, Path, description = "`YYYY-MM.csv` or `YYYY-MM.pdf`")),
+    params(("file" = String, Path, description = "`YYYY-MM.csv` or `YYYY-MM.pdf`"), DownloadParams),
     responses((status = 200,
                description = "`YYYY-MM.csv`: the report as CSV; `YYYY-MM.pdf`: as a PDF document",
                content((String = "text/csv"), (Vec<u8> = "application/pdf"))),
@@ -78,6 +102,7 @@ pub async fn download(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
     Path(file): Path<String>,
+    Query(params): Query<DownloadParams>,
 ) -> Result<Response, AppError> {
     let (month, extension) = match file.rsplit_once('.') {
         Some((month, ext @ ("csv" | "pdf"))) => (month, ext),
@@ -87,13 +112,14 @@ pub async fn download(
             )))
         }
     };
-    let report = state
-        .platform
-        .metering()
-        .cost_report(&who, Some(month))
-        .await?;
+    let report = scoped_report(&state, &who, Some(month), params.application.as_deref()).await?;
+    let scope = report
+        .application
+        .as_deref()
+        .map(|a| format!("-{a}"))
+        .unwrap_or_default();
     let disposition = format!(
-        "attachment; filename=\"wisp-costs-{}.{extension}\"",
+        "attachment; filename=\"wisp-costs{scope}-{}.{extension}\"",
         report.month
     );
     let (content_type, body) = if extension == "pdf" {

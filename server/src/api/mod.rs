@@ -4,6 +4,7 @@
 //! real cause.
 
 mod alerts;
+mod applications;
 mod auth;
 mod costs;
 mod error;
@@ -63,6 +64,9 @@ impl AppState {
     }
 }
 
+/// Largest resolved manifest accepted (its wasm goes up separately).
+const APPLY_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
 /// Every REST route and its layers.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -89,6 +93,10 @@ pub fn router(state: AppState) -> Router {
             // Uploads enforce their own (larger, configurable) limit with a
             // JSON error; the default 2 MB cap would cut wasm files short.
             post(functions::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/v1/functions/{name}/versions/{version}/wasm",
+            get(applications::wasm),
         )
         .route("/api/v1/functions/{name}/alias", post(functions::set_alias))
         .route("/api/v1/functions/{name}/invoke", post(invocations::invoke))
@@ -153,6 +161,19 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/alerts/{id}",
             get(alerts::get).delete(alerts::delete),
         )
+        .route(
+            "/api/v1/applications/{name}/plan",
+            post(applications::plan).layer(DefaultBodyLimit::max(APPLY_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v1/applications/{name}/apply",
+            post(applications::apply).layer(DefaultBodyLimit::max(APPLY_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v1/applications/{name}/manifest",
+            get(applications::export),
+        )
+        .route("/api/v1/manifest.schema.json", get(applications::schema))
         .route("/api/v1/retention", get(retention::get))
         .route("/api/v1/retention/team", put(retention::set_team))
         .route("/api/v1/retention/server", put(retention::set_server))

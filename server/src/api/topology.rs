@@ -22,6 +22,8 @@ pub struct TopologyParams {
     format: Option<String>,
     /// JSON only: include the left-to-right layout (node boxes, edge paths).
     layout: Option<bool>,
+    /// Only this application's functions, with what they touch.
+    application: Option<String>,
 }
 
 /// Parses `15m`, `1h`, `24h`, `7d` (any count of m/h/d).
@@ -61,11 +63,15 @@ pub async fn topology(
             .checked_sub_signed(Duration::hours(1))
             .ok_or_else(|| AppError::bad_request("until is out of range"))?,
     };
-    let mut graph = state
-        .platform
-        .metering()
-        .topology(&who, since, until)
-        .await?;
+    let metering = state.platform.metering();
+    let mut graph = match p.application.as_deref() {
+        Some(app) => {
+            metering
+                .application_topology(&who, since, until, app)
+                .await?
+        }
+        None => metering.topology(&who, since, until).await?,
+    };
     let format = p.format.as_deref().unwrap_or("json");
     match format {
         "json" => {

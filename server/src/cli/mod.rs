@@ -3,10 +3,14 @@
 //! (`WISP_TOKEN`, default: ./wisp-data/admin-token when present).
 
 mod alerts;
+mod apply;
 mod backup;
 mod client;
+mod dev;
 mod errors;
 mod events;
+mod manifest;
+mod new;
 mod nodes;
 mod replay;
 mod retention;
@@ -15,11 +19,14 @@ mod secrets;
 mod tokens;
 
 pub use alerts::{alerts, AlertsArgs};
+pub use apply::{apply, export, ApplyArgs, ExportArgs};
 pub use backup::{backup, restore, BackupArgs, RestoreArgs};
+pub use dev::{dev, DevArgs};
 pub use errors::{errors, ErrorsArgs};
 pub use events::{
     dead_letters, kv, publish, triggers, DeadLettersArgs, KvArgs, PublishArgs, TriggersArgs,
 };
+pub use new::{new, NewArgs};
 pub use nodes::{nodes, NodesArgs};
 pub use replay::{replay, ReplayArgs};
 pub use retention::{retention, RetentionArgs};

@@ -203,6 +203,13 @@ const PLAN: &str = r#"{"currency": "USD", "per_million_requests": "1", "per_gb_s
 const CONFIG: &str = r#"{"name": "{fn}", "form": {"memory_mb": "128", "timeout_ms": "5000",
     "max_concurrency": "10", "env": [["MATRIX", "1"]], "allowed_hosts": []}}"#;
 
+/// An application spec naming nothing: a plan or apply of it changes
+/// nothing (without `prune`).
+const EMPTY_APP: &str = r#"{"functions": [], "triggers": []}"#;
+/// Why another team's application name is not a 404.
+const APP_NAMESPACE: &str = "application names are each team's own: another team's name is an \
+     application of the caller's team (its own functions, or none)";
+
 /// REST routes, keyed as the OpenAPI document names them.
 pub const ROUTES: &[Sample] = &[
     s(
@@ -225,6 +232,23 @@ pub const ROUTES: &[Sample] = &[
     s("GET /api/v1/functions", Read),
     s("GET /api/v1/functions/{name}", Read),
     s("GET /api/v1/functions/{name}/invocations", Read),
+    s("GET /api/v1/functions/{name}/versions/{version}/wasm", Read),
+    Sample {
+        other_team_also: Some((200, APP_NAMESPACE)),
+        ..s("GET /api/v1/applications/{name}/manifest", Read).params(&[("name", "kv_app")])
+    },
+    Sample {
+        other_team_also: Some((200, APP_NAMESPACE)),
+        ..s("POST /api/v1/applications/{name}/plan", Change)
+            .params(&[("name", "kv_app")])
+            .args(Json(EMPTY_APP))
+    },
+    Sample {
+        other_team_also: Some((200, APP_NAMESPACE)),
+        ..s("POST /api/v1/applications/{name}/apply", Change)
+            .params(&[("name", "kv_app")])
+            .args(Json(EMPTY_APP))
+    },
     s("GET /api/v1/invocations/stream", Read),
     s("GET /api/v1/invocations/{id}", Read),
     s("GET /api/v1/invocations/{id}/children", Read),
@@ -438,6 +462,7 @@ pub fn placeholder_for(path: &str, param: &str) -> Option<&'static str> {
         "username" => "member",
         "topic" => "topic",
         "trace_id" => "trace",
+        "version" => "version",
         "file" => "month_file",
         "id" => {
             let before = path.split("/{id}").next()?.rsplit('/').next()?;

@@ -148,6 +148,7 @@ impl<'s> World<'s> {
             let mut ctx = world.team_objects(team, &owner).await;
             ctx.insert("team_id", team_id);
             ctx.insert("kv_app", json!("default"));
+            ctx.insert("version", json!(1));
             ctx.insert("new_key", json!("matrix-key"));
             ctx.insert("topic", json!(format!("{team}-topic")));
             ctx.insert("month_file", json!(month_file));
