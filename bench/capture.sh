@@ -1,12 +1,14 @@
 # The capture measurement of bench/run.sh (sourced by it; uses its helpers):
-# `bash bench/run.sh capture` deploys hello three times on one Wisp server —
+# `bash bench/run.sh capture` deploys hello four times on one Wisp server —
 # capture off, capture = failures (the default) and capture = all — and
 # measures each recording setting against `off` in CAPTURE_PAIRS pairs of
 # adjacent short rounds per concurrency, the order flipping from pair to
 # pair (as the recording on/off measurement does: this VM's speed drifts
 # between rounds by more than the effect measured). hello never fails, so
 # `failures` records every call and keeps none of them; `all` also seals
-# and stores each call's capture.
+# and stores each call's capture. A fourth copy with capture off is
+# measured against the first the same way (`off-again`, an A/A
+# comparison): the noise floor of the run.
 
 CAPTURE_PAIRS="${CAPTURE_PAIRS:-30}"
 CAPTURE_DURATION="${CAPTURE_DURATION:-2}"
@@ -17,15 +19,17 @@ capture() {
   local dir="$WORK/capture" mode c p a b out="$WORK/capture.tsv"
   start_wisp "$dir"
   local pid="$SERVER_PID"
-  for mode in off failures all; do
+  # off-again is a second copy of hello with capture off: off-again vs off
+  # (an A/A comparison) is the noise floor the other rows are read against.
+  for mode in off off-again failures all; do
     deploy "hello-$mode" "$ROOT/functions/hello.wasm"
     curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-      --data "{\"capture\": \"$mode\"}" "$API/api/v1/functions/hello-$mode" ||
+      --data "{\"capture\": \"${mode%-again}\"}" "$API/api/v1/functions/hello-$mode" ||
       { echo "error: configuring hello-$mode failed" >&2; return 1; }
     wrk -t 2 -c 16 -d "${WARMUP}s" "$GATEWAY/fn/hello-$mode/" >/dev/null
   done
   : >"$out"
-  for mode in failures all; do
+  for mode in off-again failures all; do
     log "hello, capture=$mode vs off: $CAPTURE_PAIRS pairs of ${CAPTURE_DURATION}s rounds, order alternating, at c = $CAPTURE_CONNS"
     for c in $CAPTURE_CONNS; do
       for p in $(seq 1 "$CAPTURE_PAIRS"); do

@@ -133,17 +133,23 @@ pub struct Divergence {
     pub differs: Vec<String>,
 }
 
-/// Header names and values (values not in UTF-8 are kept lossily).
-fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+/// Bytes the `name: value` lines of `headers` take.
+fn head_size(headers: &http::HeaderMap) -> usize {
     headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+        .map(|(k, v)| k.as_str().len() + v.len() + 3)
+        .sum()
+}
+
+/// Appends a `name: value` line per header (values not in UTF-8 kept
+/// lossily; a header value holds no line break).
+fn push_headers(text: &mut String, headers: &http::HeaderMap) {
+    for (name, value) in headers {
+        text.push_str(name.as_str());
+        text.push_str(": ");
+        text.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        text.push('\n');
+    }
 }
 
 /// Byte fields as base64 strings in JSON.
@@ -163,41 +169,48 @@ mod b64 {
     }
 }
 
-/// An HTTP head as the call saw it: cheap clones (a `HeaderMap` holds its
-/// values as reference-counted bytes), turned into a [`RecordedMessage`]
-/// only for a call whose recording is kept.
+/// An HTTP head as the call saw it, copied into one string (`METHOD URI`
+/// for a request, then a `name: value` line per header) and turned into a
+/// [`RecordedMessage`] only for a call whose recording is kept. A copy, not
+/// reference-counted clones: a clone of the request's URI or header values
+/// would hold on to the connection's read buffer until the call ends, and
+/// the server would then allocate a new buffer for the next request on
+/// that connection (measured: most of what `capture = failures` cost per
+/// call, docs/BENCHMARKS.md "Capture cost").
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RawHead {
-    method: Option<http::Method>,
-    uri: Option<http::Uri>,
     status: Option<u16>,
-    headers: http::HeaderMap,
+    /// Whether `text` starts with a request line.
+    request_line: bool,
+    text: String,
 }
 
 impl RawHead {
     pub(crate) fn request<B>(request: &http::Request<B>) -> Self {
+        use std::fmt::Write as _;
+        let mut text = String::with_capacity(head_size(request.headers()) + 64);
+        let _ = writeln!(text, "{} {}", request.method(), request.uri());
+        push_headers(&mut text, request.headers());
         RawHead {
-            method: Some(request.method().clone()),
-            uri: Some(request.uri().clone()),
             status: None,
-            headers: request.headers().clone(),
+            request_line: true,
+            text,
         }
     }
 
     pub(crate) fn response<B>(response: &http::Response<B>) -> Self {
-        RawHead {
-            headers: response.headers().clone(),
-            ..Self::status(response.status().as_u16())
-        }
+        let mut head = Self::status(response.status().as_u16());
+        head.text.reserve(head_size(response.headers()));
+        push_headers(&mut head.text, response.headers());
+        head
     }
 
     /// A response head recorded by its status alone.
     pub(crate) fn status(status: u16) -> Self {
         RawHead {
-            method: None,
-            uri: None,
             status: Some(status),
-            headers: http::HeaderMap::new(),
+            request_line: false,
+            text: String::new(),
         }
     }
 
@@ -209,11 +222,23 @@ impl RawHead {
         what: &str,
         cut: &mut Vec<String>,
     ) -> RecordedMessage {
+        let mut lines = self.text.lines();
+        let (method, uri) = if self.request_line {
+            let line = lines.next().unwrap_or_default();
+            let (method, uri) = line.split_once(' ').unwrap_or((line, ""));
+            (Some(method.to_string()), Some(uri.to_string()))
+        } else {
+            (None, None)
+        };
+        let headers = lines
+            .filter_map(|line| line.split_once(": "))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
         let mut message = RecordedMessage {
-            method: self.method.map(|m| m.to_string()),
-            uri: self.uri.map(|u| u.to_string()),
+            method,
+            uri,
             status: self.status,
-            headers: header_pairs(&self.headers),
+            headers,
             body: Vec::new(),
             body_complete: true,
         };

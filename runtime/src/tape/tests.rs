@@ -146,3 +146,33 @@ fn recording_for_failures_keeps_a_response_below_500_by_its_status_alone() {
         vec![("x-kept".to_string(), "yes".to_string())]
     );
 }
+
+#[test]
+fn a_recorded_head_keeps_its_request_line_and_headers_in_order() {
+    let tape = Tape::new(&TapeMode::Off);
+    tape.begin(&TapeMode::Record {
+        max_body_bytes: 8,
+        failures_only: true,
+    });
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("http://fn.local/orders?id=7&x=a%20b")
+        .header("x-a", "1")
+        .header("x-b", "two words: and a colon")
+        .header("x-a", "again")
+        .body(())
+        .unwrap();
+    tape.request(&request);
+    let kept = tape.finish().0.unwrap().into_recording().request.unwrap();
+    assert_eq!(kept.method.as_deref(), Some("POST"));
+    assert_eq!(kept.uri.as_deref(), Some("http://fn.local/orders?id=7&x=a%20b"));
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        kept.headers,
+        vec![
+            pair("x-a", "1"),
+            pair("x-a", "again"),
+            pair("x-b", "two words: and a colon")
+        ]
+    );
+}
