@@ -125,9 +125,9 @@ export WISP_FUNCTIONS_DIR="$ROOT/functions"
 export WISP_TEST_CACHE_DIR="$CARGO_TARGET_DIR/wisp-test-cache"
 cargo test --workspace -- --test-threads=2
 
-log "Core suites again on PostgreSQL (deploy/call/record, versions, triggers and events, costs, tenancy)"
+log "Core suites again on PostgreSQL (deploy/call/record, versions, triggers and events, costs, tenancy, applications as code)"
 WISP_TEST_BACKEND=postgres cargo test -p server --test core_flow --test events \
-  --test costs --test tenancy -- --test-threads=2
+  --test costs --test tenancy --test apply -- --test-threads=2
 
 log "API fuzzing (schemathesis from the OpenAPI document: no 5xx, no crash)"
 bash "$ROOT/scripts/fuzz-api.sh"

@@ -214,9 +214,13 @@ pub struct TopologyView {
     pub svg: String,
 }
 
-/// The graph of the last `window` (`15m`, `1h`, `24h`, `7d`), laid out and drawn.
+/// The graph of the last `window` (`15m`, `1h`, `24h`, `7d`), laid out and
+/// drawn: the team's, or one `application`'s.
 #[server(prefix = "/rpc", input = GetUrl)]
-pub async fn load_topology(window: String) -> Result<TopologyView, AppError> {
+pub async fn load_topology(
+    window: String,
+    application: Option<String>,
+) -> Result<TopologyView, AppError> {
     let who = crate::api::ssr::require_user().await?;
     let platform = crate::api::ssr::platform();
     let span = match window.as_str() {
@@ -226,10 +230,15 @@ pub async fn load_topology(window: String) -> Result<TopologyView, AppError> {
         _ => chrono::Duration::hours(1),
     };
     let until = platform.now();
-    let mut graph = platform
-        .metering()
-        .topology(&who, until - span, until)
-        .await?;
+    let metering = platform.metering();
+    let mut graph = match application.filter(|a| !a.is_empty()) {
+        Some(app) => {
+            metering
+                .application_topology(&who, until - span, until, &app)
+                .await?
+        }
+        None => metering.topology(&who, until - span, until).await?,
+    };
     graph.layout = Some(render::topology_layout(&graph));
     let svg = render::topology_svg(&graph, "");
     Ok(TopologyView {

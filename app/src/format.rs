@@ -188,6 +188,15 @@ pub fn percent(share: f64) -> String {
     }
 }
 
+/// `1 function`, `3 functions`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

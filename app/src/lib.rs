@@ -12,6 +12,7 @@
 
 pub mod alerts_api;
 pub mod api;
+pub mod applications_api;
 pub mod components;
 pub mod error;
 pub mod errors_api;
@@ -35,11 +36,11 @@ use leptos_router::{
 use crate::{
     components::layout::AppFrame,
     pages::{
-        alerts::AlertsPage, costs::CostsPage, errors::ErrorsPage, events::EventsPage,
-        function::FunctionPage, functions::FunctionsPage, invocation::InvocationPage,
-        login::LoginPage, logs::LogsPage, nodes::NodesPage, not_found::NotFoundPage,
-        overview::OverviewPage, settings::SettingsPage, team::TeamPage, topology::TopologyPage,
-        trace::TracePage, triggers::TriggersPage,
+        alerts::AlertsPage, application::ApplicationPage, costs::CostsPage, errors::ErrorsPage,
+        events::EventsPage, function::FunctionPage, functions::FunctionsPage,
+        invocation::InvocationPage, login::LoginPage, logs::LogsPage, nodes::NodesPage,
+        not_found::NotFoundPage, overview::OverviewPage, settings::SettingsPage, team::TeamPage,
+        topology::TopologyPage, trace::TracePage, triggers::TriggersPage,
     },
 };
 
@@ -108,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/functions") view=FunctionsPage ssr=SsrMode::Async />
                     <Route path=path!("/functions/:name") view=FunctionPage ssr=SsrMode::Async />
                     <Route path=path!("/costs") view=CostsPage ssr=SsrMode::Async />
+                    <Route path=path!("/applications/:name") view=ApplicationPage ssr=SsrMode::Async />
                     <Route path=path!("/invocations/:id") view=InvocationPage ssr=SsrMode::Async />
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
                     <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />

@@ -31,6 +31,7 @@ pub async fn search_logs(
     let search = platform::LogSearch {
         q,
         function: given(function),
+        application: None,
         status: given(status),
         level: None,
         since,

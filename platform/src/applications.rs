@@ -24,6 +24,11 @@ use sqlx::Row;
 
 use crate::{Platform, PlatformError};
 
+/// Most functions one application spec may name.
+pub(crate) const MAX_FUNCTIONS: usize = 500;
+/// Most triggers one application spec may name.
+pub(crate) const MAX_TRIGGERS: usize = 2_000;
+
 /// One step of an apply, in the order they run.
 enum Step {
     DeleteTrigger(String),
@@ -230,6 +235,23 @@ impl Platform {
         };
         let mut steps = Vec::new();
         let mut problems = Vec::new();
+        if spec.functions.len() > MAX_FUNCTIONS || spec.triggers.len() > MAX_TRIGGERS {
+            // Refused before any lookup: each function costs queries.
+            plan.problems.push(ManifestProblem {
+                path: if spec.functions.len() > MAX_FUNCTIONS {
+                    "functions".into()
+                } else {
+                    "triggers".into()
+                },
+                message: format!(
+                    "an application has at most {MAX_FUNCTIONS} functions and {MAX_TRIGGERS} \
+                     triggers (this one: {} and {})",
+                    spec.functions.len(),
+                    spec.triggers.len()
+                ),
+            });
+            return Ok(Planned { plan, steps });
+        }
         let probe = FunctionConfig {
             application: app.to_string(),
             ..Default::default()

@@ -18,6 +18,24 @@ macro_rules! team_functions {
     };
 }
 
+/// [`team_functions!`] narrowed to one application when `$app` is not
+/// empty (a deleted function, which has no application any more, counts
+/// for the whole team only).
+macro_rules! scoped_functions {
+    ($team:literal, $app:literal) => {
+        concat!(
+            "(SELECT o.name FROM function_owners o LEFT JOIN functions f ON f.name = o.name \
+             WHERE o.team_id = ",
+            $team,
+            " AND (",
+            $app,
+            " = '' OR f.application = ",
+            $app,
+            "))"
+        )
+    };
+}
+
 use std::str::FromStr;
 use std::time::Duration;
 

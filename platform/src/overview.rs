@@ -24,14 +24,14 @@ const RECENT_FAILURES: i64 = 10;
 // The team-wide windows name the team's functions, so that
 // `invocations_by_function` serves them (one range per function; there is no
 // index on time alone, migration 0008). Parameters: $1 the window's start,
-// $2 the team.
+// $2 the team, $3 the application (empty: all of the team's).
 /// Calls and failures per minute since $1.
 const CALLS_BY_MINUTE: &str = concat!(
     "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
      COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
      FROM invocations WHERE started_at >= $1 \
      AND function_name IN ",
-    team_functions!("$2"),
+    scoped_functions!("$2", "$3"),
     " \
      GROUP BY started_at / 60000"
 );
@@ -41,7 +41,7 @@ const CALLS_SINCE: &str = concat!(
      COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
      FROM invocations WHERE started_at >= $1 \
      AND function_name IN ",
-    team_functions!("$2")
+    scoped_functions!("$2", "$3")
 );
 /// Calls and failures since $1, by function.
 const CALLS_BY_FUNCTION: &str = concat!(
@@ -54,7 +54,8 @@ const CALLS_BY_FUNCTION: &str = concat!(
      GROUP BY function_name"
 );
 
-/// The team's latest failures: $1 how many, $2 the team. The partial index
+/// The team's latest failures: $1 how many, $2 the team, $3 the
+/// application (empty: all). The partial index
 /// `invocations_errors` (error rows only, by time) is walked newest first
 /// until enough of the team's turn up. SQLite's planner, without
 /// statistics, chose `invocations_by_function` instead, which reads every
@@ -72,7 +73,7 @@ fn recent_failures_sql(backend: Backend) -> String {
     "SELECT id, function_name, started_at, outcome, status_code, error FROM invocations{hint} \
          WHERE status = 'error' \
          AND function_name IN ",
-    team_functions!("$2"),
+    scoped_functions!("$2", "$3"),
     " \
          ORDER BY started_at DESC, id DESC LIMIT $1"
 ),
@@ -95,20 +96,23 @@ impl Platform {
     pub(crate) async fn overview_at(
         &self,
         team_id: i64,
+        application: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Overview, PlatformError> {
         let db = &self.inner.db;
         let now_ms = now.timestamp_millis();
+        let app = application.unwrap_or_default();
         let functions = sqlx::query(concat!(
             "SELECT COUNT(*) AS n, COUNT(live_version) AS live FROM functions \
              WHERE name IN ",
-            team_functions!("$1")
+            scoped_functions!("$1", "$2")
         ))
         .bind(team_id)
+        .bind(app)
         .fetch_one(db)
         .await?;
-        let last_hour = self.counts_since(team_id, now_ms - HOUR_MS).await?;
-        let last_day = self.counts_since(team_id, now_ms - DAY_MS).await?;
+        let last_hour = self.counts_since(team_id, app, now_ms - HOUR_MS).await?;
+        let last_day = self.counts_since(team_id, app, now_ms - DAY_MS).await?;
 
         // The current minute is the last bar; the chart starts 59 minutes before it.
         let current_minute = now_ms.div_euclid(MINUTE_MS);
@@ -116,6 +120,7 @@ impl Platform {
         let rows = sqlx::query(CALLS_BY_MINUTE)
             .bind(first_minute * MINUTE_MS)
             .bind(team_id)
+            .bind(app)
             .fetch_all(db)
             .await?;
         let mut by_minute = HashMap::new();
@@ -143,6 +148,7 @@ impl Platform {
         let recent_failures = sqlx::query(&recent_failures_sql(self.inner.backend))
             .bind(RECENT_FAILURES)
             .bind(team_id)
+            .bind(app)
             .fetch_all(db)
             .await?
             .iter()
@@ -170,19 +176,25 @@ impl Platform {
         })
     }
 
-    /// [`Platform::overview_at`] now.
-    pub(crate) async fn overview(&self, team_id: i64) -> Result<Overview, PlatformError> {
-        self.overview_at(team_id, Utc::now()).await
+    /// [`Platform::overview_at`] now, of the team or of one application.
+    pub(crate) async fn overview(
+        &self,
+        team_id: i64,
+        application: Option<&str>,
+    ) -> Result<Overview, PlatformError> {
+        self.overview_at(team_id, application, Utc::now()).await
     }
 
     async fn counts_since(
         &self,
         team_id: i64,
+        application: &str,
         since_ms: i64,
     ) -> Result<InvocationCounts, PlatformError> {
         let row = sqlx::query(CALLS_SINCE)
             .bind(since_ms)
             .bind(team_id)
+            .bind(application)
             .fetch_one(&self.inner.db)
             .await?;
         Ok(InvocationCounts {

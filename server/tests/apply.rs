@@ -155,6 +155,41 @@ async fn an_application_converges_to_its_manifest_and_exports_round_trip() {
         .await
         .unwrap();
     assert_eq!(greeting, "hi from staging");
+    // The application's calls can be searched on their own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let hits = server
+            .get_json("/api/v1/logs?q=GREETING&application=shop")
+            .await["hits"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if hits == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log hit in application shop"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let elsewhere = server
+        .get_json("/api/v1/logs?q=GREETING&application=blog")
+        .await;
+    assert_eq!(
+        elsewhere["hits"].as_array().map(Vec::len),
+        Some(0),
+        "{elsewhere}"
+    );
+    let overview = server.get_json("/api/v1/overview?application=shop").await;
+    assert_eq!(overview["functions"], 4, "{overview}");
+    let graph = server.get_json("/api/v1/topology?application=shop").await;
+    let function_nodes = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "function")
+        .count();
+    assert_eq!(function_nodes, 4, "{graph}");
     let detail = server.get_json("/api/v1/functions/shop-api").await;
     assert_eq!(detail["config"]["memory_mb"], 64);
     assert_eq!(detail["config"]["application"], "shop");

@@ -75,7 +75,7 @@ pub fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
             }
             .into_any();
         }
-        list.into_iter().map(function_row).collect_view().into_any()
+        grouped_rows(list).into_any()
     };
     let shown = move || {
         let n = visible().len();
@@ -124,6 +124,48 @@ pub fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// The rows grouped by application (in name order, each group in the
+/// table's sort order) under a heading row per application — only when
+/// there is more than one application.
+fn grouped_rows(list: Vec<FunctionSummary>) -> impl IntoView {
+    let mut groups: Vec<(String, Vec<FunctionSummary>)> = Vec::new();
+    for f in list {
+        match groups.iter_mut().find(|(app, _)| *app == f.application) {
+            Some((_, rows)) => rows.push(f),
+            None => groups.push((f.application.clone(), vec![f])),
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let headed = groups.len() > 1;
+    groups
+        .into_iter()
+        .map(|(app, rows)| {
+            let head = headed.then(|| {
+                let q = format::query_value(&app);
+                let page = format!("/applications/{q}");
+                let costs = format!("/costs?application={q}");
+                let graph = format!("/topology?application={q}");
+                view! {
+                    <tr class="group-row" data-application=app.clone()>
+                        <th colspan="6" scope="rowgroup">
+                            <a class="group-name" href=page>{app.clone()}</a>
+                            <span class="group-links">
+                                <a href=graph>"graph"</a>
+                                " · "
+                                <a href=costs>"costs"</a>
+                            </span>
+                        </th>
+                    </tr>
+                }
+            });
+            view! {
+                {head}
+                {rows.into_iter().map(function_row).collect_view()}
+            }
+        })
+        .collect_view()
 }
 
 fn function_row(function: FunctionSummary) -> impl IntoView {

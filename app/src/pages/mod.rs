@@ -1,6 +1,7 @@
 //! One module per route of the dashboard.
 
 pub mod alerts;
+pub mod application;
 pub mod costs;
 pub mod errors;
 pub mod events;

@@ -152,8 +152,9 @@ fn StorageCard(retention: RetentionStatus) -> impl IntoView {
     }
 }
 
+/// The latest failures, each linking to its invocation and function.
 #[component]
-fn FailureTable(failures: Vec<FailureSummary>) -> impl IntoView {
+pub fn FailureTable(failures: Vec<FailureSummary>) -> impl IntoView {
     if failures.is_empty() {
         return view! {
             <div class="empty empty-compact">

@@ -13,8 +13,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
+    api::list_functions,
     components::feedback::{ErrorList, ErrorPanel, Loading},
     events_api::{load_topology, TopologyView},
+    format,
     traces_api::load_trace,
 };
 
@@ -38,6 +40,8 @@ pub fn TopologyPage() -> impl IntoView {
             "1h".to_string()
         }
     });
+    let application = Memo::new(move |_| query.read().get("application").unwrap_or_default());
+    let applications = Resource::new(|| (), |_| list_functions());
     let tick = RwSignal::new(0u64);
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(
@@ -48,8 +52,8 @@ pub fn TopologyPage() -> impl IntoView {
         }
     });
     let graph = Resource::new(
-        move || (window.get(), tick.get()),
-        |(w, _)| load_topology(w),
+        move || (window.get(), application.get(), tick.get()),
+        |(w, app, _)| load_topology(w, (!app.is_empty()).then_some(app)),
     );
     let search = RwSignal::new(String::new());
     let trace_id = Memo::new(move |_| query.read().get("trace").unwrap_or_default());
@@ -81,10 +85,15 @@ pub fn TopologyPage() -> impl IntoView {
                 {WINDOWS
                     .iter()
                     .map(|(value, label)| {
-                        let href = match trace_id.get_untracked() {
-                            t if t.is_empty() => format!("/topology?window={value}"),
-                            t => format!("/topology?window={value}&trace={t}"),
-                        };
+                        let mut href = format!("/topology?window={value}");
+                        let app = application.get_untracked();
+                        if !app.is_empty() {
+                            href.push_str(&format!("&application={}", format::query_value(&app)));
+                        }
+                        let trace = trace_id.get_untracked();
+                        if !trace.is_empty() {
+                            href.push_str(&format!("&trace={trace}"));
+                        }
                         let value = value.to_string();
                         view! {
                             <a
@@ -98,6 +107,22 @@ pub fn TopologyPage() -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let names: Vec<String> = applications
+                        .await
+                        .map(|list| {
+                            let mut names: Vec<String> =
+                                list.into_iter().map(|f| f.application).collect();
+                            names.sort();
+                            names.dedup();
+                            names
+                        })
+                        .unwrap_or_default();
+                    (names.len() > 1 || !application.get_untracked().is_empty())
+                        .then(|| view! { <ApplicationPicker names window application /> })
+                })}
+            </Transition>
             <div class="field field-inline">
                 <label for="topology-search">"Find a node"</label>
                 <input
@@ -152,6 +177,41 @@ pub fn TopologyPage() -> impl IntoView {
         <Legend />
     }
     .into_any()
+}
+
+/// Links to the graph of each application (and of all of them).
+#[component]
+fn ApplicationPicker(
+    names: Vec<String>,
+    window: Memo<String>,
+    application: Memo<String>,
+) -> impl IntoView {
+    let link = move |name: String, label: String| {
+        let href = if name.is_empty() {
+            format!("/topology?window={}", window.get_untracked())
+        } else {
+            format!(
+                "/topology?window={}&application={}",
+                window.get_untracked(),
+                format::query_value(&name)
+            )
+        };
+        view! {
+            <a
+                class="segment"
+                href=href
+                aria-current=move || (application.get() == name).then_some("page")
+            >
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <nav class="segmented" aria-label="Application">
+            {link(String::new(), "All applications".to_string())}
+            {names.into_iter().map(|n| link(n.clone(), n)).collect_view()}
+        </nav>
+    }
 }
 
 /// Marks the drawn nodes whose label or id contains `query` (browser only).

@@ -39,6 +39,8 @@ pub struct LogSearch {
     pub q: String,
     /// Only this function's invocations.
     pub function: Option<String>,
+    /// Only the invocations of this application's functions.
+    pub application: Option<String>,
     /// `success`, `error`, or an outcome such as `timeout`.
     pub status: Option<String>,
     /// Only hits in JSON log lines whose `level` is this (`error`, `warn`, ...).
@@ -240,6 +242,12 @@ fn plan(backend: Backend, team_id: i64, search: &LogSearch) -> Result<Plan, Plat
     );
     if let Some(function) = search.function.as_deref().filter(|f| !f.is_empty()) {
         plan.push("i.function_name = {}", Value::Text(function.to_string()));
+    }
+    if let Some(app) = search.application.as_deref().filter(|a| !a.is_empty()) {
+        plan.push(
+            "i.function_name IN (SELECT name FROM functions WHERE application = {})",
+            Value::Text(app.to_string()),
+        );
     }
     match search.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => {}

@@ -54,7 +54,16 @@ impl Metering<'_> {
 
     /// The team's platform at a glance.
     pub async fn overview(&self, who: &Principal) -> Result<Overview, PlatformError> {
-        self.0.overview(who.team_id).await
+        self.0.overview(who.team_id, None).await
+    }
+
+    /// One application of the team at a glance.
+    pub async fn application_overview(
+        &self,
+        who: &Principal,
+        application: &str,
+    ) -> Result<Overview, PlatformError> {
+        self.0.overview(who.team_id, Some(application)).await
     }
 
     /// The team's graph of triggers, functions and topics with the traffic

@@ -165,7 +165,10 @@ fn a_recorded_head_keeps_its_request_line_and_headers_in_order() {
     tape.request(&request);
     let kept = tape.finish().0.unwrap().into_recording().request.unwrap();
     assert_eq!(kept.method.as_deref(), Some("POST"));
-    assert_eq!(kept.uri.as_deref(), Some("http://fn.local/orders?id=7&x=a%20b"));
+    assert_eq!(
+        kept.uri.as_deref(),
+        Some("http://fn.local/orders?id=7&x=a%20b")
+    );
     let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
     assert_eq!(
         kept.headers,

@@ -20,6 +20,8 @@ pub struct LogSearchParams {
     q: String,
     /// Only this function's invocations.
     function: Option<String>,
+    /// Only the invocations of this application's functions.
+    application: Option<String>,
     /// `success`, `error`, or an outcome such as `timeout`.
     status: Option<String>,
     /// Only hits in JSON log lines whose `level` (or `lvl`, `severity`) is
@@ -55,6 +57,7 @@ pub async fn search(
     let search = LogSearch {
         q: p.q,
         function: p.function,
+        application: p.application,
         status: p.status,
         level: p.level,
         since: p.since,

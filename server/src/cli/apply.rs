@@ -300,6 +300,10 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     for f in &spec.functions {
+        // Names become file names here: never trust them to be plain.
+        model::validate_function_name(&f.name).map_err(|e| {
+            anyhow::anyhow!("the server sent a bad function name {:?}: {e}", f.name)
+        })?;
         let detail: FunctionDetail = client
             .get_json(&format!("/api/v1/functions/{}", f.name))
             .await?;

@@ -86,6 +86,20 @@ impl Drop for LocalServer {
     }
 }
 
+/// Makes the child get SIGTERM when `wisp dev` dies, even killed outright
+/// (Linux `PR_SET_PDEATHSIG`), so no server is left behind.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut tokio::process::Command) {
+    // SAFETY: runs in the child between fork and exec; prctl is
+    // async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}
+
 /// Starts `wisp serve` on free loopback ports in `data_dir` (or a new
 /// temporary folder); answers it with its control-plane URL, gateway URL
 /// and admin token.
@@ -111,7 +125,8 @@ async fn start_server(
     let _ = std::fs::remove_file(&addresses);
     let log = std::fs::File::create(dir.join("server.log")).context("creating server.log")?;
     let exe = std::env::current_exe().context("finding the wisp binary")?;
-    let child = tokio::process::Command::new(exe)
+    let mut command = tokio::process::Command::new(exe);
+    command
         .args([
             "serve",
             "--listen",
@@ -124,9 +139,9 @@ async fn start_server(
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting wisp serve")?;
+        .kill_on_drop(true);
+    die_with_parent(&mut command);
+    let child = command.spawn().context("starting wisp serve")?;
     let mut server = LocalServer { child, temporary };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let text = loop {
@@ -259,6 +274,11 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let functions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     tokio::spawn(stream_calls(Client::new(&client_args)?, functions.clone()));
 
+    // Ctrl-C (and a plain `kill`) end the session, also in the middle of a
+    // build: the streams keep a signal that arrives while nobody waits.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut seen = snapshot(&dir);
     let mut apply_now = true;
     println!("Watching {} (Ctrl-C to stop)", dir.display());
@@ -281,7 +301,11 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
             seen = snapshot(&dir);
         }
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupt.recv() => {
+                println!("stopping");
+                return Ok(());
+            }
+            _ = terminate.recv() => {
                 println!("stopping");
                 return Ok(());
             }

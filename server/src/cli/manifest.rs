@@ -372,21 +372,22 @@ impl Loaded {
 
 /// The trigger spec a `[[triggers]]` table describes, or the field at fault.
 fn trigger_spec(t: &TriggerEntry) -> Result<TriggerSpec, (Option<&'static str>, String)> {
-    let takes: &[&str] =
-        match t.kind.as_str() {
-            "http" => &["route", "methods"],
-            "cron" => &["schedule", "timezone"],
-            "topic" => &["topic"],
-            "nats" => &["url", "subject", "stream"],
-            "redis" => &["url", "stream", "group"],
-            "mqtt" => &["url", "topic"],
-            other => return Err((
+    let takes: &[&str] = match t.kind.as_str() {
+        "http" => &["route", "methods"],
+        "cron" => &["schedule", "timezone"],
+        "topic" => &["topic"],
+        "nats" => &["url", "subject", "stream"],
+        "redis" => &["url", "stream", "group"],
+        "mqtt" => &["url", "topic"],
+        other => {
+            return Err((
                 Some("kind"),
                 format!(
                     "unknown trigger kind {other:?}; use http, cron, topic, nats, redis or mqtt"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     for (field, set) in t.fields() {
         if set && !takes.contains(&field) {
             return Err((

@@ -346,6 +346,7 @@ pub const SERVER_FNS: &[Sample] = &[
         AdminRead("the cluster's nodes are server-wide"),
     ),
     s("month_costs", Read),
+    s("load_application", Read).args(Form(&[("name", "{kv_app}")])),
     s("load_overview", Read),
     s("load_retention", Read),
     s(
