@@ -197,9 +197,31 @@ pub fn plural(n: usize, noun: &str) -> String {
     }
 }
 
+/// A name or id from the URL as a page title shows it: anything but
+/// letters, digits, `-`, `_` and `.` becomes `?`. Names and ids never hold
+/// other characters, and a title is written into the page's `<head>`
+/// as the server renders it (an attacker's link must not add markup there).
+pub fn title_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_keep_names_and_drop_markup() {
+        assert_eq!(title_safe("shop-e2e_1.v2"), "shop-e2e_1.v2");
+        assert_eq!(title_safe("</title><meta>"), "??title??meta?");
+    }
 
     #[test]
     fn sizes() {

@@ -483,7 +483,15 @@ pub fn config_problems(c: &FunctionConfig) -> Vec<ConfigProblem> {
             "capture_sample_percent must be between 1 and 100".to_string(),
         );
     }
-    for key in c.env.keys() {
+    for (key, value) in &c.env {
+        if value.contains('\0') {
+            problem(
+                "env",
+                format!(
+                    "the value of {key:?} holds a NUL character, which an environment cannot carry"
+                ),
+            );
+        }
         if !is_env_name(key) {
             problem("env", format!(
                 "environment variable name {key:?} must be letters, digits and '_', not starting with a digit"

@@ -403,6 +403,15 @@ impl Platform {
             }
         }
 
+        if prune && app == DEFAULT_APPLICATION {
+            problems.push(ManifestProblem {
+                path: "application".into(),
+                message: format!(
+                    "--prune on the {DEFAULT_APPLICATION} application would delete every \
+                     function deployed without a manifest; give the application its own name"
+                ),
+            });
+        }
         // Functions of the application the spec no longer names.
         let mut pruned = Vec::new();
         for name in self.application_functions(team_id, app).await? {
@@ -511,7 +520,7 @@ impl Platform {
         }
         // Shown in the order they run: deletions, then creations.
         plan.changes.extend(new_triggers);
-        if let Err(e) = crate::triggers::check_routes(self, &removed, &created).await {
+        if let Err(e) = crate::triggers::check_routes(self, team_id, &removed, &created).await {
             problems.push(ManifestProblem {
                 path: "triggers".into(),
                 message: e.to_string(),

@@ -421,6 +421,33 @@ schedule = "*/5 * * * *"
         assert!(err.contains("nothing was changed"), "{err}");
         assert!(plan_lines(&out).is_empty(), "{out}");
     }
+    // A file that is not WebAssembly is refused before any upload: the new
+    // function beside it is not created either.
+    std::fs::write(dir.join("wasm/notes.wasm"), "not wasm at all\n").unwrap();
+    let text = good.to_string()
+        + "\n[functions.bad-new]\nwasm = \"wasm/echo.wasm\"\n\n[functions.bad-text]\nwasm = \"wasm/notes.wasm\"\n";
+    std::fs::write(&manifest, &text).unwrap();
+    let (ok, _, err) = apply(&server, &manifest, &[]);
+    assert!(!ok, "accepted a text file");
+    let place = format!(
+        "{path}:{}: functions.bad-text.wasm",
+        line_of(&text, "notes.wasm")
+    );
+    assert!(
+        err.contains(&place) && err.contains("not a WebAssembly file"),
+        "{err}"
+    );
+    let missing = server
+        .get("/api/v1/functions/bad-new")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.status(),
+        404,
+        "an upload went up before the refusal"
+    );
+
     let after = (
         server.get_json("/api/v1/functions/bad-api").await["config"].clone(),
         triggers(&server).await,

@@ -740,3 +740,91 @@ async fn sign_in_is_rate_limited_and_sessions_rotate() {
     assert_eq!(whoami(other_device).await, 401);
     assert_eq!(whoami(second).await, 401);
 }
+
+/// A route of one team may not overlap another team's routes: a more
+/// specific path under another team's wildcard (or parameter) route would
+/// take its requests. Both through the triggers API and a manifest's plan;
+/// within one team, the most specific route still wins as before.
+#[tokio::test]
+async fn a_route_may_not_shadow_another_teams_route() {
+    let setup = setup().await;
+    let server = &setup.server;
+    let admin = Caller {
+        server,
+        token: server.token.clone(),
+    };
+    let alice = Caller {
+        server,
+        token: setup.alice.clone(),
+    };
+    assert_eq!(admin.upload("admin-echo", "echo").await, 201);
+    assert_eq!(alice.upload("alice-hello", "hello").await, 201);
+    let route =
+        |function: &str, route: &str| json!({"kind": "http", "function": function, "route": route});
+    let (status, body) = admin
+        .status(
+            Method::POST,
+            "/api/v1/triggers",
+            Some(route("admin-echo", "/shop/*rest")),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    for path in ["/shop/cart", "/shop/:id", "/:any/cart", "/*all"] {
+        let (status, body) = alice
+            .status(
+                Method::POST,
+                "/api/v1/triggers",
+                Some(route("alice-hello", path)),
+            )
+            .await;
+        assert_eq!(status, 409, "{path}: {body}");
+        // (`/shop/:id` the router refuses on its own, whoever owns it.)
+        if path != "/shop/:id" {
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("another team"), "{path}: {body}");
+        }
+    }
+    // Paths no request shares are fine.
+    for path in ["/shopping", "/blog/*rest"] {
+        let (status, body) = alice
+            .status(
+                Method::POST,
+                "/api/v1/triggers",
+                Some(route("alice-hello", path)),
+            )
+            .await;
+        assert_eq!(status, 201, "{path}: {body}");
+    }
+    // The same team may still add a more specific route under its own.
+    let (status, body) = admin
+        .status(
+            Method::POST,
+            "/api/v1/triggers",
+            Some(route("admin-echo", "/shop/cart")),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // A manifest's plan says so at the trigger.
+    let sha = alice.json("/api/v1/functions/alice-hello").await["versions"][0]["sha256"].clone();
+    let spec = json!({
+        "functions": [{"name": "alice-hello", "sha256": sha}],
+        "triggers": [route("alice-hello", "/shop/x")],
+    });
+    let (status, plan) = alice
+        .status(Method::POST, "/api/v1/applications/shop/plan", Some(spec))
+        .await;
+    assert_eq!(status, 200, "{plan}");
+    let problem = &plan["problems"][0];
+    assert_eq!(problem["path"], "triggers", "{plan}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("another team"),
+        "{plan}"
+    );
+    // The gateway still sends /shop/... to the admin's function.
+    let answer = reqwest::get(server.fn_url("/shop/anything")).await.unwrap();
+    let echoed: Value = answer.json().await.unwrap();
+    assert_eq!(echoed["path"], "/shop/anything", "{echoed}");
+}

@@ -22,7 +22,7 @@ pub fn ApplicationPage() -> impl IntoView {
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let view = Resource::new(move || name.get(), load_application);
     view! {
-        <Title text=move || format!("{} · Applications · Wisp", name.get()) />
+        <Title text=move || format!("{} · Applications · Wisp", format::title_safe(&name.get())) />
         <Transition fallback=|| view! { <Loading /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                 {move || Suspend::new(async move {

@@ -40,7 +40,7 @@ pub fn FunctionPage() -> impl IntoView {
     let upload_progress = UploadProgress::default();
 
     view! {
-        <Title text=move || format!("{} · Functions · Wisp", name.get()) />
+        <Title text=move || format!("{} · Functions · Wisp", format::title_safe(&name.get())) />
         <nav class="breadcrumbs" aria-label="Breadcrumb">
             <a href="/functions">"Functions"</a>
             <span class="sep" aria-hidden="true">"/"</span>

@@ -26,7 +26,7 @@ pub fn InvocationPage() -> impl IntoView {
     let record_resource = record;
 
     view! {
-        <Title text=move || format!("Invocation {} · Wisp", format::short_id(&id.get())) />
+        <Title text=move || format!("Invocation {} · Wisp", format::title_safe(&format::short_id(&id.get()))) />
         <Transition fallback=|| view! { <Loading /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                 {move || Suspend::new(async move {

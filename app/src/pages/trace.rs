@@ -21,7 +21,7 @@ pub fn TracePage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let answer = Resource::new(move || id.get(), load_trace);
     view! {
-        <Title text=move || format!("Trace {} · Wisp", format::short_id(&id.get())) />
+        <Title text=move || format!("Trace {} · Wisp", format::title_safe(&format::short_id(&id.get()))) />
         <nav class="breadcrumbs" aria-label="Breadcrumb">
             <a href="/functions">"Functions"</a>
             <span class="sep" aria-hidden="true">"/"</span>

@@ -103,6 +103,29 @@ pub(crate) fn normalize(route: &str) -> Result<String, PlatformError> {
 }
 
 /// Upper-cases and checks HTTP method names.
+/// Whether some request path matches both routes (normalised patterns):
+/// segment by segment a parameter matches anything, a `{*wildcard}` the
+/// rest, and two static segments only when equal.
+pub(crate) fn routes_overlap(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    let wild = |s: &str| s.starts_with("{*");
+    let param = |s: &str| s.starts_with('{') && !s.starts_with("{*");
+    for i in 0..a.len().max(b.len()) {
+        match (a.get(i), b.get(i)) {
+            (Some(x), _) if wild(x) => return true,
+            (_, Some(y)) if wild(y) => return true,
+            (Some(x), Some(y)) if param(x) || param(y) || x == y => continue,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Whether two method lists share a method (empty: any method).
+pub(crate) fn methods_overlap(a: &[String], b: &[String]) -> bool {
+    overlap(a, b).is_some()
+}
+
 pub(crate) fn normalize_methods(methods: &[String]) -> Result<Vec<String>, PlatformError> {
     let mut out: Vec<String> = Vec::new();
     for m in methods {
@@ -193,6 +216,19 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_overlap_when_some_path_matches_both() {
+        let o = |a: &str, b: &str| routes_overlap(&normalize(a).unwrap(), &normalize(b).unwrap());
+        assert!(o("/shop/*rest", "/shop/cart"));
+        assert!(o("/shop/:id", "/shop/cart"));
+        assert!(o("/:a/cart", "/shop/:b"));
+        assert!(o("/*all", "/anything/at/all"));
+        assert!(o("/shop", "/shop"));
+        assert!(!o("/shop", "/shopping"));
+        assert!(!o("/shop/:id", "/shop/a/b"));
+        assert!(!o("/blog/*rest", "/shop/cart"));
+    }
 
     fn entry(id: &str, route: &str, methods: &[&str]) -> RouteEntry {
         RouteEntry {

@@ -181,10 +181,16 @@ fn route_entry(t: &Trigger) -> Option<RouteEntry> {
 /// (function, spec), make a valid route table (no two routes overlap).
 pub(crate) async fn check_routes(
     platform: &Platform,
+    team_id: i64,
     removed: &std::collections::HashSet<String>,
     added: &[(String, TriggerSpec)],
 ) -> Result<(), PlatformError> {
     let mut conn = platform.inner.db.acquire().await?;
+    for (_, spec) in added {
+        if let TriggerSpec::Http { route, methods } = spec {
+            check_route_owner(&mut conn, team_id, route, methods, removed).await?;
+        }
+    }
     let mut entries: Vec<RouteEntry> = stored_routes(&mut conn, None)
         .await?
         .into_iter()
@@ -201,6 +207,58 @@ pub(crate) async fn check_routes(
         }
     }
     RouteTable::build(&entries).map(|_| ())
+}
+
+/// Refuses a route of team `team_id` that some request path could match
+/// together with a route of another team (a more specific route takes the
+/// requests of a wildcard or parameter route, whoever owns it). Triggers
+/// `except` (being replaced or removed) do not count.
+async fn check_route_owner(
+    conn: &mut sqlx::AnyConnection,
+    team_id: i64,
+    route: &str,
+    methods: &[String],
+    except: &std::collections::HashSet<String>,
+) -> Result<(), PlatformError> {
+    let pattern = http_route::normalize(route)?;
+    let methods = http_route::normalize_methods(methods)?;
+    let rows = sqlx::query(
+        "SELECT t.id AS id, t.spec_json AS spec_json FROM triggers t \
+         JOIN function_owners o ON o.name = t.function_name \
+         WHERE t.kind = 'http' AND o.team_id <> $1",
+    )
+    .bind(team_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        if except.contains(&id) {
+            continue;
+        }
+        let spec: TriggerSpec = serde_json::from_str(&row.try_get::<String, _>("spec_json")?)
+            .map_err(anyhow::Error::from)?;
+        let TriggerSpec::Http {
+            route: other,
+            methods: other_methods,
+        } = spec
+        else {
+            continue;
+        };
+        let Ok(other_pattern) = http_route::normalize(&other) else {
+            continue;
+        };
+        if http_route::routes_overlap(&pattern, &other_pattern)
+            && http_route::methods_overlap(&methods, &other_methods)
+        {
+            return Err(PlatformError::Conflict {
+                message: format!(
+                    "route {route} overlaps route {other} of another team: some paths would \
+                     match both; choose a path of your own"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The stored HTTP routes (all nodes'), but trigger `except`'s: what a new
@@ -310,6 +368,22 @@ impl Platform {
         }
     }
 
+    /// [`check_route_owner`] for an HTTP trigger about to be stored
+    /// (`replacing`: the trigger it replaces).
+    async fn check_route_team(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        trigger: &Trigger,
+        replacing: Option<&str>,
+    ) -> Result<(), PlatformError> {
+        let TriggerSpec::Http { route, methods } = &trigger.spec else {
+            return Ok(());
+        };
+        let team = self.function_owner(&trigger.function).await?.unwrap_or(0);
+        let except = replacing.map(str::to_string).into_iter().collect();
+        check_route_owner(tx, team, route, methods, &except).await
+    }
+
     /// Creates a trigger (checked, stored, started).
     pub(crate) async fn create_trigger(&self, new: NewTrigger) -> Result<Trigger, PlatformError> {
         let default_attempts = self.inner.config.max_attempts;
@@ -332,6 +406,7 @@ impl Platform {
             let mut entries = stored_routes(&mut tx, None).await?;
             entries.push(entry);
             RouteTable::build(&entries)?;
+            self.check_route_team(&mut tx, &trigger, None).await?;
         }
         let topic = match &trigger.spec {
             TriggerSpec::Topic { topic } => Some(topic.clone()),
@@ -430,6 +505,7 @@ impl Platform {
             let mut entries = stored_routes(&mut tx, Some(id)).await?;
             entries.push(entry);
             RouteTable::build(&entries)?;
+            self.check_route_team(&mut tx, &trigger, Some(id)).await?;
         }
         let topic = match &trigger.spec {
             TriggerSpec::Topic { topic } => Some(topic.clone()),

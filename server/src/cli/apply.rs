@@ -180,6 +180,20 @@ pub(super) async fn converge(
 ) -> anyhow::Result<(String, Vec<String>)> {
     let loaded = Loaded::read(file)?;
     let (app, functions, mut spec) = loaded.resolve(options.environment)?;
+    // The name goes into the URL: only a plain one.
+    let plain = !app.is_empty()
+        && app.len() <= 64
+        && app
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        return Err(loaded
+            .problems(&[model::ManifestProblem {
+                path: "application".into(),
+                message: "application must be 1-64 letters, digits, '-' or '_'".into(),
+            }])
+            .into());
+    }
     let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
 
     // Build what changed (each distinct command once), then hash.
@@ -197,6 +211,15 @@ pub(super) async fn converge(
     let mut missing = Vec::new();
     for (f, spec) in functions.iter().zip(spec.functions.iter_mut()) {
         match std::fs::read(&f.wasm) {
+            // Checked here, before anything is uploaded: a later upload
+            // refused after an earlier one went up would leave it behind.
+            Ok(bytes) if !bytes.starts_with(b"\0asm") => missing.push(model::ManifestProblem {
+                path: format!("functions.{}.wasm", f.name),
+                message: format!(
+                    "{} is not a WebAssembly file (it does not start with \\0asm)",
+                    f.wasm.display()
+                ),
+            }),
             Ok(bytes) => {
                 spec.sha256 = hex::encode(Sha256::digest(&bytes));
                 wasm.push((f.name.clone(), bytes));
@@ -247,18 +270,39 @@ pub(super) async fn converge(
         println!("dry run: nothing was changed");
         return Ok((app, names));
     }
+    // Functions this apply creates: an upload of one that is refused
+    // removes the ones it made, so a refused apply leaves nothing behind.
+    let new_functions: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.op == PlanOp::Create && c.object == "function")
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut made = Vec::new();
     for name in &plan.uploads {
         let Some((_, bytes)) = wasm.iter().find(|(n, _)| n == name) else {
             continue;
         };
         let size = bytes.len() as i64;
-        let deployed: DeployedVersion = client
+        let uploaded: anyhow::Result<DeployedVersion> = client
             .post_wasm(
                 &format!("/api/v1/functions/{name}/versions?activate=false"),
                 bytes.clone(),
             )
             .await
-            .with_context(|| format!("uploading the wasm of {name}"))?;
+            .with_context(|| format!("uploading the wasm of {name}"));
+        let deployed = match uploaded {
+            Ok(deployed) => deployed,
+            Err(e) => {
+                for made in &made {
+                    let _ = client.delete(&format!("/api/v1/functions/{made}")).await;
+                }
+                return Err(e.context("nothing was applied"));
+            }
+        };
+        if new_functions.contains(&name.as_str()) && deployed.version == 1 {
+            made.push(name.clone());
+        }
         println!(
             "uploaded {name}: version {} ({}, {})",
             deployed.version,

@@ -64,11 +64,10 @@ pub async fn new(args: NewArgs) -> anyhow::Result<()> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    if dir.exists()
-        && std::fs::read_dir(&dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
+    if dir.exists() && !dir.is_dir() {
+        bail!("{} exists and is not a folder", dir.display());
+    }
+    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
         bail!("{} exists and is not empty", dir.display());
     }
     let mut written = 0;
