@@ -509,12 +509,7 @@ pub fn config_problems(c: &FunctionConfig) -> Vec<ConfigProblem> {
             );
         }
     }
-    let app_ok = !c.application.is_empty()
-        && c.application.len() <= 64
-        && c.application
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
-    if !app_ok {
+    if !is_application_name(&c.application) {
         problem(
             "application",
             "application must be 1-64 letters, digits, '-' or '_'".to_string(),
@@ -552,6 +547,15 @@ impl ApiError {
 
 /// Checks a function name: 1–64 characters of `a-z`, `0-9` and `-`, starting
 /// with a letter. Names appear in URLs and host names (`<name>.fn.wisp`).
+/// Whether `name` can name an application: 1-64 letters, digits, `-` or `_`.
+pub fn is_application_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 pub fn validate_function_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("a function name must be 1 to 64 characters long".into());

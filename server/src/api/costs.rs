@@ -61,17 +61,10 @@ async fn scoped_report(
     month: Option<&str>,
     application: Option<&str>,
 ) -> Result<CostReport, AppError> {
-    if let Some(app) = application {
-        let plain = !app.is_empty()
-            && app.len() <= 64
-            && app
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !plain {
-            return Err(AppError::bad_request(
-                "application must be 1-64 letters, digits, '-' or '_'",
-            ));
-        }
+    if application.is_some_and(|app| !model::is_application_name(app)) {
+        return Err(AppError::bad_request(
+            "application must be 1-64 letters, digits, '-' or '_'",
+        ));
     }
     let metering = state.platform.metering();
     Ok(match application {

@@ -181,12 +181,7 @@ pub(super) async fn converge(
     let loaded = Loaded::read(file)?;
     let (app, functions, mut spec) = loaded.resolve(options.environment)?;
     // The name goes into the URL: only a plain one.
-    let plain = !app.is_empty()
-        && app.len() <= 64
-        && app
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !plain {
+    if !model::is_application_name(&app) {
         return Err(loaded
             .problems(&[model::ManifestProblem {
                 path: "application".into(),

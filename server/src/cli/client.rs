@@ -180,6 +180,21 @@ impl Client {
     }
 }
 
+/// The data of the next complete server-sent event in `buffer` (drained
+/// from it), once one has arrived.
+pub fn next_event_data(buffer: &mut String) -> Option<String> {
+    let end = buffer.find("\n\n")?;
+    let event: String = buffer.drain(..end + 2).collect();
+    Some(
+        event
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim_start)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 fn api_error_text(status: reqwest::StatusCode, body: &[u8]) -> String {
     match serde_json::from_slice::<model::ApiError>(body) {
         Ok(e) => format!(

@@ -194,14 +194,7 @@ async fn stream_calls(client: Client, functions: std::sync::Arc<std::sync::Mutex
     let mut buffer = String::new();
     while let Some(Ok(chunk)) = stream.next().await {
         buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            let data: String = event
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect::<Vec<_>>()
-                .join("\n");
+        while let Some(data) = super::client::next_event_data(&mut buffer) {
             let Ok(r) = serde_json::from_str::<InvocationRecord>(&data) else {
                 continue;
             };

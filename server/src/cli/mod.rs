@@ -316,14 +316,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let mut buffer = String::new();
     while let Some(chunk) = stream.next().await {
         buffer.push_str(&String::from_utf8_lossy(&chunk?));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            let data: String = event
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect::<Vec<_>>()
-                .join("\n");
+        while let Some(data) = client::next_event_data(&mut buffer) {
             if data.is_empty() {
                 continue;
             }
