@@ -16,6 +16,7 @@ cold() {
   local deployed
   deployed="$(python3 "$ROOT/bench/tools.py" deploy-many "$API" "$TOKEN" "$ROOT/functions/hello.wasm" f 100 --distinct --workers 2)"
   echo "$deployed" >&2
+  wait_optimised
   local before
   before="$(api "$API/api/v1/status")"
   stop_server

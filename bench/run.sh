@@ -8,6 +8,7 @@
 #   bash bench/run.sh scale      # 10,000 functions; 1,000 concurrent slow calls
 #   bash bench/run.sh cluster    # 1, 2, 3 nodes on PostgreSQL behind nginx (bench/cluster.sh)
 #   bash bench/run.sh capture    # capture (replay recording) off vs failures vs all (bench/capture.sh)
+#   bash bench/run.sh deploy     # upload -> first response, baseline first vs optimised first vs wasmtime serve (bench/deploy.sh)
 #   bash bench/run.sh all        # all three
 #
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
@@ -136,6 +137,16 @@ deploy() { # name file
 }
 
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "$@"; }
+
+# Waits until every function that went live on baseline code runs its
+# optimised code (so a restart measures loading, not compiling).
+wait_optimised() {
+  local deadline=$((SECONDS + 900))
+  until api "$API/api/v1/status" | python3 -c 'import json,sys; c=json.load(sys.stdin)["artifact_cache"]; sys.exit(0 if c["compiles"] >= c["baseline_compiles"] else 1)'; do
+    [ $SECONDS -lt $deadline ] || { echo "error: optimised code not ready after 900 s" >&2; return 1; }
+    sleep 0.5
+  done
+}
 
 # --- load ----------------------------------------------------------------------
 # wrk one round: prints "rps p50_ms p99_ms errors cpu_us_per_call", the last
@@ -282,12 +293,13 @@ throughput() {
 source "$ROOT/bench/cold-scale.sh"
 source "$ROOT/bench/cluster.sh"
 source "$ROOT/bench/capture.sh"
+source "$ROOT/bench/deploy.sh"
 
 cmd="${1:-throughput}"
 case "$cmd" in
-  throughput | cold | scale | all | cluster | capture) ;;
+  throughput | cold | scale | all | cluster | capture | deploy) ;;
   -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|capture|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|capture|deploy|all]" >&2; exit 2 ;;
 esac
 # The cluster run needs neither the peer nor the Python component.
 [ "$cmd" = cluster ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
@@ -297,8 +309,9 @@ build
 case "$cmd" in
   cluster) cluster ;;
   capture) capture ;;
+  deploy) deploy_to_live ;;
   throughput) throughput ;;
   cold) cold ;;
   scale) scale ;;
-  all) throughput; cold; scale ;;
+  all) throughput; deploy_to_live; cold; scale ;;
 esac

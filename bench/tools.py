@@ -8,6 +8,11 @@
   restart WISP DIR FN           starts wisp on DIR, times start -> first 200 from /fn/FN/
   slow-calls URL COUNT PID      COUNT concurrent GETs; all statuses, wall time, peak RSS of PID
   rss PID                       current and peak RSS of PID in MiB
+  deploy-to-live API TOKEN GATEWAY WASM NAME [PATH]
+                                uploads WASM (a distinct copy) as NAME, times upload -> first 200
+                                from the gateway at PATH (default /fn/NAME/), and the switch to
+                                optimised code
+  peer-start WASMTIME WASM PORT times `wasmtime serve WASM` start -> first 200
 """
 
 import asyncio
@@ -291,6 +296,67 @@ def deploy_many(api, token, wasm_path, prefix, count, distinct, workers):
                       "seconds": round(elapsed, 2)}))
 
 
+def first_200(host, port, path, started, limit=120):
+    """Polls GET path (a new connection each time) until it answers 200;
+    returns the ms since `started` (time.monotonic())."""
+    while time.monotonic() - started < limit:
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            if resp.status == 200:
+                return round((time.monotonic() - started) * 1000, 1)
+        except OSError:
+            pass
+    raise SystemExit(f"no 200 from {host}:{port}{path} within {limit} s")
+
+
+def deploy_to_live(api, token, gateway, wasm_path, name, path=None):
+    with open(wasm_path, "rb") as f:
+        wasm = with_custom_section(f.read(), f"{name}-{time.time_ns()}")
+    url = urllib.parse.urlparse(api)
+    host, port = gateway.replace("http://", "").rsplit(":", 1)
+    started = time.monotonic()
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
+    conn.request("POST", f"/api/v1/functions/{name}/versions", body=wasm,
+                 headers={"Authorization": f"Bearer {token}",
+                          "Content-Type": "application/wasm"})
+    resp = conn.getresponse()
+    answer = json.loads(resp.read())
+    answered = round((time.monotonic() - started) * 1000, 1)
+    if resp.status != 201:
+        raise SystemExit(f"upload of {name} answered {resp.status}: {answer}")
+    first = first_200(host, int(port), path or f"/fn/{name}/", started)
+    optimised = None
+    while time.monotonic() - started < 600:
+        req = urllib.request.Request(f"{api}/api/v1/functions/{name}",
+                                     headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req) as r:
+            if json.load(r).get("live_code") in ("optimized", "baseline"):
+                optimised = round((time.monotonic() - started) * 1000)
+                break
+        time.sleep(0.05)
+    stages = {s["stage"]: s["ms"] for s in answer.get("stages", [])}
+    print(json.dumps({"upload_answered_ms": answered, "first_response_ms": first,
+                      "code": answer.get("code"), "stages": stages,
+                      "optimised_after_ms": optimised}))
+
+
+def peer_start(wasmtime, wasm_path, port):
+    started = time.monotonic()
+    proc = subprocess.Popen([wasmtime, "serve", "-Scli", "-Opooling-allocator=y",
+                             "--addr", f"127.0.0.1:{port}", wasm_path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        first = first_200("127.0.0.1", int(port), "/", started)
+    finally:
+        proc.kill()
+        proc.wait()
+    print(json.dumps({"first_response_ms": first}))
+
+
 def rss(pid):
     cur = peak = 0
     with open(f"/proc/{pid}/status") as f:
@@ -434,6 +500,10 @@ def main():
         asyncio.run(slow_calls(args[0], int(args[1]), int(args[2])))
     elif cmd == "capture":
         capture(args[0], args[1] if len(args) > 1 else "?")
+    elif cmd == "deploy-to-live":
+        deploy_to_live(*args[:6])
+    elif cmd == "peer-start":
+        peer_start(args[0], args[1], args[2])
     elif cmd == "rss":
         cur, peak = rss(int(args[0]))
         print(json.dumps({"rss_mib": round(cur, 1), "peak_mib": round(peak, 1)}))

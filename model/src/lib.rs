@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 mod kinds;
 mod alerts;
 mod costs;
+mod deploy;
 mod errors;
 mod events;
 mod log_search;
@@ -26,6 +27,7 @@ mod topology;
 mod traces;
 pub use alerts::*;
 pub use costs::*;
+pub use deploy::*;
 pub use errors::*;
 pub use events::*;
 pub use kinds::*;
@@ -212,6 +214,10 @@ pub struct FunctionDetail {
     pub triggers: Vec<Trigger>,
     /// Path of the function on the gateway, e.g. `/fn/hello/`.
     pub gateway_path: String,
+    /// Which compiler's code the live version runs on the node that
+    /// answered (none without a live version).
+    #[serde(default)]
+    pub live_code: Option<CodeTier>,
 }
 
 /// Answer to an upload (`POST /api/v1/functions/{name}/versions`).
@@ -225,6 +231,17 @@ pub struct DeployedVersion {
     pub size_bytes: i64,
     /// Whether the `live` alias now points at this version.
     pub live: bool,
+    /// The stages the server went through, with their times.
+    #[serde(default)]
+    pub stages: Vec<DeployStage>,
+    /// Which compiler's code the version runs on now (a version not made
+    /// live is compiled all the same).
+    #[serde(default = "optimized")]
+    pub code: CodeTier,
+}
+
+fn optimized() -> CodeTier {
+    CodeTier::Optimized
 }
 
 /// `POST /api/v1/functions/{name}/alias` body.

@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::cluster::Change;
+use crate::deploy_progress::{code_tier, compile_detail, DeployProgress};
 use crate::registry::LiveFunction;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
@@ -65,7 +66,9 @@ impl Platform {
         name: &str,
         wasm: Bytes,
         activate: bool,
+        progress: &DeployProgress,
     ) -> Result<DeployedVersion, PlatformError> {
+        let validating = progress.start("validate");
         model::validate_function_name(name).map_err(PlatformError::invalid)?;
         let limit = self.inner.config.max_upload_bytes;
         if wasm.len() as u64 > limit {
@@ -80,12 +83,20 @@ impl Platform {
         let kind = Runtime::validate(&wasm).map_err(invalid)?;
         self.claim_function_name(team_id, name).await?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
+        progress.done(
+            validating,
+            format!("a {kind}, sha256 {}", sha256.get(..12).unwrap_or_default()),
+        );
+        let compiling = progress.start("compile");
         let prepared = self
             .inner
             .runtime
             .prepare(&wasm, &sha256)
             .await
             .map_err(invalid)?;
+        progress.done(compiling, compile_detail(&prepared));
+        let going_live = progress.start("live");
+        let code = code_tier(&prepared.tier());
 
         let _guard = self.inner.deploy_lock.lock().await;
         let now = self.inner.clock.now_ms();
@@ -169,6 +180,13 @@ impl Platform {
             self.announce(Change::Function(name.to_string())).await;
         }
         tracing::info!(function = name, version, sha256 = %sha256, kind = %kind_str, "deployed");
+        progress.done(
+            going_live,
+            match activate {
+                true => format!("version {version} serves /fn/{name}/"),
+                false => format!("version {version} stored; the live version is unchanged"),
+            },
+        );
         Ok(DeployedVersion {
             name: name.to_string(),
             version,
@@ -176,6 +194,8 @@ impl Platform {
             kind: kind_str,
             size_bytes: size,
             live: activate,
+            stages: progress.stages(),
+            code,
         })
     }
 
@@ -255,6 +275,12 @@ impl Platform {
             versions,
             triggers: self.triggers_of(name).await?,
             gateway_path: format!("/fn/{name}/"),
+            live_code: self
+                .inner
+                .registry
+                .get(name)
+                .filter(|f| Some(f.version) == live)
+                .map(|f| code_tier(&f.warm.prepared().tier())),
         })
     }
 

@@ -17,6 +17,7 @@ mod cluster;
 mod data_dir;
 #[macro_use]
 mod db;
+mod deploy_progress;
 mod dispatcher;
 mod error;
 mod error_groups;
@@ -68,6 +69,7 @@ use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use cluster::{NodeAddresses, DOWN_AFTER as NODE_DOWN_AFTER};
 pub use db::Backend;
+pub use deploy_progress::{DeployProgress, StageTimer};
 pub use error::PlatformError;
 pub use error_groups::{ErrorGroupQuery, MAX_GROUPS as MAX_ERROR_GROUPS};
 pub use invocations::InvocationQuery;
@@ -153,6 +155,10 @@ pub struct PlatformConfig {
     /// Trap backtraces with source file:line for modules that carry debug
     /// info (`--backtrace-details`; see [`RuntimeConfig::backtrace_details`]).
     pub backtrace_details: bool,
+    /// New uploads go live on baseline code while their optimised code
+    /// compiles (`--no-baseline-compiler` turns it off; see
+    /// [`RuntimeConfig::baseline_compiler`]).
+    pub baseline_compiler: bool,
     /// A NATS server the nodes of a cluster relay their live tails through
     /// (`--nats-url`); without it a tail shows the calls of its own node.
     pub nats_url: Option<String>,
@@ -201,6 +207,7 @@ impl PlatformConfig {
             broker_hosts: BrokerHosts::default(),
             call_limits: CallLimits::default(),
             backtrace_details: false,
+            baseline_compiler: true,
             nats_url: None,
             capture_cap_bytes: replay::DEFAULT_TEAM_CAPTURE_CAP_BYTES,
             capture_retention: replay::DEFAULT_CAPTURE_RETENTION,
@@ -279,6 +286,7 @@ impl Platform {
             compile_budget: config.compile_budget,
             max_concurrent_compiles: config.max_concurrent_compiles,
             backtrace_details: config.backtrace_details,
+            baseline_compiler: config.baseline_compiler,
             ..RuntimeConfig::default()
         })
         .context("starting the wasm runtime")?;

@@ -379,8 +379,13 @@ impl Platform {
             ),
             (
                 "wisp_compiles_total",
-                "Functions compiled on this node.",
+                "Functions compiled to optimised code on this node.",
                 cache.compiles,
+            ),
+            (
+                "wisp_baseline_compiles_total",
+                "Functions compiled to baseline code on this node, to go live before their optimised code is ready.",
+                cache.baseline_compiles,
             ),
             (
                 "wisp_prewarmed_calls_total",

@@ -71,7 +71,7 @@ async fn the_cap_drops_the_oldest_captures_and_old_ones_expire() {
     let who = admin(&platform).await;
     platform
         .functions()
-        .deploy(&who, "echo", echo_wasm().into(), true)
+        .deploy(&who, "echo", echo_wasm().into(), true, &Default::default())
         .await
         .expect("deploy");
     let patch = FunctionConfigPatch {

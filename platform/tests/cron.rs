@@ -77,7 +77,7 @@ async fn ticks_fire_once_on_schedule_after_downtime_and_across_restarts() {
     let who = admin(&platform).await;
     platform
         .functions()
-        .deploy(&who, "tick", relay_wasm().into(), true)
+        .deploy(&who, "tick", relay_wasm().into(), true, &Default::default())
         .await
         .expect("deploy");
     let trigger = platform

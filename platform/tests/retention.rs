@@ -159,7 +159,7 @@ async fn old_history_goes_new_stays_and_old_reports_are_exact() {
     let who = admin(&platform).await;
     platform
         .functions()
-        .deploy(&who, "echo", echo_wasm().into(), true)
+        .deploy(&who, "echo", echo_wasm().into(), true, &Default::default())
         .await
         .expect("deploy");
 
@@ -216,7 +216,13 @@ async fn old_history_goes_new_stays_and_old_reports_are_exact() {
     let other = other_team(&platform, &who).await;
     platform
         .functions()
-        .deploy(&other, "echo-b", echo_wasm().into(), true)
+        .deploy(
+            &other,
+            "echo-b",
+            echo_wasm().into(),
+            true,
+            &Default::default(),
+        )
         .await
         .expect("deploy for the other team");
     let stop = Arc::new(AtomicBool::new(false));
@@ -400,7 +406,7 @@ async fn a_teams_own_period_wins_over_the_servers() {
     let who = admin(&platform).await;
     platform
         .functions()
-        .deploy(&who, "echo", echo_wasm().into(), true)
+        .deploy(&who, "echo", echo_wasm().into(), true, &Default::default())
         .await
         .expect("deploy");
     let first = call(&platform, &who, "/first").await;

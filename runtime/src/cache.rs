@@ -31,8 +31,11 @@ const QUARANTINE_DIR: &str = "quarantine";
 pub struct CacheStats {
     /// Artifacts loaded from disk.
     pub hits: u64,
-    /// Functions compiled from wasm.
+    /// Functions compiled from wasm by the optimising compiler.
     pub compiles: u64,
+    /// Functions compiled by the baseline compiler to go live sooner
+    /// (never cached: their optimised code replaces them).
+    pub baseline_compiles: u64,
 }
 
 /// A compiled function.
@@ -46,6 +49,7 @@ pub(crate) struct ArtifactCache {
     engine_key: String,
     hits: AtomicU64,
     compiles: AtomicU64,
+    baseline_compiles: AtomicU64,
 }
 
 impl ArtifactCache {
@@ -55,6 +59,7 @@ impl ArtifactCache {
             engine_key,
             hits: AtomicU64::new(0),
             compiles: AtomicU64::new(0),
+            baseline_compiles: AtomicU64::new(0),
         }
     }
 
@@ -62,7 +67,18 @@ impl ArtifactCache {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             compiles: self.compiles.load(Ordering::Relaxed),
+            baseline_compiles: self.baseline_compiles.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts a baseline compile.
+    pub fn note_baseline_compile(&self) {
+        self.baseline_compiles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether an optimised artifact of this content hash is on disk.
+    pub fn has(&self, sha256_hex: &str) -> bool {
+        self.path_for(sha256_hex).exists()
     }
 
     /// Counts a use of an artifact that was already loaded in memory.
@@ -101,7 +117,8 @@ impl ArtifactCache {
         }
 
         let started = std::time::Instant::now();
-        let (artifact, serialized) = compile(engine, kind, wasm)?;
+        let artifact = compile(engine, kind, wasm)?;
+        let serialized = artifact.serialize();
         self.compiles.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             %kind,
@@ -234,22 +251,28 @@ fn load(engine: &Engine, kind: FunctionKind, path: &Path) -> wasmtime::Result<Ar
     Ok(artifact)
 }
 
-/// Compiles `wasm`; the second value is the serialized artifact to cache.
-fn compile(
+/// Compiles `wasm` with `engine` (nothing is written to disk).
+pub(crate) fn compile(
     engine: &Engine,
     kind: FunctionKind,
     wasm: &[u8],
-) -> Result<(Artifact, wasmtime::Result<Vec<u8>>), ValidationError> {
-    match kind {
+) -> Result<Artifact, ValidationError> {
+    Ok(match kind {
         FunctionKind::Component => {
-            let component = Component::from_binary(engine, wasm).map_err(compile_error)?;
-            let bytes = component.serialize();
-            Ok((Artifact::Component(component), bytes))
+            Artifact::Component(Component::from_binary(engine, wasm).map_err(compile_error)?)
         }
         FunctionKind::Module => {
-            let module = Module::from_binary(engine, wasm).map_err(compile_error)?;
-            let bytes = module.serialize();
-            Ok((Artifact::Module(module), bytes))
+            Artifact::Module(Module::from_binary(engine, wasm).map_err(compile_error)?)
+        }
+    })
+}
+
+impl Artifact {
+    /// The bytes to cache on disk.
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        match self {
+            Artifact::Component(component) => component.serialize(),
+            Artifact::Module(module) => module.serialize(),
         }
     }
 }

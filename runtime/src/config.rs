@@ -38,6 +38,11 @@ pub struct RuntimeConfig {
     /// for large debug info: docs/DECISIONS.md #49); successful calls are
     /// unaffected. Compiled artifacts are kept apart per setting.
     pub backtrace_details: bool,
+    /// Let a new function go live on baseline (Winch) code while its
+    /// optimised (Cranelift) code compiles in the background, instead of
+    /// waiting for the optimised code (docs/DECISIONS.md #59). On by
+    /// default; without effect where Winch cannot run.
+    pub baseline_compiler: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -59,6 +64,7 @@ impl Default for RuntimeConfig {
                 .map_or(1, |n| n.get() / 2)
                 .max(1),
             backtrace_details: false,
+            baseline_compiler: true,
         }
     }
 }

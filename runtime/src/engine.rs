@@ -1,6 +1,8 @@
 //! The one place that decides wasmtime's policy: every `Config` setting of
-//! the engine, the pooling-allocator sizing, and the epoch ticker thread that
-//! drives timeouts. Nothing else in the crate touches `wasmtime::Config`.
+//! the engines (the optimising one every function ends up on, and the
+//! baseline one that makes a new upload's first code quickly), the
+//! pooling-allocator sizing, and the epoch ticker thread that drives
+//! timeouts. Nothing else in the crate touches `wasmtime::Config`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,7 +10,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+};
 
 use crate::config::RuntimeConfig;
 
@@ -111,14 +115,38 @@ pub(crate) fn build_engine(
     }
 }
 
-fn engine_config(config: &RuntimeConfig, spares: usize, pooling: bool) -> Config {
+/// The baseline engine: wasmtime's Winch compiler, which translates each
+/// wasm instruction to machine code in one pass (an 18 MB Python component
+/// in well under a second where Cranelift takes seconds), for the code a
+/// new upload serves with until its optimised code is ready
+/// (docs/DECISIONS.md #59). Its sandboxes are allocated on demand, not
+/// pooled: they serve for seconds, and a second pool would double the
+/// reserved address space. `None` when Winch cannot run here (it needs
+/// x86-64 with AVX, or aarch64); functions are then compiled by Cranelift
+/// before they go live, as before.
+pub(crate) fn build_baseline_engine(config: &RuntimeConfig) -> Option<Engine> {
+    let mut c = common_config(config);
+    c.strategy(Strategy::Winch);
+    match Engine::new(&c) {
+        Ok(engine) => Some(engine),
+        Err(error) => {
+            tracing::info!(
+                "baseline compiler unavailable ({error:#}); uploads go live after the \
+                 optimising compile"
+            );
+            None
+        }
+    }
+}
+
+/// Settings both engines share: what a guest may do and how it is stopped
+/// must not depend on which compiler made its code.
+fn common_config(config: &RuntimeConfig) -> Config {
     let mut c = Config::new();
     // Components are the first-class function format.
     c.wasm_component_model(true);
     // Timeouts: guests check an epoch counter the ticker thread bumps.
     c.epoch_interruption(true);
-    // Fast code over fast compiles: we compile once per upload.
-    c.cranelift_opt_level(OptLevel::Speed);
     // Use every core for compiling large (e.g. 18 MB Python) components.
     c.parallel_compilation(true);
     // Map the data segments of a module copy-on-write instead of copying
@@ -137,6 +165,15 @@ fn engine_config(config: &RuntimeConfig, spares: usize, pooling: bool) -> Config
 
     let max_memory = config.max_memory_bytes.max(1);
     c.memory_reservation(max_memory.max(MIN_MEMORY_RESERVATION));
+    c
+}
+
+fn engine_config(config: &RuntimeConfig, spares: usize, pooling: bool) -> Config {
+    let mut c = common_config(config);
+    // Fast code: the optimised compile runs once per upload, off the
+    // upload's path when the baseline compiler serves meanwhile.
+    c.cranelift_opt_level(OptLevel::Speed);
+    let max_memory = config.max_memory_bytes.max(1);
 
     if pooling {
         let spares = u32::try_from(spares).unwrap_or(u32::MAX);
@@ -198,7 +235,7 @@ pub(crate) fn compatibility_key(engine: &Engine) -> String {
     hex::encode(&digest[..8])
 }
 
-/// Increments the engine's epoch every [`EPOCH_TICK`] on its own thread;
+/// Increments the engines' epochs every [`EPOCH_TICK`] on its own thread;
 /// stops and joins the thread when dropped.
 pub(crate) struct EpochTicker {
     stop: Arc<AtomicBool>,
@@ -206,7 +243,7 @@ pub(crate) struct EpochTicker {
 }
 
 impl EpochTicker {
-    pub fn start(engine: Engine) -> std::io::Result<Self> {
+    pub fn start(engines: Vec<Engine>) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("wisp-epoch".into())
@@ -215,7 +252,9 @@ impl EpochTicker {
                 move || {
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(EPOCH_TICK);
-                        engine.increment_epoch();
+                        for engine in &engines {
+                            engine.increment_epoch();
+                        }
                     }
                 }
             })?;

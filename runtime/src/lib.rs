@@ -62,7 +62,7 @@ pub use outbound::{
     host_is_allowed, is_public, post_json, InterceptedResponse, Interception, ObservedCall,
     OutboundError, OutboundInterceptor,
 };
-pub use prepared::PreparedFunction;
+pub use prepared::{CodeTier, PreparedFunction};
 pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
 pub use runtime::{Runtime, RuntimeError};
 pub use stats::InstantiationStats;

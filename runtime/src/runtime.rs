@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use wasmtime::Engine;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use crate::cache::{Artifact, ArtifactCache, CacheStats};
+use crate::cache::{self, Artifact, ArtifactCache, CacheStats};
 use crate::component::{self, ComponentHost};
 use crate::config::RuntimeConfig;
-use crate::engine::{build_engine, compatibility_key, EpochTicker};
+use crate::engine::{build_baseline_engine, build_engine, compatibility_key, EpochTicker};
 use crate::module::{self, ModuleHost};
-use crate::prepared::{Entry, PreparedFunction, PreparedInner};
+use crate::prepared::{CodeTier, Entry, PreparedFunction, PreparedInner};
 use crate::stats::{Histogram, InstantiationStats};
 use crate::validate::{self, FunctionKind, ValidationError};
 use crate::warm::SpareBudget;
@@ -41,10 +41,73 @@ pub enum RuntimeError {
     Ticker(#[source] std::io::Error),
 }
 
+/// The linkers of one engine: WASI 0.2 + wasi:http for components, WASI
+/// preview 1 for WAGI modules.
+struct Linkers {
+    component: wasmtime::component::Linker<ComponentHost>,
+    module: wasmtime::Linker<ModuleHost>,
+}
+
+impl Linkers {
+    fn new(engine: &Engine) -> Result<Self, RuntimeError> {
+        Ok(Linkers {
+            component: component::linker(engine).map_err(|e| RuntimeError::Engine {
+                detail: format!("component linker: {e:#}"),
+            })?,
+            module: module::linker(engine).map_err(|e| RuntimeError::Engine {
+                detail: format!("module linker: {e:#}"),
+            })?,
+        })
+    }
+
+    /// Links a compiled function against the host interfaces.
+    fn link(&self, artifact: Artifact) -> Result<Entry, ValidationError> {
+        match artifact {
+            Artifact::Component(component) => {
+                let pre = self.component.instantiate_pre(&component).map_err(|e| {
+                    ValidationError::UnsupportedImport {
+                        detail: format!("{e:#}"),
+                    }
+                })?;
+                let proxy = ProxyPre::new(pre).map_err(|e| ValidationError::Invalid {
+                    detail: format!(
+                        "its wasi:http/incoming-handler export does not match WASI 0.2: {e:#}"
+                    ),
+                })?;
+                Ok(Entry::Component(proxy))
+            }
+            Artifact::Module(module) => {
+                let pre = self.module.instantiate_pre(&module).map_err(|e| {
+                    ValidationError::UnsupportedImport {
+                        detail: format!("{e:#}"),
+                    }
+                })?;
+                Ok(Entry::Module(pre))
+            }
+        }
+    }
+}
+
+/// The baseline compiler's engine and its linkers ([`build_baseline_engine`]).
+struct Baseline {
+    engine: Engine,
+    linkers: Linkers,
+}
+
+/// Which compiler a compilation uses.
+#[derive(Clone, Copy)]
+enum Compiler {
+    /// Cranelift, through the artifact cache.
+    Optimizing,
+    /// Winch, in memory only.
+    Baseline,
+}
+
 pub(crate) struct RuntimeInner {
     pub engine: Engine,
-    component_linker: wasmtime::component::Linker<ComponentHost>,
-    module_linker: wasmtime::Linker<ModuleHost>,
+    linkers: Linkers,
+    /// `None` when the baseline compiler is off or cannot run here.
+    baseline: Option<Baseline>,
     cache: ArtifactCache,
     pub max_memory_bytes: u64,
     pooling: bool,
@@ -63,6 +126,10 @@ pub(crate) struct RuntimeInner {
     /// One permit per given-up compilation that may run on beside the
     /// slots (as many as there are slots).
     given_up: Arc<tokio::sync::Semaphore>,
+    /// One permit per optimised compile running in the background for a
+    /// function that went live on baseline code (as many as there are
+    /// slots; the rest wait their turn, oldest first).
+    optimizing: Arc<tokio::sync::Semaphore>,
     /// How long one compilation may take.
     compile_budget: Duration,
     _ticker: EpochTicker,
@@ -88,31 +155,35 @@ impl Runtime {
             path: config.cache_dir.clone(),
             source,
         })?;
-        let component_linker = component::linker(&engine).map_err(|e| RuntimeError::Engine {
-            detail: format!("component linker: {e:#}"),
-        })?;
-        let module_linker = module::linker(&engine).map_err(|e| RuntimeError::Engine {
-            detail: format!("module linker: {e:#}"),
-        })?;
+        let linkers = Linkers::new(&engine)?;
+        let baseline = match config.baseline_compiler {
+            true => build_baseline_engine(&config)
+                .map(|engine| {
+                    let linkers = Linkers::new(&engine)?;
+                    Ok::<_, RuntimeError>(Baseline { engine, linkers })
+                })
+                .transpose()?,
+            false => None,
+        };
         let cache = ArtifactCache::new(config.cache_dir.clone(), compatibility_key(&engine));
-        let ticker = EpochTicker::start(engine.clone()).map_err(RuntimeError::Ticker)?;
+        let mut ticked = vec![engine.clone()];
+        ticked.extend(baseline.as_ref().map(|b| b.engine.clone()));
+        let ticker = EpochTicker::start(ticked).map_err(RuntimeError::Ticker)?;
+        let slots = config.max_concurrent_compiles.max(1);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
-                component_linker,
-                module_linker,
+                linkers,
+                baseline,
                 cache,
                 max_memory_bytes: config.max_memory_bytes,
                 pooling,
                 instantiation: Arc::default(),
                 spares: Arc::new(spares),
                 loaded: Mutex::default(),
-                compiles: Arc::new(tokio::sync::Semaphore::new(
-                    config.max_concurrent_compiles.max(1),
-                )),
-                given_up: Arc::new(tokio::sync::Semaphore::new(
-                    config.max_concurrent_compiles.max(1),
-                )),
+                compiles: Arc::new(tokio::sync::Semaphore::new(slots)),
+                given_up: Arc::new(tokio::sync::Semaphore::new(slots)),
+                optimizing: Arc::new(tokio::sync::Semaphore::new(slots)),
                 compile_budget: config.compile_budget,
                 _ticker: ticker,
             }),
@@ -124,8 +195,12 @@ impl Runtime {
         validate::validate(wasm)
     }
 
-    /// Validates `wasm`, loads its compiled artifact from the cache directory
-    /// (or compiles it on a blocking thread and caches it), and links it.
+    /// Validates `wasm` and makes it ready to run: its optimised artifact
+    /// from the cache directory when there is one; otherwise, with the
+    /// baseline compiler on, baseline code made in a fraction of the time
+    /// while the optimised code is compiled in the background (cached, then
+    /// switched to in place: [`PreparedFunction::tier`]); otherwise (or when
+    /// the baseline compiler refuses the wasm) an optimised compile, cached.
     /// `sha256_hex` must be the SHA-256 of `wasm` in lowercase hex.
     ///
     /// Compiling waits for one of the compile slots; a compilation still
@@ -144,15 +219,82 @@ impl Runtime {
         if let Some(shared) = self.already_loaded(sha256_hex) {
             return Ok(shared);
         }
+        let baseline_first = self.inner.baseline.is_some() && !self.inner.cache.has(sha256_hex);
+        let baseline = match baseline_first {
+            true => Some(
+                self.compile(
+                    Compiler::Baseline,
+                    &self.inner.compiles,
+                    kind,
+                    wasm,
+                    sha256_hex,
+                )
+                .await,
+            ),
+            false => None,
+        };
+        let prepared = match baseline {
+            Some(Ok((entry, _))) => {
+                self.inner.cache.note_baseline_compile();
+                let prepared = PreparedFunction::new(
+                    entry,
+                    CodeTier::Baseline { optimizing: true },
+                    false,
+                    self.inner.clone(),
+                );
+                self.optimize_in_background(&prepared, kind, wasm.to_vec(), sha256_hex);
+                prepared
+            }
+            // Past the budget even for the baseline compiler: the
+            // optimising one would take longer still.
+            Some(Err(error @ ValidationError::CompileBudget { .. })) => return Err(error),
+            other => {
+                if let Some(Err(error)) = other {
+                    tracing::info!(
+                        sha256 = %sha256_hex,
+                        "the baseline compiler refused this function ({error}); compiling optimised code first"
+                    );
+                }
+                let (entry, from_cache) = self
+                    .compile(
+                        Compiler::Optimizing,
+                        &self.inner.compiles,
+                        kind,
+                        wasm,
+                        sha256_hex,
+                    )
+                    .await?;
+                PreparedFunction::new(entry, CodeTier::Optimized, from_cache, self.inner.clone())
+            }
+        };
+        let mut loaded = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget code nobody uses any more before the map would grow.
+        if loaded.len() == loaded.capacity() {
+            loaded.retain(|_, weak| weak.strong_count() > 0);
+        }
+        loaded.insert(sha256_hex.to_string(), prepared.downgrade());
+        Ok(prepared)
+    }
+
+    /// Compiles (or, optimising, loads from the cache) and links `wasm`,
+    /// within one of `slots` and the compile budget.
+    async fn compile(
+        &self,
+        compiler: Compiler,
+        slots: &Arc<tokio::sync::Semaphore>,
+        kind: FunctionKind,
+        wasm: &[u8],
+        sha256_hex: &str,
+    ) -> Result<(Entry, bool), ValidationError> {
         let inner = self.inner.clone();
         let wasm = wasm.to_vec();
         let key = sha256_hex.to_string();
         let sha256_hex = key.clone();
         // Loading a cached artifact is quick and needs no compile slot.
-        let slot = if self.inner.cache.path_for(&key).exists() {
-            None
-        } else {
-            Some(self.compile_slot(&key).await)
+        let cached = matches!(compiler, Compiler::Optimizing) && self.inner.cache.has(&key);
+        let slot = match cached {
+            true => None,
+            false => Some(self.compile_slot(slots, &key).await),
         };
         let compiling = slot.is_some();
         // The compile slot, or once given up the permit of a given-up
@@ -163,10 +305,10 @@ impl Runtime {
             let held = held.clone();
             move || {
                 let _held = held;
-                let prepared = inner
-                    .cache
-                    .load_or_compile(&inner.engine, kind, &wasm, &sha256_hex)
-                    .and_then(|(artifact, from_cache)| Ok((inner.link(artifact)?, from_cache)));
+                let prepared = match compiler {
+                    Compiler::Optimizing => inner.optimized(kind, &wasm, &sha256_hex),
+                    Compiler::Baseline => inner.baseline(kind, &wasm, &sha256_hex),
+                };
                 // Nobody listens any more if the compilation was given up.
                 let _ = done.send(prepared);
             }
@@ -185,7 +327,7 @@ impl Runtime {
             tokio::task::spawn_blocking(work);
         }
         let budget = self.inner.compile_budget;
-        let (entry, from_cache) = tokio::time::timeout(budget, task)
+        tokio::time::timeout(budget, task)
             .await
             .map_err(|_elapsed| {
                 // Free the slot for the next upload if a given-up
@@ -204,28 +346,77 @@ impl Runtime {
             })?
             .map_err(|_gone| ValidationError::Compile {
                 detail: "the compilation task ended without a result (it panicked)".into(),
-            })??;
-        let prepared = PreparedFunction::new(entry, from_cache, self.inner.clone());
-        let mut loaded = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget code nobody uses any more before the map would grow.
-        if loaded.len() == loaded.capacity() {
-            loaded.retain(|_, weak| weak.strong_count() > 0);
-        }
-        loaded.insert(key, prepared.downgrade());
-        Ok(prepared)
+            })?
+    }
+
+    /// Compiles `prepared`'s optimised code in the background, in one of the
+    /// optimising slots (not the upload's compile slots: the next upload's
+    /// baseline compile does not wait for it) and within the compile budget,
+    /// caches it, and switches the function to it. Past the budget the
+    /// function keeps its baseline code. Nothing is compiled for a function
+    /// dropped before its turn.
+    fn optimize_in_background(
+        &self,
+        prepared: &PreparedFunction,
+        kind: FunctionKind,
+        wasm: Vec<u8>,
+        sha256_hex: &str,
+    ) {
+        let function = prepared.downgrade();
+        let runtime = self.clone();
+        let key = sha256_hex.to_string();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let slots = Arc::clone(&runtime.inner.optimizing);
+            // Waiting for a slot: a function replaced or deleted meanwhile
+            // is not compiled at all.
+            let slot = slots.clone().acquire_owned().await;
+            if function.strong_count() == 0 {
+                return;
+            }
+            drop(slot);
+            let optimized = runtime
+                .compile(Compiler::Optimizing, &slots, kind, &wasm, &key)
+                .await;
+            let Some(prepared) = PreparedFunction::upgrade(&function) else {
+                return;
+            };
+            match optimized {
+                Ok((entry, _)) => {
+                    prepared.switch_to_optimized(entry);
+                    tracing::info!(
+                        sha256 = %key,
+                        after_ms = started.elapsed().as_millis() as u64,
+                        "optimised code ready; calls switch to it"
+                    );
+                }
+                Err(error) => {
+                    prepared.keep_baseline();
+                    tracing::warn!(
+                        sha256 = %key,
+                        "no optimised code for a function live on baseline code; it keeps \
+                         running baseline code: {error}"
+                    );
+                }
+            }
+        });
     }
 
     /// A compile slot, waiting for one when all are taken (logged when the
     /// wait starts and when it ends, so a queued upload shows its progress).
-    async fn compile_slot(&self, sha256_hex: &str) -> tokio::sync::OwnedSemaphorePermit {
-        let compiles = Arc::clone(&self.inner.compiles);
+    async fn compile_slot(
+        &self,
+        slots: &Arc<tokio::sync::Semaphore>,
+        sha256_hex: &str,
+    ) -> tokio::sync::OwnedSemaphorePermit {
+        let compiles = Arc::clone(slots);
         if let Ok(slot) = Arc::clone(&compiles).try_acquire_owned() {
             return slot;
         }
         let queued = Instant::now();
         tracing::info!(
             sha256 = %sha256_hex,
-            "every compile slot is busy; the upload waits its turn"
+            "every compile slot is busy; the compilation waits its turn"
         );
         let slot = compiles
             .acquire_owned()
@@ -273,31 +464,40 @@ impl Runtime {
 }
 
 impl RuntimeInner {
-    /// Links a compiled function against the host interfaces.
-    fn link(&self, artifact: Artifact) -> Result<Entry, ValidationError> {
-        match artifact {
-            Artifact::Component(component) => {
-                let pre = self
-                    .component_linker
-                    .instantiate_pre(&component)
-                    .map_err(|e| ValidationError::UnsupportedImport {
-                        detail: format!("{e:#}"),
-                    })?;
-                let proxy = ProxyPre::new(pre).map_err(|e| ValidationError::Invalid {
-                    detail: format!(
-                        "its wasi:http/incoming-handler export does not match WASI 0.2: {e:#}"
-                    ),
-                })?;
-                Ok(Entry::Component(proxy))
-            }
-            Artifact::Module(module) => {
-                let pre = self.module_linker.instantiate_pre(&module).map_err(|e| {
-                    ValidationError::UnsupportedImport {
-                        detail: format!("{e:#}"),
-                    }
-                })?;
-                Ok(Entry::Module(pre))
-            }
-        }
+    /// Optimised code: from the artifact cache, or compiled and cached.
+    fn optimized(
+        &self,
+        kind: FunctionKind,
+        wasm: &[u8],
+        sha256_hex: &str,
+    ) -> Result<(Entry, bool), ValidationError> {
+        let (artifact, from_cache) =
+            self.cache
+                .load_or_compile(&self.engine, kind, wasm, sha256_hex)?;
+        Ok((self.linkers.link(artifact)?, from_cache))
+    }
+
+    /// Baseline code, compiled in memory.
+    fn baseline(
+        &self,
+        kind: FunctionKind,
+        wasm: &[u8],
+        sha256_hex: &str,
+    ) -> Result<(Entry, bool), ValidationError> {
+        let baseline = self
+            .baseline
+            .as_ref()
+            .ok_or_else(|| ValidationError::Compile {
+                detail: "the baseline compiler is off".into(),
+            })?;
+        let started = Instant::now();
+        let artifact = cache::compile(&baseline.engine, kind, wasm)?;
+        tracing::info!(
+            %kind,
+            sha256 = %sha256_hex,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "compiled baseline code"
+        );
+        Ok((baseline.linkers.link(artifact)?, false))
     }
 }

@@ -209,7 +209,8 @@ impl WarmPool {
         sandbox: SandboxConfig,
     ) -> Invocation {
         let inner = &self.inner;
-        let Entry::Component(pre) = inner.prepared.entry() else {
+        let entry = inner.prepared.entry();
+        let Entry::Component(pre) = &*entry else {
             // Command modules run their whole program per call: nothing to
             // prepare ahead.
             return inner.prepared.invoke(request, sandbox).await;
@@ -279,7 +280,8 @@ impl WarmInner {
 /// Instantiates one spare for the pool behind `pool` (if it still exists).
 async fn make_spare(pool: Weak<WarmInner>, budget: BudgetToken) {
     let Some(inner) = pool.upgrade() else { return };
-    let Entry::Component(pre) = inner.prepared.entry() else {
+    let entry = inner.prepared.entry();
+    let Entry::Component(pre) = &*entry else {
         return;
     };
     let template = &inner.template;

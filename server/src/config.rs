@@ -167,6 +167,12 @@ pub struct ServeArgs {
     /// #49); other calls are unaffected.
     #[arg(long, env = "WISP_BACKTRACE_DETAILS")]
     pub backtrace_details: bool,
+    /// Make every upload wait for its optimised (Cranelift) code before it
+    /// goes live, instead of going live on baseline (Winch) code first and
+    /// switching in place when the optimised code is ready
+    /// (docs/DECISIONS.md #59).
+    #[arg(long, env = "WISP_NO_BASELINE_COMPILER")]
+    pub no_baseline_compiler: bool,
     /// Export every recorded invocation as an OpenTelemetry span and its
     /// log lines as log records to this OTLP/HTTP collector (base URL,
     /// e.g. http://127.0.0.1:4318; `/v1/traces` and `/v1/logs` are added).

@@ -30,6 +30,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.max_attempts = args.max_attempts.clamp(1, 100);
     config.record_invocations = !args.no_record;
     config.backtrace_details = args.backtrace_details;
+    config.baseline_compiler = !args.no_baseline_compiler;
     config.node_id = args.node_id.clone();
     config.nats_url = args.nats_url.clone();
     config.capture_cap_bytes = (args.capture_cap_mb.min(1 << 30) * 1024 * 1024) as i64;

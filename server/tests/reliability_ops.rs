@@ -72,6 +72,11 @@ async fn a_corrupted_cached_artifact_is_quarantined_and_recompiled() {
     let mut server = TestServer::start_with(&["--cache-dir", &cache_arg]).await;
     server.deploy("hello", "hello").await;
     assert_eq!(call_hello(&server).await, "Hello from Wisp!\n");
+    server
+        .wait_json("/api/v1/functions/hello", "optimised code", |f| {
+            f["live_code"] == "optimized"
+        })
+        .await;
     server.stop().await;
 
     let artifacts = cached_artifacts(cache.path());

@@ -19,8 +19,20 @@ async fn restart_keeps_state_and_does_not_recompile() {
         assert_eq!(r.status(), 200, "{path}");
     }
     server.invocations("cgi", 1).await;
+    // They went live on baseline code; the optimised code that a restart
+    // loads is compiled and cached in the background.
+    for name in ["hello", "echo", "cgi"] {
+        server
+            .wait_json(
+                &format!("/api/v1/functions/{name}"),
+                "optimised code",
+                |f| f["live_code"] == "optimized",
+            )
+            .await;
+    }
     let before = server.get_json("/api/v1/status").await;
     assert_eq!(before["artifact_cache"]["compiles"], 3, "{before}");
+    assert_eq!(before["artifact_cache"]["baseline_compiles"], 3, "{before}");
 
     server.restart().await;
 

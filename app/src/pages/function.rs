@@ -83,6 +83,24 @@ fn FunctionView(
         }
         None => view! { <span class="pill">"No live version"</span> }.into_any(),
     };
+    // Which compiler's code the live version runs (baseline right after an
+    // upload, until its optimised code is ready).
+    let code = detail.live_code.map(|code| {
+        let class = match code {
+            model::CodeTier::Optimized => "pill",
+            _ => "pill pill-warn",
+        };
+        let label = match code {
+            model::CodeTier::Optimized => "optimised",
+            model::CodeTier::Optimizing => "baseline · optimising",
+            model::CodeTier::Baseline => "baseline",
+        };
+        view! {
+            <span class=class title=code.describe() data-code=label>
+                {label}
+            </span>
+        }
+    });
     let call = match gateway_url {
         Some(url) => view! {
             <p class="call-line">
@@ -153,6 +171,7 @@ fn FunctionView(
                 <h1 class="title-with-pill">
                     <span>{detail.name.clone()}</span>
                     {live}
+                    {code}
                 </h1>
                 <p class="lede">
                     "Created " {format::datetime(&detail.created_at)} " UTC · updated "

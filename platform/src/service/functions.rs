@@ -16,8 +16,8 @@ use tokio::sync::broadcast;
 
 use super::Change;
 use crate::{
-    BufferedInvocation, ErrorGroupQuery, InvocationQuery, InvokeOutcome, LogSearch, Platform,
-    PlatformError, Principal, RequestBody, Role, TriggerKind,
+    BufferedInvocation, DeployProgress, ErrorGroupQuery, InvocationQuery, InvokeOutcome, LogSearch,
+    Platform, PlatformError, Principal, RequestBody, Role, TriggerKind,
 };
 
 /// The functions of the caller's team (see [`Platform::functions`]).
@@ -41,18 +41,22 @@ impl Functions<'_> {
 
     /// Stores `wasm` as the next version of `name` (creating the function
     /// for the caller's team on first deploy); `activate` makes it live.
+    /// Each stage is reported to `progress` as it starts and ends.
     pub async fn deploy(
         &self,
         who: &Principal,
         name: &str,
         wasm: Bytes,
         activate: bool,
+        progress: &DeployProgress,
     ) -> Result<DeployedVersion, PlatformError> {
         let target = format!("function {name}");
         self.0
             .audited(who, "deploy", &target, Change::Create, async {
                 who.require(Role::Developer)?;
-                self.0.deploy(who.team_id, name, wasm, activate).await
+                self.0
+                    .deploy(who.team_id, name, wasm, activate, progress)
+                    .await
             })
             .await
     }

@@ -6,8 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use http_body_util::{BodyExt, Limited};
-use model::{AliasUpdate, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary};
+use model::{
+    AliasUpdate, DeployEvent, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary,
+};
+use platform::DeployProgress;
 use serde::Deserialize;
+use tokio_stream::StreamExt as _;
 
 use super::{AppError, AppState, Authenticated};
 
@@ -18,13 +22,23 @@ pub struct UploadParams {
 }
 
 /// Upload a `.wasm` file as a new version (creates the function if new).
+///
+/// With `Accept: application/x-ndjson` the answer is `200` with one JSON
+/// line per event as the upload goes through its stages (`started` /
+/// `done` for upload, validate, compile, live), ending in a `deployed` line
+/// (the version, as `201` would answer it) or a `failed` line (the status
+/// and error the plain form would answer). The upload goes on if the client
+/// leaves.
 #[utoipa::path(post, path = "/api/v1/functions/{name}/versions",
     params(("name" = String, Path, description = "function name", example = "hello"), UploadParams),
     request_body(content(
         (Vec<u8> = "application/wasm"),
         (Vec<u8> = "application/octet-stream")),
         description = "the .wasm file; any content type is accepted"),
-    responses((status = 201, body = DeployedVersion), (status = 413, body = model::ApiError),
+    responses((status = 201, body = DeployedVersion),
+              (status = 200, body = model::DeployEvent, content_type = "application/x-ndjson",
+               description = "the streamed form: one event per line"),
+              (status = 413, body = model::ApiError),
               (status = 422, body = model::ApiError, description = "not a valid function")),
     security(("bearer" = [])))]
 pub async fn upload(
@@ -32,8 +46,11 @@ pub async fn upload(
     Authenticated(who): Authenticated,
     Path(name): Path<String>,
     Query(params): Query<UploadParams>,
+    headers: axum::http::HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<DeployedVersion>), AppError> {
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let receiving = std::time::Instant::now();
     let limit = state.max_upload_bytes;
     let bytes = match Limited::new(body, limit as usize).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -46,13 +63,76 @@ pub async fn upload(
         }
         Err(e) => return Err(AppError::bad_request(format!("reading the upload: {e}"))),
     };
-    let deployed = state
-        .platform
-        .functions()
-        .deploy(&who, &name, bytes, params.activate.unwrap_or(true))
-        .await?;
-    tracing::info!(user = %who.username, function = %name, version = deployed.version, "upload");
-    Ok((StatusCode::CREATED, Json(deployed)))
+    let received_ms = u64::try_from(receiving.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let received = format!("{} received", app::format::bytes(bytes.len() as i64));
+    let activate = params.activate.unwrap_or(true);
+    if !wants_stream(&headers) {
+        let progress = DeployProgress::default();
+        progress.record("upload", received_ms, received);
+        let deployed = state
+            .platform
+            .functions()
+            .deploy(&who, &name, bytes, activate, &progress)
+            .await?;
+        tracing::info!(user = %who.username, function = %name, version = deployed.version, "upload");
+        return Ok((StatusCode::CREATED, Json(deployed)).into_response());
+    }
+    let (events, lines) = tokio::sync::mpsc::unbounded_channel();
+    let progress = DeployProgress::streamed(events.clone());
+    progress.record("upload", received_ms, received);
+    // Its own task: a client that leaves mid-compile does not stop the
+    // upload, whose version is then listed like any other.
+    tokio::spawn(async move {
+        let result = state
+            .platform
+            .functions()
+            .deploy(&who, &name, bytes, activate, &progress)
+            .await;
+        let last = match result {
+            Ok(deployed) => {
+                tracing::info!(user = %who.username, function = %name, version = deployed.version, "upload");
+                DeployEvent::Deployed(deployed)
+            }
+            Err(error) => {
+                let error = AppError::from(error);
+                DeployEvent::Failed {
+                    status: error.status.as_u16(),
+                    error: model::ApiErrorBody {
+                        code: error.code.to_string(),
+                        message: error.message,
+                    },
+                }
+            }
+        };
+        let _ = events.send(last);
+    });
+    let body = tokio_stream::wrappers::UnboundedReceiverStream::new(lines).map(|event| {
+        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+        line.push(b'\n');
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
+    });
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/x-ndjson"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// Whether the client asked for the streamed form of an upload's answer.
+fn wants_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|kind| {
+            kind.split(';')
+                .next()
+                .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/x-ndjson"))
+        })
 }
 
 /// List functions.

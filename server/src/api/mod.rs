@@ -316,7 +316,11 @@ async fn status(
         "database": format!("{:?}", state.platform.backend()).to_lowercase(),
         "live_functions": state.platform.live_function_count(),
         "gateway": state.gateway_addr.to_string(),
-        "artifact_cache": { "hits": cache.hits, "compiles": cache.compiles },
+        "artifact_cache": {
+            "hits": cache.hits,
+            "compiles": cache.compiles,
+            "baseline_compiles": cache.baseline_compiles,
+        },
         "instantiation": {
             "count": inst.count,
             "p50_us": inst.p50_us,

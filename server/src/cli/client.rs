@@ -126,6 +126,66 @@ impl Client {
         Self::json(self.send(rb).await?).await
     }
 
+    /// Uploads `wasm` to an upload route and follows its streamed answer
+    /// (`Accept: application/x-ndjson`): `on_event` hears the upload's own
+    /// progress (bytes sent so far, as `Sent`) and each server event; the
+    /// result is the deployed version or the server's error.
+    pub async fn post_wasm_streamed(
+        &self,
+        path: &str,
+        wasm: Vec<u8>,
+        mut on_event: impl FnMut(UploadEvent<'_>),
+    ) -> anyhow::Result<model::DeployedVersion> {
+        use futures::StreamExt as _;
+        /// Bytes per chunk of the request body: progress granularity.
+        const CHUNK: usize = 256 * 1024;
+        let total = wasm.len();
+        let wasm = Bytes::from(wasm);
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+        let chunks = (0..total.div_ceil(CHUNK)).map(move |i| {
+            let end = ((i + 1) * CHUNK).min(total);
+            let _ = sent_tx.send(end);
+            Ok::<_, std::io::Error>(wasm.slice(i * CHUNK..end))
+        });
+        let rb = self
+            .request(reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+            .header(reqwest::header::ACCEPT, "application/x-ndjson")
+            .header(reqwest::header::CONTENT_LENGTH, total)
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)));
+        let sending = self.send(rb);
+        tokio::pin!(sending);
+        let response = loop {
+            tokio::select! {
+                response = &mut sending => break response?,
+                Some(sent) = sent_rx.recv() => on_event(UploadEvent::Sent { sent, total }),
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await?;
+            bail!("{}", api_error_text(status, &bytes));
+        }
+        let mut stream = response.bytes_stream();
+        let mut buffer = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            buffer.extend_from_slice(&chunk.context("reading the upload's progress")?);
+            while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buffer.drain(..=end).collect();
+                let event: model::DeployEvent = serde_json::from_slice(&line)
+                    .context("unexpected progress line from the API")?;
+                match event {
+                    model::DeployEvent::Deployed(deployed) => return Ok(deployed),
+                    model::DeployEvent::Failed { status, error } => {
+                        bail!("{} ({}, HTTP {status})", error.message, error.code)
+                    }
+                    other => on_event(UploadEvent::Server(&other)),
+                }
+            }
+        }
+        bail!("the server ended its answer before the upload finished (it may still complete: see `wisp functions`)")
+    }
+
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> anyhow::Result<reqwest::Response> {
         self.send(self.request(reqwest::Method::POST, path).body(body))
             .await
@@ -178,6 +238,14 @@ impl Client {
         }
         Ok(Box::pin(response.bytes_stream()))
     }
+}
+
+/// What [`Client::post_wasm_streamed`] reports as an upload goes.
+pub enum UploadEvent<'a> {
+    /// Bytes of the file handed to the connection so far.
+    Sent { sent: usize, total: usize },
+    /// A stage started or ended on the server.
+    Server(&'a model::DeployEvent),
 }
 
 /// The data of the next complete server-sent event in `buffer` (drained

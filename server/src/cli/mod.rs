@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use futures::StreamExt;
-use model::{CostReport, DeployedVersion, FunctionDetail, FunctionSummary, InvocationRecord};
+use model::{CostReport, FunctionDetail, FunctionSummary, InvocationRecord};
 
 use client::Client;
 
@@ -172,14 +172,18 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", args.file.display()))?;
     let size = wasm.len();
     eprintln!(
-        "Uploading {} ({size} bytes) as {name}...",
-        args.file.display()
+        "Uploading {} ({}) as {name}",
+        args.file.display(),
+        app::format::bytes(size as i64)
     );
     let path = format!(
         "/api/v1/functions/{name}/versions?activate={}",
         !args.no_activate
     );
-    let deployed: DeployedVersion = client.post_wasm(&path, wasm).await?;
+    let mut shown = StageLines::default();
+    let deployed = client
+        .post_wasm_streamed(&path, wasm, |event| shown.show(event))
+        .await?;
     println!(
         "Deployed {} version {} ({}, sha256 {}){}",
         deployed.name,
@@ -192,8 +196,45 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
             " (not live)"
         }
     );
+    if deployed.code == model::CodeTier::Optimizing {
+        println!(
+            "It runs baseline code now; calls switch to its optimised code when that is compiled."
+        );
+    }
     println!("Call it at the gateway: /fn/{}/", deployed.name);
     Ok(())
+}
+
+/// Prints an upload's stages as they happen, one line each on stderr
+/// (`upload  100%`, then `validate  3 ms  a component, ...`).
+#[derive(Default)]
+struct StageLines {
+    /// The last tenth of the upload shown (progress is shown by tenths).
+    shown_tenth: Option<usize>,
+}
+
+impl StageLines {
+    fn show(&mut self, event: client::UploadEvent<'_>) {
+        match event {
+            client::UploadEvent::Sent { sent, total } => {
+                let tenth = (sent * 10).checked_div(total).unwrap_or(10);
+                if self.shown_tenth != Some(tenth) {
+                    self.shown_tenth = Some(tenth);
+                    eprintln!("  upload    {:>3}%", tenth * 10);
+                }
+            }
+            // The one stage that can take a while says when it starts.
+            client::UploadEvent::Server(model::DeployEvent::Started { stage }) => {
+                if stage == "compile" {
+                    eprintln!("  {stage:<9} ...");
+                }
+            }
+            client::UploadEvent::Server(model::DeployEvent::Done(stage)) => {
+                eprintln!("  {:<9} {:>5} ms  {}", stage.stage, stage.ms, stage.detail);
+            }
+            client::UploadEvent::Server(_) => {}
+        }
+    }
 }
 
 pub async fn functions(args: ClientArgs) -> anyhow::Result<()> {
