@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+    RegallocAlgorithm, Strategy,
 };
 
 use crate::config::RuntimeConfig;
@@ -127,6 +128,13 @@ pub(crate) fn build_engine(
 pub(crate) fn build_baseline_engine(config: &RuntimeConfig) -> Option<Engine> {
     let mut c = common_config(config);
     c.strategy(Strategy::Winch);
+    // Winch compiles the functions; Cranelift still compiles the
+    // trampolines between host and guest (one per escaping function: tens
+    // of thousands in CPython), which were most of a baseline compile's
+    // Cranelift time. Unoptimised, with the single-pass register
+    // allocator, they compile in linear time; they run once per host call.
+    c.cranelift_opt_level(OptLevel::None);
+    c.cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass);
     match Engine::new(&c) {
         Ok(engine) => Some(engine),
         Err(error) => {

@@ -64,7 +64,7 @@ pub use outbound::{
 };
 pub use prepared::{CodeTier, PreparedFunction};
 pub use report::{Invocation, InvocationReport, InvokeError, Outcome};
-pub use runtime::{Runtime, RuntimeError};
+pub use runtime::{Runtime, RuntimeError, MAX_PENDING_OPTIMIZATIONS};
 pub use stats::InstantiationStats;
 pub use tape::{
     CallLine, Divergence, PlaybackPlan, PlaybackReport, RawRecording, RecordedCall,

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -130,9 +130,30 @@ pub(crate) struct RuntimeInner {
     /// function that went live on baseline code (as many as there are
     /// slots; the rest wait their turn, oldest first).
     optimizing: Arc<tokio::sync::Semaphore>,
+    /// Functions live on baseline code whose optimised compile has not
+    /// ended (queued or running). Each holds a copy of its wasm; past
+    /// [`MAX_PENDING_OPTIMIZATIONS`] new functions are compiled optimised
+    /// before they go live instead, as without the baseline compiler.
+    pending_optimizations: Arc<AtomicUsize>,
     /// How long one compilation may take.
     compile_budget: Duration,
     _ticker: EpochTicker,
+}
+
+/// Optimisations that may wait or run in the background at once (see
+/// `RuntimeInner::pending_optimizations`): a restart with a wiped artifact
+/// cache and thousands of distinct functions must not hold thousands of
+/// wasm copies in memory; beyond this many, functions go live after their
+/// optimised compile.
+pub const MAX_PENDING_OPTIMIZATIONS: usize = 16;
+
+/// Counts one pending optimisation until dropped.
+struct PendingOptimization(Arc<AtomicUsize>);
+
+impl Drop for PendingOptimization {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The WebAssembly runtime. Cheap to clone; the epoch ticker stops when the
@@ -184,6 +205,7 @@ impl Runtime {
                 compiles: Arc::new(tokio::sync::Semaphore::new(slots)),
                 given_up: Arc::new(tokio::sync::Semaphore::new(slots)),
                 optimizing: Arc::new(tokio::sync::Semaphore::new(slots)),
+                pending_optimizations: Arc::default(),
                 compile_budget: config.compile_budget,
                 _ticker: ticker,
             }),
@@ -219,9 +241,12 @@ impl Runtime {
         if let Some(shared) = self.already_loaded(sha256_hex) {
             return Ok(shared);
         }
-        let baseline_first = self.inner.baseline.is_some() && !self.inner.cache.has(sha256_hex);
-        let baseline = match baseline_first {
-            true => Some(
+        let pending = match self.inner.baseline.is_some() && !self.inner.cache.has(sha256_hex) {
+            true => self.reserve_optimization(),
+            false => None,
+        };
+        let baseline = match pending {
+            Some(pending) => Some(
                 self.compile(
                     Compiler::Baseline,
                     &self.inner.compiles,
@@ -229,12 +254,13 @@ impl Runtime {
                     wasm,
                     sha256_hex,
                 )
-                .await,
+                .await
+                .map(|compiled| (compiled, pending)),
             ),
-            false => None,
+            None => None,
         };
         let prepared = match baseline {
-            Some(Ok((entry, _))) => {
+            Some(Ok(((entry, _), pending))) => {
                 self.inner.cache.note_baseline_compile();
                 let prepared = PreparedFunction::new(
                     entry,
@@ -242,7 +268,7 @@ impl Runtime {
                     false,
                     self.inner.clone(),
                 );
-                self.optimize_in_background(&prepared, kind, wasm.to_vec(), sha256_hex);
+                self.optimize_in_background(&prepared, kind, wasm.to_vec(), sha256_hex, pending);
                 prepared
             }
             // Past the budget even for the baseline compiler: the
@@ -361,11 +387,13 @@ impl Runtime {
         kind: FunctionKind,
         wasm: Vec<u8>,
         sha256_hex: &str,
+        pending: PendingOptimization,
     ) {
         let function = prepared.downgrade();
         let runtime = self.clone();
         let key = sha256_hex.to_string();
         tokio::spawn(async move {
+            let _pending = pending;
             let started = Instant::now();
             let slots = Arc::clone(&runtime.inner.optimizing);
             // Waiting for a slot: a function replaced or deleted meanwhile
@@ -400,6 +428,17 @@ impl Runtime {
                 }
             }
         });
+    }
+
+    /// Room for one more background optimisation, if there is any.
+    fn reserve_optimization(&self) -> Option<PendingOptimization> {
+        let pending = &self.inner.pending_optimizations;
+        pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_PENDING_OPTIMIZATIONS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| PendingOptimization(Arc::clone(pending)))
     }
 
     /// A compile slot, waiting for one when all are taken (logged when the
@@ -499,5 +538,33 @@ impl RuntimeInner {
             "compiled baseline code"
         );
         Ok((baseline.linkers.link(artifact)?, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest as _;
+
+    #[tokio::test]
+    async fn background_optimisations_are_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: dir.path().to_path_buf(),
+            max_instances: 4,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime");
+        let held: Vec<_> = (0..MAX_PENDING_OPTIMIZATIONS)
+            .map(|_| runtime.reserve_optimization().expect("room"))
+            .collect();
+        assert!(runtime.reserve_optimization().is_none(), "one too many");
+        // With no room, a new function goes live on optimised code.
+        let wasm = wat::parse_str("(module (func (export \"_start\")))").expect("WAT");
+        let sha = hex::encode(sha2::Sha256::digest(&wasm));
+        let prepared = runtime.prepare(&wasm, &sha).await.expect("prepare");
+        assert_eq!(prepared.tier(), CodeTier::Optimized);
+        drop(held);
+        assert!(runtime.reserve_optimization().is_some(), "freed on drop");
     }
 }
