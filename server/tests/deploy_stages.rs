@@ -50,6 +50,17 @@ fn shape(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// A call to hello through the gateway: (status, body).
+async fn call_hello(server: &TestServer) -> (u16, String) {
+    let r = server
+        .http
+        .get(server.fn_url("/fn/hello/"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 fn live_code(detail: &Value) -> &str {
     detail["live_code"].as_str().unwrap_or("none")
 }
@@ -112,14 +123,9 @@ async fn an_upload_streams_its_stages_then_switches_to_optimised_code_without_a_
         if seen.last() != Some(&code) {
             seen.push(code.clone());
         }
-        let r = server
-            .http
-            .get(server.fn_url("/fn/hello/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "call {calls} on {code} code");
-        assert_eq!(r.text().await.unwrap(), "Hello from Wisp!\n");
+        let (status, body) = call_hello(&server).await;
+        assert_eq!(status, 200, "call {calls} on {code} code");
+        assert_eq!(body, "Hello from Wisp!\n");
         calls += 1;
         if code == "optimized" {
             break;
@@ -144,13 +150,7 @@ async fn an_upload_streams_its_stages_then_switches_to_optimised_code_without_a_
     assert_eq!(status["artifact_cache"]["baseline_compiles"], 0, "{status}");
     assert_eq!(status["artifact_cache"]["compiles"], 0, "{status}");
     assert_eq!(status["artifact_cache"]["hits"], 1, "{status}");
-    let r = server
-        .http
-        .get(server.fn_url("/fn/hello/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.text().await.unwrap(), "Hello from Wisp!\n");
+    assert_eq!(call_hello(&server).await.1, "Hello from Wisp!\n");
 
     // The plain answer lists the same stages; code already optimised is
     // loaded, not compiled.
