@@ -5,7 +5,7 @@
 #
 #   bash bench/run.sh            # throughput table (the README's optional third command)
 #   bash bench/run.sh cold       # restart-to-first-response with 100 deployed functions
-#   bash bench/run.sh scale      # 10,000 functions; 1,000 concurrent slow calls
+#   bash bench/run.sh scale      # 100,000 functions (paged list, spread calls); 1,000 concurrent slow calls
 #   bash bench/run.sh cluster    # 1, 2, 3 nodes on PostgreSQL behind nginx (bench/cluster.sh)
 #   bash bench/run.sh capture    # capture (replay recording) off vs failures vs all (bench/capture.sh)
 #   bash bench/run.sh deploy     # upload -> first response, baseline first vs optimised first vs wasmtime serve (bench/deploy.sh)
@@ -17,7 +17,7 @@
 # Wisp and `wasmtime serve` side by side with interleaved rounds), with a
 # warm-up and several rounds per point, and writes the medians to bench/results/*.md. Knobs (environment):
 #   DURATION=5 (s per round)  ROUNDS=5  WARMUP=3 (s)  CONNS="1 16 64"
-#   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=10000  SLOW_CALLS=1000
+#   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=100000  SLOW_CALLS=1000
 #   RECORD_PAIRS=60  RECORD_DURATION=2 (s)  RECORD_CONNS="16 64"  (recording on vs off)
 set -euo pipefail
 

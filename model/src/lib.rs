@@ -84,6 +84,47 @@ pub struct FunctionSummary {
     pub last_failure_trace_id: Option<String>,
 }
 
+/// The largest page `GET /api/v1/functions?limit=` gives.
+pub const MAX_FUNCTIONS_PAGE: u32 = 1000;
+
+/// Which of a team's functions a list asks for, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionListQuery {
+    /// At most this many, 1 to 1000 (none: every match).
+    pub limit: Option<u32>,
+    /// Names after this one: the previous page's last name.
+    pub after: Option<String>,
+    /// Only names that contain this text (case-insensitive).
+    pub search: Option<String>,
+}
+
+impl FunctionListQuery {
+    /// Whether it asks for anything but the whole list.
+    pub fn is_paged(&self) -> bool {
+        self.limit.is_some() || self.after.is_some() || self.search.is_some()
+    }
+
+    /// The first problem with it, for a 400 answer.
+    pub fn problem(&self) -> Option<String> {
+        match self.limit {
+            Some(limit) if limit == 0 || limit > MAX_FUNCTIONS_PAGE => Some(format!(
+                "limit must be between 1 and {MAX_FUNCTIONS_PAGE} (got {limit})"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// One page of a team's functions by name, and where the next one starts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionListPage {
+    pub functions: Vec<FunctionSummary>,
+    /// The `after` of the next page (None: this page is the last).
+    pub next_after: Option<String>,
+    /// How many of the team's functions match the search, on every page.
+    pub total: i64,
+}
+
 /// Per-function sandbox configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,8 +4,7 @@
 
 use bytes::Bytes;
 use model::{
-    DeployedVersion, FunctionConfig, FunctionConfigPatch, FunctionDetail, FunctionSummary,
-    FunctionVersion,
+    DeployedVersion, FunctionConfig, FunctionConfigPatch, FunctionDetail, FunctionVersion,
 };
 use runtime::Runtime;
 use sha2::{Digest, Sha256};
@@ -17,6 +16,11 @@ use crate::deploy_progress::{code_tier, compile_detail, DeployProgress};
 use crate::registry::LiveFunction;
 use crate::time::from_ms;
 use crate::{Platform, PlatformError};
+
+/// Stores a blob once per content hash.
+const BLOB_INSERT_SQL: &str =
+    "INSERT INTO wasm_blobs (sha256, size_bytes, kind, bytes, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING";
 
 fn config_from_row(row: &AnyRow) -> Result<FunctionConfig, PlatformError> {
     let env_json: String = row.try_get("env_json")?;
@@ -59,7 +63,9 @@ fn version_from_row(row: &AnyRow, live: Option<i64>) -> Result<FunctionVersion, 
 impl Platform {
     /// Uploads a new immutable version of `name` (creating the function for
     /// `team_id` if new; a name another team owns is a `conflict`). The wasm
-    /// is validated and compiled before anything is stored.
+    /// is validated before anything is stored; its blob is written while it
+    /// compiles (and removed again if the compile fails), its version only
+    /// once it compiled.
     pub(crate) async fn deploy(
         &self,
         team_id: i64,
@@ -88,35 +94,51 @@ impl Platform {
             format!("a {kind}, sha256 {}", sha256.get(..12).unwrap_or_default()),
         );
         let compiling = progress.start("compile");
-        let prepared = self
-            .inner
-            .runtime
-            .prepare(&wasm, &sha256)
-            .await
-            .map_err(invalid)?;
+        let kind_str = kind.to_string();
+        let size = wasm.len() as i64;
+        // The blob is written while the code compiles (a 17.5 MiB component
+        // takes a few hundred ms to store): neither waits for the other.
+        let (prepared, blob) = tokio::join!(
+            self.inner.runtime.prepare(&wasm, &sha256),
+            self.store_blob(&sha256, &kind_str, &wasm),
+        );
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                if let Ok(true) = blob {
+                    self.forget_blob(&sha256).await;
+                }
+                return Err(invalid(error));
+            }
+        };
+        blob?;
         progress.done(compiling, compile_detail(&prepared));
         let going_live = progress.start("live");
         let code = code_tier(&prepared.tier());
 
         let _guard = self.inner.deploy_lock.lock().await;
         let now = self.inner.clock.now_ms();
-        let kind_str = kind.to_string();
-        let size = wasm.len() as i64;
         let mut tx = self.inner.db.begin().await?;
         // Version numbers are counted per function across the cluster.
         self.cluster_lock(&mut tx, &format!("deploy:{name}"))
             .await?;
-        sqlx::query(
-            "INSERT INTO wasm_blobs (sha256, size_bytes, kind, bytes, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(&sha256)
-        .bind(size)
-        .bind(&kind_str)
-        .bind(wasm.to_vec())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        // Stored above, unless a delete's clean-up (or a failed upload of
+        // the same bytes) removed it since: then it is written again here.
+        let stored = sqlx::query("SELECT 1 AS present FROM wasm_blobs WHERE sha256 = $1")
+            .bind(&sha256)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !stored {
+            sqlx::query(BLOB_INSERT_SQL)
+                .bind(&sha256)
+                .bind(size)
+                .bind(&kind_str)
+                .bind(wasm.to_vec())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
         let defaults = FunctionConfig::default();
         sqlx::query(
             "INSERT INTO functions (name, created_at, updated_at, live_version, memory_mb, timeout_ms, \
@@ -197,51 +219,6 @@ impl Platform {
             stages: progress.stages(),
             code,
         })
-    }
-
-    /// All functions of a team, by name.
-    pub(crate) async fn list_functions(
-        &self,
-        team_id: i64,
-    ) -> Result<Vec<FunctionSummary>, PlatformError> {
-        let rows = sqlx::query(
-            "SELECT f.name AS name, f.application AS application, f.created_at AS created_at, \
-             f.updated_at AS updated_at, f.live_version AS live_version, \
-             (SELECT v.kind FROM function_versions v WHERE v.function_name = f.name AND v.version = f.live_version) AS kind, \
-             (SELECT COUNT(*) FROM function_versions v WHERE v.function_name = f.name) AS version_count, \
-             (SELECT MAX(i.started_at) FROM invocations i WHERE i.function_name = f.name) AS last_invoked_at \
-             FROM functions f JOIN function_owners o ON o.name = f.name WHERE o.team_id = $1 \
-             ORDER BY f.name",
-        )
-        .bind(team_id)
-        .fetch_all(&self.inner.db)
-        .await?;
-        let activity = self
-            .activity_last_day(team_id, self.inner.clock.now_ms())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let name: String = row.try_get("name")?;
-                let recent = activity.get(&name).cloned().unwrap_or_default();
-                Ok(FunctionSummary {
-                    name,
-                    application: row.try_get("application")?,
-                    live_version: row.try_get("live_version")?,
-                    kind: row.try_get("kind")?,
-                    version_count: row.try_get("version_count")?,
-                    created_at: from_ms(row.try_get("created_at")?),
-                    updated_at: from_ms(row.try_get("updated_at")?),
-                    last_invoked_at: row
-                        .try_get::<Option<i64>, _>("last_invoked_at")?
-                        .map(from_ms),
-                    calls_24h: recent.calls,
-                    errors_24h: recent.errors,
-                    p50_duration_ms: recent.p50_duration_ms,
-                    last_failure_trace_id: recent.last_failure.as_ref().and_then(|f| f.1.clone()),
-                    last_failure_id: recent.last_failure.map(|f| f.0),
-                })
-            })
-            .collect()
     }
 
     /// Configuration, versions (newest first) and live version of a function.
@@ -469,6 +446,45 @@ impl Platform {
         self.announce(Change::Function(name.to_string())).await;
         tracing::info!(function = name, "deleted");
         Ok(())
+    }
+
+    /// Stores `wasm` under its hash unless it is there already; whether
+    /// this call wrote it.
+    async fn store_blob(
+        &self,
+        sha256: &str,
+        kind: &str,
+        wasm: &Bytes,
+    ) -> Result<bool, PlatformError> {
+        let written = sqlx::query(BLOB_INSERT_SQL)
+            .bind(sha256)
+            .bind(wasm.len() as i64)
+            .bind(kind)
+            .bind(wasm.to_vec())
+            .bind(self.inner.clock.now_ms())
+            .execute(&self.inner.db)
+            .await?
+            .rows_affected();
+        Ok(written > 0)
+    }
+
+    /// Removes a blob a failed upload wrote, unless a version refers to it
+    /// (under the deploy lock, so no upload of the same bytes is between
+    /// its check and its version row). A failure only leaves the blob for
+    /// the next delete's clean-up.
+    async fn forget_blob(&self, sha256: &str) {
+        let _guard = self.inner.deploy_lock.lock().await;
+        let removed = sqlx::query(
+            "DELETE FROM wasm_blobs WHERE sha256 = $1 \
+             AND NOT EXISTS (SELECT 1 FROM function_versions WHERE sha256 = $2)",
+        )
+        .bind(sha256)
+        .bind(sha256)
+        .execute(&self.inner.db)
+        .await;
+        if let Err(error) = removed {
+            tracing::warn!(%sha256, %error, "could not remove the blob of a refused upload");
+        }
     }
 
     /// Compiles (or loads from the artifact cache) a stored blob.

@@ -21,6 +21,7 @@ mod deploy_progress;
 mod dispatcher;
 mod error;
 mod error_groups;
+mod function_list;
 mod functions;
 mod hosts;
 mod invocations;

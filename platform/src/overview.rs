@@ -210,15 +210,52 @@ impl Platform {
         team_id: i64,
         now_ms: i64,
     ) -> Result<HashMap<String, FunctionActivity>, PlatformError> {
-        let db = &self.inner.db;
         let since = now_ms - DAY_MS;
         let rows = sqlx::query(CALLS_BY_FUNCTION)
             .bind(since)
             .bind(team_id)
-            .fetch_all(db)
+            .fetch_all(&self.inner.db)
             .await?;
+        self.activity_from(&rows, since).await
+    }
+
+    /// [`Self::activity_last_day`] of the functions `names` only (one page
+    /// of a list): their own calls are read, nobody else's.
+    pub(crate) async fn activity_of(
+        &self,
+        names: &[String],
+        now_ms: i64,
+    ) -> Result<HashMap<String, FunctionActivity>, PlatformError> {
+        if names.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let since = now_ms - DAY_MS;
+        let placeholders: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT function_name, COUNT(*) AS n, \
+             COUNT(CASE WHEN status = 'error' THEN 1 END) AS errors \
+             FROM invocations WHERE started_at >= $1 AND function_name IN ({}) \
+             GROUP BY function_name",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(since);
+        for name in names {
+            query = query.bind(name);
+        }
+        let rows = query.fetch_all(&self.inner.db).await?;
+        self.activity_from(&rows, since).await
+    }
+
+    /// Each counted function's median duration and latest failure since
+    /// `since`, from rows of (function_name, n, errors).
+    async fn activity_from(
+        &self,
+        rows: &[sqlx::any::AnyRow],
+        since: i64,
+    ) -> Result<HashMap<String, FunctionActivity>, PlatformError> {
+        let db = &self.inner.db;
         let mut activity = HashMap::new();
-        for row in &rows {
+        for row in rows {
             let name: String = row.try_get("function_name")?;
             let calls: i64 = row.try_get("n")?;
             // The median by rank: one indexed range scan per function, the

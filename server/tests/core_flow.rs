@@ -378,3 +378,96 @@ async fn calls_get_fresh_instances_made_ahead_of_time() {
     assert_eq!(status["instantiation"]["prewarmed_calls"], 4);
     assert_eq!(status["instantiation"]["count"], 7);
 }
+
+#[tokio::test]
+async fn the_function_list_pages_by_name_and_searches() {
+    let server = TestServer::start().await;
+    let names = ["pay-a", "pay-b", "pay-c", "ship-a", "ship-b"];
+    for name in names {
+        server.deploy(name, "hello").await;
+    }
+    let r = server
+        .http
+        .get(server.fn_url("/fn/pay-b/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.invocations("pay-b", 1).await;
+
+    let page = |query: &'static str| {
+        let server = &server;
+        async move {
+            let r = server
+                .get(&format!("/api/v1/functions?{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{query}");
+            let total = r.headers()["x-total-count"].to_str().unwrap().to_string();
+            let link = r
+                .headers()
+                .get("link")
+                .map(|l| l.to_str().unwrap().to_string());
+            let list: Value = r.json().await.unwrap();
+            let names: Vec<String> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].as_str().unwrap().to_string())
+                .collect();
+            (names, total, link, list)
+        }
+    };
+    // Two by two: each page links to the next, the last to none.
+    let (first, total, link, _) = page("limit=2").await;
+    assert_eq!(first, ["pay-a", "pay-b"]);
+    assert_eq!(total, "5");
+    assert_eq!(
+        link.as_deref(),
+        Some("</api/v1/functions?after=pay-b&limit=2>; rel=\"next\"")
+    );
+    let (second, _, link, _) = page("after=pay-b&limit=2").await;
+    assert_eq!(second, ["pay-c", "ship-a"]);
+    let (last, _, link_after_last, _) = page("after=ship-a&limit=2").await;
+    assert_eq!(last, ["ship-b"]);
+    assert_eq!(link_after_last, None);
+    assert!(link.unwrap().contains("after=ship-a"));
+
+    // A search narrows every page and the total; case does not matter.
+    let (found, total, link, list) = page("search=PAY&limit=2").await;
+    assert_eq!(found, ["pay-a", "pay-b"]);
+    assert_eq!(total, "3");
+    assert_eq!(
+        link.as_deref(),
+        Some("</api/v1/functions?after=pay-b&limit=2&search=pay>; rel=\"next\"")
+    );
+    // The page's activity is the page's own: pay-b's call is counted.
+    assert_eq!(list[1]["calls_24h"], 1);
+    assert_eq!(list[0]["calls_24h"], 0);
+    let (none, total, _, _) = page("search=nothing-like-it").await;
+    assert!(none.is_empty());
+    assert_eq!(total, "0");
+    // Characters no name can hold match nothing (and are not LIKE patterns).
+    let (none, _, _, _) = page("search=%25").await;
+    assert!(none.is_empty());
+
+    // Without paging parameters the whole list, as before.
+    let all = server.get_json("/api/v1/functions").await;
+    assert_eq!(all.as_array().unwrap().len(), names.len());
+    // A size out of range is refused with the reason.
+    let r = server
+        .get("/api/v1/functions?limit=0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: Value = r.json().await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("between 1 and 1000"),
+        "{err}"
+    );
+}

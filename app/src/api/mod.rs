@@ -13,7 +13,7 @@ pub use dashboard::*;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use model::{CostReport, FunctionDetail, FunctionSummary, InvocationRecord};
+use model::{CostReport, FunctionDetail, FunctionListPage, FunctionSummary, InvocationRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -170,6 +170,25 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn list_functions() -> Result<Vec<FunctionSummary>, AppError> {
     let who = ssr::require_user().await?;
     Ok(ssr::platform().functions().list(&who).await?)
+}
+
+/// Functions per page of the /functions list.
+pub const FUNCTIONS_PER_PAGE: u32 = 100;
+
+/// A page of [`FUNCTIONS_PER_PAGE`] functions by name: those whose name
+/// contains `search`, after the name `after`.
+#[server(prefix = "/rpc", input = GetUrl)]
+pub async fn list_function_page(
+    search: Option<String>,
+    after: Option<String>,
+) -> Result<FunctionListPage, AppError> {
+    let who = ssr::require_user().await?;
+    let query = model::FunctionListQuery {
+        limit: Some(FUNCTIONS_PER_PAGE),
+        after,
+        search,
+    };
+    Ok(ssr::platform().functions().page(&who, &query).await?)
 }
 
 #[server(prefix = "/rpc", input = GetUrl)]

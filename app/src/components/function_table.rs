@@ -1,6 +1,7 @@
 //! The functions list's table: every function with what serves its traffic
 //! and how it did over the last 24 hours. The server renders every row; after
-//! hydration a search box filters rows by name and column headers sort.
+//! hydration column headers sort and (unless the page searches on the
+//! server) a search box filters rows by name.
 
 use leptos::prelude::*;
 use model::FunctionSummary;
@@ -47,7 +48,13 @@ pub fn matches_search(name: &str, search: &str) -> bool {
 }
 
 #[component]
-pub fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
+pub fn FunctionTable(
+    functions: Vec<FunctionSummary>,
+    /// Whether the table has its own search box (the functions page
+    /// searches on the server instead).
+    #[prop(default = true)]
+    searchable: bool,
+) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let sort = RwSignal::new(SortState::ascending(SortKey::Name));
     let total = functions.len();
@@ -85,23 +92,28 @@ pub fn FunctionTable(functions: Vec<FunctionSummary>) -> impl IntoView {
             format!("{n} of {total} shown")
         }
     };
+    let search_box = searchable.then(|| {
+        view! {
+            <div class="table-search">
+                <label class="visually-hidden" for="function-search">
+                    "Search functions by name"
+                </label>
+                <input
+                    id="function-search"
+                    type="search"
+                    class="search-input"
+                    placeholder="Search by name…"
+                    autocomplete="off"
+                    spellcheck="false"
+                    prop:value=move || search.get()
+                    on:input=move |ev| search.set(event_target_value(&ev))
+                />
+                <span class="muted small" aria-live="polite">{shown}</span>
+            </div>
+        }
+    });
     view! {
-        <div class="table-search">
-            <label class="visually-hidden" for="function-search">
-                "Search functions by name"
-            </label>
-            <input
-                id="function-search"
-                type="search"
-                class="search-input"
-                placeholder="Search by name…"
-                autocomplete="off"
-                spellcheck="false"
-                prop:value=move || search.get()
-                on:input=move |ev| search.set(event_target_value(&ev))
-            />
-            <span class="muted small" aria-live="polite">{shown}</span>
-        </div>
+        {search_box}
         <div class="table-wrap">
             <table class="table function-table">
                 <thead>

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use http::Request;
 use model::{
     AsyncInvocation, DeployedVersion, ErrorGroup, FunctionConfigPatch, FunctionDetail,
-    FunctionSummary, InvocationRecord, LiveLogLine, LogSearchPage, Trace,
+    FunctionListPage, FunctionListQuery, FunctionSummary, InvocationRecord, LiveLogLine,
+    LogSearchPage, Trace,
 };
 use tokio::sync::broadcast;
 
@@ -27,6 +28,16 @@ impl Functions<'_> {
     /// The team's functions.
     pub async fn list(&self, who: &Principal) -> Result<Vec<FunctionSummary>, PlatformError> {
         self.0.list_functions(who.team_id).await
+    }
+
+    /// One page of the caller's team's functions by name (`query`'s cursor,
+    /// search and size), with how many match in all.
+    pub async fn page(
+        &self,
+        who: &Principal,
+        query: &FunctionListQuery,
+    ) -> Result<FunctionListPage, PlatformError> {
+        self.0.function_page(who.team_id, query).await
     }
 
     /// A function's configuration, versions, live version and triggers.

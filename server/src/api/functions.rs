@@ -3,11 +3,13 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::{BodyExt, Limited};
 use model::{
-    AliasUpdate, DeployEvent, DeployedVersion, FunctionConfigPatch, FunctionDetail, FunctionSummary,
+    AliasUpdate, DeployEvent, DeployedVersion, FunctionConfigPatch, FunctionDetail,
+    FunctionListQuery, FunctionSummary,
 };
 use platform::DeployProgress;
 use serde::Deserialize;
@@ -48,8 +50,7 @@ pub async fn upload(
     Query(params): Query<UploadParams>,
     headers: axum::http::HeaderMap,
     body: Body,
-) -> Result<axum::response::Response, AppError> {
-    use axum::response::IntoResponse;
+) -> Result<Response, AppError> {
     let receiving = std::time::Instant::now();
     let limit = state.max_upload_bytes;
     let bytes = match Limited::new(body, limit as usize).collect().await {
@@ -135,14 +136,63 @@ fn wants_stream(headers: &axum::http::HeaderMap) -> bool {
         })
 }
 
-/// List functions.
-#[utoipa::path(get, path = "/api/v1/functions",
-    responses((status = 200, body = [FunctionSummary])), security(("bearer" = [])))]
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListParams {
+    /// Page size, 1 to 1000 (without `limit`, `after` or `search` every
+    /// function is listed).
+    limit: Option<u32>,
+    /// List names after this one (the last name of the previous page).
+    after: Option<String>,
+    /// Only names containing this text (case-insensitive).
+    search: Option<String>,
+}
+
+/// List functions, by name. With `limit`, `after` or `search` one page
+/// is answered: the `Link` header holds the next page's URL
+/// (`rel="next"`, absent on the last page) and `X-Total-Count` how many
+/// functions match on all pages.
+#[utoipa::path(get, path = "/api/v1/functions", params(ListParams),
+    responses((status = 200, body = [FunctionSummary],
+        headers(("Link" = String, description = "the next page (rel=\"next\")"),
+                ("X-Total-Count" = i64, description = "functions matching on all pages"))),
+        (status = 400, body = model::ApiError)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
-) -> Result<Json<Vec<FunctionSummary>>, AppError> {
-    Ok(Json(state.platform.functions().list(&who).await?))
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let query = FunctionListQuery {
+        limit: params.limit,
+        after: params.after,
+        search: params.search,
+    };
+    if !query.is_paged() {
+        return Ok(Json(state.platform.functions().list(&who).await?).into_response());
+    }
+    let page = state.platform.functions().page(&who, &query).await?;
+    let mut response = Json(page.functions).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    if let Some(after) = page.next_after {
+        let mut next = format!("/api/v1/functions?after={after}");
+        if let Some(limit) = query.limit {
+            next.push_str(&format!("&limit={limit}"));
+        }
+        if let Some(search) = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            // A search that matched holds only name characters: no escaping.
+            next.push_str(&format!("&search={}", search.to_ascii_lowercase()));
+        }
+        if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            headers.insert(http::header::LINK, link);
+        }
+    }
+    Ok(response)
 }
 
 /// A function's configuration, versions, live version and triggers.

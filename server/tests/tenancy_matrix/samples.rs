@@ -333,6 +333,7 @@ pub const ROUTES: &[Sample] = &[
 pub const SERVER_FNS: &[Sample] = &[
     s("current_user", Read),
     s("list_functions", Read),
+    s("list_function_page", Read),
     s("load_function", Read).args(Form(&[("name", "{fn}")])),
     s("list_invocations", Read).args(Form(&[("name", "{fn}")])),
     s("invocation", Read).args(Form(&[("id", "{invocation}")])),
