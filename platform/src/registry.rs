@@ -138,11 +138,23 @@ impl Registry {
             .cloned()
     }
 
+    /// Puts `f` in the routing table, unless the table already holds a
+    /// newer state of the function (a larger stamp): a reload that read the
+    /// function's row just before a configuration change committed must
+    /// not put the old configuration back after the change's own entry.
     pub fn insert(&self, f: LiveFunction) {
-        self.live
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(f.name.clone(), Arc::new(f));
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        let current = live.get(&f.name).map(|current| current.stamp);
+        if replaces(current, f.stamp) {
+            live.insert(f.name.clone(), Arc::new(f));
+        } else {
+            tracing::debug!(
+                function = %f.name,
+                stamp = f.stamp,
+                current = ?current,
+                "a reload older than the live entry was not applied"
+            );
+        }
     }
 
     /// The names of every live function.
@@ -160,5 +172,23 @@ impl Registry {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
+    }
+}
+
+/// Whether an entry stamped `new` replaces the one stamped `current`.
+fn replaces(current: Option<i64>, new: i64) -> bool {
+    current.is_none_or(|current| new >= current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replaces;
+
+    #[test]
+    fn an_older_reload_never_replaces_a_newer_entry() {
+        assert!(replaces(None, 5));
+        assert!(replaces(Some(5), 5));
+        assert!(replaces(Some(5), 6));
+        assert!(!replaces(Some(6), 5));
     }
 }
