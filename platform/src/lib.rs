@@ -288,6 +288,9 @@ impl Platform {
             max_concurrent_compiles: config.max_concurrent_compiles,
             backtrace_details: config.backtrace_details,
             baseline_compiler: config.baseline_compiler,
+            // WISP_NO_COMPILER_WARM_UP: for the deploy benchmark's
+            // comparison only.
+            warm_up_compilers: std::env::var_os("WISP_NO_COMPILER_WARM_UP").is_none(),
             ..RuntimeConfig::default()
         })
         .context("starting the wasm runtime")?;

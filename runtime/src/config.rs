@@ -43,6 +43,11 @@ pub struct RuntimeConfig {
     /// waiting for the optimised code (docs/DECISIONS.md #59). On by
     /// default; without effect where Winch cannot run.
     pub baseline_compiler: bool,
+    /// Compile a tiny component on each engine when the runtime starts (on
+    /// a thread of its own), so that the first upload does not pay for the
+    /// compilers' one-time set-up. Off by default (tests build many
+    /// runtimes); the server turns it on.
+    pub warm_up_compilers: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -65,6 +70,7 @@ impl Default for RuntimeConfig {
                 .max(1),
             backtrace_details: false,
             baseline_compiler: true,
+            warm_up_compilers: false,
         }
     }
 }

@@ -218,6 +218,41 @@ fn engine_config(config: &RuntimeConfig, spares: usize, pooling: bool) -> Config
     c
 }
 
+/// A component with one core function and one lifted export: small, but it
+/// runs every part of a compile (Winch or Cranelift for the core function,
+/// Cranelift for the component's trampolines).
+const WARM_UP_COMPONENT: &str = r#"(component
+  (core module $m
+    (func (export "add") (param i32 i32) (result i32)
+      local.get 0 local.get 1 i32.add))
+  (core instance $i (instantiate $m))
+  (func (export "add") (param "a" u32) (param "b" u32) (result u32)
+    (canon lift (core func $i "add"))))"#;
+
+/// Compiles [`WARM_UP_COMPONENT`] on each engine once, on a thread of its
+/// own: the first compile of a process pays for one-time set-up (the
+/// compilers' thread pool, code memory, lazily built tables), and without
+/// this the first upload after a start would pay it.
+pub(crate) fn warm_up(engines: Vec<Engine>) {
+    let spawned = std::thread::Builder::new()
+        .name("wisp-warm-up".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            for engine in &engines {
+                if let Err(error) = wasmtime::component::Component::new(engine, WARM_UP_COMPONENT) {
+                    tracing::warn!(%error, "warming up a compiler failed");
+                }
+            }
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "compilers warmed up"
+            );
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "the compiler warm-up thread could not start");
+    }
+}
+
 /// The first 16 hex digits of a SHA-256 over the engine's compatibility
 /// hash: artifacts compiled by an engine with a different hash are never
 /// loaded.

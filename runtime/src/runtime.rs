@@ -19,7 +19,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::cache::{self, Artifact, ArtifactCache, CacheStats};
 use crate::component::{self, ComponentHost};
 use crate::config::RuntimeConfig;
-use crate::engine::{build_baseline_engine, build_engine, compatibility_key, EpochTicker};
+use crate::engine::{build_baseline_engine, build_engine, compatibility_key, warm_up, EpochTicker};
 use crate::module::{self, ModuleHost};
 use crate::prepared::{CodeTier, Entry, PreparedFunction, PreparedInner};
 use crate::stats::{Histogram, InstantiationStats};
@@ -189,7 +189,10 @@ impl Runtime {
         let cache = ArtifactCache::new(config.cache_dir.clone(), compatibility_key(&engine));
         let mut ticked = vec![engine.clone()];
         ticked.extend(baseline.as_ref().map(|b| b.engine.clone()));
-        let ticker = EpochTicker::start(ticked).map_err(RuntimeError::Ticker)?;
+        let ticker = EpochTicker::start(ticked.clone()).map_err(RuntimeError::Ticker)?;
+        if config.warm_up_compilers {
+            warm_up(ticked);
+        }
         let slots = config.max_concurrent_compiles.max(1);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
