@@ -9,6 +9,7 @@
 #   bash bench/run.sh cluster    # 1, 2, 3 nodes on PostgreSQL behind nginx (bench/cluster.sh)
 #   bash bench/run.sh capture    # capture (replay recording) off vs failures vs all (bench/capture.sh)
 #   bash bench/run.sh deploy     # upload -> first response, baseline first vs optimised first vs wasmtime serve (bench/deploy.sh)
+#   bash bench/run.sh profile    # where a hello call's CPU goes on the server (perf, bench/profile.sh)
 #   bash bench/run.sh all        # all three
 #
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
@@ -294,22 +295,25 @@ source "$ROOT/bench/cold-scale.sh"
 source "$ROOT/bench/cluster.sh"
 source "$ROOT/bench/capture.sh"
 source "$ROOT/bench/deploy.sh"
+source "$ROOT/bench/profile.sh"
 
 cmd="${1:-throughput}"
 case "$cmd" in
-  throughput | cold | scale | all | cluster | capture | deploy) ;;
+  throughput | cold | scale | all | cluster | capture | deploy | profile) ;;
   -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|capture|deploy|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|capture|deploy|profile|all]" >&2; exit 2 ;;
 esac
 # The cluster run needs neither the peer nor the Python component.
 [ "$cmd" = cluster ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 [ "$cmd" = capture ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
+[ "$cmd" = profile ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 ensure_tools
 build
 case "$cmd" in
   cluster) cluster ;;
   capture) capture ;;
   deploy) deploy_to_live ;;
+  profile) profile ;;
   throughput) throughput ;;
   cold) cold ;;
   scale) scale ;;
