@@ -183,6 +183,11 @@ impl ArtifactCache {
     fn quarantine(&self, path: &Path) -> std::io::Result<PathBuf> {
         let dir = self.dir.join(QUARANTINE_DIR);
         std::fs::create_dir_all(&dir)?;
+        // Milliseconds and a process-wide sequence number: two damaged
+        // copies moved within the same millisecond must not overwrite one
+        // another (seen in CI: the test's two quarantines 1 ms apart).
+        static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
@@ -190,7 +195,7 @@ impl ArtifactCache {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let target = dir.join(format!("{name}.{stamp}"));
+        let target = dir.join(format!("{name}.{stamp}.{sequence}"));
         let moved = std::fs::rename(path, &target);
         let _ = std::fs::remove_file(checksum_path(path));
         moved.map(|()| target)
