@@ -111,11 +111,18 @@ async function main() {
     await page.locator(`tr[data-function='${MAIN}']`).waitFor();
     const callsCell = await page.locator(`tr[data-function='${MAIN}'] td.calls`).innerText();
     assert(Number(callsCell) >= 3, `calls of ${MAIN}: ${callsCell}`);
+    // The search runs on the server (a GET form): Enter submits it.
     await page.getByLabel("Search functions by name").fill("quiet");
+    await page.getByLabel("Search functions by name").press("Enter");
+    await page.waitForURL((url) => url.searchParams.get("search") === "quiet");
+    await waitForHydration(page);
     await page.locator(`tr[data-function='${MAIN}']`).waitFor({ state: "detached" });
     const names = await page.locator("tr[data-function]").evaluateAll((rows) => rows.map((r) => r.dataset.function));
     assert(names.length >= 1 && names.every((n) => n.includes("quiet")), `search left ${names}`);
     await page.getByLabel("Search functions by name").fill("");
+    await page.getByLabel("Search functions by name").press("Enter");
+    await page.waitForURL((url) => !url.searchParams.get("search"));
+    await waitForHydration(page);
     await page.locator(`tr[data-function='${MAIN}']`).waitFor();
     await page.locator(".function-table thead button", { hasText: "Calls" }).click();
     await page.locator(".function-table thead th[aria-sort='descending']", { hasText: "Calls" }).waitFor();
