@@ -393,6 +393,18 @@ async function main() {
     assert(/10 functions matching “page-05”/.test(await pager.innerText()), await pager.innerText());
     await assertNoHorizontalOverflow(page, "searched functions list");
     shots.push(await shoot(page, cfg, "functions-search.png"));
+    // The suites after this one share the server and look for their own
+    // functions on the first page: the 100 go again.
+    const deleted = await page.evaluate(async () => {
+      const out = [];
+      for (let i = 0; i < 100; i += 1) {
+        const name = `page-${String(i).padStart(3, "0")}`;
+        const response = await fetch(`/api/v1/functions/${name}`, { method: "DELETE", headers: { "X-Wisp-Csrf": "1" } });
+        out.push(response.status);
+      }
+      return out;
+    });
+    assert(deleted.every((s) => s === 204), `deletes answered ${[...new Set(deleted)]}`);
   });
 
   await step("signing out returns to the sign-in page and ends the session", async () => {
