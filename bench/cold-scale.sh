@@ -81,11 +81,20 @@ request = function()
   return wrk.format("GET", string.format("/fn/s%05d/", math.random(0, $n - 1)))
 end
 EOF
+  # The calls to one function go through a script too, so that wrk (on
+  # the same 2 cores) does the same work per request in both rounds.
+  cat >"$WORK/one.lua" <<EOF
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", string.format("/fn/s%05d/", math.random(0, 0)))
+end
+EOF
   wrk -t 2 -c 16 -d "${WARMUP}s" "$GATEWAY/fn/s00000/" >/dev/null
-  local one spread
+  local one one_plain spread
   # The server's CPU ticks are read after wrk ends (wrk_round), not in a
   # pipeline beside it, where both readings would come before the load.
-  one="$(wrk_round "$GATEWAY/fn/s00000/" 16 "$DURATION" "$SERVER_PID")"
+  one_plain="$(wrk_round "$GATEWAY/fn/s00000/" 16 "$DURATION" "$SERVER_PID")"
+  one="$(wrk_round "$GATEWAY/" 16 "$DURATION" "$SERVER_PID" -s "$WORK/one.lua")"
   spread="$(wrk_round "$GATEWAY/" 16 "$DURATION" "$SERVER_PID" -s "$WORK/random.lua")"
   local rss_load
   rss_load="$(python3 "$ROOT/bench/tools.py" rss "$SERVER_PID")"
@@ -111,7 +120,8 @@ EOF
     echo "| \`GET /api/v1/functions?limit=100\` (first page; best of 3) | ${page_first} s |"
     echo "| \`GET /api/v1/functions?limit=100&after=…\` (a page from the middle; best of 3) | ${page_middle} s |"
     echo "| \`GET /api/v1/functions?limit=100&search=s0999\` (a search; best of 3) | ${page_search} s |"
-    echo "| calls to one function, c=16 (req/s p50_ms p99_ms errors server_cpu_us_per_call) | $one |"
+    echo "| calls to one function, c=16, wrk without a script (req/s p50_ms p99_ms errors server_cpu_us_per_call) | $one_plain |"
+    echo "| calls to one function, c=16, through wrk's script like the spread calls (req/s p50_ms p99_ms errors server_cpu_us_per_call) | $one |"
     echo "| calls spread at random over all $n, c=16 (req/s p50_ms p99_ms errors server_cpu_us_per_call) | $spread |"
     echo "| RSS after the routing runs | \`$rss_after\` → \`$rss_load\` |"
     echo "| $SLOW_CALLS concurrent calls sleeping ${SLOW_MS} ms (relay, SLEEP_MS) | \`$slow\` |"

@@ -45,6 +45,8 @@ def bucket_of(dso, symbol):
 
 def main():
     src = open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin
+    # The server's CPU per call, to show each bucket in µs per call too.
+    per_call = float(sys.argv[2]) if len(sys.argv) > 2 else None
     rows = parse(src)
     total = sum(r[0] for r in rows) or 1.0
     buckets, top = {}, {}
@@ -52,12 +54,13 @@ def main():
         name = bucket_of(dso, symbol)
         buckets[name] = buckets.get(name, 0.0) + pct
         top.setdefault(name, []).append((pct, symbol))
-    print("| where | share of the server's CPU | largest symbols |")
-    print("|---|---:|---|")
+    print("| where | share of the server's CPU | µs per call | largest symbols |")
+    print("|---|---:|---:|---|")
     for name, pct in sorted(buckets.items(), key=lambda kv: -kv[1]):
         largest = sorted(top[name], reverse=True)[:3]
         shown = "; ".join(f"`{s[:70]}` {p:.1f} %" for p, s in largest)
-        print(f"| {name} | {100 * pct / total:.1f} % | {shown} |")
+        us = f"{per_call * pct / total:.1f}" if per_call else "–"
+        print(f"| {name} | {100 * pct / total:.1f} % | {us} | {shown} |")
 
 
 if __name__ == "__main__":

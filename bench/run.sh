@@ -3,14 +3,17 @@
 # gateway, on `wasmtime serve` (wasmtime-cli 48.0.8, pooling allocator, a
 # fresh instance per request) and, for hello, on a plain axum server.
 #
-#   bash bench/run.sh            # throughput table (the README's optional third command)
+#   bash bench/run.sh            # every item of issue 27 in one run (= all; the README's optional third command)
+#   bash bench/run.sh throughput # throughput table, with the paired recording rounds on SQLite
+#   bash bench/run.sh recording  # recording on vs off, paired, on SQLite and on PostgreSQL (bench/recording.sh)
 #   bash bench/run.sh cold       # restart-to-first-response with 100 deployed functions
 #   bash bench/run.sh scale      # 100,000 functions (paged list, spread calls); 1,000 concurrent slow calls
 #   bash bench/run.sh cluster    # 1, 2, 3 nodes on PostgreSQL behind nginx (bench/cluster.sh)
 #   bash bench/run.sh capture    # capture (replay recording) off vs failures vs all (bench/capture.sh)
 #   bash bench/run.sh deploy     # upload -> first response, baseline first vs optimised first vs wasmtime serve (bench/deploy.sh)
-#   bash bench/run.sh profile    # where a hello call's CPU goes on the server (perf, bench/profile.sh)
-#   bash bench/run.sh all        # all three
+#   bash bench/run.sh profile    # where a hello call's CPU goes on the server (perf, bench/profile.sh;
+#                                # PROFILE_FUNCTIONS=10000 spreads the calls over that many functions)
+#   bash bench/run.sh all        # throughput, recording on PostgreSQL, deploy, cold, scale
 #
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
 # componentize-py through functions/build.sh), builds release binaries,
@@ -296,17 +299,19 @@ source "$ROOT/bench/cluster.sh"
 source "$ROOT/bench/capture.sh"
 source "$ROOT/bench/deploy.sh"
 source "$ROOT/bench/profile.sh"
+source "$ROOT/bench/recording.sh"
 
-cmd="${1:-throughput}"
+cmd="${1:-all}"
 case "$cmd" in
-  throughput | cold | scale | all | cluster | capture | deploy | profile) ;;
+  throughput | cold | scale | all | cluster | capture | deploy | profile | recording) ;;
   -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-  *) echo "usage: bench/run.sh [throughput|cold|scale|cluster|capture|deploy|profile|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [all|throughput|recording|cold|scale|cluster|capture|deploy|profile]" >&2; exit 2 ;;
 esac
 # The cluster run needs neither the peer nor the Python component.
 [ "$cmd" = cluster ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 [ "$cmd" = capture ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 [ "$cmd" = profile ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
+[ "$cmd" = recording ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 ensure_tools
 build
 case "$cmd" in
@@ -314,8 +319,12 @@ case "$cmd" in
   capture) capture ;;
   deploy) deploy_to_live ;;
   profile) profile ;;
+  recording) recording_run ;;
   throughput) throughput ;;
   cold) cold ;;
   scale) scale ;;
-  all) throughput; deploy_to_live; cold; scale ;;
+  # Every item of issue 27 in one run: throughput (with the paired
+  # recording rounds on SQLite), recording on PostgreSQL, deploy-to-live,
+  # restart, scale.
+  all) throughput; RECORD_DATABASES=postgres recording_run; deploy_to_live; cold; scale ;;
 esac
