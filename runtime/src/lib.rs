@@ -33,9 +33,11 @@
 //! `outbound` (outgoing wasi:http policy), `report` (outcomes and reports),
 //! `config` (runtime and sandbox settings), `stats` (instantiation time
 //! histogram), `warm` ([`WarmPool`]: sandboxes instantiated ahead of their
-//! calls), `tape` (a call's clocks, random bytes and outbound requests,
+//! calls), `background` (the lower-priority pool background optimisation
+//! compiles on), `tape` (a call's clocks, random bytes and outbound requests,
 //! recorded and replayed: [`TapeMode`]).
 
+mod background;
 mod body;
 mod cache;
 mod capture;

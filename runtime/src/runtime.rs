@@ -99,6 +99,9 @@ struct Baseline {
 enum Compiler {
     /// Cranelift, through the artifact cache.
     Optimizing,
+    /// Cranelift for a function already live on baseline code: the same,
+    /// at background priority ([`crate::background`]).
+    OptimizingInBackground,
     /// Winch, in memory only.
     Baseline,
 }
@@ -320,7 +323,10 @@ impl Runtime {
         let key = sha256_hex.to_string();
         let sha256_hex = key.clone();
         // Loading a cached artifact is quick and needs no compile slot.
-        let cached = matches!(compiler, Compiler::Optimizing) && self.inner.cache.has(&key);
+        let cached = matches!(
+            compiler,
+            Compiler::Optimizing | Compiler::OptimizingInBackground
+        ) && self.inner.cache.has(&key);
         let slot = match cached {
             true => None,
             false => Some(self.compile_slot(slots, &key).await),
@@ -336,6 +342,16 @@ impl Runtime {
                 let _held = held;
                 let prepared = match compiler {
                     Compiler::Optimizing => inner.optimized(kind, &wasm, &sha256_hex),
+                    Compiler::OptimizingInBackground => {
+                        // This thread (the compile's serial parts; a thread
+                        // of its own when compiling, never a pooled one) and
+                        // the pool its functions compile on both yield to
+                        // uploads and calls.
+                        if compiling {
+                            crate::background::lower_priority();
+                        }
+                        crate::background::install(|| inner.optimized(kind, &wasm, &sha256_hex))
+                    }
                     Compiler::Baseline => inner.baseline(kind, &wasm, &sha256_hex),
                 };
                 // Nobody listens any more if the compilation was given up.
@@ -407,7 +423,7 @@ impl Runtime {
             }
             drop(slot);
             let optimized = runtime
-                .compile(Compiler::Optimizing, &slots, kind, &wasm, &key)
+                .compile(Compiler::OptimizingInBackground, &slots, kind, &wasm, &key)
                 .await;
             let Some(prepared) = PreparedFunction::upgrade(&function) else {
                 return;
