@@ -75,20 +75,10 @@ scale() {
   page_middle="$(best_time "$API/api/v1/functions?limit=100&after=s$(printf %05d $((n / 2)))")"
   page_search="$(best_time "$API/api/v1/functions?limit=100&search=s0999")"
   # Routing: the same load on one function vs spread at random over all of them.
-  cat >"$WORK/random.lua" <<EOF
-math.randomseed(os.time())
-request = function()
-  return wrk.format("GET", string.format("/fn/s%05d/", math.random(0, $n - 1)))
-end
-EOF
+  spread_script "$n" "$WORK/random.lua"
   # The calls to one function go through a script too, so that wrk (on
   # the same 2 cores) does the same work per request in both rounds.
-  cat >"$WORK/one.lua" <<EOF
-math.randomseed(os.time())
-request = function()
-  return wrk.format("GET", string.format("/fn/s%05d/", math.random(0, 0)))
-end
-EOF
+  spread_script 1 "$WORK/one.lua"
   wrk -t 2 -c 16 -d "${WARMUP}s" "$GATEWAY/fn/s00000/" >/dev/null
   local one one_plain spread
   # The server's CPU ticks are read after wrk ends (wrk_round), not in a

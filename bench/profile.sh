@@ -27,12 +27,7 @@ profile() {
   if [ "$PROFILE_FUNCTIONS" -gt 1 ]; then
     log "profile: deploying hello as $PROFILE_FUNCTIONS functions"
     python3 "$ROOT/bench/tools.py" deploy-many "$API" "$TOKEN" "$ROOT/functions/hello.wasm" s "$PROFILE_FUNCTIONS" --workers 4 >&2
-    cat >"$WORK/profile.lua" <<EOF
-math.randomseed(os.time())
-request = function()
-  return wrk.format("GET", string.format("/fn/s%05d/", math.random(0, $PROFILE_FUNCTIONS - 1)))
-end
-EOF
+    spread_script "$PROFILE_FUNCTIONS" "$WORK/profile.lua"
     url="$GATEWAY/"
     what="a hello call spread at random over $PROFILE_FUNCTIONS functions"
     script=(-s "$WORK/profile.lua")

@@ -153,6 +153,17 @@ wait_optimised() {
 }
 
 # --- load ----------------------------------------------------------------------
+# A wrk script asking for /fn/s00000/ … /fn/sNNNNN/ at random (N functions
+# deployed by `tools.py deploy-many … s N`); N=1 always asks for s00000,
+# through the same script, so that wrk's own work per request is the same.
+spread_script() { # functions file
+  cat >"$2" <<EOF
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", string.format("/fn/s%05d/", math.random(0, $1 - 1)))
+end
+EOF
+}
 # wrk one round: prints "rps p50_ms p99_ms errors cpu_us_per_call", the last
 # being the server process's CPU time (user + system, from /proc) per
 # completed request over the round ("nan" without a pid).
