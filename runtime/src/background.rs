@@ -52,18 +52,24 @@ pub(crate) fn install<R: Send>(work: impl FnOnce() -> R + Send) -> R {
 
 /// Lowers the calling thread's priority to [`BACKGROUND_NICE`]. Lowering
 /// needs no privilege; should it fail anyway, the thread keeps its priority.
-#[allow(unsafe_code)]
 pub(crate) fn lower_priority() {
+    if let Err(error) = set_thread_nice(BACKGROUND_NICE) {
+        tracing::debug!(%error, "a background compile thread keeps normal priority");
+    }
+}
+
+/// Sets the calling thread's nice value (on Linux a nice value is per
+/// thread); the recorder's writer thread uses it too.
+#[allow(unsafe_code)]
+pub fn set_thread_nice(nice: i32) -> std::io::Result<()> {
     // SAFETY: one system call on the calling thread's own nice value.
-    let lowered = unsafe {
+    let set = unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BACKGROUND_NICE)
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
     };
-    if lowered != 0 {
-        tracing::debug!(
-            error = %std::io::Error::last_os_error(),
-            "a background compile thread keeps normal priority"
-        );
+    match set {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
     }
 }
 

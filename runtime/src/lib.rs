@@ -56,6 +56,7 @@ mod tape;
 pub mod validate;
 mod warm;
 
+pub use background::set_thread_nice;
 pub use body::{drain_on_drop, ResponseBody};
 pub use cache::CacheStats;
 pub use capture::LogWatcher;

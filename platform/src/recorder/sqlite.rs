@@ -215,21 +215,18 @@ fn start_thread(path: PathBuf) -> std::io::Result<mpsc::Sender<Job>> {
 /// writer runs at normal priority.
 #[allow(unsafe_code)]
 fn run_in_background() {
-    // SAFETY: two system calls on the calling thread's own scheduling
-    // attributes; the only pointer passed is to a local, initialised struct.
-    let (policy, nice) = unsafe {
-        let tid = libc::gettid();
+    // SAFETY: one system call on the calling thread's own scheduling
+    // policy; the only pointer passed is to a local, initialised struct.
+    let policy = unsafe {
         let param = libc::sched_param { sched_priority: 0 };
-        (
-            libc::sched_setscheduler(tid, libc::SCHED_BATCH, &param),
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICE),
-        )
+        libc::sched_setscheduler(libc::gettid(), libc::SCHED_BATCH, &param)
     };
-    if policy != 0 || nice != 0 {
-        tracing::debug!(
-            error = %std::io::Error::last_os_error(),
-            "the recorder's writer thread keeps normal priority"
-        );
+    let policy = match policy {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    };
+    if let Err(error) = policy.and(runtime::set_thread_nice(WRITER_NICE)) {
+        tracing::debug!(%error, "the recorder's writer thread keeps normal priority");
     }
 }
 
