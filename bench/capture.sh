@@ -13,6 +13,8 @@
 CAPTURE_PAIRS="${CAPTURE_PAIRS:-30}"
 CAPTURE_DURATION="${CAPTURE_DURATION:-2}"
 CAPTURE_CONNS="${CAPTURE_CONNS:-16 64}"
+# Which rows to measure against off (all three by default).
+CAPTURE_MODES="${CAPTURE_MODES:-off-again failures all}"
 
 capture() {
   mkdir -p "$RESULTS"
@@ -21,7 +23,7 @@ capture() {
   local pid="$SERVER_PID"
   # off-again is a second copy of hello with capture off: off-again vs off
   # (an A/A comparison) is the noise floor the other rows are read against.
-  for mode in off off-again failures all; do
+  for mode in off $CAPTURE_MODES; do
     deploy "hello-$mode" "$ROOT/functions/hello.wasm"
     curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
       --data "{\"capture\": \"${mode%-again}\"}" "$API/api/v1/functions/hello-$mode" ||
@@ -29,7 +31,7 @@ capture() {
     wrk -t 2 -c 16 -d "${WARMUP}s" "$GATEWAY/fn/hello-$mode/" >/dev/null
   done
   : >"$out"
-  for mode in off-again failures all; do
+  for mode in $CAPTURE_MODES; do
     log "hello, capture=$mode vs off: $CAPTURE_PAIRS pairs of ${CAPTURE_DURATION}s rounds, order alternating, at c = $CAPTURE_CONNS"
     for c in $CAPTURE_CONNS; do
       for p in $(seq 1 "$CAPTURE_PAIRS"); do

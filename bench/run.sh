@@ -23,6 +23,8 @@
 #   DURATION=5 (s per round)  ROUNDS=5  WARMUP=3 (s)  CONNS="1 16 64"
 #   COMPONENTS="hello cpu python-hello"  SCALE_FUNCTIONS=100000  SLOW_CALLS=1000
 #   RECORD_PAIRS=60  RECORD_DURATION=2 (s)  RECORD_CONNS="16 64"  (recording on vs off)
+#   RECORD_DATABASES="sqlite postgres"  RECORD_SQL= (SQL run on both servers' databases first)
+#   CAPTURE_PAIRS=30  CAPTURE_MODES="off-again failures all"  (bench/capture.sh)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
