@@ -40,6 +40,26 @@ async fn log_search_on_postgresql() {
     let db = TestDatabase::create("logsearch");
     let server = TestServer::start_with(&["--database-url", &db.url]).await;
     exercise(&server).await;
+    // The index holds only the rows with logs or an error (migration 0018:
+    // a call that logs nothing and succeeds pays nothing for it), and the
+    // search's condition is one the planner can use it for.
+    let index = common::storage::psql(
+        &db.url,
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'invocations_words'",
+    );
+    assert!(
+        index.contains("WHERE ((logs <> ''::text) OR (error IS NOT NULL))"),
+        "{index}"
+    );
+    let plan = common::storage::psql(
+        &db.url,
+        &format!(
+            "SET enable_seqscan = off; EXPLAIN SELECT i.id FROM invocations i \
+             WHERE invocation_words(i.logs, i.error) @@ to_tsquery('simple', '{UNIQUE}') \
+             AND (i.logs <> '' OR i.error IS NOT NULL)"
+        ),
+    );
+    assert!(plan.contains("invocations_words"), "{plan}");
 }
 
 async fn exercise(server: &TestServer) {

@@ -232,7 +232,10 @@ fn plan(backend: Backend, team_id: i64, search: &LogSearch) -> Result<Plan, Plat
             Value::Text(indexed_terms.fts5()),
         ),
         Backend::Postgres => plan.push(
-            "invocation_words(i.logs, i.error) @@ to_tsquery('simple', {})",
+            // The index holds only rows with logs or an error (migration
+            // 0018); the query states it so that the planner can use it.
+            "invocation_words(i.logs, i.error) @@ to_tsquery('simple', {}) \
+             AND (i.logs <> '' OR i.error IS NOT NULL)",
             Value::Text(indexed_terms.tsquery()),
         ),
     }
