@@ -92,6 +92,16 @@ async function main() {
     await form().getByLabel("Time zone").fill("Europe/Paris");
     await page.locator(".fire-times li").nth(4).waitFor();
     assert((await page.locator(".fire-times li").count()) === 5, "not five fire times");
+    // The preview of "0 9 * * *" in UTC is already shown when the time zone
+    // is typed: wait for the one in Paris time to replace it (a preview
+    // that stays on UTC still fails below).
+    await page
+      .waitForFunction(
+        () => /T0[78]:00:00/.test(document.querySelector(".fire-times time")?.getAttribute("datetime") ?? ""),
+        null,
+        { timeout: 10_000 },
+      )
+      .catch(() => {});
     const first = await page.locator(".fire-times time").first().getAttribute("datetime");
     assert(/T0[78]:00:00/.test(first), `09:00 Paris should be 07:00 or 08:00 UTC, got ${first}`);
     await form().getByRole("button", { name: "Create trigger" }).click();
