@@ -14,6 +14,18 @@ RECORD_PG_URL="${WISP_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 # is then in place), to try a database-side change by hand.
 RECORD_SQL="${RECORD_SQL:-}"
 
+record_sql() { # database dir [postgres database...]: runs $RECORD_SQL on both servers' databases
+  local database="$1" dir="$2" db
+  shift 2
+  if [ "$database" = postgres ]; then
+    for db in "$@"; do psql "${RECORD_PG_URL%/*}/$db" -qc "$RECORD_SQL" >/dev/null; done
+  else
+    for db in "$dir-on/wisp.db" "$dir-off/wisp.db"; do
+      python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=30); c.executescript(sys.argv[2]); c.close()' "$db" "$RECORD_SQL"
+    done
+  fi
+}
+
 recording_run() {
   mkdir -p "$RESULTS"
   local runs=() database
@@ -39,13 +51,7 @@ recording_run() {
     deploy hello "$ROOT/functions/hello.wasm"
     wait_http "$on_gateway/fn/hello/" 30
     wait_http "$off_gateway/fn/hello/" 30
-    if [ -n "$RECORD_SQL" ] && [ "$database" = postgres ]; then
-      for db in "${dbs[@]}"; do psql "${RECORD_PG_URL%/*}/$db" -qc "$RECORD_SQL" >/dev/null; done
-    elif [ -n "$RECORD_SQL" ]; then
-      for db in "$dir-on/wisp.db" "$dir-off/wisp.db"; do
-        python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=30); c.executescript(sys.argv[2]); c.close()' "$db" "$RECORD_SQL"
-      done
-    fi
+    [ -n "$RECORD_SQL" ] && record_sql "$database" "$dir" "${dbs[@]}"
     wrk -t 2 -c 16 -d "${WARMUP}s" "$on_gateway/fn/hello/" >/dev/null
     wrk -t 2 -c 16 -d "${WARMUP}s" "$off_gateway/fn/hello/" >/dev/null
     : >"$WORK/record.tsv"
