@@ -220,7 +220,7 @@ pub(crate) async fn invoke(
 
     let request = with_authority(request);
     // A recorded call's request body is teed as the guest reads it.
-    let request_tee = tape.records().then(|| tape.request(&request));
+    let request_tee = tape.records().then(|| tape.request(&request)).flatten();
     let request = request.map(|body| {
         MeteredRequestBody::new(
             body,

@@ -144,11 +144,17 @@ impl Tape {
     }
 
     /// Records the head of the request handed to the guest (when
-    /// [`Tape::records`]); its body is teed into the sink returned.
-    pub fn request<B>(&self, request: &http::Request<B>) -> Arc<Mutex<BodySink>> {
+    /// [`Tape::records`]); its body is to be teed into the sink returned,
+    /// if any (none for a body already at its end, such as a GET's: it is
+    /// recorded as empty and complete).
+    pub fn request<B: http_body::Body>(
+        &self,
+        request: &http::Request<B>,
+    ) -> Option<Arc<Mutex<BodySink>>> {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
-        let sink = BodySink::new(state.recording.max_body_bytes);
+        let sink = (!request.body().is_end_stream())
+            .then(|| BodySink::new(state.recording.max_body_bytes));
         state.recording.request = Some((RawHead::request(request), sink.clone()));
         sink
     }

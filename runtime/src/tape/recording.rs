@@ -134,21 +134,31 @@ pub struct Divergence {
 }
 
 /// Bytes the `name: value` lines of `headers` take.
-fn head_size(headers: &http::HeaderMap) -> usize {
-    headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 3)
-        .sum()
+/// Appends a `name: value` line per header, as bytes (a header value
+/// holds no line break; one not in UTF-8 is made readable only if the
+/// recording is kept).
+fn push_headers(text: &mut Vec<u8>, headers: &http::HeaderMap) {
+    for (name, value) in headers {
+        text.extend_from_slice(name.as_str().as_bytes());
+        text.extend_from_slice(b": ");
+        text.extend_from_slice(value.as_bytes());
+        text.push(b'\n');
+    }
 }
 
-/// Appends a `name: value` line per header (values not in UTF-8 kept
-/// lossily; a header value holds no line break).
-fn push_headers(text: &mut String, headers: &http::HeaderMap) {
-    for (name, value) in headers {
-        text.push_str(name.as_str());
-        text.push_str(": ");
-        text.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        text.push('\n');
+/// Appends `uri` as its `Display` writes it, without the formatter.
+fn push_uri(text: &mut Vec<u8>, uri: &http::Uri) {
+    if let Some(scheme) = uri.scheme_str() {
+        text.extend_from_slice(scheme.as_bytes());
+        text.extend_from_slice(b"://");
+    }
+    if let Some(authority) = uri.authority() {
+        text.extend_from_slice(authority.as_str().as_bytes());
+    }
+    text.extend_from_slice(uri.path().as_bytes());
+    if let Some(query) = uri.query() {
+        text.push(b'?');
+        text.extend_from_slice(query.as_bytes());
     }
 }
 
@@ -169,8 +179,12 @@ mod b64 {
     }
 }
 
-/// An HTTP head as the call saw it, copied into one string (`METHOD URI`
-/// for a request, then a `name: value` line per header) and turned into a
+/// Bytes first set aside for a head: most fit, a larger one grows once.
+const HEAD_CAPACITY: usize = 512;
+
+/// An HTTP head as the call saw it, copied into one byte string (`METHOD
+/// URI` for a request, then a `name: value` line per header: plain byte
+/// copies, no formatting, no UTF-8 check) and turned into a
 /// [`RecordedMessage`] only for a call whose recording is kept. A copy, not
 /// reference-counted clones: a clone of the request's URI or header values
 /// would hold on to the connection's read buffer until the call ends, and
@@ -182,14 +196,16 @@ pub(crate) struct RawHead {
     status: Option<u16>,
     /// Whether `text` starts with a request line.
     request_line: bool,
-    text: String,
+    text: Vec<u8>,
 }
 
 impl RawHead {
     pub(crate) fn request<B>(request: &http::Request<B>) -> Self {
-        use std::fmt::Write as _;
-        let mut text = String::with_capacity(head_size(request.headers()) + 64);
-        let _ = writeln!(text, "{} {}", request.method(), request.uri());
+        let mut text = Vec::with_capacity(HEAD_CAPACITY);
+        text.extend_from_slice(request.method().as_str().as_bytes());
+        text.push(b' ');
+        push_uri(&mut text, request.uri());
+        text.push(b'\n');
         push_headers(&mut text, request.headers());
         RawHead {
             status: None,
@@ -200,7 +216,7 @@ impl RawHead {
 
     pub(crate) fn response<B>(response: &http::Response<B>) -> Self {
         let mut head = Self::status(response.status().as_u16());
-        head.text.reserve(head_size(response.headers()));
+        head.text.reserve(HEAD_CAPACITY);
         push_headers(&mut head.text, response.headers());
         head
     }
@@ -210,7 +226,7 @@ impl RawHead {
         RawHead {
             status: Some(status),
             request_line: false,
-            text: String::new(),
+            text: Vec::new(),
         }
     }
 
@@ -222,7 +238,8 @@ impl RawHead {
         what: &str,
         cut: &mut Vec<String>,
     ) -> RecordedMessage {
-        let mut lines = self.text.lines();
+        let text = String::from_utf8_lossy(&self.text);
+        let mut lines = text.lines();
         let (method, uri) = if self.request_line {
             let line = lines.next().unwrap_or_default();
             let (method, uri) = line.split_once(' ').unwrap_or((line, ""));
@@ -264,7 +281,9 @@ pub(crate) struct RawCall {
 #[derive(Clone, Debug, Default)]
 pub struct RawRecording {
     pub(crate) readings: Recording,
-    pub(crate) request: Option<(RawHead, Arc<Mutex<BodySink>>)>,
+    /// The request head, with its body's sink unless the body had ended
+    /// before the call began (an empty body).
+    pub(crate) request: Option<(RawHead, Option<Arc<Mutex<BodySink>>>)>,
     /// The response head, with its body's sink unless only its status was
     /// wanted ([`TapeMode::Record`]'s `failures_only`).
     pub(crate) response: Option<(RawHead, Option<Arc<Mutex<BodySink>>>)>,
@@ -281,7 +300,7 @@ impl RawRecording {
         let mut cut = Vec::new();
         recording.request = self
             .request
-            .map(|(head, sink)| head.into_message(Some(&sink), "the request body", &mut cut));
+            .map(|(head, sink)| head.into_message(sink.as_ref(), "the request body", &mut cut));
         recording.response = self.response.map(|(head, sink)| {
             let mut message = head.into_message(sink.as_ref(), "the response body", &mut cut);
             // Only the status was kept: the body is marked as not captured

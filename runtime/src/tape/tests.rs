@@ -103,7 +103,10 @@ fn a_body_over_the_limit_marks_the_recording_incomplete() {
         max_body_bytes: 4,
         failures_only: false,
     });
-    let sink = tape.request(&http::Request::new(()));
+    let body = http_body_util::Full::new(bytes::Bytes::from_static(b"0123456789"));
+    let sink = tape
+        .request(&http::Request::new(body))
+        .expect("a body still to come is teed");
     lock(&sink).push(&bytes::Bytes::from_static(b"0123456789"));
     let recording = tape.finish().0.unwrap().into_recording();
     assert_eq!(recording.request.unwrap().body, b"0123");
@@ -160,9 +163,12 @@ fn a_recorded_head_keeps_its_request_line_and_headers_in_order() {
         .header("x-a", "1")
         .header("x-b", "two words: and a colon")
         .header("x-a", "again")
-        .body(())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();
-    tape.request(&request);
+    assert!(
+        tape.request(&request).is_none(),
+        "an ended body needs no tee"
+    );
     let kept = tape.finish().0.unwrap().into_recording().request.unwrap();
     assert_eq!(kept.method.as_deref(), Some("POST"));
     assert_eq!(
@@ -177,5 +183,34 @@ fn a_recorded_head_keeps_its_request_line_and_headers_in_order() {
             pair("x-a", "again"),
             pair("x-b", "two words: and a colon")
         ]
+    );
+    assert!(
+        kept.body.is_empty() && kept.body_complete,
+        "an ended body is recorded empty and complete"
+    );
+}
+
+#[test]
+fn a_recorded_head_keeps_a_value_that_is_not_utf8_readable() {
+    let tape = Tape::new(&TapeMode::Off);
+    tape.begin(&TapeMode::Record {
+        max_body_bytes: 8,
+        failures_only: false,
+    });
+    let request = http::Request::builder()
+        .uri("/plain")
+        .header(
+            "x-latin1",
+            http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        )
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    tape.request(&request);
+    let kept = tape.finish().0.unwrap().into_recording().request.unwrap();
+    assert_eq!(kept.method.as_deref(), Some("GET"));
+    assert_eq!(kept.uri.as_deref(), Some("/plain"));
+    assert_eq!(
+        kept.headers,
+        vec![("x-latin1".to_string(), "caf\u{fffd}".to_string())]
     );
 }
