@@ -1,6 +1,7 @@
 //! The function gateway: a separate origin from the dashboard. `ANY
 //! /fn/{name}/{*rest}` runs the live version of `name`; the function sees
-//! `/{rest}?query` with the caller's method, headers and streaming body, and
+//! `/{rest}?query` as the caller sent it (escapes kept) with the caller's
+//! method, headers and streaming body, and
 //! its response streams back as it is produced. Every other path is looked
 //! up in the HTTP trigger routes; the function then sees the whole path, and
 //! the route and its parameters as `x-wisp-route` / `x-wisp-param-<name>`
@@ -45,15 +46,24 @@ async fn call_root(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    call(platform, name, String::new(), request).await
+    call(platform, name, request).await
 }
 
 async fn call_rest(
     State(platform): State<Platform>,
-    Path((name, rest)): Path<(String, String)>,
+    Path((name, _rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    call(platform, name, rest, request).await
+    call(platform, name, request).await
+}
+
+/// The path after `/fn/{name}/` as the caller sent it: percent-escapes
+/// stay escaped (`%3F` is not a query, `%2F` not a separator), unlike the
+/// router's decoded `{*rest}`.
+fn raw_rest(path: &str) -> &str {
+    path.strip_prefix("/fn/")
+        .and_then(|p| p.split_once('/'))
+        .map_or("", |(_name, rest)| rest)
 }
 
 /// A request outside `/fn/`: an HTTP trigger route, or a JSON 404/405.
@@ -135,9 +145,10 @@ fn respond(result: Result<platform::InvokeOutcome, platform::PlatformError>) -> 
     }
 }
 
-async fn call(platform: Platform, name: String, rest: String, request: Request) -> Response {
+async fn call(platform: Platform, name: String, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     strip_wisp_cookies(&mut parts.headers);
+    let rest = raw_rest(parts.uri.path());
     let path_and_query = match parts.uri.query() {
         Some(q) => format!("/{rest}?{q}"),
         None => format!("/{rest}"),

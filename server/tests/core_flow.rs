@@ -99,6 +99,24 @@ async fn echo_sees_method_path_query_headers_and_body() {
 }
 
 #[tokio::test]
+async fn echo_sees_the_path_as_sent_with_its_escapes() {
+    let server = TestServer::start().await;
+    server.deploy("echo", "echo").await;
+    // Escaped `?`, `#`, `/` and space stay escaped: they are data, not a
+    // query, a fragment or a separator.
+    let response = server
+        .http
+        .get(server.fn_url("/fn/echo/a%3Fx=1/b%2Fc%20d%23e?real=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let echoed: Value = response.json().await.unwrap();
+    assert_eq!(echoed["path"], "/a%3Fx=1/b%2Fc%20d%23e");
+    assert_eq!(echoed["query"], "real=2");
+}
+
+#[tokio::test]
 async fn cpu_bound_function_computes() {
     let server = TestServer::start().await;
     server.deploy("cpu", "cpu").await;
