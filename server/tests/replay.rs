@@ -414,3 +414,23 @@ async fn secrets_in_urls_are_named_in_captures_and_redacted_in_diffs() {
     assert_eq!(status, 400, "{answer}");
     assert!(answer["error"]["message"].as_str().unwrap().contains(&id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_request_replays_the_same() {
+    let server = TestServer::start().await;
+    server.deploy("echo", "echo").await;
+    server.configure("echo", json!({"capture": "all"})).await;
+    let r = server
+        .http
+        .head(server.fn_url("/fn/echo/head?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = common::invocation_id(&r);
+    server.invocation_eventually(&id).await;
+    // The response to HEAD had no body, and the replay's is not read.
+    let (status, answer) = replay(&server, &id, json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["diff"]["same"], true, "{answer}");
+}

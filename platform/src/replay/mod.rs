@@ -205,6 +205,9 @@ impl Platform {
             .map_err(|refusal| PlatformError::TooManyRequests {
                 message: refusal.message(),
             })?;
+        // A response to HEAD carries no body: the original's was never sent
+        // (nor recorded), so the replay's is not read either.
+        let head_only = http_request.method() == http::Method::HEAD;
         let invocation = prepared.invoke(http_request, sandbox).await;
         let response = match invocation.response {
             Ok(response) => {
@@ -219,11 +222,15 @@ impl Platform {
                         )
                     })
                     .collect();
-                let body = http_body_util::Limited::new(response.into_body(), CAPTURE_BODY_LIMIT)
-                    .collect()
-                    .await
-                    .map(|c| c.to_bytes().to_vec())
-                    .unwrap_or_default();
+                let body = if head_only {
+                    Vec::new()
+                } else {
+                    http_body_util::Limited::new(response.into_body(), CAPTURE_BODY_LIMIT)
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes().to_vec())
+                        .unwrap_or_default()
+                };
                 ReplayedResponse {
                     status,
                     headers,
