@@ -2,11 +2,13 @@
 //! a guest reads (counted, cut off at `max_request_body`) and the
 //! [`ResponseBody`] a guest streams back (counted, failed once it exceeds
 //! `max_response_body`, cut when it is still streaming at the call's
-//! deadline, and reporting when it finished, was dropped or was cut).
+//! deadline, and reporting when it finished, was dropped or was cut). A
+//! recorded call's request body that the guest left unread is handed back
+//! ([`UnreadBody`]) so that the recording can hold all of it.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -255,6 +257,12 @@ impl RequestMeter {
     }
 }
 
+/// Where a recorded call's request body goes when the guest drops it
+/// before its end (a function that failed before reading it, say): the
+/// call's report reads the rest into the recording, so that a replay on a
+/// version that does read it gets the body the caller sent.
+pub(crate) type UnreadBody = Arc<Mutex<Option<RequestBody>>>;
+
 /// The request body as a component guest sees it: counted, and failing once
 /// more than `limit` bytes arrive.
 pub(crate) struct MeteredRequestBody {
@@ -263,8 +271,9 @@ pub(crate) struct MeteredRequestBody {
     seen: u64,
     failed: bool,
     meter: Arc<RequestMeter>,
-    /// Where the frames read are also copied (a recorded call).
-    tee: Option<Arc<Mutex<BodySink>>>,
+    /// Where the frames read are also copied (a recorded call), and where
+    /// the body goes if dropped unread.
+    tee: Option<(Arc<Mutex<BodySink>>, UnreadBody)>,
 }
 
 impl MeteredRequestBody {
@@ -272,7 +281,7 @@ impl MeteredRequestBody {
         inner: RequestBody,
         limit: u64,
         meter: Arc<RequestMeter>,
-        tee: Option<Arc<Mutex<BodySink>>>,
+        tee: Option<(Arc<Mutex<BodySink>>, UnreadBody)>,
     ) -> Self {
         MeteredRequestBody {
             inner,
@@ -282,6 +291,50 @@ impl MeteredRequestBody {
             meter,
             tee,
         }
+    }
+}
+
+impl Drop for MeteredRequestBody {
+    fn drop(&mut self) {
+        if self.failed || self.inner.is_end_stream() {
+            return;
+        }
+        if let Some((_, unread)) = &self.tee {
+            let rest = std::mem::replace(&mut self.inner, crate::empty_body());
+            *unread.lock().unwrap_or_else(PoisonError::into_inner) = Some(rest);
+        }
+    }
+}
+
+/// Reads what the guest left of a recorded request body into its sink,
+/// until the body ends or the sink is full (the recording is then
+/// incomplete, as for a body read past the limit). A body that fails or is
+/// still arriving at `deadline` is marked incomplete too.
+pub(crate) async fn record_unread(
+    mut rest: RequestBody,
+    sink: &Mutex<BodySink>,
+    deadline: Instant,
+) {
+    let lock = || sink.lock().unwrap_or_else(PoisonError::into_inner);
+    let read = async {
+        loop {
+            match rest.frame().await {
+                None => return true,
+                Some(Err(_)) => return false,
+                Some(Ok(frame)) => {
+                    tee_frame(sink, &frame);
+                    if lock().is_over() {
+                        return true;
+                    }
+                }
+            }
+        }
+    };
+    let whole = tokio::time::timeout_at(deadline.into(), read)
+        .await
+        .unwrap_or(false);
+    if !whole {
+        lock().cut();
     }
 }
 
@@ -316,7 +369,7 @@ impl Body for MeteredRequestBody {
                     )))));
                 }
                 self.meter.bytes_in.fetch_add(len, Ordering::Relaxed);
-                if let Some(sink) = &self.tee {
+                if let Some((sink, _)) = &self.tee {
                     tee_frame(sink, &frame);
                 }
                 Poll::Ready(Some(Ok(frame)))

@@ -16,7 +16,8 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::body::{
-    declared_length, from_wasi_body, MeteredRequestBody, RequestMeter, ResponseBody,
+    declared_length, from_wasi_body, record_unread, MeteredRequestBody, RequestMeter, ResponseBody,
+    UnreadBody,
 };
 use crate::capture::{Capture, Overflow};
 use crate::config::SandboxConfig;
@@ -220,7 +221,12 @@ pub(crate) async fn invoke(
 
     let request = with_authority(request);
     // A recorded call's request body is teed as the guest reads it.
-    let request_tee = tape.records().then(|| tape.request(&request)).flatten();
+    let request_tee = tape
+        .records()
+        .then(|| tape.request(&request))
+        .flatten()
+        .map(|sink| (sink, UnreadBody::default()));
+    let unread_request = request_tee.clone();
     let request = request.map(|body| {
         MeteredRequestBody::new(
             body,
@@ -356,6 +362,27 @@ pub(crate) async fn invoke(
         let finished = end
             .as_ref()
             .map_or(exit.finished_at, |e| e.at.max(exit.finished_at));
+        let status_code = match head {
+            Head::Sent(status) => Some(status),
+            _ => None,
+        };
+        let outcome = match final_outcome(
+            request_meter.too_large(),
+            &exit.outcome,
+            &head,
+            end.as_ref(),
+        ) {
+            Outcome::Success if cut => Outcome::Timeout,
+            outcome => outcome,
+        };
+        // A kept recording holds the request body the guest left unread.
+        if let Some((sink, unread)) = unread_request {
+            let rest = unread.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let failed = outcome.is_error() || status_code.is_some_and(|s| s >= 500);
+            if let Some(rest) = rest.filter(|_| tape.keeps(failed)) {
+                record_unread(rest, &sink, body_deadline).await;
+            }
+        }
         let (logs, logs_truncated) = logs.take_logs();
         let (recording, playback) = tape.finish();
         InvocationReport {
@@ -364,19 +391,8 @@ pub(crate) async fn invoke(
             peak_memory_bytes: memory.peak(),
             bytes_in: request_meter.bytes_in(),
             bytes_out: end.as_ref().map_or(0, |e| e.bytes_out),
-            status_code: match head {
-                Head::Sent(status) => Some(status),
-                _ => None,
-            },
-            outcome: match final_outcome(
-                request_meter.too_large(),
-                &exit.outcome,
-                &head,
-                end.as_ref(),
-            ) {
-                Outcome::Success if cut => Outcome::Timeout,
-                outcome => outcome,
-            },
+            status_code,
+            outcome,
             logs,
             logs_truncated,
             recording,

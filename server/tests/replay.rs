@@ -434,3 +434,34 @@ async fn a_head_request_replays_the_same() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["diff"]["same"], true, "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_the_function_did_not_read_is_captured_and_replayed() {
+    let server = TestServer::start().await;
+    // Version 1 fails before it reads its body.
+    server.deploy("flip", "trap").await;
+    let r = server
+        .http
+        .post(server.fn_url("/fn/flip/orders"))
+        .body("order=42&qty=7")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_server_error(), "{}", r.status());
+    let id = common::invocation_id(&r);
+    server.invocation_eventually(&id).await;
+    let capture = server
+        .get_json(&format!("/api/v1/invocations/{id}/capture"))
+        .await;
+    assert_eq!(capture["request_body_bytes"], 14, "{capture:#}");
+    assert_eq!(capture["incomplete"], Value::Null, "{capture:#}");
+
+    // Version 2 reads it: the replay hands it the body the caller sent.
+    server.deploy("flip", "echo").await;
+    let (status, answer) = replay(&server, &id, json!({"version": 2})).await;
+    assert_eq!(status, 200, "{answer}");
+    let echoed: Value =
+        serde_json::from_str(answer["diff"]["body"]["replay"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["body"], "order=42&qty=7", "{answer:#}");
+    assert_eq!(echoed["method"], "POST");
+}

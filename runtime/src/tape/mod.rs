@@ -143,6 +143,14 @@ impl Tape {
         matches!(lock(&self.0).mode, Mode::Recording | Mode::Buffering)
     }
 
+    /// Whether a call that ended so (`failed`: an error or a 5xx head)
+    /// keeps its recording, so that its unread request body is worth
+    /// reading into it.
+    pub fn keeps(&self, failed: bool) -> bool {
+        let state = lock(&self.0);
+        matches!(state.mode, Mode::Recording) && (failed || !state.recording.failures_only)
+    }
+
     /// Records the head of the request handed to the guest (when
     /// [`Tape::records`]); its body is to be teed into the sink returned,
     /// if any (none for a body already at its end, such as a GET's: it is

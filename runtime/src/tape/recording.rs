@@ -42,7 +42,8 @@ pub struct PlaybackPlan {
 /// Everything one call took from outside its sandbox, and its answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recording {
-    /// The request the function was given (the body as far as it read it).
+    /// The request the function was given (for a kept recording, the whole
+    /// body the caller sent, also the part the function did not read).
     pub request: Option<RecordedMessage>,
     /// The response it sent (the body as far as it was sent).
     pub response: Option<RecordedMessage>,

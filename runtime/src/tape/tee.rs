@@ -55,6 +55,16 @@ impl BodySink {
         }
     }
 
+    /// Whether more arrived than the limit keeps.
+    pub(crate) fn is_over(&self) -> bool {
+        self.over
+    }
+
+    /// Marks the body as not kept whole (the recording is incomplete).
+    pub(crate) fn cut(&mut self) {
+        self.over = true;
+    }
+
     pub(super) fn fill(
         &mut self,
         message: &mut RecordedMessage,
