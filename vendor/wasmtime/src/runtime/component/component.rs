@@ -99,6 +99,11 @@ struct ComponentInner {
 
     /// The checksum of the source binary from which the module was compiled.
     checksum: WasmChecksum,
+
+    /// Wisp's patch (PATCHES.md): where each trampoline's Wasm-ABI and
+    /// array-ABI code is in the text section, looked up once here instead
+    /// of in `index` (two binary searches each) on every instantiation.
+    trampoline_locs: PrimaryMap<TrampolineIndex, [Option<FunctionLoc>; 2]>,
 }
 
 impl fmt::Debug for Component {
@@ -471,6 +476,16 @@ impl Component {
             [ValType::I32],
         ));
 
+        let trampoline_locs = info
+            .component
+            .trampolines
+            .keys()
+            .map(|idx| {
+                [Abi::Wasm, Abi::Array]
+                    .map(|abi| index.func_loc(FuncKey::ComponentTrampoline(abi, idx)).copied())
+            })
+            .collect();
+
         Ok(Component {
             inner: Arc::new(ComponentInner {
                 id: CompiledModuleId::new(),
@@ -482,6 +497,7 @@ impl Component {
                 index,
                 realloc_func_type,
                 checksum,
+                trampoline_locs,
             }),
         })
     }
@@ -518,14 +534,9 @@ impl Component {
     }
 
     pub(crate) fn trampoline_ptrs(&self, index: TrampolineIndex) -> AllCallFuncPointers {
-        let wasm_call = self
-            .store_invariant_func(FuncKey::ComponentTrampoline(Abi::Wasm, index))
-            .unwrap()
-            .cast();
-        let array_call = self
-            .store_invariant_func(FuncKey::ComponentTrampoline(Abi::Array, index))
-            .unwrap()
-            .cast();
+        let [wasm_loc, array_loc] = &self.inner.trampoline_locs[index];
+        let wasm_call = self.func_loc_to_pointer(wasm_loc.as_ref().unwrap()).cast();
+        let array_call = self.func_loc_to_pointer(array_loc.as_ref().unwrap()).cast();
         AllCallFuncPointers {
             wasm_call,
             array_call,
