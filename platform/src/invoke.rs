@@ -281,7 +281,7 @@ impl Platform {
             // Stored before the record is handed on: a replay asked for as
             // soon as the record shows finds its capture.
             if let Some(recording) = recording {
-                let failed = crate::replay::failed(&report);
+                let failed = report.failed();
                 capturing
                     .store_capture(&id, &live, recording.into_recording(), failed)
                     .await;

@@ -296,13 +296,15 @@ impl MeteredRequestBody {
 
 impl Drop for MeteredRequestBody {
     fn drop(&mut self) {
+        // Only a recorded call's body has a tee; the others stop here.
+        let Some((_, unread)) = &self.tee else {
+            return;
+        };
         if self.failed || self.inner.is_end_stream() {
             return;
         }
-        if let Some((_, unread)) = &self.tee {
-            let rest = std::mem::replace(&mut self.inner, crate::empty_body());
-            *unread.lock().unwrap_or_else(PoisonError::into_inner) = Some(rest);
-        }
+        let rest = std::mem::replace(&mut self.inner, crate::empty_body());
+        *unread.lock().unwrap_or_else(PoisonError::into_inner) = Some(rest);
     }
 }
 

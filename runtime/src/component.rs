@@ -378,8 +378,7 @@ pub(crate) async fn invoke(
         // A kept recording holds the request body the guest left unread.
         if let Some((sink, unread)) = unread_request {
             let rest = unread.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let failed = outcome.is_error() || status_code.is_some_and(|s| s >= 500);
-            if let Some(rest) = rest.filter(|_| tape.keeps(failed)) {
+            if let Some(rest) = rest.filter(|_| tape.keeps(outcome.failed_with(status_code))) {
                 record_unread(rest, &sink, body_deadline).await;
             }
         }

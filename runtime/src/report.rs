@@ -43,6 +43,12 @@ impl Outcome {
         !matches!(self, Outcome::Success)
     }
 
+    /// Whether a call that ended so, with `status_code` sent, failed: an
+    /// error outcome or a 5xx head (what `capture = failures` keeps).
+    pub fn failed_with(&self, status_code: Option<u16>) -> bool {
+        self.is_error() || status_code.is_some_and(|s| s >= 500)
+    }
+
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -131,6 +137,13 @@ pub struct InvocationReport {
     pub recording: Option<Box<crate::RawRecording>>,
     /// What a replay's outbound requests did ([`crate::TapeMode::Play`]).
     pub playback: Option<Box<crate::PlaybackReport>>,
+}
+
+impl InvocationReport {
+    /// Whether the call failed ([`Outcome::failed_with`]).
+    pub fn failed(&self) -> bool {
+        self.outcome.failed_with(self.status_code)
+    }
 }
 
 /// The result of [`crate::PreparedFunction::invoke`].

@@ -51,12 +51,7 @@ pub(crate) fn records(live: &LiveFunction) -> bool {
 
 /// Whether a finished call's recording is kept.
 pub(crate) fn keeps(live: &LiveFunction, report: &runtime::InvocationReport) -> bool {
-    live.capture == CaptureMode::All || failed(report)
-}
-
-/// An error outcome or a 5xx status.
-pub(crate) fn failed(report: &runtime::InvocationReport) -> bool {
-    report.outcome.is_error() || report.status_code.is_some_and(|s| s >= 500)
+    live.capture == CaptureMode::All || report.failed()
 }
 
 /// `haystack` with every `needle` replaced by `with`.

@@ -24,7 +24,7 @@ use model::{
 };
 use runtime::{PlaybackPlan, TapeMode};
 
-pub(crate) use capture::{failed, keeps, records, CAPTURE_BODY_LIMIT};
+pub(crate) use capture::{keeps, records, CAPTURE_BODY_LIMIT};
 pub use capture::{DEFAULT_CAPTURE_RETENTION, DEFAULT_TEAM_CAPTURE_CAP_BYTES};
 use diff::ReplayedResponse;
 
