@@ -153,6 +153,13 @@ fn common_config(config: &RuntimeConfig) -> Config {
     let mut c = Config::new();
     // Components are the first-class function format.
     c.wasm_component_model(true);
+    // Functions are wasi:http 0.2 / WASI 0.2 components, whose imports are
+    // synchronous: none needs the component model's concurrent machinery.
+    // With it on (wasmtime's default), every call ran wasmtime's concurrent
+    // event loop and every host call made and deleted a host task in the
+    // store's table (docs/DECISIONS.md #65); off, a call runs straight on
+    // its fiber. Components that use the async ABI are refused at upload.
+    c.concurrency_support(false);
     // Timeouts: guests check an epoch counter the ticker thread bumps.
     c.epoch_interruption(true);
     // Use every core for compiling large (e.g. 18 MB Python) components.

@@ -181,3 +181,36 @@ async fn hostile_guests_are_contained_on_baseline_code() {
     let report = failure(&deep, get("/"), sandbox).await;
     assert_eq!(report.outcome, Outcome::StackOverflow, "{}", report.logs);
 }
+
+/// Both engines run without the component model's concurrent machinery
+/// (docs/DECISIONS.md #65): a component that uses the async ABI (here
+/// `waitable-set.new`, beside a wasi:http handler export) is refused when it
+/// is prepared, with wasmparser's reason, by the baseline compiler and by the
+/// optimising one alike.
+#[tokio::test]
+async fn a_component_using_the_async_abi_is_refused() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "handle")))
+            (core instance $i (instantiate $m))
+            (core func $set (canon waitable-set.new))
+            (func $handle (canon lift (core func $i "handle")))
+            (instance $handler (export "handle" (func $handle)))
+            (export "wasi:http/incoming-handler@0.2.0" (instance $handler)))"#,
+    )
+    .expect("WAT");
+    assert!(runtime::Runtime::validate(&wasm).is_ok());
+    for baseline_compiler in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = runtime_in(dir.path(), baseline_compiler)
+            .prepare(&wasm, &sha256_hex(&wasm))
+            .await
+            .err()
+            .expect("the async ABI must be refused");
+        assert!(
+            matches!(error, runtime::ValidationError::Invalid { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("async"), "{error}");
+    }
+}
