@@ -159,7 +159,8 @@ fn common_config(config: &RuntimeConfig) -> Config {
     // event loop and every host call made and deleted a host task in the
     // store's table (docs/DECISIONS.md #65); off, a call runs straight on
     // its fiber. Components that use the async ABI are refused at upload.
-    c.concurrency_support(false);
+    // (`WISP_TUNE_CONCURRENCY_SUPPORT=1` turns it back on for an A/B.)
+    c.concurrency_support(tune("CONCURRENCY_SUPPORT", 0) == 1);
     // Timeouts: guests check an epoch counter the ticker thread bumps.
     c.epoch_interruption(true);
     // Use every core for compiling large (e.g. 18 MB Python) components.
