@@ -100,12 +100,12 @@ fn taped(builder: &mut WasiCtxBuilder, tape: &Tape) {
         .secure_random(TapedRng {
             tape: tape.clone(),
             insecure: false,
-            rng: wasmtime_wasi::thread_rng(),
+            rng: None,
         })
         .insecure_random(TapedRng {
             tape: tape.clone(),
             insecure: true,
-            rng: wasmtime_wasi::thread_rng(),
+            rng: None,
         })
         .insecure_random_seed(tape.insecure_seed());
 }
