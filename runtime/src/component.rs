@@ -97,8 +97,16 @@ fn taped(builder: &mut WasiCtxBuilder, tape: &Tape) {
             tape: tape.clone(),
             clock: wasmtime_wasi::clocks::MonotonicClock::new(),
         })
-        .secure_random(TapedRng::new(tape.clone(), false))
-        .insecure_random(TapedRng::new(tape.clone(), true))
+        .secure_random(TapedRng {
+            tape: tape.clone(),
+            insecure: false,
+            rng: None,
+        })
+        .insecure_random(TapedRng {
+            tape: tape.clone(),
+            insecure: true,
+            rng: None,
+        })
         .insecure_random_seed(tape.insecure_seed());
 }
 
