@@ -97,16 +97,8 @@ fn taped(builder: &mut WasiCtxBuilder, tape: &Tape) {
             tape: tape.clone(),
             clock: wasmtime_wasi::clocks::MonotonicClock::new(),
         })
-        .secure_random(TapedRng {
-            tape: tape.clone(),
-            insecure: false,
-            rng: None,
-        })
-        .insecure_random(TapedRng {
-            tape: tape.clone(),
-            insecure: true,
-            rng: None,
-        })
+        .secure_random(TapedRng::new(tape.clone(), false))
+        .insecure_random(TapedRng::new(tape.clone(), true))
         .insecure_random_seed(tape.insecure_seed());
 }
 

@@ -472,9 +472,20 @@ impl HostMonotonicClock for TapedMonotonicClock {
 /// generator is made on the first live draw: most calls draw none, and
 /// seeding one per sandbox was a cost of every call.
 pub(crate) struct TapedRng {
-    pub tape: Tape,
-    pub insecure: bool,
-    pub rng: Option<Box<dyn wasmtime_wasi::Rng + Send>>,
+    tape: Tape,
+    insecure: bool,
+    rng: Option<Box<dyn wasmtime_wasi::Rng + Send>>,
+}
+
+impl TapedRng {
+    /// The secure (`insecure == false`) or insecure generator of `tape`'s sandbox.
+    pub fn new(tape: Tape, insecure: bool) -> Self {
+        TapedRng {
+            tape,
+            insecure,
+            rng: None,
+        }
+    }
 }
 
 impl rand_core::TryRng for TapedRng {
