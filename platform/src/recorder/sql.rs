@@ -1,7 +1,7 @@
 //! The recorder's writer over the shared sqlx pool (PostgreSQL): multi-row
 //! INSERTs of up to [`BATCH_ROWS`] records inside one transaction with the
-//! hourly usage rollups (on SQLite also the log search index), on one
-//! connection kept between batches. A record
+//! hourly usage rollups (on SQLite also the log search index) and the
+//! batch's call edges, on one connection kept between batches. A record
 //! whose id is already stored is skipped (and logged), not allowed to
 //! roll the whole batch back; only the stored records are metered.
 
@@ -36,68 +36,57 @@ impl SqlWriter {
         }
     }
 
-    /// Stores the records with their rollups in one transaction, then the
-    /// call edges; the records stored (those whose id was not taken). On an
-    /// error what was not stored comes back.
+    /// Stores the records with their rollups and the call edges in one
+    /// transaction; the records stored (those whose id was not taken). On
+    /// an error nothing was stored, and all of it comes back.
     pub async fn write(
         &mut self,
         mut records: Vec<InvocationRecord>,
         calls: Vec<OutboundCallRecord>,
     ) -> Result<Vec<InvocationRecord>, Failed> {
-        let sent = records.len();
         let written = self.write_on_connection(&mut records, &calls).await;
         match written {
             Ok(()) => Ok(records),
-            Err((error, records_stored)) => {
+            Err(error) => {
                 // The next write takes a new connection.
                 self.conn = None;
-                let (records, stored) = if records_stored {
-                    (Vec::new(), sent)
-                } else {
-                    (records, 0)
-                };
                 Err(Failed {
                     error: error.to_string(),
                     records,
                     calls,
-                    stored,
+                    stored: 0,
                 })
             }
         }
     }
 
-    /// Stores `records` (those already stored are dropped from it), then
-    /// `calls`; an error says whether the records were stored before it.
+    /// Stores `records` (those already stored are dropped from it) and
+    /// `calls` in one transaction.
     async fn write_on_connection(
         &mut self,
         records: &mut Vec<InvocationRecord>,
         calls: &[OutboundCallRecord],
-    ) -> Result<(), (sqlx::Error, bool)> {
+    ) -> Result<(), sqlx::Error> {
         if self.conn.is_none() {
-            self.conn = Some(self.db.acquire().await.map_err(|e| (e, false))?);
+            self.conn = Some(self.db.acquire().await?);
         }
         let conn: &mut AnyConnection = self.conn.as_mut().expect("acquired above");
-        if !records.is_empty() {
-            write_batch(conn, self.backend, records)
-                .await
-                .map_err(|e| (e, false))?;
+        if records.is_empty() && calls.is_empty() {
+            return Ok(());
         }
-        if !calls.is_empty() {
-            write_calls(conn, self.backend, calls)
-                .await
-                .map_err(|e| (e, true))?;
-        }
-        Ok(())
+        write_batch(conn, self.backend, records, calls).await
     }
 }
 
-/// Stores `batch` and adds what was stored to the hourly usage rollups, in
-/// one transaction; records whose id is already stored are dropped from
-/// `batch` (and logged).
+/// Stores `batch`, adds what was stored to the hourly usage rollups and
+/// stores the call edges, in one transaction: a reader never sees a record
+/// without the calls it made (they are queued before it). Records whose id
+/// is already stored are dropped from `batch` (and logged).
 async fn write_batch(
     conn: &mut AnyConnection,
     backend: Backend,
     batch: &mut Vec<InvocationRecord>,
+    calls: &[OutboundCallRecord],
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
     let mut stored = HashSet::with_capacity(batch.len());
@@ -124,6 +113,9 @@ async fn write_batch(
     }
     crate::metering::rollup::add_batch(&mut tx, backend, batch).await?;
     crate::error_groups::add_batch(&mut tx, backend, batch).await?;
+    if !calls.is_empty() {
+        write_calls(&mut tx, backend, calls).await?;
+    }
     tx.commit().await
 }
 

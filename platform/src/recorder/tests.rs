@@ -197,6 +197,73 @@ async fn a_duplicate_id_never_sinks_its_batch() {
     }
 }
 
+/// A batch's records and its call edges are stored together or not at
+/// all: a trace read between two commits once showed a retried call
+/// without the outbound request it made (the pool writer committed the
+/// records, then stored the edges on their own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_their_call_edges_are_stored_together() {
+    for pool_writer in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+        let (db, backend) = crate::db::connect(&url).await.unwrap();
+        let mut store = if pool_writer {
+            Store::Sql(SqlWriter::new(db.clone(), backend))
+        } else {
+            Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
+        };
+        let edge = OutboundCallRecord {
+            invocation_id: "rec-000001".into(),
+            function: "fn-1".into(),
+            target_kind: "host",
+            target: "example.com".into(),
+            method: "GET".into(),
+            status_code: Some(200),
+            ok: true,
+            duration_us: 42,
+            at_ms: 1_800_000_000_000,
+        };
+        // The edge cannot be stored: neither is the record.
+        sqlx::query(
+            "CREATE TRIGGER refuse_edges BEFORE INSERT ON outbound_calls \
+             BEGIN SELECT RAISE(ABORT, 'edges refused'); END",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        let failed = match store
+            .write(vec![record(1).into()], vec![edge.clone()], false)
+            .await
+        {
+            Err(failed) => failed,
+            Ok(_) => panic!("the write must fail (pool writer: {pool_writer})"),
+        };
+        assert!(failed.error.contains("edges refused"), "{}", failed.error);
+        assert_eq!(failed.stored, 0, "pool writer: {pool_writer}");
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM invocations").await,
+            0,
+            "a record was stored without its call edge (pool writer: {pool_writer})"
+        );
+        // What came back is stored whole once the edge can be.
+        assert_eq!(failed.records.len(), 1, "pool writer: {pool_writer}");
+        assert_eq!(failed.calls.len(), 1, "pool writer: {pool_writer}");
+        sqlx::query("DROP TRIGGER refuse_edges")
+            .execute(&db)
+            .await
+            .unwrap();
+        let records = failed.records.into_iter().map(Entry::from).collect();
+        if let Err(failed) = store.write(records, failed.calls, false).await {
+            panic!("{} (pool writer: {pool_writer})", failed.error);
+        }
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM invocations").await, 1);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM outbound_calls").await, 1);
+        let hours = rollup::load(&db, 0, i64::MAX).await.unwrap();
+        let requests: i64 = hours.iter().map(|h| h.usage.requests).sum();
+        assert_eq!(requests, 1, "metered once (pool writer: {pool_writer})");
+    }
+}
+
 /// Dropping the last recorder handle stores what is still queued, and a
 /// flush covers the records queued before it even when they arrive in
 /// the middle of a batch window.
