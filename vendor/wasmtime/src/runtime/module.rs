@@ -160,6 +160,13 @@ struct ModuleInner {
 
     /// The checksum of the source binary from which this module was compiled.
     checksum: WasmChecksum,
+
+    /// Wisp patch (PATCHES.md): where each defined function's
+    /// array-to-wasm trampoline and body start in the text section (`None`
+    /// for a function without a trampoline: it never escapes), looked up
+    /// once, when the first funcref is made, not for every funcref of
+    /// every instance.
+    funcref_locs: OnceLock<Box<[Option<[u32; 2]>]>>,
 }
 
 impl fmt::Debug for Module {
@@ -558,6 +565,7 @@ impl Module {
                 serializable,
                 offsets,
                 checksum,
+                funcref_locs: OnceLock::new(),
             })?,
         })
     }
@@ -647,6 +655,52 @@ impl Module {
 
     pub(crate) fn engine_code(&self) -> &Arc<EngineCode> {
         &self.inner.code
+    }
+
+    /// Wisp patch (PATCHES.md): the starts of the array-to-wasm trampoline
+    /// and of the body of the defined function `index`, in the code the
+    /// store `registry` belongs to runs. Without guest debugging every
+    /// store runs the engine's own copy of the code, and the locations come
+    /// from a table built once per module; with it, a store has a private
+    /// copy and they are looked up in it as the release does.
+    pub(crate) fn defined_funcref_code(
+        &self,
+        registry: &crate::module::ModuleRegistry,
+        index: wasmtime_environ::DefinedFuncIndex,
+    ) -> (NonNull<u8>, NonNull<u8>) {
+        let module_index = self.env_module().module_index;
+        let array_key = FuncKey::ArrayToWasmTrampoline(module_index, index);
+        let wasm_key = FuncKey::DefinedWasmFunction(module_index, index);
+        if self.engine().tunables().debug_guest {
+            let code = crate::code::ModuleWithCode::in_store(registry, self)
+                .expect("module not in store");
+            return (
+                NonNull::from(code.function(array_key)).cast(),
+                NonNull::from(code.function(wasm_key)).cast(),
+            );
+        }
+        let locs = self.inner.funcref_locs.get_or_init(|| {
+            let compiled = self.compiled_module();
+            (0..self.env_module().num_defined_funcs())
+                .map(|i| {
+                    let index = wasmtime_environ::DefinedFuncIndex::from_u32(i as u32);
+                    let array = compiled.try_func_loc(FuncKey::ArrayToWasmTrampoline(
+                        module_index,
+                        index,
+                    ))?;
+                    let wasm =
+                        compiled.try_func_loc(FuncKey::DefinedWasmFunction(module_index, index))?;
+                    Some([array.start, wasm.start])
+                })
+                .collect()
+        });
+        let [array, wasm] = locs[index.as_u32() as usize]
+            .expect("a function with a funcref has an array-to-wasm trampoline");
+        let text = self.engine_code().text();
+        (
+            NonNull::from(&text[array as usize..]).cast(),
+            NonNull::from(&text[wasm as usize..]).cast(),
+        )
     }
 
     pub(crate) fn env_module(&self) -> &Arc<wasmtime_environ::Module> {

@@ -880,19 +880,15 @@ impl Instance {
         let func = &module.functions[index];
         let type_index = func.signature.unwrap_engine_type_index();
         let vmctx_offset = self.offsets().vmctx_func_ref(func.func_ref);
-        let array_to_wasm_key = FuncKey::ArrayToWasmTrampoline(module.module_index, def_index);
-        let wasm_key = FuncKey::DefinedWasmFunction(module.module_index, def_index);
-        // SAFETY: the type/offset/keys here are all valid for the defined
+        // Wisp patch (PATCHES.md): the code's location comes from the
+        // module's table, looked up once per module, not per funcref.
+        let code = self
+            .runtime_module()
+            .expect("funcref impossible in fake module")
+            .defined_funcref_code(registry, def_index);
+        // SAFETY: the type/offset/code here are all valid for the defined
         // function at `def_index`.
-        unsafe {
-            self.initialize_and_return_funcref(
-                registry,
-                type_index,
-                vmctx_offset,
-                array_to_wasm_key,
-                wasm_key,
-            )
-        }
+        unsafe { self.initialize_and_return_funcref(type_index, vmctx_offset, code) }
     }
 
     fn get_start_func_ref(
@@ -909,17 +905,21 @@ impl Instance {
         let vmctx_offset = self.offsets().vmctx_startup_func_ref();
         let array_to_wasm_key = FuncKey::ModuleStartup(Abi::Array, module.module_index);
         let wasm_key = FuncKey::ModuleStartup(Abi::Wasm, module.module_index);
-        // SAFETY: the type/offset/keys here are all valid for the module
-        // startup function.
-        unsafe {
-            self.initialize_and_return_funcref(
+        let code = {
+            let module_with_code = ModuleWithCode::in_store(
                 registry,
-                type_index,
-                vmctx_offset,
-                array_to_wasm_key,
-                wasm_key,
+                self.runtime_module()
+                    .expect("funcref impossible in fake module"),
             )
-        }
+            .expect("module not in store");
+            (
+                NonNull::from(module_with_code.function(array_to_wasm_key)).cast::<u8>(),
+                NonNull::from(module_with_code.function(wasm_key)).cast::<u8>(),
+            )
+        };
+        // SAFETY: the type/offset/code here are all valid for the module
+        // startup function.
+        unsafe { self.initialize_and_return_funcref(type_index, vmctx_offset, code) }
     }
 
     /// Common implementation of initializing a `VMFuncRef` stored within this
@@ -933,11 +933,9 @@ impl Instance {
     /// correct" for the `VMFuncRef` being initialized.
     unsafe fn initialize_and_return_funcref(
         self: Pin<&mut Self>,
-        registry: &ModuleRegistry,
         type_index: VMSharedTypeIndex,
         vmctx_offset: u32,
-        array_to_wasm_key: FuncKey,
-        wasm_key: FuncKey,
+        (array_to_wasm_code, wasm_code): (NonNull<u8>, NonNull<u8>),
     ) -> Option<NonNull<VMFuncRef>> {
         // For now, we eagerly initialize an funcref struct in-place whenever
         // asked for a reference to it. This is mostly fine, because in practice
@@ -960,26 +958,9 @@ impl Instance {
         // it's better for instantiation performance if we don't have to track
         // "is-initialized" state at all!
 
-        let module_with_code = ModuleWithCode::in_store(
-            registry,
-            self.runtime_module()
-                .expect("funcref impossible in fake module"),
-        )
-        .expect("module not in store");
+        let array_call = VmPtr::from(array_to_wasm_code.cast());
 
-        let array_call =
-            VmPtr::from(NonNull::from(module_with_code.function(array_to_wasm_key)).cast());
-
-        let wasm_call = Some(VmPtr::from(
-            NonNull::new(
-                module_with_code
-                    .function(wasm_key)
-                    .as_ptr()
-                    .cast::<VMWasmCallFunction>()
-                    .cast_mut(),
-            )
-            .unwrap(),
-        ));
+        let wasm_call = Some(VmPtr::from(wasm_code.cast::<VMWasmCallFunction>()));
 
         let vmctx = VMOpaqueContext::from_vmcontext(self.vmctx()).into();
 
