@@ -235,12 +235,22 @@ async fn a_callers_trace_follows_calls_topics_retries_and_outbound_requests() {
     // The outbound request of c's successful attempt carried the trace,
     // naming that invocation's span as its parent.
     let c3 = span(spans, "c", Some(3));
-    let hook = c3["calls"]
+    let Some(hook) = c3["calls"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["target_kind"] == "host")
-        .unwrap_or_else(|| panic!("no outbound call in {c3:#}"));
+    else {
+        let record = server
+            .invocation(c3["invocation_id"].as_str().unwrap())
+            .await;
+        let seen = hook_requests.lock().unwrap().clone();
+        let again = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
+        panic!(
+            "no outbound call in {c3:#}\nits logs: {}\nthe hook saw: {seen:?}\nthe trace read again: {again:#}",
+            record.logs
+        );
+    };
     assert_eq!(hook["target"], format!("127.0.0.1:{port}"));
     assert_eq!(hook["status_code"], 200);
     let seen = hook_requests.lock().unwrap().clone();
