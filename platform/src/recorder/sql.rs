@@ -71,9 +71,6 @@ impl SqlWriter {
             self.conn = Some(self.db.acquire().await?);
         }
         let conn: &mut AnyConnection = self.conn.as_mut().expect("acquired above");
-        if records.is_empty() && calls.is_empty() {
-            return Ok(());
-        }
         write_batch(conn, self.backend, records, calls).await
     }
 }
