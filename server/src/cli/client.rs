@@ -161,6 +161,15 @@ impl Client {
                 Some(sent) = sent_rx.recv() => on_event(UploadEvent::Sent { sent, total }),
             }
         };
+        // The answer can come before the progress of the last chunks was
+        // heard (`select!` picks either ready branch): hear it now, and
+        // again before each server event, so `upload 100%` is never lost.
+        let mut drain_sent = |on_event: &mut dyn FnMut(UploadEvent<'_>)| {
+            while let Ok(sent) = sent_rx.try_recv() {
+                on_event(UploadEvent::Sent { sent, total });
+            }
+        };
+        drain_sent(&mut on_event);
         let status = response.status();
         if !status.is_success() {
             let bytes = response.bytes().await?;
@@ -179,7 +188,10 @@ impl Client {
                     model::DeployEvent::Failed { status, error } => {
                         bail!("{} ({}, HTTP {status})", error.message, error.code)
                     }
-                    other => on_event(UploadEvent::Server(&other)),
+                    other => {
+                        drain_sent(&mut on_event);
+                        on_event(UploadEvent::Server(&other))
+                    }
                 }
             }
         }
@@ -287,4 +299,64 @@ pub fn encode_query(value: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that reads the whole upload, then answers one `deployed`
+    /// line. The first progress report is slow (as a busy terminal or a
+    /// loaded machine makes it): meanwhile the connection hands over the
+    /// other chunks and the answer arrives, so both are ready at once when
+    /// the upload looks again. The last progress heard must still be the
+    /// whole file, every time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_last_upload_progress_is_heard_even_when_the_answer_is_ready_first() {
+        let app = axum::Router::new().route(
+            "/up",
+            axum::routing::post(|body: Bytes| async move {
+                let deployed = model::DeployEvent::Deployed(model::DeployedVersion {
+                    name: "f".into(),
+                    version: 1,
+                    sha256: String::new(),
+                    kind: "http".into(),
+                    size_bytes: body.len() as i64,
+                    live: true,
+                    stages: Vec::new(),
+                    code: model::CodeTier::Optimized,
+                });
+                format!("{}\n", serde_json::to_string(&deployed).unwrap())
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = Client::new(&ClientArgs {
+            url,
+            token: Some("t".into()),
+        })
+        .unwrap();
+        let total = 600 * 1024;
+        for attempt in 0..20 {
+            let mut heard = Vec::new();
+            let deployed = client
+                .post_wasm_streamed("/up", vec![0; total], |event| {
+                    if let UploadEvent::Sent { sent, .. } = event {
+                        if heard.is_empty() {
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                        heard.push(sent);
+                    }
+                })
+                .await
+                .unwrap();
+            assert_eq!(deployed.size_bytes, total as i64);
+            assert_eq!(
+                heard.last(),
+                Some(&total),
+                "attempt {attempt}: heard {heard:?}"
+            );
+        }
+    }
 }
