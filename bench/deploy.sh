@@ -83,16 +83,17 @@ for line in open(sys.argv[1]):
 def med(values):
     values = [v for v in values if v is not None]
     return round(statistics.median(values)) if values else "–"
-print("| component | Wisp (baseline first), fresh server ms | its compile stage ms | optimised after ms | Wisp on a running server ms | its compile stage ms | Wisp --no-baseline-compiler ms | `wasmtime serve` start ms |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| component | Wisp (baseline first), fresh server ms | its upload stage ms | its compile stage ms | optimised after ms | Wisp on a running server ms | its compile stage ms | Wisp --no-baseline-compiler ms | `wasmtime serve` start ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for component, modes in rows.items():
     b = modes.get("wisp-baseline", [])
     o = modes.get("wisp-optimised-first", [])
     p = modes.get("wasmtime-serve", [])
     running = modes.get("wisp-running", [])
-    print("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+    print("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
         component,
         med([r["first_response_ms"] for r in b]),
+        med([r["stages"].get("upload") for r in b]),
         med([r["stages"].get("compile") for r in b]),
         med([r["optimised_after_ms"] for r in b]),
         med([r["first_response_ms"] for r in running]),
