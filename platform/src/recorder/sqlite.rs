@@ -406,4 +406,28 @@ mod tests {
         assert_eq!(fields[38], libc::SCHED_BATCH.to_string(), "policy");
         drop(jobs);
     }
+
+    /// The bundled SQLite is built (.cargo/config.toml) without the page
+    /// cache shared by every connection, whose global mutex the writer
+    /// took on every page it fetched, and without memory statistics, a
+    /// global mutex on every allocation (docs/DECISIONS.md #67).
+    #[test]
+    fn the_bundled_sqlite_takes_no_global_mutex_per_page_or_allocation() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 }
