@@ -111,7 +111,7 @@ impl Platform {
                     calls_24h: recent.calls,
                     errors_24h: recent.errors,
                     p50_duration_ms: recent.p50_duration_ms,
-                    last_failure_trace_id: recent.last_failure.as_ref().and_then(|f| f.1.clone()),
+                    last_failure_trace_id: recent.last_failure.as_ref().map(|f| f.1.clone()),
                     last_failure_id: recent.last_failure.map(|f| f.0),
                 })
             })

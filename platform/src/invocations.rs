@@ -38,8 +38,12 @@ pub struct InvocationQuery {
 }
 
 pub(crate) fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, PlatformError> {
+    let id: String = row.try_get("id")?;
+    // A call that started its own trace is stored without it (the recorder's
+    // `stored_trace_id`): its id names it.
+    let trace_id = stored_trace(&id, row.try_get("trace_id")?);
     Ok(InvocationRecord {
-        id: row.try_get("id")?,
+        id,
         function: row.try_get("function_name")?,
         version: row.try_get("version")?,
         trigger: column(row, "trigger_kind")?,
@@ -60,12 +64,19 @@ pub(crate) fn record_from_row(row: &AnyRow) -> Result<InvocationRecord, Platform
         logs_truncated: row.try_get::<i64, _>("logs_truncated")? != 0,
         parent_id: row.try_get("parent_id")?,
         trigger_id: row.try_get("trigger_id")?,
-        trace_id: row.try_get("trace_id")?,
+        trace_id: Some(trace_id),
         parent_span_id: row.try_get("parent_span_id")?,
         attempt: row
             .try_get::<Option<i64>, _>("attempt")?
             .and_then(|a| u32::try_from(a).ok()),
     })
+}
+
+/// The trace of invocation `id` from its stored `trace_id` column: a call
+/// stored without one started its own (recorded before traces existed, it
+/// is named the same way).
+pub(crate) fn stored_trace(id: &str, trace_id: Option<String>) -> String {
+    trace_id.unwrap_or_else(|| crate::trace_context::trace_id_of(id))
 }
 
 impl Platform {

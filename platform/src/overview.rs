@@ -88,7 +88,7 @@ pub(crate) struct FunctionActivity {
     pub errors: i64,
     pub p50_duration_ms: Option<f64>,
     /// The latest failure: (invocation id, trace id).
-    pub last_failure: Option<(String, Option<String>)>,
+    pub last_failure: Option<(String, String)>,
 }
 
 impl Platform {
@@ -283,7 +283,9 @@ impl Platform {
                 .fetch_optional(db)
                 .await?
                 .map(|row| -> Result<_, sqlx::Error> {
-                    Ok((row.try_get("id")?, row.try_get("trace_id")?))
+                    let id: String = row.try_get("id")?;
+                    let trace = crate::invocations::stored_trace(&id, row.try_get("trace_id")?);
+                    Ok((id, trace))
                 })
                 .transpose()?
             } else {

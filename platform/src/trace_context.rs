@@ -93,6 +93,40 @@ pub fn trace_id_of(invocation_id: &str) -> String {
     }
 }
 
+/// Whether `trace_id` is the trace `invocation_id` started itself (its
+/// hyphenated UUID's 32 digits, as [`trace_id_of`] makes it). The recorder
+/// stores no trace id for such a call: [`first_invocation`] names it, and
+/// its id is already indexed (docs/DECISIONS.md #68).
+pub fn started_by(invocation_id: &str, trace_id: &str) -> bool {
+    let (id, trace) = (invocation_id.as_bytes(), trace_id.as_bytes());
+    id.len() == 36
+        && trace.len() == 32
+        && [8, 13, 18, 23].iter().all(|&i| id[i] == b'-')
+        && id[..8] == trace[..8]
+        && id[9..13] == trace[8..12]
+        && id[14..18] == trace[12..16]
+        && id[19..23] == trace[16..20]
+        && id[24..] == trace[20..]
+        && is_trace_id(trace_id)
+}
+
+/// The invocation id that would have started `trace_id` (32 hex digits):
+/// the hyphenated UUID of those digits (see [`started_by`]).
+pub fn first_invocation(trace_id: &str) -> String {
+    let t = trace_id;
+    if !is_hex(t, 32) {
+        return String::new();
+    }
+    format!(
+        "{}-{}-{}-{}-{}",
+        &t[..8],
+        &t[8..12],
+        &t[12..16],
+        &t[16..20],
+        &t[20..]
+    )
+}
+
 /// A trace id for work that has no invocation id of its own yet and must
 /// keep one trace over its attempts (a queue message): a hash of its name.
 pub fn trace_id_for(key: &str) -> String {
@@ -116,6 +150,23 @@ fn is_hex(text: &str, len: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_that_started_its_trace_is_named_by_it() {
+        let id = "0193a6f2-7c1e-7b3a-9d2e-4f5a6b7c8d9e";
+        let trace = trace_id_of(id);
+        assert!(started_by(id, &trace));
+        assert_eq!(first_invocation(&trace), id);
+        // A call in another call's trace, or with a hashed id, did not.
+        assert!(!started_by(id, "4bf92f3577b34da6a3ce929d0e0e4736"));
+        let other = "not-a-uuid-but-thirty-six-characters";
+        assert!(!started_by(other, &trace_id_of(other)));
+        assert!(!started_by(&id.to_uppercase(), &trace));
+        assert!(!started_by("0193a6f27c1e-7b3a-9d2e-4f5a6b7c8d9e-", &trace));
+        let nil = "00000000-0000-0000-0000-000000000000";
+        assert!(!started_by(nil, "00000000000000000000000000000000"));
+        assert_eq!(first_invocation("not a trace id"), "");
+    }
 
     #[test]
     fn traceparent_is_parsed_as_the_spec_says() {

@@ -24,12 +24,16 @@ impl Platform {
     /// The trace `trace_id` as team `team_id` sees it; not found when the
     /// team has no invocation in it.
     pub(crate) async fn trace(&self, team_id: i64, trace_id: &str) -> Result<Trace, PlatformError> {
+        // The call that started the trace is stored without it (the
+        // recorder's `stored_trace_id`): its id, from the trace's digits,
+        // finds it; the rest of the trace is found by the trace index.
         let rows = sqlx::query(concat!(
-            "SELECT * FROM invocations WHERE trace_id = $1 AND function_name IN ",
-            team_functions!("$2"),
-            " ORDER BY started_at, id LIMIT $3"
+            "SELECT * FROM invocations WHERE (trace_id = $1 OR id = $2) AND function_name IN ",
+            team_functions!("$3"),
+            " ORDER BY started_at, id LIMIT $4"
         ))
         .bind(trace_id)
+        .bind(crate::trace_context::first_invocation(trace_id))
         .bind(team_id)
         .bind(MAX_SPANS)
         .fetch_all(&self.inner.db)

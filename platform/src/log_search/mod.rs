@@ -80,9 +80,19 @@ struct Plan {
 impl Plan {
     /// Adds `clause`, whose `{}` is the next placeholder, bound to `value`.
     fn push(&mut self, clause: &str, value: Value) {
-        let placeholder = format!("${}", self.values.len() + 1);
-        self.clauses.push(clause.replace("{}", &placeholder));
-        self.values.push(value);
+        self.push_all(clause, [value]);
+    }
+
+    /// Adds `clause`, whose `{}`s are the next placeholders in order, bound
+    /// to `values`.
+    fn push_all(&mut self, clause: &str, values: impl IntoIterator<Item = Value>) {
+        let mut parts = clause.split("{}");
+        let mut text = parts.next().unwrap_or_default().to_string();
+        for (part, value) in parts.zip(values) {
+            self.values.push(value);
+            text.push_str(&format!("${}{part}", self.values.len()));
+        }
+        self.clauses.push(text);
     }
 }
 
@@ -283,7 +293,14 @@ fn plan(backend: Backend, team_id: i64, search: &LogSearch) -> Result<Plan, Plat
                 "a trace id is 32 lowercase hex digits, not all zero",
             ));
         }
-        plan.push("i.trace_id = {}", Value::Text(trace_id.to_string()));
+        // The call that started the trace is stored without it: its id.
+        plan.push_all(
+            "(i.trace_id = {} OR i.id = {})",
+            [
+                Value::Text(trace_id.to_string()),
+                Value::Text(crate::trace_context::first_invocation(trace_id)),
+            ],
+        );
     }
     // Further filters on the invocation row go here, one `plan.push` each.
     Ok(plan)

@@ -78,6 +78,16 @@ fn duration_us(duration_ms: f64) -> i64 {
     (duration_ms * 1000.0).round() as i64
 }
 
+/// A record's trace id as stored: none for a call that started its own
+/// trace, which its id names already (every plain gateway call): the
+/// trace index then costs nothing for it (docs/DECISIONS.md #68). Readers
+/// put it back ([`crate::invocations::record_from_row`]).
+fn stored_trace_id(r: &InvocationRecord) -> Option<&str> {
+    r.trace_id
+        .as_deref()
+        .filter(|trace| !crate::trace_context::started_by(&r.id, trace))
+}
+
 /// What the recorder is handed: a finished call, turned into its record by
 /// the writer (off the call's worker), or a record built elsewhere.
 pub(crate) enum Entry {

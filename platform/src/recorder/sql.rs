@@ -154,7 +154,7 @@ async fn insert_records(
             .bind(i64::from(r.logs_truncated))
             .bind(r.parent_id.as_deref())
             .bind(r.trigger_id.as_deref())
-            .bind(r.trace_id.as_deref())
+            .bind(super::stored_trace_id(r))
             .bind(r.parent_span_id.as_deref())
             .bind(r.attempt.map(i64::from));
     }

@@ -282,7 +282,7 @@ fn store(
                 i64::from(r.logs_truncated),
                 r.parent_id,
                 r.trigger_id,
-                r.trace_id,
+                super::stored_trace_id(r),
                 r.parent_span_id,
                 r.attempt,
             ])?;

@@ -48,19 +48,27 @@ async fn count(db: &AnyPool, sql: &str) -> i64 {
     sqlx::query(sql).fetch_one(db).await.unwrap().get(0)
 }
 
+/// A fresh SQLite database (in the returned folder) and a writer of it:
+/// the pool writer over the sqlx pool, or the recorder's own file writer.
+async fn database_and_store(pool_writer: bool) -> (tempfile::TempDir, AnyPool, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
+    let (db, backend) = crate::db::connect(&url).await.unwrap();
+    let store = if pool_writer {
+        Store::Sql(SqlWriter::new(db.clone(), backend))
+    } else {
+        Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
+    };
+    (dir, db, store)
+}
+
 /// The file writer and the pool writer store the same rows and rollups.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_writers_store_every_record_edge_and_rollup() {
     const N: i64 = 2_500;
     for pool_writer in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
-        let (db, backend) = crate::db::connect(&url).await.unwrap();
-        let recorder = Recorder::with_store(if pool_writer {
-            Store::Sql(SqlWriter::new(db.clone(), backend))
-        } else {
-            Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
-        });
+        let (_dir, db, store) = database_and_store(pool_writer).await;
+        let recorder = Recorder::with_store(store);
         let mut tail = recorder.subscribe();
         recorder.record(record(0)).await;
         recorder.flush().await;
@@ -158,14 +166,8 @@ async fn index_matches_content(db: &AnyPool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_id_never_sinks_its_batch() {
     for pool_writer in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
-        let (db, backend) = crate::db::connect(&url).await.unwrap();
-        let recorder = Recorder::with_store(if pool_writer {
-            Store::Sql(SqlWriter::new(db.clone(), backend))
-        } else {
-            Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
-        });
+        let (_dir, db, store) = database_and_store(pool_writer).await;
+        let recorder = Recorder::with_store(store);
         recorder.record(record(1)).await;
         recorder.flush().await;
         let mut tail = recorder.subscribe();
@@ -204,14 +206,7 @@ async fn a_duplicate_id_never_sinks_its_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_and_their_call_edges_are_stored_together() {
     for pool_writer in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("wisp.db").display());
-        let (db, backend) = crate::db::connect(&url).await.unwrap();
-        let mut store = if pool_writer {
-            Store::Sql(SqlWriter::new(db.clone(), backend))
-        } else {
-            Store::Sqlite(SqliteWriter::for_url(&url).unwrap())
-        };
+        let (_dir, db, mut store) = database_and_store(pool_writer).await;
         let edge = OutboundCallRecord {
             invocation_id: "rec-000001".into(),
             function: "fn-1".into(),
@@ -261,6 +256,61 @@ async fn records_and_their_call_edges_are_stored_together() {
         let hours = rollup::load(&db, 0, i64::MAX).await.unwrap();
         let requests: i64 = hours.iter().map(|h| h.usage.requests).sum();
         assert_eq!(requests, 1, "metered once (pool writer: {pool_writer})");
+    }
+}
+
+/// A call that started its own trace is stored without its trace id (the
+/// trace index then costs it nothing, docs/DECISIONS.md #68) and read back
+/// with it; a call in another call's trace or an outside one keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_started_its_trace_is_stored_without_it() {
+    for pool_writer in [false, true] {
+        let (_dir, db, mut store) = database_and_store(pool_writer).await;
+        let root_id = crate::invoke::new_invocation_id();
+        let trace = crate::trace_context::trace_id_of(&root_id);
+        let outside = "4bf92f3577b34da6a3ce929d0e0e4736".to_string();
+        let mut root = record(1);
+        root.id = root_id.clone();
+        root.trace_id = Some(trace.clone());
+        let mut child = record(2);
+        child.id = crate::invoke::new_invocation_id();
+        child.parent_id = Some(root_id.clone());
+        child.trace_id = Some(trace.clone());
+        let mut joined = record(3);
+        joined.id = crate::invoke::new_invocation_id();
+        joined.trace_id = Some(outside.clone());
+        let records = vec![root.into(), child.clone().into(), joined.clone().into()];
+        if let Err(failed) = store.write(records, Vec::new(), false).await {
+            panic!("{} (pool writer: {pool_writer})", failed.error);
+        }
+        let stored = |id: String| {
+            let db = db.clone();
+            async move {
+                sqlx::query("SELECT trace_id FROM invocations WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap()
+                    .get::<Option<String>, _>(0)
+            }
+        };
+        assert_eq!(
+            stored(root_id.clone()).await,
+            None,
+            "pool writer: {pool_writer}"
+        );
+        assert_eq!(stored(child.id.clone()).await, Some(trace.clone()));
+        assert_eq!(stored(joined.id.clone()).await, Some(outside.clone()));
+        // Read back, every record names its trace.
+        let rows = sqlx::query("SELECT * FROM invocations ORDER BY started_at")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        let traces: Vec<_> = rows
+            .iter()
+            .map(|row| crate::invocations::record_from_row(row).unwrap().trace_id)
+            .collect();
+        assert_eq!(traces, [Some(trace.clone()), Some(trace), Some(outside)]);
     }
 }
 
