@@ -241,27 +241,28 @@ async fn call_all(server: &TestServer, round: usize) {
             urls.push(server.fn_url(&format!("/fn/{function}/r{round}/{i}")));
         }
     }
-    let failed = futures::stream::iter(urls)
+    // Each call that went wrong: its URL, status, and the body's error.
+    let wrong: Vec<String> = futures::stream::iter(urls)
         .map(|url| async move {
             let r = server.http.get(&url).send().await.unwrap();
-            let gamma = url.contains("/fn/gamma/");
+            let expected = if url.contains("/fn/gamma/") { 502 } else { 200 };
             let status = r.status().as_u16();
-            let _ = r.bytes().await;
-            (gamma, status)
+            let id = r.headers().get("x-wisp-invocation-id").cloned();
+            match r.bytes().await {
+                Ok(_) if status == expected => None,
+                body => Some(format!(
+                    "{url}: {status} (invocation {id:?}), body: {:?}",
+                    body.map(|b| b.len())
+                )),
+            }
         })
         .buffer_unordered(CONCURRENCY)
-        .filter(|(gamma, status)| {
-            std::future::ready(if *gamma {
-                *status != 502
-            } else {
-                *status != 200
-            })
-        })
-        .count()
+        .filter_map(std::future::ready)
+        .collect()
         .await;
-    assert_eq!(
-        failed, 0,
-        "calls with an unexpected status in round {round}"
+    assert!(
+        wrong.is_empty(),
+        "calls that went wrong in round {round}: {wrong:#?}"
     );
 }
 
