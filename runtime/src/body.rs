@@ -2,8 +2,9 @@
 //! a guest reads (counted, cut off at `max_request_body`) and the
 //! [`ResponseBody`] a guest streams back (counted, failed once it exceeds
 //! `max_response_body`, cut when it is still streaming at the call's
-//! deadline, and reporting when it finished, was dropped or was cut). A
-//! recorded call's request body that the guest left unread is handed back
+//! deadline, and reporting when it finished, was dropped or was cut; a rest
+//! nobody wants is drained while the guest finishes it, [`UnwantedRest`]).
+//! A recorded call's request body that the guest left unread is handed back
 //! ([`UnreadBody`]) so that the recording can hold all of it.
 
 use std::pin::Pin;
@@ -47,15 +48,23 @@ struct BodyShared {
 
 /// Waits for a [`ResponseBody`] to end, up to a deadline.
 pub(crate) struct BodyWatch {
-    done: oneshot::Receiver<BodyEnd>,
+    done: oneshot::Receiver<(BodyEnd, Option<UnwantedRest>)>,
     shared: Arc<BodyShared>,
+}
+
+/// What [`BodyWatch::until`] found.
+pub(crate) struct Watched {
+    pub end: BodyEnd,
+    /// Cut at the deadline.
+    pub cut: bool,
+    /// What the guest may still write that nobody will read.
+    pub rest: Option<UnwantedRest>,
 }
 
 impl BodyWatch {
     /// How the body ended, or, when it is still streaming at `deadline`
     /// (a slow or stalled reader), cuts it and reports what was sent so far.
-    /// The flag says whether it was cut.
-    pub async fn until(self, deadline: Instant) -> (BodyEnd, bool) {
+    pub async fn until(self, deadline: Instant) -> Watched {
         let BodyWatch { done, shared } = self;
         let so_far = |shared: &BodyShared| BodyEnd {
             bytes_out: shared.sent.load(Ordering::Acquire),
@@ -63,10 +72,72 @@ impl BodyWatch {
             at: Instant::now(),
         };
         tokio::select! {
-            end = done => (end.unwrap_or_else(|_| so_far(&shared)), false),
+            ended = done => {
+                let (end, rest) = ended.unwrap_or_else(|_| (so_far(&shared), None));
+                Watched { end, cut: false, rest }
+            }
             () = tokio::time::sleep_until(deadline.into()) => {
                 shared.cut.store(true, Ordering::Release);
-                (so_far(&shared), true)
+                Watched { end: so_far(&shared), cut: true, rest: None }
+            }
+        }
+    }
+}
+
+/// When the consumer of a [`ResponseBody`] may drop it before its end with
+/// the response complete all the same, the guest still writing or
+/// finishing it: hyper drops the body of a response to HEAD, of a 204 or
+/// 304, and of a response whose declared `content-length` bytes it has
+/// all sent, without waiting for the guest to finish it. A guest whose
+/// next write or finish then found the stream closed would fail (wstd
+/// unwraps its response write: a trap) after a complete response, and the
+/// call would be recorded as failed, depending on which side ran first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RestRule {
+    /// The response can have no body: whatever the guest writes is unwanted.
+    NoBody,
+    /// The response declared this many bytes: once they are sent, the rest
+    /// (empty, or more than declared, which the guest's own writes refuse)
+    /// is unwanted.
+    Declared(u64),
+    /// Any other body: dropped early, the consumer is gone (a client that
+    /// disconnected), and the guest's next write finds the stream closed.
+    Streamed,
+}
+
+impl RestRule {
+    /// The rule for a response of `status` with `headers` to a request of
+    /// `method`.
+    pub fn of(method_is_head: bool, status: u16, headers: &http::HeaderMap) -> Self {
+        if method_is_head || status == 204 || status == 304 || (100..200).contains(&status) {
+            return RestRule::NoBody;
+        }
+        headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok())
+            .map_or(RestRule::Streamed, RestRule::Declared)
+    }
+}
+
+/// The rest of a guest's response body that its consumer dropped without
+/// wanting it ([`RestRule`]). [`UnwantedRest::drain`] reads and discards it
+/// while the guest finishes writing, up to the response limit (past it the
+/// rest is dropped and the guest's next write finds the stream closed).
+pub(crate) struct UnwantedRest {
+    body: UnsyncBoxBody<Bytes, BoxError>,
+    budget: u64,
+}
+
+impl UnwantedRest {
+    /// Reads the rest to its end (the guest finished it, failed, or is
+    /// gone) or to its budget.
+    pub async fn drain(mut self) {
+        let mut left = self.budget;
+        while let Some(Ok(frame)) = self.body.frame().await {
+            let len = frame.data_ref().map_or(0, |data| data.len() as u64);
+            match left.checked_sub(len) {
+                Some(rest) => left = rest,
+                None => return,
             }
         }
     }
@@ -86,9 +157,11 @@ pub struct ResponseBody {
     inner: UnsyncBoxBody<Bytes, BoxError>,
     limit: u64,
     shared: Arc<BodyShared>,
-    done: Option<oneshot::Sender<BodyEnd>>,
+    done: Option<oneshot::Sender<(BodyEnd, Option<UnwantedRest>)>>,
     /// Where the frames sent are also copied (a recorded call).
     tee: Option<Arc<Mutex<BodySink>>>,
+    /// Whether a rest dropped early is still drained (see [`RestRule`]).
+    rest_rule: RestRule,
 }
 
 impl ResponseBody {
@@ -98,6 +171,7 @@ impl ResponseBody {
         inner: UnsyncBoxBody<Bytes, BoxError>,
         limit: u64,
         tee: Option<Arc<Mutex<BodySink>>>,
+        rest_rule: RestRule,
     ) -> (Self, BodyWatch) {
         let (tx, rx) = oneshot::channel();
         let shared = Arc::new(BodyShared::default());
@@ -107,6 +181,7 @@ impl ResponseBody {
             shared: shared.clone(),
             done: Some(tx),
             tee,
+            rest_rule,
         };
         (body, BodyWatch { done: rx, shared })
     }
@@ -117,14 +192,39 @@ impl ResponseBody {
     }
 
     fn finish(&mut self, too_large: bool) {
+        self.finish_with(too_large, None);
+    }
+
+    fn finish_with(&mut self, too_large: bool, rest: Option<UnwantedRest>) {
         if let Some(done) = self.done.take() {
             // The report may have been dropped; nobody to tell then.
-            let _ = done.send(BodyEnd {
-                bytes_out: self.bytes_sent(),
-                too_large,
-                at: Instant::now(),
-            });
+            let _ = done.send((
+                BodyEnd {
+                    bytes_out: self.bytes_sent(),
+                    too_large,
+                    at: Instant::now(),
+                },
+                rest,
+            ));
         }
+    }
+
+    /// The rest of a body dropped before its end, when nobody wants it
+    /// ([`RestRule`]).
+    fn unwanted_rest(&mut self) -> Option<UnwantedRest> {
+        let unwanted = match self.rest_rule {
+            RestRule::NoBody => true,
+            RestRule::Declared(length) => self.bytes_sent() == length,
+            RestRule::Streamed => false,
+        };
+        if !unwanted || self.inner.is_end_stream() {
+            return None;
+        }
+        let empty = http_body_util::Empty::new().map_err(|never| match never {});
+        Some(UnwantedRest {
+            body: std::mem::replace(&mut self.inner, empty.boxed_unsync()),
+            budget: self.limit.saturating_sub(self.bytes_sent()),
+        })
     }
 }
 
@@ -180,7 +280,9 @@ impl Body for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        self.finish(false);
+        // Only a body dropped before its end can have a rest.
+        let rest = self.done.is_some().then(|| self.unwanted_rest()).flatten();
+        self.finish_with(false, rest);
     }
 }
 
@@ -445,32 +547,34 @@ mod tests {
 
     #[tokio::test]
     async fn response_body_counts_and_reports() {
-        let (body, done) = ResponseBody::new(full_body("hello"), 100, None);
+        let (body, done) = ResponseBody::new(full_body("hello"), 100, None, RestRule::Streamed);
         let collected = body.collect().await.expect("body").to_bytes();
         assert_eq!(collected, "hello");
-        let (end, cut) = done.until(far_future()).await;
-        assert_eq!(end.bytes_out, 5);
-        assert!(!end.too_large);
-        assert!(!cut);
+        let watched = done.until(far_future()).await;
+        assert_eq!(watched.end.bytes_out, 5);
+        assert!(!watched.end.too_large);
+        assert!(!watched.cut);
+        assert!(watched.rest.is_none());
     }
 
     #[tokio::test]
     async fn response_body_fails_beyond_limit() {
-        let (body, done) = ResponseBody::new(full_body("0123456789"), 4, None);
+        let (body, done) = ResponseBody::new(full_body("0123456789"), 4, None, RestRule::Streamed);
         let err = body.collect().await.expect_err("limit must fail the body");
         assert!(err.to_string().contains("limit of 4 bytes"));
-        let (end, _) = done.until(far_future()).await;
+        let end = done.until(far_future()).await.end;
         assert!(end.too_large);
         assert_eq!(end.bytes_out, 0);
     }
 
     #[tokio::test]
     async fn dropped_response_body_reports() {
-        let (body, done) = ResponseBody::new(full_body("abc"), 10, None);
+        let (body, done) = ResponseBody::new(full_body("abc"), 10, None, RestRule::Streamed);
         drop(body);
-        let (end, cut) = done.until(far_future()).await;
-        assert_eq!(end.bytes_out, 0);
-        assert!(!cut);
+        let watched = done.until(far_future()).await;
+        assert_eq!(watched.end.bytes_out, 0);
+        assert!(!watched.cut);
+        assert!(watched.rest.is_none());
     }
 
     fn far_future() -> Instant {
@@ -482,20 +586,103 @@ mod tests {
     #[tokio::test]
     async fn a_body_still_streaming_at_the_deadline_is_cut() {
         let (tx, inner) = channel_body();
-        let (mut body, watch) = ResponseBody::new(inner, 1 << 20, None);
+        let (mut body, watch) = ResponseBody::new(inner, 1 << 20, None, RestRule::Streamed);
         tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
             .await
             .unwrap();
         let frame = body.frame().await.unwrap().unwrap();
         assert_eq!(frame.into_data().unwrap(), "first");
         let deadline = Instant::now() + std::time::Duration::from_millis(50);
-        let (end, cut) = watch.until(deadline).await;
-        assert!(cut);
-        assert_eq!(end.bytes_out, 5);
+        let watched = watch.until(deadline).await;
+        assert!(watched.cut);
+        assert_eq!(watched.end.bytes_out, 5);
         let err = body.frame().await.unwrap().expect_err("cut");
         assert!(err.to_string().contains("deadline"), "{err}");
         assert!(body.frame().await.is_none());
         drop(tx);
+    }
+
+    /// Sends `chunks` frames of `chunk` through `tx`; how many went before
+    /// the stream was found closed.
+    async fn send_all(tx: &FrameSender, chunk: &'static [u8], chunks: usize) -> usize {
+        for sent in 0..chunks {
+            let frame = Ok(Frame::data(Bytes::from_static(chunk)));
+            if tx.send(frame).await.is_err() {
+                return sent;
+            }
+        }
+        chunks
+    }
+
+    /// A body under `rule` whose consumer reads one 5-byte frame and drops
+    /// it; the writer's end and what the watch saw.
+    async fn five_bytes_read_then_dropped(rule: RestRule) -> (FrameSender, Watched) {
+        let (tx, inner) = channel_body();
+        let (mut body, watch) = ResponseBody::new(inner, 1 << 20, None, rule);
+        tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
+            .await
+            .unwrap();
+        body.frame().await.unwrap().unwrap();
+        drop(body);
+        (tx, watch.until(far_future()).await)
+    }
+
+    /// hyper drops the body of a response to HEAD (and once a response's
+    /// declared bytes are all sent) without waiting for the guest: the
+    /// guest's further writes go to a drain, not to a closed stream, while
+    /// a body dropped half-way (a client gone) closes its writer's stream.
+    #[tokio::test]
+    async fn a_rest_nobody_wants_is_drained_and_a_reader_gone_closes() {
+        // HEAD: nothing read, everything the guest writes is drained.
+        let (tx, inner) = channel_body();
+        let (body, watch) = ResponseBody::new(inner, 1 << 20, None, RestRule::NoBody);
+        drop(body);
+        let watched = watch.until(far_future()).await;
+        assert_eq!(watched.end.bytes_out, 0);
+        let drain = tokio::spawn(watched.rest.expect("a rest to drain").drain());
+        assert_eq!(send_all(&tx, b"chunk", 64).await, 64);
+        drop(tx);
+        drain.await.unwrap();
+
+        // Declared 5 bytes, all 5 read: the guest's finish still has a reader.
+        let (tx, watched) = five_bytes_read_then_dropped(RestRule::Declared(5)).await;
+        assert_eq!(watched.end.bytes_out, 5);
+        let drain = tokio::spawn(watched.rest.expect("a rest to drain").drain());
+        assert_eq!(send_all(&tx, b"", 4).await, 4);
+        drop(tx);
+        drain.await.unwrap();
+
+        // Declared 10 bytes, 5 read, then dropped: the reader is gone.
+        let (tx, watched) = five_bytes_read_then_dropped(RestRule::Declared(10)).await;
+        assert!(watched.rest.is_none());
+        assert_eq!(send_all(&tx, b"chunk", 4).await, 0);
+
+        // A drain stops at the response limit: then the writer finds it closed.
+        let (tx, inner) = channel_body();
+        let (body, watch) = ResponseBody::new(inner, 12, None, RestRule::NoBody);
+        drop(body);
+        let drain = tokio::spawn(watch.until(far_future()).await.rest.unwrap().drain());
+        let sent = send_all(&tx, b"chunk", 64).await;
+        drain.await.unwrap();
+        assert!(
+            (3..=4).contains(&sent),
+            "{sent} chunks of 5 bytes past a limit of 12"
+        );
+    }
+
+    #[test]
+    fn which_responses_have_a_rest_nobody_wants() {
+        let none = http::HeaderMap::new();
+        let mut declared = http::HeaderMap::new();
+        declared.insert(http::header::CONTENT_LENGTH, "42".parse().unwrap());
+        assert_eq!(RestRule::of(true, 200, &declared), RestRule::NoBody);
+        assert_eq!(RestRule::of(false, 204, &none), RestRule::NoBody);
+        assert_eq!(RestRule::of(false, 304, &declared), RestRule::NoBody);
+        assert_eq!(RestRule::of(false, 200, &declared), RestRule::Declared(42));
+        assert_eq!(RestRule::of(false, 200, &none), RestRule::Streamed);
+        let mut bad = http::HeaderMap::new();
+        bad.insert(http::header::CONTENT_LENGTH, "lots".parse().unwrap());
+        assert_eq!(RestRule::of(false, 500, &bad), RestRule::Streamed);
     }
 
     #[tokio::test]

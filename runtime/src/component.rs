@@ -17,7 +17,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::body::{
     declared_length, from_wasi_body, record_unread, MeteredRequestBody, RequestMeter, ResponseBody,
-    UnreadBody,
+    RestRule, UnreadBody,
 };
 use crate::capture::{Capture, Overflow};
 use crate::config::SandboxConfig;
@@ -195,6 +195,7 @@ pub(crate) async fn invoke(
     }
 
     let request_meter = Arc::new(RequestMeter::default());
+    let head_request = request.method() == http::Method::HEAD;
     let mut guest_sandbox = match ready {
         Some(mut ready) => {
             // The call's own outbound policy (its interceptor knows this
@@ -316,7 +317,8 @@ pub(crate) async fn invoke(
                 None
             };
             let (parts, body) = response.into_parts();
-            let (body, end) = ResponseBody::new(body, max_response_body, response_tee);
+            let rest_rule = RestRule::of(head_request, status, &parts.headers);
+            let (body, end) = ResponseBody::new(body, max_response_body, response_tee, rest_rule);
             (
                 Ok(http::Response::from_parts(parts, body)),
                 Head::Sent(status),
@@ -343,13 +345,18 @@ pub(crate) async fn invoke(
     };
 
     let report = async move {
-        let exit = guest.await;
-        let (end, cut) = match body_end {
+        let (end, cut, rest) = match body_end {
             Some(watch) => {
-                let (end, cut) = watch.until(body_deadline).await;
-                (Some(end), cut)
+                let watched = watch.until(body_deadline).await;
+                (Some(watched.end), watched.cut, watched.rest)
             }
-            None => (None, false),
+            None => (None, false, None),
+        };
+        // A rest nobody reads is drained while the guest finishes it (its
+        // end, or the guest's own, ends the drain).
+        let exit = match rest {
+            Some(rest) => tokio::join!(guest, rest.drain()).0,
+            None => guest.await,
         };
         let finished = end
             .as_ref()

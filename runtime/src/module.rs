@@ -10,7 +10,7 @@ use wasmtime::{InstancePre, Linker, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
-use crate::body::{declared_length, read_limited, ReadBodyError, ResponseBody};
+use crate::body::{declared_length, read_limited, ReadBodyError, ResponseBody, RestRule};
 use crate::capture::{Capture, Overflow};
 use crate::cgi;
 use crate::component::{wasi_builder, HOST_TIMER_GRACE};
@@ -160,6 +160,8 @@ pub(crate) async fn invoke(
                 crate::full_body(cgi_response.body),
                 sandbox.max_response_body,
                 None,
+                // The whole body is made before the response: no writer to wait for.
+                RestRule::Streamed,
             );
             let mut response = http::Response::new(body);
             *response.status_mut() = cgi_response.status;
@@ -168,7 +170,8 @@ pub(crate) async fn invoke(
             // off there, so that the call's slots are not held past it.
             let body_deadline = start + sandbox.timeout + HOST_TIMER_GRACE;
             let report = async move {
-                let (end, cut) = end.until(body_deadline).await;
+                let watched = end.until(body_deadline).await;
+                let (end, cut) = (watched.end, watched.cut);
                 let outcome = if cut {
                     Outcome::Timeout
                 } else {

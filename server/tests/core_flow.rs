@@ -4,7 +4,7 @@
 mod common;
 
 use common::{invocation_id, wasm, TestServer};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 #[tokio::test]
@@ -96,6 +96,48 @@ async fn echo_sees_method_path_query_headers_and_body() {
         "logs: {:?}",
         record.logs
     );
+}
+
+/// hyper is done with a response to HEAD once its head is sent, and drops
+/// the body while the function may still be writing it: the call is still
+/// a success (it failed with "connection reset" when the function's write
+/// found the stream closed). relay's BODY_AFTER_MS makes the function write
+/// its body after the head, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_answered_before_the_function_wrote_its_body_is_a_success() {
+    let server = TestServer::start().await;
+    server.deploy("later", "relay").await;
+    server
+        .configure("later", json!({"env": {"BODY_AFTER_MS": "150"}}))
+        .await;
+    for method in [reqwest::Method::HEAD, reqwest::Method::GET] {
+        let response = server
+            .http
+            .request(method.clone(), server.fn_url("/fn/later/x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{method}");
+        let id = invocation_id(&response);
+        let body = response.text().await.unwrap();
+        let expected = if method == reqwest::Method::HEAD {
+            ""
+        } else {
+            "relay /x\n"
+        };
+        assert_eq!(body, expected, "{method}");
+        let record = server.invocation_eventually(&id).await;
+        assert_eq!(
+            (
+                record.status.as_str(),
+                record.outcome.as_str(),
+                &record.error
+            ),
+            ("success", "success", &None),
+            "{method}: {}",
+            record.logs
+        );
+    }
 }
 
 #[tokio::test]

@@ -14,10 +14,19 @@
 //! - `FAIL_FIRST`: fail (panic, a trap, before any step) the first N calls
 //!   of each path, counted in the key-value store under `relay-calls{path}`:
 //!   a delivery that fails N times and then succeeds on a retry.
+//! - `BODY_AFTER_MS`: send the response head first and the body this long
+//!   after it (streamed, no `content-length`): the host has the head, and
+//!   may be done with the response, while the function still writes.
 //!
 //! The response body has one line per step, `METHOD URL -> STATUS BODY`, or
 //! `METHOD URL -> error: ...`. Each step is also logged to stderr.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::Frame;
 use wstd::http::{Body, Client, Error, Method, Request, Response};
 
 #[wstd::http_server]
@@ -41,7 +50,10 @@ async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
     }
     eprintln!("relay: {} {} ({} bytes)", parts.method, path, input.len());
 
-    if let Some(first) = std::env::var("FAIL_FIRST").ok().and_then(|s| s.parse::<u32>().ok()) {
+    if let Some(first) = std::env::var("FAIL_FIRST")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+    {
         let key = format!("http://kv.wisp/relay-calls{path}");
         let seen = match call("GET", &key, String::new()).await {
             Ok((200, text)) => text.parse::<u32>().unwrap_or(0),
@@ -86,10 +98,47 @@ async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
     if out.is_empty() {
         out = format!("relay {path}\n");
     }
+    let body = match std::env::var("BODY_AFTER_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(ms) => Body::from_http_body(Later {
+            ms,
+            data: Some(Bytes::from(out)),
+        }),
+        None => Body::from(out),
+    };
     Ok(Response::builder()
         .status(status)
         .header("content-type", "text/plain")
-        .body(Body::from(out))?)
+        .body(body)?)
+}
+
+/// A body whose one frame comes `ms` after the response head: its first
+/// poll waits on the host's clock (a blocking wait, so the host runs on
+/// and serves the head meanwhile).
+struct Later {
+    ms: u64,
+    data: Option<Bytes>,
+}
+
+impl http_body::Body for Later {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let Some(data) = self.data.take() else {
+            return Poll::Ready(None);
+        };
+        let clock = wstd::__internal::wasip2::clocks::monotonic_clock::subscribe_duration(
+            self.ms * 1_000_000,
+        );
+        clock.block();
+        Poll::Ready(Some(Ok(Frame::data(data))))
+    }
 }
 
 async fn call(method: &str, url: &str, payload: String) -> Result<(u16, String), Error> {
