@@ -13,6 +13,8 @@
 #   bash bench/run.sh deploy     # upload -> first response, baseline first vs optimised first vs wasmtime serve (bench/deploy.sh)
 #   bash bench/run.sh profile    # where a hello call's CPU goes on the server (perf, bench/profile.sh;
 #                                # PROFILE_FUNCTIONS=10000 spreads the calls over that many functions)
+#   bash bench/run.sh count      # a call's instructions by thread under callgrind: the recorder's writer per
+#                                # stored row, the workers per call (bench/count.sh; counts, not times)
 #   bash bench/run.sh all        # throughput, recording on PostgreSQL, deploy, cold, scale
 #
 # Installs what is missing (wrk from Debian, the wasmtime-cli peer,
@@ -52,6 +54,7 @@ RECORD_PAIRS="${RECORD_PAIRS:-60}"
 RECORD_DURATION="${RECORD_DURATION:-2}"
 RECORD_CONNS="${RECORD_CONNS:-16 64}"
 PIDS=()
+WISP_WRAPPER=()
 # Every server runs in the same environment. wasmtime creates an error value
 # on each store drop; with RUST_BACKTRACE=1 (common in a developer's shell)
 # each would capture a stack backtrace in both Wisp and `wasmtime serve`.
@@ -112,20 +115,21 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
 }
 
-# Starts `wisp serve` on free ports in data dir $1 (extra flags after it);
-# sets SERVER_PID, API, GATEWAY, TOKEN. The benchmark is one tenant
+# Starts `wisp serve` on free ports in data dir $1 (extra flags after it;
+# WISP_WRAPPER, a command to run it under, e.g. valgrind; START_TIMEOUT in
+# seconds); sets SERVER_PID, API, GATEWAY, TOKEN. The benchmark is one tenant
 # measuring the whole pool: the per-team share (default 50 %) and the
 # sandbox memory budget (default the machine's memory; the scale run holds
 # 1,000 calls of 128 MiB limits at once) are lifted so they do not cap it.
 start_wisp() {
   local dir="$1"; shift
   rm -f "$dir/addresses.json"
-  "$WISP" serve --data-dir "$dir" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 \
+  "${WISP_WRAPPER[@]}" "$WISP" serve --data-dir "$dir" --listen 127.0.0.1:0 --gateway 127.0.0.1:0 \
     --team-concurrency-percent 100 --sandbox-memory-budget-mb 1048576 "$@" \
     >>"$dir.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
-  local deadline=$((SECONDS + 60))
+  local deadline=$((SECONDS + ${START_TIMEOUT:-60}))
   until [ -s "$dir/addresses.json" ]; do
     [ $SECONDS -lt $deadline ] || { echo "error: wisp did not start (see $dir.log)" >&2; return 1; }
     sleep 0.05
@@ -310,26 +314,29 @@ throughput() {
 source "$ROOT/bench/cold-scale.sh"
 source "$ROOT/bench/cluster.sh"
 source "$ROOT/bench/capture.sh"
+source "$ROOT/bench/count.sh"
 source "$ROOT/bench/deploy.sh"
 source "$ROOT/bench/profile.sh"
 source "$ROOT/bench/recording.sh"
 
 cmd="${1:-all}"
 case "$cmd" in
-  throughput | cold | scale | all | cluster | capture | deploy | profile | recording) ;;
-  -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-  *) echo "usage: bench/run.sh [all|throughput|recording|cold|scale|cluster|capture|deploy|profile]" >&2; exit 2 ;;
+  throughput | cold | scale | all | cluster | capture | count | deploy | profile | recording) ;;
+  -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+  *) echo "usage: bench/run.sh [all|throughput|recording|cold|scale|cluster|capture|count|deploy|profile]" >&2; exit 2 ;;
 esac
 # The cluster run needs neither the peer nor the Python component.
 [ "$cmd" = cluster ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 [ "$cmd" = capture ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 [ "$cmd" = profile ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 [ "$cmd" = recording ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
+[ "$cmd" = count ] && SERVERS="wisp" && BUILD_FUNCTIONS_FLAGS="--no-python"
 ensure_tools
 build
 case "$cmd" in
   cluster) cluster ;;
   capture) capture ;;
+  count) count ;;
   deploy) deploy_to_live ;;
   profile) profile ;;
   recording) recording_run ;;
