@@ -112,10 +112,7 @@ impl RestRule {
         if method_is_head || status == 204 || status == 304 || (100..200).contains(&status) {
             return RestRule::NoBody;
         }
-        headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.trim().parse().ok())
-            .map_or(RestRule::Streamed, RestRule::Declared)
+        declared_length(headers).map_or(RestRule::Streamed, RestRule::Declared)
     }
 }
 
