@@ -127,16 +127,19 @@ pub(crate) struct UnwantedRest {
 
 impl UnwantedRest {
     /// Reads the rest to its end (the guest finished it, failed, or is
-    /// gone) or to its budget.
-    pub async fn drain(mut self) {
+    /// gone) or to its budget; `true` when the guest wrote past the budget
+    /// (the response limit: the call is then over it, as it would be had
+    /// the rest been sent).
+    pub async fn drain(mut self) -> bool {
         let mut left = self.budget;
         while let Some(Ok(frame)) = self.body.frame().await {
             let len = frame.data_ref().map_or(0, |data| data.len() as u64);
             match left.checked_sub(len) {
                 Some(rest) => left = rest,
-                None => return,
+                None => return true,
             }
         }
+        false
     }
 }
 
@@ -639,7 +642,7 @@ mod tests {
         let drain = tokio::spawn(watched.rest.expect("a rest to drain").drain());
         assert_eq!(send_all(&tx, b"chunk", 64).await, 64);
         drop(tx);
-        drain.await.unwrap();
+        assert!(!drain.await.unwrap(), "320 bytes are within the limit");
 
         // Declared 5 bytes, all 5 read: the guest's finish still has a reader.
         let (tx, watched) = five_bytes_read_then_dropped(RestRule::Declared(5)).await;
@@ -647,20 +650,21 @@ mod tests {
         let drain = tokio::spawn(watched.rest.expect("a rest to drain").drain());
         assert_eq!(send_all(&tx, b"", 4).await, 4);
         drop(tx);
-        drain.await.unwrap();
+        assert!(!drain.await.unwrap());
 
         // Declared 10 bytes, 5 read, then dropped: the reader is gone.
         let (tx, watched) = five_bytes_read_then_dropped(RestRule::Declared(10)).await;
         assert!(watched.rest.is_none());
         assert_eq!(send_all(&tx, b"chunk", 4).await, 0);
 
-        // A drain stops at the response limit: then the writer finds it closed.
+        // A drain stops at the response limit, and says so: then the writer
+        // finds it closed.
         let (tx, inner) = channel_body();
         let (body, watch) = ResponseBody::new(inner, 12, None, RestRule::NoBody);
         drop(body);
         let drain = tokio::spawn(watch.until(far_future()).await.rest.unwrap().drain());
         let sent = send_all(&tx, b"chunk", 64).await;
-        drain.await.unwrap();
+        assert!(drain.await.unwrap(), "past the limit");
         assert!(
             (3..=4).contains(&sent),
             "{sent} chunks of 5 bytes past a limit of 12"

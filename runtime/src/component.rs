@@ -345,7 +345,7 @@ pub(crate) async fn invoke(
     };
 
     let report = async move {
-        let (end, cut, rest) = match body_end {
+        let (mut end, cut, rest) = match body_end {
             Some(watch) => {
                 let watched = watch.until(body_deadline).await;
                 (Some(watched.end), watched.cut, watched.rest)
@@ -353,9 +353,16 @@ pub(crate) async fn invoke(
             None => (None, false, None),
         };
         // A rest nobody reads is drained while the guest finishes it (its
-        // end, or the guest's own, ends the drain).
+        // end, or the guest's own, ends the drain); past the response limit
+        // the call is over it, read or not.
         let exit = match rest {
-            Some(rest) => tokio::join!(guest, rest.drain()).0,
+            Some(rest) => {
+                let (exit, over_limit) = tokio::join!(guest, rest.drain());
+                if let Some(end) = end.as_mut().filter(|_| over_limit) {
+                    end.too_large = true;
+                }
+                exit
+            }
             None => guest.await,
         };
         let finished = end

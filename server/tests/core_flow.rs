@@ -140,6 +140,36 @@ async fn a_head_answered_before_the_function_wrote_its_body_is_a_success() {
     }
 }
 
+/// The body of a response to HEAD is drained while the function writes
+/// it, up to the response limit (64 MiB): a function that writes more
+/// (100 MiB) is recorded as over the limit, as the same call by GET is,
+/// not as a function that trapped on its own. Within the limit (1 MiB) the
+/// call is a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_whose_unread_body_exceeds_the_response_limit_is_recorded_as_too_large() {
+    let server = TestServer::start().await;
+    server.deploy("big", "huge-output").await;
+    for (mb, outcome) in [(100, "response_too_large"), (1, "success")] {
+        let response = server
+            .http
+            .head(server.fn_url(&format!("/fn/big/?mb={mb}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{mb} MiB");
+        let id = invocation_id(&response);
+        assert_eq!(response.text().await.unwrap(), "", "{mb} MiB");
+        let record = server.invocation_eventually(&id).await;
+        assert_eq!(
+            record.outcome.as_str(),
+            outcome,
+            "HEAD of {mb} MiB: {:?} {}",
+            record.error,
+            record.logs
+        );
+    }
+}
+
 #[tokio::test]
 async fn echo_sees_the_path_as_sent_with_its_escapes() {
     let server = TestServer::start().await;
