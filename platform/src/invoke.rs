@@ -260,7 +260,9 @@ impl Platform {
         let capturing = self.clone();
         let id = invocation_id.clone();
         let (head_sender, head) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
+        // Boxed: a pointer moves through tokio's spawn, not the whole future
+        // (docs/DECISIONS.md #70).
+        tokio::spawn(Box::pin(async move {
             let invocation = live.warm.invoke(request, sandbox).await;
             let _ = head_sender.send(invocation.response);
             // The concurrency permit is held until the guest and its
@@ -300,7 +302,7 @@ impl Platform {
                 };
                 platform.inner.recorder.record(call).await;
             }
-        });
+        }));
         let mut response = head.await.unwrap_or_else(|_| {
             Err(InvokeError {
                 outcome: runtime::Outcome::Trap {

@@ -252,7 +252,11 @@ pub(crate) async fn invoke(
     let guest_memory = memory.clone();
     let timeout = sandbox.timeout;
     let cancel = sandbox.cancel.clone();
-    let task = tokio::spawn(async move {
+    // Boxed before it is spawned: tokio moves a future it is handed by value
+    // through several calls into the task's cell, and writes a whole stage
+    // of its size again when the task ends (it boxes only futures over
+    // 16 KiB itself); a box moves as a pointer (docs/DECISIONS.md #70).
+    let task = tokio::spawn(Box::pin(async move {
         let mut guest = guest_sandbox;
         let run = async {
             if guest.proxy.is_none() {
@@ -290,7 +294,7 @@ pub(crate) async fn invoke(
             outcome,
             finished_at: Instant::now(),
         }
-    });
+    }));
     let guest: Shared<BoxFuture<'static, GuestExit>> = task
         .map(|joined| {
             joined.unwrap_or_else(|panic| GuestExit {

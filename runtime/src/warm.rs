@@ -256,7 +256,9 @@ impl WarmPool {
                 return;
             };
             inner.pending.fetch_add(1, Ordering::AcqRel);
-            tokio::spawn(make_spare(Arc::downgrade(&self.inner), budget));
+            // Boxed: a few pointers move through tokio's spawn, not the
+            // whole future (see `component::invoke`).
+            tokio::spawn(Box::pin(make_spare(Arc::downgrade(&self.inner), budget)));
         }
     }
 }
