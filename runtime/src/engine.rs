@@ -326,3 +326,61 @@ impl Drop for EpochTicker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core module whose two functions escape only into its table, and
+    /// an export that calls one of them through the table.
+    const TABLE_ONLY_FUNCTIONS: &str = r#"(component
+  (core module $m
+    (table 2 funcref)
+    (elem (i32.const 0) func $double $triple)
+    (func $double (param i32) (result i32) local.get 0 i32.const 2 i32.mul)
+    (func $triple (param i32) (result i32) local.get 0 i32.const 3 i32.mul)
+    (func (export "apply") (param i32 i32) (result i32)
+      local.get 1 local.get 0 call_indirect (param i32) (result i32)))
+  (core instance $i (instantiate $m))
+  (func (export "apply") (param "which" u32) (param "x" u32) (result u32)
+    (canon lift (core func $i "apply"))))"#;
+
+    fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
+        haystack
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count()
+    }
+
+    /// vendor/wasmtime (PATCHES.md): a component's core function that only
+    /// wasm can call (it escapes into a table, not through an export) gets
+    /// no host entry point, on either engine, and wasm still calls it.
+    #[test]
+    fn functions_only_wasm_calls_get_no_host_entry_and_still_answer() {
+        let config = RuntimeConfig::default();
+        let mut engines = vec![("optimising", build_engine(&config, 0).unwrap().0)];
+        engines.extend(build_baseline_engine(&config).map(|e| ("baseline", e)));
+        for (tier, engine) in engines {
+            let component = wasmtime::component::Component::new(&engine, TABLE_ONLY_FUNCTIONS)
+                .unwrap_or_else(|e| panic!("{tier}: {e:#}"));
+            let image = component.serialize().unwrap();
+            // One host entry: the exported `apply`'s (the symbols name them).
+            assert_eq!(
+                occurrences(&image, b"array_to_wasm_trampoline["),
+                1,
+                "{tier}: host entry points in the artifact"
+            );
+            let mut store = wasmtime::Store::new(&engine, ());
+            store.set_epoch_deadline(1_000_000);
+            let linker = wasmtime::component::Linker::<()>::new(&engine);
+            let instance = linker.instantiate(&mut store, &component).unwrap();
+            let apply = instance
+                .get_typed_func::<(u32, u32), (u32,)>(&mut store, "apply")
+                .unwrap();
+            for (which, expected) in [(0, 14), (1, 21)] {
+                let (answer,) = apply.call(&mut store, (which, 7)).unwrap();
+                assert_eq!(answer, expected, "{tier}: apply({which}, 7)");
+            }
+        }
+    }
+}

@@ -286,6 +286,24 @@ struct InlineHeuristicParams<'a> {
     callee_needs_gc_heap: bool,
 }
 
+/// Wisp patch (PATCHES.md): which defined functions get an array-to-wasm
+/// trampoline, the entry point the host calls a wasm function through.
+#[derive(Clone, Copy)]
+enum HostEntries {
+    /// Every escaping function (exported, in a table, or `ref.func`'d): a
+    /// core module's host may call any of them, e.g. after `Table::get`.
+    EveryEscapingFunction,
+    /// Only the functions a module exports. In a component the host reaches
+    /// a core function only through a core instance's exports (a lifted
+    /// export, `realloc`, `post-return`, a resource destructor); one that
+    /// escapes only into a table or a `ref.func` is called from wasm alone,
+    /// through its wasm-call entry. CPython's table-only functions were two
+    /// thirds of its trampolines and most of a baseline compile. Should the
+    /// host ever call such a function, its funcref's array-call entry is
+    /// `Module::no_host_entry`, which traps.
+    ExportedFunctions,
+}
+
 /// The collection of things we need to compile for a Wasm module or component.
 #[derive(Default)]
 struct CompileInputs<'a> {
@@ -309,7 +327,11 @@ impl<'a> CompileInputs<'a> {
         let mut ret = CompileInputs { inputs: vec![] };
 
         let module_index = StaticModuleIndex::from_u32(0);
-        ret.collect_inputs_in_translations(types, [(module_index, translation, functions)]);
+        ret.collect_inputs_in_translations(
+            types,
+            [(module_index, translation, functions)],
+            HostEntries::EveryEscapingFunction,
+        );
 
         ret
     }
@@ -333,7 +355,16 @@ impl<'a> CompileInputs<'a> {
 
         let mut ret = CompileInputs { inputs: vec![] };
 
-        ret.collect_inputs_in_translations(types.module_types_builder(), module_translations);
+        ret.collect_inputs_in_translations(
+            types.module_types_builder(),
+            module_translations,
+            // The interpreter would run `Module::no_host_entry` as bytecode.
+            if engine.is_pulley() {
+                HostEntries::EveryEscapingFunction
+            } else {
+                HostEntries::ExportedFunctions
+            },
+        );
         let tunables = engine.tunables();
 
         for i in component
@@ -474,8 +505,21 @@ impl<'a> CompileInputs<'a> {
                 PrimaryMap<DefinedFuncIndex, FunctionBodyData<'a>>,
             ),
         >,
+        host_entries: HostEntries,
     ) {
         for (module, translation, functions) in translations {
+            let exported: std::collections::HashSet<wasmtime_environ::FuncIndex> = match host_entries {
+                HostEntries::EveryEscapingFunction => Default::default(),
+                HostEntries::ExportedFunctions => translation
+                    .module
+                    .exports
+                    .values()
+                    .filter_map(|e| match e {
+                        wasmtime_environ::EntityIndex::Function(f) => Some(*f),
+                        _ => None,
+                    })
+                    .collect(),
+            };
             for (def_func_index, func_body_data) in functions {
                 self.push_input(move |compiler| {
                     let key = FuncKey::DefinedWasmFunction(module, def_func_index);
@@ -517,7 +561,13 @@ impl<'a> CompileInputs<'a> {
                 });
 
                 let func_index = translation.module.func_index(def_func_index);
-                if translation.module.functions[func_index].is_escaping() {
+                let host_entry = match host_entries {
+                    HostEntries::EveryEscapingFunction => {
+                        translation.module.functions[func_index].is_escaping()
+                    }
+                    HostEntries::ExportedFunctions => exported.contains(&func_index),
+                };
+                if host_entry {
                     self.push_input(move |compiler| {
                         let key = FuncKey::ArrayToWasmTrampoline(module, def_func_index);
                         let func_index = translation.module.func_index(def_func_index);

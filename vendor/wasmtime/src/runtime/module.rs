@@ -166,7 +166,7 @@ struct ModuleInner {
     /// for a function without a trampoline: it never escapes), looked up
     /// once, when the first funcref is made, not for every funcref of
     /// every instance.
-    funcref_locs: OnceLock<Box<[Option<[u32; 2]>]>>,
+    funcref_locs: OnceLock<Box<[Option<(Option<u32>, u32)>]>>,
 }
 
 impl fmt::Debug for Module {
@@ -674,33 +674,63 @@ impl Module {
         if self.engine().tunables().debug_guest {
             let code = crate::code::ModuleWithCode::in_store(registry, self)
                 .expect("module not in store");
-            return (
-                NonNull::from(code.function(array_key)).cast(),
-                NonNull::from(code.function(wasm_key)).cast(),
-            );
+            let array = match self.compiled_module().try_func_loc(array_key) {
+                Some(_) => NonNull::from(code.function(array_key)).cast(),
+                None => Self::no_host_entry(),
+            };
+            return (array, NonNull::from(code.function(wasm_key)).cast());
         }
         let locs = self.inner.funcref_locs.get_or_init(|| {
             let compiled = self.compiled_module();
             (0..self.env_module().num_defined_funcs())
                 .map(|i| {
                     let index = wasmtime_environ::DefinedFuncIndex::from_u32(i as u32);
-                    let array = compiled.try_func_loc(FuncKey::ArrayToWasmTrampoline(
-                        module_index,
-                        index,
-                    ))?;
+                    let array = compiled
+                        .try_func_loc(FuncKey::ArrayToWasmTrampoline(module_index, index))
+                        .map(|loc| loc.start);
                     let wasm =
                         compiled.try_func_loc(FuncKey::DefinedWasmFunction(module_index, index))?;
-                    Some([array.start, wasm.start])
+                    Some((array, wasm.start))
                 })
                 .collect()
         });
-        let [array, wasm] = locs[index.as_u32() as usize]
-            .expect("a function with a funcref has an array-to-wasm trampoline");
+        let (array, wasm) =
+            locs[index.as_u32() as usize].expect("a function with a funcref has a body");
         let text = self.engine_code().text();
         (
-            NonNull::from(&text[array as usize..]).cast(),
+            array.map_or(Self::no_host_entry(), |array| {
+                NonNull::from(&text[array as usize..]).cast()
+            }),
             NonNull::from(&text[wasm as usize..]).cast(),
         )
+    }
+
+    /// Wisp patch (PATCHES.md): the array-call entry of a component's core
+    /// function that was compiled without an array-to-wasm trampoline (it
+    /// is not exported, so only wasm calls it, through its wasm-call
+    /// entry). Should the host call it anyway, the call traps.
+    fn no_host_entry() -> NonNull<u8> {
+        unsafe extern "C" fn trap(
+            _callee: NonNull<crate::vm::VMOpaqueContext>,
+            caller: NonNull<crate::vm::VMContext>,
+            _args: NonNull<crate::ValRaw>,
+            _args_len: usize,
+        ) -> bool {
+            // SAFETY: `caller` is the context the host's call passed, valid
+            // for the call; nothing else uses the store meanwhile.
+            unsafe {
+                crate::vm::Instance::enter_host_from_wasm(caller, |_, _| -> Result<()> {
+                    bail!("a core function without a host entry point was called from the host")
+                })
+            }
+        }
+        let entry: unsafe extern "C" fn(
+            NonNull<crate::vm::VMOpaqueContext>,
+            NonNull<crate::vm::VMContext>,
+            NonNull<crate::ValRaw>,
+            usize,
+        ) -> bool = trap;
+        NonNull::new(entry as *mut u8).expect("a function pointer is not null")
     }
 
     pub(crate) fn env_module(&self) -> &Arc<wasmtime_environ::Module> {
