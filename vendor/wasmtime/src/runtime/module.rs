@@ -162,8 +162,9 @@ struct ModuleInner {
     checksum: WasmChecksum,
 
     /// Wisp patch (PATCHES.md): where each defined function's
-    /// array-to-wasm trampoline and body start in the text section (`None`
-    /// for a function without a trampoline: it never escapes), looked up
+    /// array-to-wasm trampoline and body start in the text section (the
+    /// trampoline's `None` for a function compiled without one: it does not
+    /// escape, or only wasm calls it in a component), looked up
     /// once, when the first funcref is made, not for every funcref of
     /// every instance.
     funcref_locs: OnceLock<Box<[Option<(Option<u32>, u32)>]>>,
