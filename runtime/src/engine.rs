@@ -345,6 +345,36 @@ mod tests {
   (func (export "apply") (param "which" u32) (param "x" u32) (result u32)
     (canon lift (core func $i "apply"))))"#;
 
+    /// `$lib` exports five functions; the host calls four of them: `square`
+    /// (lifted through `$main`, which re-exports its import of it), `len`
+    /// (lifted), `realloc` and `done` (its canonical options). `helper` and
+    /// `$main`'s `square-plus-one` are exported to wasm only.
+    const HOST_CALLED_EXPORTS: &str = r#"(component
+  (core module $lib
+    (memory (export "memory") 1)
+    (global $bump (mut i32) (i32.const 1024))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (local $at i32)
+      global.get $bump local.set $at
+      global.get $bump local.get 3 i32.add global.set $bump
+      local.get $at)
+    (func (export "square") (param i32) (result i32) local.get 0 local.get 0 i32.mul)
+    (func (export "helper") (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+    (func (export "len") (param i32 i32) (result i32) local.get 1)
+    (func (export "done") (param i32)))
+  (core instance $lib (instantiate $lib))
+  (core module $main
+    (import "lib" "square" (func $square (param i32) (result i32)))
+    (import "lib" "helper" (func $helper (param i32) (result i32)))
+    (export "square" (func $square))
+    (func (export "square-plus-one") (param i32) (result i32)
+      local.get 0 call $square call $helper))
+  (core instance $main (instantiate $main (with "lib" (instance $lib))))
+  (func (export "square") (param "x" u32) (result u32)
+    (canon lift (core func $main "square")))
+  (func (export "len") (param "s" string) (result u32)
+    (canon lift (core func $lib "len") (memory (core memory $lib "memory"))
+      (realloc (core func $lib "realloc")) (post-return (core func $lib "done")))))"#;
+
     fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
         haystack
             .windows(needle.len())
@@ -380,6 +410,44 @@ mod tests {
             for (which, expected) in [(0, 14), (1, 21)] {
                 let (answer,) = apply.call(&mut store, (which, 7)).unwrap();
                 assert_eq!(answer, expected, "{tier}: apply({which}, 7)");
+            }
+        }
+    }
+
+    /// vendor/wasmtime (PATCHES.md): of a component's exported core
+    /// functions, only those the host calls get a host entry point, found
+    /// through a re-export of an import too; the others are reached from
+    /// wasm alone, and every call the host makes still answers.
+    #[test]
+    fn only_functions_the_host_calls_get_a_host_entry() {
+        let config = RuntimeConfig::default();
+        let mut engines = vec![("optimising", build_engine(&config, 0).unwrap().0)];
+        engines.extend(build_baseline_engine(&config).map(|e| ("baseline", e)));
+        for (tier, engine) in engines {
+            let component = wasmtime::component::Component::new(&engine, HOST_CALLED_EXPORTS)
+                .unwrap_or_else(|e| panic!("{tier}: {e:#}"));
+            let image = component.serialize().unwrap();
+            // square, len, realloc, done: not helper, not square-plus-one.
+            assert_eq!(
+                occurrences(&image, b"array_to_wasm_trampoline["),
+                4,
+                "{tier}: host entry points in the artifact"
+            );
+            let mut store = wasmtime::Store::new(&engine, ());
+            store.set_epoch_deadline(1_000_000);
+            let linker = wasmtime::component::Linker::<()>::new(&engine);
+            let instance = linker.instantiate(&mut store, &component).unwrap();
+            let square = instance
+                .get_typed_func::<(u32,), (u32,)>(&mut store, "square")
+                .unwrap();
+            let (answer,) = square.call(&mut store, (9,)).unwrap();
+            assert_eq!(answer, 81, "{tier}: square(9)");
+            let len = instance
+                .get_typed_func::<(&str,), (u32,)>(&mut store, "len")
+                .unwrap();
+            for text in ["wisp", "a longer string than that"] {
+                let (answer,) = len.call(&mut store, (text,)).unwrap();
+                assert_eq!(answer as usize, text.len(), "{tier}: len({text:?})");
             }
         }
     }

@@ -288,20 +288,105 @@ struct InlineHeuristicParams<'a> {
 
 /// Wisp patch (PATCHES.md): which defined functions get an array-to-wasm
 /// trampoline, the entry point the host calls a wasm function through.
-#[derive(Clone, Copy)]
 enum HostEntries {
     /// Every escaping function (exported, in a table, or `ref.func`'d): a
     /// core module's host may call any of them, e.g. after `Table::get`.
     EveryEscapingFunction,
-    /// Only the functions a module exports. In a component the host reaches
-    /// a core function only through a core instance's exports (a lifted
-    /// export, `realloc`, `post-return`, a resource destructor); one that
-    /// escapes only into a table or a `ref.func` is called from wasm alone,
-    /// through its wasm-call entry. CPython's table-only functions were two
-    /// thirds of its trampolines and most of a baseline compile. Should the
-    /// host ever call such a function, its funcref's array-call entry is
-    /// `Module::no_host_entry`, which traps.
-    ExportedFunctions,
+    /// Only these functions: the ones a component's host calls. In a
+    /// component the host reaches a core function only through what the
+    /// component's initializers and exports name (a lifted export, `realloc`,
+    /// `post-return`, an async `callback`, a resource destructor); any other
+    /// function, exported to a sibling instance or only in a table, is called
+    /// from wasm alone, through its wasm-call entry. CPython's componentize-py
+    /// build has about 8,700 escaping functions and calls a handful from the
+    /// host. Should the host ever call another, its funcref's array-call entry
+    /// is `Module::no_host_entry`, which traps.
+    Only(HashSet<(StaticModuleIndex, DefinedFuncIndex)>),
+}
+
+/// Wisp patch (PATCHES.md): the defined core functions a component's host
+/// calls, following re-exports of imports to the instance that defines them;
+/// `None` when that cannot be known at compile time (an imported module, a
+/// core module exported to the host, a table the host calls through for
+/// `thread.new-indirect`), and then every escaping function needs its entry.
+#[cfg(feature = "component-model")]
+fn host_called_functions(
+    component: &wasmtime_environ::component::ComponentTranslation,
+    translations: &[(
+        StaticModuleIndex,
+        &ModuleTranslation<'_>,
+        PrimaryMap<DefinedFuncIndex, FunctionBodyData<'_>>,
+    )],
+) -> Option<HashSet<(StaticModuleIndex, DefinedFuncIndex)>> {
+    use wasmtime_environ::component::{
+        CoreDef, Export, ExportItem, GlobalInitializer, InstantiateModule,
+    };
+    use wasmtime_environ::{EntityIndex, Initializer};
+
+    let component = &component.component;
+    // Core instances in `RuntimeInstanceIndex` order: one per instantiation.
+    let mut instances: Vec<(StaticModuleIndex, &[CoreDef])> = Vec::new();
+    let mut roots: Vec<&CoreDef> = Vec::new();
+    for initializer in &component.initializers {
+        match initializer {
+            GlobalInitializer::InstantiateModule(InstantiateModule::Static(module, args), _) => {
+                instances.push((*module, args));
+            }
+            GlobalInitializer::InstantiateModule(InstantiateModule::Import(..), _)
+            | GlobalInitializer::ExtractTable(_) => return None,
+            GlobalInitializer::ExtractRealloc(e) => roots.push(&e.def),
+            GlobalInitializer::ExtractCallback(e) => roots.push(&e.def),
+            GlobalInitializer::ExtractPostReturn(e) => roots.push(&e.def),
+            GlobalInitializer::Resource(r) => roots.extend(r.dtor.as_ref()),
+            GlobalInitializer::LowerImport { .. } | GlobalInitializer::ExtractMemory(_) => {}
+        }
+    }
+    for export in component.export_items.values() {
+        match export {
+            Export::LiftedFunction { func, .. } => roots.push(func),
+            Export::ModuleStatic { .. } | Export::ModuleImport { .. } => return None,
+            Export::Instance { .. } | Export::Type(_) => {}
+        }
+    }
+
+    let translation = |module: StaticModuleIndex| {
+        translations
+            .iter()
+            .find(|(index, ..)| *index == module)
+            .map(|(_, translation, _)| *translation)
+    };
+    let mut called = HashSet::new();
+    for root in roots {
+        let mut def = root;
+        // Each step goes to an earlier instance, so the walk ends; the bound
+        // only guards against a malformed translation.
+        for _ in 0..=instances.len() {
+            let CoreDef::Export(export) = def else {
+                // A trampoline or intrinsic: compiled with its own host entry.
+                break;
+            };
+            let ExportItem::Index(EntityIndex::Function(func)) = export.item else {
+                return None;
+            };
+            let (module, args) = *instances.get(export.instance.as_u32() as usize)?;
+            let module_translation = translation(module)?;
+            if let Some(defined) = module_translation.module.defined_func_index(func) {
+                called.insert((module, defined));
+                break;
+            }
+            // A re-exported import: the host calls whatever the instantiation
+            // supplied for it.
+            let position = module_translation
+                .module
+                .initializers
+                .iter()
+                .position(|Initializer::Import { index, .. }| {
+                    *index == EntityIndex::Function(func)
+                })?;
+            def = args.get(position)?;
+        }
+    }
+    Some(called)
 }
 
 /// The collection of things we need to compile for a Wasm module or component.
@@ -330,7 +415,7 @@ impl<'a> CompileInputs<'a> {
         ret.collect_inputs_in_translations(
             types,
             [(module_index, translation, functions)],
-            HostEntries::EveryEscapingFunction,
+            &HostEntries::EveryEscapingFunction,
         );
 
         ret
@@ -355,15 +440,22 @@ impl<'a> CompileInputs<'a> {
 
         let mut ret = CompileInputs { inputs: vec![] };
 
+        let module_translations: Vec<_> = module_translations.into_iter().collect();
+        // The interpreter would run `Module::no_host_entry` as bytecode, and
+        // stack switching's `cont.new` calls a funcref from the host side.
+        let host_entries = if engine.is_pulley()
+            || engine
+                .features()
+                .contains(wasmparser::WasmFeatures::STACK_SWITCHING)
+        {
+            None
+        } else {
+            host_called_functions(component, &module_translations)
+        };
         ret.collect_inputs_in_translations(
             types.module_types_builder(),
             module_translations,
-            // The interpreter would run `Module::no_host_entry` as bytecode.
-            if engine.is_pulley() {
-                HostEntries::EveryEscapingFunction
-            } else {
-                HostEntries::ExportedFunctions
-            },
+            &host_entries.map_or(HostEntries::EveryEscapingFunction, HostEntries::Only),
         );
         let tunables = engine.tunables();
 
@@ -505,21 +597,9 @@ impl<'a> CompileInputs<'a> {
                 PrimaryMap<DefinedFuncIndex, FunctionBodyData<'a>>,
             ),
         >,
-        host_entries: HostEntries,
+        host_entries: &HostEntries,
     ) {
         for (module, translation, functions) in translations {
-            let exported: std::collections::HashSet<wasmtime_environ::FuncIndex> = match host_entries {
-                HostEntries::EveryEscapingFunction => Default::default(),
-                HostEntries::ExportedFunctions => translation
-                    .module
-                    .exports
-                    .values()
-                    .filter_map(|e| match e {
-                        wasmtime_environ::EntityIndex::Function(f) => Some(*f),
-                        _ => None,
-                    })
-                    .collect(),
-            };
             for (def_func_index, func_body_data) in functions {
                 self.push_input(move |compiler| {
                     let key = FuncKey::DefinedWasmFunction(module, def_func_index);
@@ -560,12 +640,12 @@ impl<'a> CompileInputs<'a> {
                     })
                 });
 
-                let func_index = translation.module.func_index(def_func_index);
                 let host_entry = match host_entries {
                     HostEntries::EveryEscapingFunction => {
+                        let func_index = translation.module.func_index(def_func_index);
                         translation.module.functions[func_index].is_escaping()
                     }
-                    HostEntries::ExportedFunctions => exported.contains(&func_index),
+                    HostEntries::Only(called) => called.contains(&(module, def_func_index)),
                 };
                 if host_entry {
                     self.push_input(move |compiler| {

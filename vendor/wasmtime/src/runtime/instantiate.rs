@@ -167,7 +167,7 @@ impl CompiledModule {
 
     /// Wisp patch (PATCHES.md): [`Self::func_loc`], `None` for a function
     /// that was not compiled (an array-to-wasm trampoline of a function
-    /// that never escapes).
+    /// that never escapes, or in a component one the host never calls).
     pub fn try_func_loc(&self, key: FuncKey) -> Option<&FunctionLoc> {
         self.index.func_loc(key)
     }

@@ -707,9 +707,9 @@ impl Module {
     }
 
     /// Wisp patch (PATCHES.md): the array-call entry of a component's core
-    /// function that was compiled without an array-to-wasm trampoline (it
-    /// is not exported, so only wasm calls it, through its wasm-call
-    /// entry). Should the host call it anyway, the call traps.
+    /// function that was compiled without an array-to-wasm trampoline (the
+    /// component never hands it to the host, so only wasm calls it, through
+    /// its wasm-call entry). Should the host call it anyway, the call traps.
     fn no_host_entry() -> NonNull<u8> {
         unsafe extern "C" fn trap(
             _callee: NonNull<crate::vm::VMOpaqueContext>,
