@@ -375,11 +375,41 @@ mod tests {
     (canon lift (core func $lib "len") (memory (core memory $lib "memory"))
       (realloc (core func $lib "realloc")) (post-return (core func $lib "done")))))"#;
 
-    fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
-        haystack
-            .windows(needle.len())
-            .filter(|w| *w == needle)
-            .count()
+    /// A component compiled from `wat` on each engine and instantiated:
+    /// the engine's name, the host entry points (array-to-wasm
+    /// trampolines, which the artifact's symbols name) in its artifact, and
+    /// a store with the instance.
+    struct Compiled {
+        tier: &'static str,
+        host_entries: usize,
+        store: wasmtime::Store<()>,
+        instance: wasmtime::component::Instance,
+    }
+
+    fn compile_on_each_engine(wat: &str) -> Vec<Compiled> {
+        let config = RuntimeConfig::default();
+        let mut engines = vec![("optimising", build_engine(&config, 0).unwrap().0)];
+        engines.extend(build_baseline_engine(&config).map(|e| ("baseline", e)));
+        engines
+            .into_iter()
+            .map(|(tier, engine)| {
+                let component = wasmtime::component::Component::new(&engine, wat)
+                    .unwrap_or_else(|e| panic!("{tier}: {e:#}"));
+                let image = component.serialize().unwrap();
+                let needle = b"array_to_wasm_trampoline[";
+                let host_entries = image.windows(needle.len()).filter(|w| w == needle).count();
+                let mut store = wasmtime::Store::new(&engine, ());
+                store.set_epoch_deadline(1_000_000);
+                let linker = wasmtime::component::Linker::<()>::new(&engine);
+                let instance = linker.instantiate(&mut store, &component).unwrap();
+                Compiled {
+                    tier,
+                    host_entries,
+                    store,
+                    instance,
+                }
+            })
+            .collect()
     }
 
     /// vendor/wasmtime (PATCHES.md): a component's core function that only
@@ -387,28 +417,19 @@ mod tests {
     /// no host entry point, on either engine, and wasm still calls it.
     #[test]
     fn functions_only_wasm_calls_get_no_host_entry_and_still_answer() {
-        let config = RuntimeConfig::default();
-        let mut engines = vec![("optimising", build_engine(&config, 0).unwrap().0)];
-        engines.extend(build_baseline_engine(&config).map(|e| ("baseline", e)));
-        for (tier, engine) in engines {
-            let component = wasmtime::component::Component::new(&engine, TABLE_ONLY_FUNCTIONS)
-                .unwrap_or_else(|e| panic!("{tier}: {e:#}"));
-            let image = component.serialize().unwrap();
-            // One host entry: the exported `apply`'s (the symbols name them).
+        for mut c in compile_on_each_engine(TABLE_ONLY_FUNCTIONS) {
+            let tier = c.tier;
+            // One host entry: the lifted `apply`'s.
             assert_eq!(
-                occurrences(&image, b"array_to_wasm_trampoline["),
-                1,
+                c.host_entries, 1,
                 "{tier}: host entry points in the artifact"
             );
-            let mut store = wasmtime::Store::new(&engine, ());
-            store.set_epoch_deadline(1_000_000);
-            let linker = wasmtime::component::Linker::<()>::new(&engine);
-            let instance = linker.instantiate(&mut store, &component).unwrap();
-            let apply = instance
-                .get_typed_func::<(u32, u32), (u32,)>(&mut store, "apply")
+            let apply = c
+                .instance
+                .get_typed_func::<(u32, u32), (u32,)>(&mut c.store, "apply")
                 .unwrap();
             for (which, expected) in [(0, 14), (1, 21)] {
-                let (answer,) = apply.call(&mut store, (which, 7)).unwrap();
+                let (answer,) = apply.call(&mut c.store, (which, 7)).unwrap();
                 assert_eq!(answer, expected, "{tier}: apply({which}, 7)");
             }
         }
@@ -420,33 +441,25 @@ mod tests {
     /// wasm alone, and every call the host makes still answers.
     #[test]
     fn only_functions_the_host_calls_get_a_host_entry() {
-        let config = RuntimeConfig::default();
-        let mut engines = vec![("optimising", build_engine(&config, 0).unwrap().0)];
-        engines.extend(build_baseline_engine(&config).map(|e| ("baseline", e)));
-        for (tier, engine) in engines {
-            let component = wasmtime::component::Component::new(&engine, HOST_CALLED_EXPORTS)
-                .unwrap_or_else(|e| panic!("{tier}: {e:#}"));
-            let image = component.serialize().unwrap();
+        for mut c in compile_on_each_engine(HOST_CALLED_EXPORTS) {
+            let tier = c.tier;
             // square, len, realloc, done: not helper, not square-plus-one.
             assert_eq!(
-                occurrences(&image, b"array_to_wasm_trampoline["),
-                4,
+                c.host_entries, 4,
                 "{tier}: host entry points in the artifact"
             );
-            let mut store = wasmtime::Store::new(&engine, ());
-            store.set_epoch_deadline(1_000_000);
-            let linker = wasmtime::component::Linker::<()>::new(&engine);
-            let instance = linker.instantiate(&mut store, &component).unwrap();
-            let square = instance
-                .get_typed_func::<(u32,), (u32,)>(&mut store, "square")
+            let square = c
+                .instance
+                .get_typed_func::<(u32,), (u32,)>(&mut c.store, "square")
                 .unwrap();
-            let (answer,) = square.call(&mut store, (9,)).unwrap();
+            let (answer,) = square.call(&mut c.store, (9,)).unwrap();
             assert_eq!(answer, 81, "{tier}: square(9)");
-            let len = instance
-                .get_typed_func::<(&str,), (u32,)>(&mut store, "len")
+            let len = c
+                .instance
+                .get_typed_func::<(&str,), (u32,)>(&mut c.store, "len")
                 .unwrap();
             for text in ["wisp", "a longer string than that"] {
-                let (answer,) = len.call(&mut store, (text,)).unwrap();
+                let (answer,) = len.call(&mut c.store, (text,)).unwrap();
                 assert_eq!(answer as usize, text.len(), "{tier}: len({text:?})");
             }
         }
