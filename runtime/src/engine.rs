@@ -128,11 +128,14 @@ pub(crate) fn build_engine(
 pub(crate) fn build_baseline_engine(config: &RuntimeConfig) -> Option<Engine> {
     let mut c = common_config(config);
     c.strategy(Strategy::Winch);
-    // Winch compiles the functions; Cranelift still compiles the
-    // trampolines between host and guest (one per escaping function: tens
-    // of thousands in CPython), which were most of a baseline compile's
-    // Cranelift time. Unoptimised, with the single-pass register
-    // allocator, they compile in linear time; they run once per host call.
+    // Winch compiles the functions; Cranelift still compiles what Winch
+    // hands it: the trampolines between host and guest (once one per
+    // escaping function, tens of thousands in CPython; a handful since
+    // DECISIONS #72) and each module's startup function (CPython's fill
+    // their tables element by element). Unoptimised, with the single-pass
+    // register allocator, they compile in linear time: the backtracking
+    // allocator made python-hello's whole baseline compile 10.9 % more
+    // instructions (docs/BENCHMARKS.md, run 16).
     c.cranelift_opt_level(OptLevel::None);
     c.cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass);
     match Engine::new(&c) {
