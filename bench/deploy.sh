@@ -80,8 +80,8 @@ deploy_to_live() {
     for round in $(seq 0 "$DEPLOY_ROUNDS"); do
       local result
       result="$(python3 "$ROOT/bench/tools.py" deploy-to-live "$API" "$TOKEN" "$GATEWAY" "$file" "r$round")"
-      result="$(with_compile_ms "$result" "$dir.log")"
       [ "$round" = 0 ] && continue
+      result="$(with_compile_ms "$result" "$dir.log")"
       printf '%s\t%s\t%s\n' "$component" "wisp-running" "$result" >>"$raw"
       echo "  $component wisp on a running server: $result" >&2
     done

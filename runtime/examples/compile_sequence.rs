@@ -39,14 +39,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settle = std::env::var("SETTLE").as_deref() != Ok("0");
     let original = std::fs::read(&path)?;
     let cache = tempfile::tempdir()?;
+    let defaults = RuntimeConfig::default();
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: cache.path().to_path_buf(),
         warm_up_compilers: std::env::var_os("WISP_NO_COMPILER_WARM_UP").is_none(),
-        compile_budget: match settle {
-            true => RuntimeConfig::default().compile_budget,
-            false => Duration::from_secs(3600),
+        compile_budget: if settle {
+            defaults.compile_budget
+        } else {
+            Duration::from_secs(3600)
         },
-        ..RuntimeConfig::default()
+        ..defaults
     })?;
     tokio::time::sleep(Duration::from_millis(wait)).await;
     let mut kept = Vec::new();
