@@ -37,6 +37,8 @@ WASMTIME_VERSION="48.0.8"
 # scripts/test.sh makes for the conformance test (~/.cargo/bin/wasmtime).
 # WISP_BENCH_WASMTIME points at another binary of that version.
 WASMTIME="${WISP_BENCH_WASMTIME:-wasmtime}"
+# WISP_BENCH_WISP measures that wisp binary (an older commit's release
+# build, say, for an A/B in one session) instead of this checkout's.
 # `wasmtime serve` pools by default when built with the pooling allocator;
 # asking for it explicitly makes a build without it fail instead of quietly
 # measuring on-demand allocation.
@@ -91,7 +93,7 @@ ensure_tools() {
 build() {
   log "Release build: wisp + the plain axum baseline"
   cargo build --release -p server --bin wisp --example axum_hello
-  WISP="$CARGO_TARGET_DIR/release/wisp"
+  WISP="${WISP_BENCH_WISP:-$CARGO_TARGET_DIR/release/wisp}"
   AXUM="$CARGO_TARGET_DIR/release/examples/axum_hello"
   log "Example functions (hello, cpu, relay, python-hello via componentize-py)"
   bash "$ROOT/functions/build.sh" ${BUILD_FUNCTIONS_FLAGS:-}

@@ -18,6 +18,7 @@
 //! `/api/v1/status`, the dashboard) and logged.
 
 mod health;
+mod pg_rows;
 mod sql;
 mod sqlite;
 

@@ -1,9 +1,11 @@
-//! The recorder's writer over the shared sqlx pool (PostgreSQL): multi-row
-//! INSERTs of up to [`BATCH_ROWS`] records inside one transaction with the
-//! hourly usage rollups (on SQLite also the log search index) and the
-//! batch's call edges, on one connection kept between batches. A record
-//! whose id is already stored is skipped (and logged), not allowed to
-//! roll the whole batch back; only the stored records are metered.
+//! The recorder's writer over the shared sqlx pool (PostgreSQL; SQLite
+//! when the database is not a file): inside one transaction the records,
+//! the hourly usage rollups (on SQLite also the log search index) and the
+//! batch's call edges, on one connection kept between batches. PostgreSQL
+//! stores a whole batch with one statement ([`pg_rows`]); SQLite gets
+//! multi-row INSERTs of up to [`BATCH_ROWS`] records. A record whose id is
+//! already stored is skipped (and logged), not allowed to roll the whole
+//! batch back; only the stored records are metered.
 
 use std::collections::HashSet;
 
@@ -11,7 +13,7 @@ use model::InvocationRecord;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 
-use super::{Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
+use super::{pg_rows, Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
 use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
 
@@ -85,16 +87,37 @@ async fn write_batch(
     batch: &mut Vec<InvocationRecord>,
     calls: &[OutboundCallRecord],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    let mut stored = HashSet::with_capacity(batch.len());
-    for part in batch.chunks(BATCH_ROWS) {
-        let ids = insert_records(&mut tx, backend, part).await?;
-        if backend == Backend::Sqlite {
-            index_logs(&mut tx, &ids).await?;
-        }
-        stored.extend(ids);
+    if backend == Backend::Postgres {
+        batch.iter_mut().for_each(pg_rows::without_nul);
     }
-    if stored.len() < batch.len() {
+    let mut tx = conn.begin().await?;
+    // The ids stored, when some of the batch may not have been.
+    let stored: Option<Vec<String>> = match backend {
+        _ if batch.is_empty() => None,
+        // A stored id is rare (a redriven record): the batch goes in
+        // without a conflict check first, which spares each row an index
+        // lookup; only when an id is taken does it go in again with one.
+        Backend::Postgres => match pg_rows::insert_all(&mut tx, batch).await {
+            Ok(()) => None,
+            Err(error) if is_unique_violation(&error) => {
+                tx.rollback().await?;
+                tx = conn.begin().await?;
+                Some(pg_rows::insert_new(&mut tx, batch).await?)
+            }
+            Err(error) => return Err(error),
+        },
+        Backend::Sqlite => {
+            let mut ids = Vec::with_capacity(batch.len());
+            for part in batch.chunks(BATCH_ROWS) {
+                let stored = insert_records(&mut tx, backend, part).await?;
+                index_logs(&mut tx, &stored).await?;
+                ids.extend(stored);
+            }
+            Some(ids)
+        }
+    };
+    if let Some(ids) = stored.filter(|ids| ids.len() < batch.len()) {
+        let mut stored: HashSet<String> = ids.into_iter().collect();
         // The first of two records with one id in a batch is the stored one.
         batch.retain(|r| {
             let kept = stored.remove(&r.id);
@@ -114,6 +137,13 @@ async fn write_batch(
         write_calls(&mut tx, backend, calls).await?;
     }
     tx.commit().await
+}
+
+/// Whether `error` is a unique key's violation (an id stored already).
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
 }
 
 /// One multi-row INSERT of up to [`BATCH_ROWS`] records (bound by
