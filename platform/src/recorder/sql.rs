@@ -17,7 +17,8 @@ use super::{pg_rows, Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
 use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
 
-/// Rows per INSERT: 21 columns × 200 rows stays far below SQLite's and
+/// Rows per multi-row INSERT (SQLite's records, either database's call
+/// edges): 24 columns × 200 rows stays far below SQLite's and
 /// PostgreSQL's bind-parameter limits (32,766 and 65,535).
 pub(super) const BATCH_ROWS: usize = 200;
 
