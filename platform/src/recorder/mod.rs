@@ -17,6 +17,7 @@
 //! beyond the bound are reported by [`Recorder::health`] (`/healthz`,
 //! `/api/v1/status`, the dashboard) and logged.
 
+mod columns;
 mod health;
 mod pg_rows;
 mod sql;
@@ -50,12 +51,6 @@ const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// Live-tail subscribers that fall this far behind skip records.
 const BROADCAST_CAPACITY: usize = 1024;
 
-/// The stored columns of an invocation record, in binding order.
-const INVOCATION_COLUMNS: &str = "id, function_name, version, trigger_kind, started_at, \
-     duration_us, billed_ms, memory_limit_mb, peak_memory_bytes, bytes_in, bytes_out, status, \
-     outcome, status_code, error, method, path, logs, logs_truncated, parent_id, trigger_id, trace_id, \
-     parent_span_id, attempt";
-const INVOCATION_COLUMN_COUNT: usize = column_count(INVOCATION_COLUMNS);
 /// The stored columns of an outbound call edge, in binding order.
 const CALL_COLUMNS: &str = "invocation_id, function_name, target_kind, target, method, \
      status_code, ok, duration_us, at";
@@ -72,21 +67,6 @@ const fn column_count(list: &str) -> usize {
         i += 1;
     }
     count
-}
-
-/// A record's duration as stored (whole microseconds).
-fn duration_us(duration_ms: f64) -> i64 {
-    (duration_ms * 1000.0).round() as i64
-}
-
-/// A record's trace id as stored: none for a call that started its own
-/// trace, which its id names already (every plain gateway call): the
-/// trace index then costs nothing for it (docs/DECISIONS.md #68). Readers
-/// put it back ([`crate::invocations::record_from_row`]).
-fn stored_trace_id(r: &InvocationRecord) -> Option<&str> {
-    r.trace_id
-        .as_deref()
-        .filter(|trace| !crate::trace_context::started_by(&r.id, trace))
 }
 
 /// What the recorder is handed: a finished call, turned into its record by

@@ -12,13 +12,7 @@ use std::sync::LazyLock;
 use model::InvocationRecord;
 use sqlx::{AnyConnection, Row};
 
-use super::INVOCATION_COLUMNS;
-
-/// PostgreSQL's type of each of [`INVOCATION_COLUMNS`], in order.
-const COLUMN_TYPES: [&str; super::INVOCATION_COLUMN_COUNT] = [
-    "text", "text", "int8", "text", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "text",
-    "text", "int8", "text", "text", "text", "text", "int8", "text", "text", "text", "text", "int8",
-];
+use super::columns::{self, Value, COLUMN_TYPES, INVOCATION_COLUMNS, INVOCATION_COLUMN_COUNT};
 
 /// `INSERT … SELECT * FROM UNNEST($1::text[], …)`, one array per column.
 static INSERT: LazyLock<String> = LazyLock::new(|| {
@@ -114,36 +108,15 @@ fn bind_columns<'q>(
 /// The batch's columns in [`INVOCATION_COLUMNS`]' order, each as an array
 /// literal.
 fn columns(batch: &[InvocationRecord]) -> Vec<String> {
-    let mut c: Vec<ArrayLiteral> = (0..super::INVOCATION_COLUMN_COUNT)
+    let mut arrays: Vec<ArrayLiteral> = (0..INVOCATION_COLUMN_COUNT)
         .map(|_| ArrayLiteral::new(batch.len()))
         .collect();
     for r in batch {
-        c[0].text(&r.id);
-        c[1].text(&r.function);
-        c[2].int(r.version);
-        c[3].text(r.trigger.as_str());
-        c[4].int(r.started_at.timestamp_millis());
-        c[5].int(super::duration_us(r.duration_ms));
-        c[6].int(r.billed_ms);
-        c[7].int(r.memory_limit_mb);
-        c[8].int(r.peak_memory_bytes);
-        c[9].int(r.bytes_in);
-        c[10].int(r.bytes_out);
-        c[11].text(r.status.as_str());
-        c[12].text(r.outcome.as_str());
-        c[13].opt_int(r.status_code);
-        c[14].opt_text(r.error.as_deref());
-        c[15].text(&r.method);
-        c[16].text(&r.path);
-        c[17].text(&r.logs);
-        c[18].int(i64::from(r.logs_truncated));
-        c[19].opt_text(r.parent_id.as_deref());
-        c[20].opt_text(r.trigger_id.as_deref());
-        c[21].opt_text(super::stored_trace_id(r));
-        c[22].opt_text(r.parent_span_id.as_deref());
-        c[23].opt_int(r.attempt.map(i64::from));
+        for (array, value) in arrays.iter_mut().zip(columns::values(r)) {
+            array.push(value);
+        }
     }
-    c.into_iter().map(ArrayLiteral::finish).collect()
+    arrays.into_iter().map(ArrayLiteral::finish).collect()
 }
 
 /// PostgreSQL's text form of a one-dimensional array, element by element:
@@ -165,16 +138,17 @@ impl ArrayLiteral {
         }
     }
 
+    fn push(&mut self, value: Value<'_>) {
+        match value {
+            Value::Text(text) => self.text(text),
+            Value::Int(number) => self.int(number),
+            Value::Null => self.null(),
+        }
+    }
+
     fn int(&mut self, value: i64) {
         self.next();
         let _ = write!(self.0, "{value}");
-    }
-
-    fn opt_int(&mut self, value: Option<i64>) {
-        match value {
-            Some(value) => self.int(value),
-            None => self.null(),
-        }
     }
 
     fn text(&mut self, value: &str) {
@@ -193,13 +167,6 @@ impl ArrayLiteral {
         self.0.push('"');
     }
 
-    fn opt_text(&mut self, value: Option<&str>) {
-        match value {
-            Some(value) => self.text(value),
-            None => self.null(),
-        }
-    }
-
     fn null(&mut self) {
         self.next();
         self.0.push_str("NULL");
@@ -213,19 +180,19 @@ impl ArrayLiteral {
 
 #[cfg(test)]
 mod tests {
-    use super::ArrayLiteral;
+    use super::{ArrayLiteral, Value};
 
     #[test]
     fn array_literals_quote_every_text_and_escape_quotes_and_backslashes() {
         let mut a = ArrayLiteral::new(4);
         a.text(r#"say "hi", {x} \ NULL"#);
-        a.opt_text(None);
+        a.push(Value::Null);
         a.text("");
         a.text("NULL");
         assert_eq!(a.finish(), r#"{"say \"hi\", {x} \\ NULL",NULL,"","NULL"}"#);
         let mut n = ArrayLiteral::new(3);
         n.int(i64::MIN);
-        n.opt_int(None);
+        n.push(Value::Null);
         n.int(7);
         assert_eq!(n.finish(), "{-9223372036854775808,NULL,7}");
         assert_eq!(ArrayLiteral::new(0).finish(), "{}");

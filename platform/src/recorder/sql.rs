@@ -13,7 +13,8 @@ use model::InvocationRecord;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 
-use super::{pg_rows, Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
+use super::columns::{self, Value, INVOCATION_COLUMNS, INVOCATION_COLUMN_COUNT};
+use super::{pg_rows, Failed, CALL_COLUMNS};
 use crate::db::Backend;
 use crate::hosts::OutboundCallRecord;
 
@@ -110,7 +111,7 @@ async fn write_batch(
         Backend::Sqlite => {
             let mut ids = Vec::with_capacity(batch.len());
             for part in batch.chunks(BATCH_ROWS) {
-                let stored = insert_records(&mut tx, backend, part).await?;
+                let stored = insert_records(&mut tx, part).await?;
                 index_logs(&mut tx, &stored).await?;
                 ids.extend(stored);
             }
@@ -147,47 +148,29 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
         .is_some_and(|e| e.is_unique_violation())
 }
 
-/// One multi-row INSERT of up to [`BATCH_ROWS`] records (bound by
-/// reference); the ids it stored (an id already stored is skipped).
+/// One multi-row INSERT of up to [`BATCH_ROWS`] records on SQLite (bound
+/// by reference); the ids it stored (an id already stored is skipped).
 async fn insert_records(
     conn: &mut AnyConnection,
-    backend: Backend,
     records: &[InvocationRecord],
 ) -> Result<Vec<String>, sqlx::Error> {
     let mut sql = format!("INSERT INTO invocations ({INVOCATION_COLUMNS}) VALUES ");
     sql.push_str(&crate::db::values_placeholders(
-        backend,
+        Backend::Sqlite,
         records.len(),
-        super::INVOCATION_COLUMN_COUNT,
+        INVOCATION_COLUMN_COUNT,
     ));
     sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
     let mut q = sqlx::query(&sql);
     for r in records {
-        q = q
-            .bind(r.id.as_str())
-            .bind(r.function.as_str())
-            .bind(r.version)
-            .bind(r.trigger.as_str())
-            .bind(r.started_at.timestamp_millis())
-            .bind(super::duration_us(r.duration_ms))
-            .bind(r.billed_ms)
-            .bind(r.memory_limit_mb)
-            .bind(r.peak_memory_bytes)
-            .bind(r.bytes_in)
-            .bind(r.bytes_out)
-            .bind(r.status.as_str())
-            .bind(r.outcome.as_str())
-            .bind(r.status_code)
-            .bind(r.error.as_deref())
-            .bind(r.method.as_str())
-            .bind(r.path.as_str())
-            .bind(r.logs.as_str())
-            .bind(i64::from(r.logs_truncated))
-            .bind(r.parent_id.as_deref())
-            .bind(r.trigger_id.as_deref())
-            .bind(super::stored_trace_id(r))
-            .bind(r.parent_span_id.as_deref())
-            .bind(r.attempt.map(i64::from));
+        for value in columns::values(r) {
+            q = match value {
+                Value::Text(text) => q.bind(text),
+                Value::Int(number) => q.bind(number),
+                // SQLite's columns take a NULL of any type.
+                Value::Null => q.bind(None::<i64>),
+            };
+        }
     }
     q.fetch_all(conn)
         .await?

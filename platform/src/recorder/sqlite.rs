@@ -10,7 +10,8 @@
 //! connection's worker thread per statement, re-parses the statement for
 //! every batch size and binds thousands of parameters at once, which
 //! overflows SQLite's lookaside allocator into the C heap; a cached
-//! one-row statement binds 21 values per step straight from the record.
+//! one-row statement binds a record's 24 values per step, borrowed from
+//! the record ([`columns`]).
 //!
 //! Why a thread of its own, at background priority (docs/DECISIONS.md #29):
 //! a batch takes a few milliseconds of one core; on a tokio blocking thread
@@ -25,10 +26,11 @@ use std::sync::{mpsc, LazyLock};
 use std::time::Duration;
 
 use model::InvocationRecord;
-use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::{Entry, Failed, CALL_COLUMNS, INVOCATION_COLUMNS};
+use super::columns::{self, INVOCATION_COLUMNS, INVOCATION_COLUMN_COUNT};
+use super::{Entry, Failed, CALL_COLUMNS};
 use crate::error_groups;
 use crate::hosts::OutboundCallRecord;
 use crate::metering::rollup;
@@ -36,7 +38,7 @@ use crate::metering::rollup;
 static INSERT_INVOCATION: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO invocations ({INVOCATION_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
-        placeholders(super::INVOCATION_COLUMN_COUNT)
+        placeholders(INVOCATION_COLUMN_COUNT)
     )
 });
 /// Feeds the log search index (migration 0012): the stored row's logs and
@@ -260,32 +262,7 @@ fn store(
         let mut index = tx.prepare_cached(INDEX_LOGS)?;
         let mut skipped: Vec<usize> = Vec::new();
         for (i, r) in records.iter().enumerate() {
-            let stored = insert.execute(params![
-                r.id,
-                r.function,
-                r.version,
-                r.trigger.as_str(),
-                r.started_at.timestamp_millis(),
-                super::duration_us(r.duration_ms),
-                r.billed_ms,
-                r.memory_limit_mb,
-                r.peak_memory_bytes,
-                r.bytes_in,
-                r.bytes_out,
-                r.status.as_str(),
-                r.outcome.as_str(),
-                r.status_code,
-                r.error,
-                r.method,
-                r.path,
-                r.logs,
-                i64::from(r.logs_truncated),
-                r.parent_id,
-                r.trigger_id,
-                super::stored_trace_id(r),
-                r.parent_span_id,
-                r.attempt,
-            ])?;
+            let stored = insert.execute(params_from_iter(columns::values(r)))?;
             if stored == 0 {
                 tracing::error!(
                     invocation = %r.id,

@@ -5,7 +5,8 @@ use super::*;
 use crate::metering::rollup;
 use sqlx::Row;
 
-fn record(i: i64) -> InvocationRecord {
+/// Record `i` of a test batch (every tenth fails).
+pub(super) fn record(i: i64) -> InvocationRecord {
     let failed = i % 10 == 0;
     InvocationRecord {
         id: format!("rec-{i:06}"),
