@@ -117,6 +117,13 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_MAX_CONCURRENT_COMPILES",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_concurrent_compiles: Option<u64>,
+    /// Runtimes the gateway's connections are spread over, each with one
+    /// worker thread of its own; a connection and the calls it carries stay
+    /// on one (docs/DECISIONS.md #74). 0 serves them on the runtime the
+    /// control plane uses. Default: one per core.
+    #[arg(long, env = "WISP_GATEWAY_THREADS",
+          value_parser = clap::value_parser!(u64).range(0..=1024))]
+    pub gateway_threads: Option<u64>,
     /// A response whose writes make no progress for this many seconds (the
     /// client stopped reading) has its connection dropped. Both listeners.
     #[arg(long, env = "WISP_WRITE_TIMEOUT_SECS", default_value_t = 30,

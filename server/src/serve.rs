@@ -6,6 +6,7 @@
 //! handled in `listener` (header-read and idle timeouts).
 
 pub mod backups;
+mod gateway_threads;
 mod listener;
 
 use std::io::Write;
@@ -137,7 +138,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         timeouts,
         stop_rx.clone(),
     ));
-    let gateway_task = tokio::spawn(listener::serve(gateway, gateway_app, timeouts, stop_rx));
+    let gateway_threads = args.gateway_threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
+    let gateway_task = if gateway_threads > 0 {
+        let runtimes = gateway_threads::Runtimes::start(gateway_threads)
+            .context("starting the gateway's runtimes")?;
+        tokio::spawn(runtimes.serve(gateway, gateway_app, timeouts, stop_rx))
+    } else {
+        tokio::spawn(listener::serve(gateway, gateway_app, timeouts, stop_rx))
+    };
 
     let addresses = serde_json::json!({
         "listen": control_addr.to_string(),

@@ -35,7 +35,7 @@ use tower::ServiceExt as _;
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Pause after a failed accept (e.g. out of file descriptors), so the loop
 /// does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+pub(super) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The connection timeouts of a listener.
 #[derive(Clone, Copy, Debug)]
@@ -59,13 +59,7 @@ pub async fn serve(
     timeouts: Timeouts,
     stop: watch::Receiver<bool>,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // The head timeout is this module's (hyper's own would also bound the
-    // keep-alive idle time between requests).
-    builder.http1().header_read_timeout(None::<Duration>);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
-
+    let builder = connection_builder();
     let stopped = stopped(stop.clone());
     tokio::pin!(stopped);
     let mut connections = JoinSet::new();
@@ -95,14 +89,24 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
+/// hyper's connection settings, shared by every connection of a listener.
+pub(super) fn connection_builder() -> Arc<auto::Builder<TokioExecutor>> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The head timeout is this module's (hyper's own would also bound the
+    // keep-alive idle time between requests).
+    builder.http1().header_read_timeout(None::<Duration>);
+    builder.http2().timer(TokioTimer::new());
+    Arc::new(builder)
+}
+
 /// Resolves once `stop` is true (or its sender is gone).
-async fn stopped(mut stop: watch::Receiver<bool>) {
+pub(super) async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Serves one connection until the client closes it, it stays idle too
 /// long, or the server stops.
-async fn serve_connection(
+pub(super) async fn serve_connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
     tcp: TcpStream,
     remote: SocketAddr,
