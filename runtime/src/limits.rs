@@ -103,6 +103,10 @@ impl ResourceLimiter for MemoryLimiter {
 
 /// Interrupts the guest at `deadline`, yielding to the async executor on
 /// every epoch tick before that so a busy guest never starves other calls.
+/// The yield is tokio's own: the guest runs again only after its runtime
+/// has looked for I/O, so a new request on a runtime busy with guests that
+/// compute is read within a tick or two, not after the runtime's whole
+/// interval of polls (docs/DECISIONS.md #74).
 pub(crate) fn set_deadline<T: 'static>(store: &mut Store<T>, deadline: Instant) {
     // One tick from now, then once per tick.
     store.set_epoch_deadline(1);
@@ -110,7 +114,10 @@ pub(crate) fn set_deadline<T: 'static>(store: &mut Store<T>, deadline: Instant) 
         if Instant::now() >= deadline {
             Ok(UpdateDeadline::Interrupt)
         } else {
-            Ok(UpdateDeadline::Yield(1))
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         }
     });
 }

@@ -5,7 +5,7 @@
 //! The accept loop hands each new connection to the runtime with the
 //! fewest open ones. Nothing is stolen between them, so a call's tasks
 //! never wake a parked worker on the other core, and each runtime's I/O
-//! driver serves only its own connections (docs/DECISIONS.md #74: 8–9 %
+//! driver serves only its own connections (docs/DECISIONS.md #74: 11 %
 //! less CPU per hello call than two workers sharing one runtime).
 //!
 //! The runtimes live as long as the process: what a connection spawned (a
