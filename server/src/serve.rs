@@ -3,7 +3,8 @@
 //! `<data-dir>/addresses.json`, and shuts both down gracefully within a
 //! bounded grace period (open requests, live tails and running async jobs
 //! may finish), flushing invocation records. Connections themselves are
-//! handled in `listener` (header-read and idle timeouts).
+//! handled in `listener` (header-read and idle timeouts); the gateway's
+//! run on runtimes of their own, one per core (`gateway_threads`).
 
 pub mod backups;
 mod gateway_threads;
