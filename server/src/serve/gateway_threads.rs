@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::listener::{self, Connections, Timeouts};
+use super::listener::{self, Timeouts};
 
 /// The gateway's runtimes, started before the listener serves.
 pub struct Runtimes(Vec<Handle>);
@@ -54,12 +54,7 @@ impl Runtimes {
         let lanes: Vec<Lane> = self
             .0
             .iter()
-            .map(|runtime| {
-                Lane::start(
-                    runtime,
-                    Connections::new(app.clone(), timeouts, stop.clone()),
-                )
-            })
+            .map(|runtime| Lane::start(runtime, app.clone(), timeouts, stop.clone()))
             .collect();
         let stopped = listener::stopped(stop);
         tokio::pin!(stopped);
@@ -149,27 +144,41 @@ struct Lane {
 impl Lane {
     /// Starts serving on `runtime` the connections handed to the lane,
     /// until the accept loop stops; then answers once they are done.
-    fn start(runtime: &Handle, settings: Connections) -> Self {
+    fn start(
+        runtime: &Handle,
+        app: axum::Router,
+        timeouts: Timeouts,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
         let (connections, mut inbox) = mpsc::unbounded_channel::<Accepted>();
         let (drained_tx, drained) = oneshot::channel();
         let open = Arc::new(AtomicUsize::new(0));
         let counted = open.clone();
         runtime.spawn(async move {
+            let builder = listener::connection_builder();
             let mut serving = JoinSet::new();
             loop {
                 tokio::select! {
                     accepted = inbox.recv() => {
                         let Some((tcp, remote)) = accepted else { break };
-                        let open = Open(counted.clone());
                         // Registered with this runtime's I/O driver.
                         let tcp = match TcpStream::from_std(tcp) {
                             Ok(tcp) => tcp,
                             Err(e) => {
+                                counted.fetch_sub(1, Ordering::Relaxed);
                                 tracing::warn!(error = %e, "a gateway connection could not be registered");
                                 continue;
                             }
                         };
-                        let served = settings.serve(tcp, remote);
+                        let served = listener::serve_connection(
+                            builder.clone(),
+                            tcp,
+                            remote,
+                            app.clone(),
+                            timeouts,
+                            stop.clone(),
+                        );
+                        let open = Open(counted.clone());
                         serving.spawn(async move {
                             served.await;
                             drop(open);

@@ -59,15 +59,22 @@ pub async fn serve(
     timeouts: Timeouts,
     stop: watch::Receiver<bool>,
 ) {
-    let settings = Connections::new(app, timeouts, stop.clone());
-    let stopped = stopped(stop);
+    let builder = connection_builder();
+    let stopped = stopped(stop.clone());
     tokio::pin!(stopped);
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, remote)) => {
-                    connections.spawn(settings.serve(tcp, remote));
+                    connections.spawn(serve_connection(
+                        builder.clone(),
+                        tcp,
+                        remote,
+                        app.clone(),
+                        timeouts,
+                        stop.clone(),
+                    ));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -82,46 +89,14 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
-/// What every connection of a listener is served with: hyper's settings,
-/// the app, the timeouts and the stop signal.
-#[derive(Clone)]
-pub(super) struct Connections {
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    app: axum::Router,
-    timeouts: Timeouts,
-    stop: watch::Receiver<bool>,
-}
-
-impl Connections {
-    pub(super) fn new(app: axum::Router, timeouts: Timeouts, stop: watch::Receiver<bool>) -> Self {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        // The head timeout is this module's (hyper's own would also bound the
-        // keep-alive idle time between requests).
-        builder.http1().header_read_timeout(None::<Duration>);
-        builder.http2().timer(TokioTimer::new());
-        Self {
-            builder: Arc::new(builder),
-            app,
-            timeouts,
-            stop,
-        }
-    }
-
-    /// Serves the connection `tcp` from `remote` (see [`serve_connection`]).
-    pub(super) fn serve(
-        &self,
-        tcp: TcpStream,
-        remote: SocketAddr,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        serve_connection(
-            self.builder.clone(),
-            tcp,
-            remote,
-            self.app.clone(),
-            self.timeouts,
-            self.stop.clone(),
-        )
-    }
+/// hyper's connection settings, shared by every connection of a listener.
+pub(super) fn connection_builder() -> Arc<auto::Builder<TokioExecutor>> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The head timeout is this module's (hyper's own would also bound the
+    // keep-alive idle time between requests).
+    builder.http1().header_read_timeout(None::<Duration>);
+    builder.http2().timer(TokioTimer::new());
+    Arc::new(builder)
 }
 
 /// Resolves once `stop` is true (or its sender is gone).
@@ -131,7 +106,7 @@ pub(super) async fn stopped(mut stop: watch::Receiver<bool>) {
 
 /// Serves one connection until the client closes it, it stays idle too
 /// long, or the server stops.
-async fn serve_connection(
+pub(super) async fn serve_connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
     tcp: TcpStream,
     remote: SocketAddr,
